@@ -1,0 +1,126 @@
+//! Tier profiles: the price and latency model of a storage class.
+//!
+//! The planner uses these numbers to decide where objects live; they are
+//! list prices (USD, us-east-1) and rough latencies, not measurements.
+
+use serde::{Deserialize, Serialize};
+
+/// Bytes in one GB as cloud providers bill it (10^9).
+const BYTES_PER_GB: f64 = 1_000_000_000.0;
+
+/// Price and latency model of one storage class of one provider.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TierProfile {
+    /// Provider name, e.g. `"aws"`.
+    pub provider: String,
+    /// Provider's storage class name, e.g. `"STANDARD_IA"`.
+    pub storage_class: String,
+    /// Storage price in USD per GB-month.
+    pub storage_gb_month: f64,
+    /// Price in USD per 1000 PUT/POST/LIST requests.
+    pub put_per_1k: f64,
+    /// Price in USD per 1000 GET requests.
+    pub get_per_1k: f64,
+    /// Retrieval fee in USD per GB read.
+    pub retrieval_per_gb: f64,
+    /// Egress (data transfer out) in USD per GB.
+    pub egress_per_gb: f64,
+    /// Minimum billed storage duration in days (early deletes are billed
+    /// for the remainder).
+    pub min_storage_days: u32,
+    /// Typical time to first byte of a GET, in milliseconds.
+    pub first_byte_latency_ms: f64,
+}
+
+impl TierProfile {
+    /// AWS S3 Standard.
+    pub fn s3_standard() -> TierProfile {
+        TierProfile {
+            provider: "aws".into(),
+            storage_class: "STANDARD".into(),
+            storage_gb_month: 0.023,
+            put_per_1k: 0.005,
+            get_per_1k: 0.0004,
+            retrieval_per_gb: 0.0,
+            egress_per_gb: 0.09,
+            min_storage_days: 0,
+            first_byte_latency_ms: 20.0,
+        }
+    }
+
+    /// AWS S3 Standard-Infrequent Access.
+    pub fn s3_standard_ia() -> TierProfile {
+        TierProfile {
+            provider: "aws".into(),
+            storage_class: "STANDARD_IA".into(),
+            storage_gb_month: 0.0125,
+            put_per_1k: 0.01,
+            get_per_1k: 0.001,
+            retrieval_per_gb: 0.01,
+            egress_per_gb: 0.09,
+            min_storage_days: 30,
+            first_byte_latency_ms: 20.0,
+        }
+    }
+
+    /// AWS S3 Glacier Instant Retrieval.
+    pub fn s3_glacier_ir() -> TierProfile {
+        TierProfile {
+            provider: "aws".into(),
+            storage_class: "GLACIER_IR".into(),
+            storage_gb_month: 0.004,
+            put_per_1k: 0.02,
+            get_per_1k: 0.01,
+            retrieval_per_gb: 0.03,
+            egress_per_gb: 0.09,
+            min_storage_days: 90,
+            first_byte_latency_ms: 50.0,
+        }
+    }
+
+    /// Cost in USD of storing `bytes` for one month in this class
+    /// (GB = 10^9 bytes, linear, no minimum-object-size surcharge).
+    pub fn monthly_storage_cost(&self, bytes: u64) -> f64 {
+        bytes as f64 / BYTES_PER_GB * self.storage_gb_month
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_have_expected_prices() {
+        let std = TierProfile::s3_standard();
+        let ia = TierProfile::s3_standard_ia();
+        let gir = TierProfile::s3_glacier_ir();
+        assert_eq!(std.storage_gb_month, 0.023);
+        assert_eq!(ia.min_storage_days, 30);
+        assert_eq!(gir.min_storage_days, 90);
+        assert_eq!(gir.retrieval_per_gb, 0.03);
+        for p in [&std, &ia, &gir] {
+            assert_eq!(p.provider, "aws");
+            assert_eq!(p.egress_per_gb, 0.09);
+        }
+        assert!(std.storage_gb_month > ia.storage_gb_month);
+        assert!(ia.storage_gb_month > gir.storage_gb_month);
+    }
+
+    #[test]
+    fn monthly_storage_cost_is_linear_in_bytes() {
+        let p = TierProfile::s3_standard();
+        assert_eq!(p.monthly_storage_cost(0), 0.0);
+        let one_gb = p.monthly_storage_cost(1_000_000_000);
+        assert!((one_gb - 0.023).abs() < 1e-12);
+        let ten_gb = p.monthly_storage_cost(10_000_000_000);
+        assert!((ten_gb - 0.23).abs() < 1e-12);
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let p = TierProfile::s3_glacier_ir();
+        let json = serde_json::to_string(&p).expect("serialise");
+        let back: TierProfile = serde_json::from_str(&json).expect("deserialise");
+        assert_eq!(p, back);
+    }
+}

@@ -1,0 +1,324 @@
+//! The records the catalog stores and returns.
+//!
+//! Every stored value is JSON, so a field can be added later without a migration: new fields must
+//! carry `#[serde(default)]` so that rows written by an older build still decode.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// A bucket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketRecord {
+    pub name: String,
+    pub created_ms: i64,
+}
+
+/// One stored piece of an object's content. A simple PUT has one part; a multipart upload has N.
+/// The blob is the sealed file name on a backend; it exists on every backend in
+/// [`ObjectRecord::replicas`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRef {
+    pub blob: String,
+    pub size: u64,
+    /// Hex BLAKE3 of the part's plaintext.
+    pub blake3: String,
+    /// Hex MD5 of this part, without quotes.
+    pub etag: String,
+}
+
+/// User-visible object metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    pub expires: Option<String>,
+    /// `x-amz-meta-*` headers without the prefix.
+    pub user: BTreeMap<String, String>,
+    /// Additional checksums, e.g. `"CRC32" -> base64 value`.
+    pub checksums: BTreeMap<String, String>,
+}
+
+/// The current version of an object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    /// Assigned by the catalog at every commit that changes the record (put, complete, replica swap);
+    /// strictly increasing across the whole catalog.
+    pub generation: u64,
+    pub size: u64,
+    /// Without quotes; `"hex"`, or `"hex-N"` for multipart.
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub parts: Vec<PartRef>,
+    /// Backend names that hold every part blob.
+    pub replicas: Vec<String>,
+    pub meta: ObjectMeta,
+}
+
+impl ObjectRecord {
+    /// Every `(backend, blob)` this record references: each part on each replica.
+    pub fn blob_locations(&self) -> BTreeSet<(String, String)> {
+        locations(self.parts.iter().map(|p| p.blob.as_str()), &self.replicas)
+    }
+}
+
+/// What the gateway hands in to commit a new object version (the generation is assigned by the
+/// catalog).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewObject {
+    pub size: u64,
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub parts: Vec<PartRef>,
+    pub replicas: Vec<String>,
+    pub meta: ObjectMeta,
+}
+
+impl NewObject {
+    /// Every `(backend, blob)` the committed record will reference.
+    pub(crate) fn blob_locations(&self) -> BTreeSet<(String, String)> {
+        locations(self.parts.iter().map(|p| p.blob.as_str()), &self.replicas)
+    }
+
+    pub(crate) fn into_record(self, generation: u64) -> ObjectRecord {
+        ObjectRecord {
+            generation,
+            size: self.size,
+            etag: self.etag,
+            last_modified_ms: self.last_modified_ms,
+            parts: self.parts,
+            replicas: self.replicas,
+            meta: self.meta,
+        }
+    }
+}
+
+/// An open multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    pub meta: ObjectMeta,
+    /// Backends that hold every uploaded part blob.
+    pub replicas: Vec<String>,
+    pub checksum_algorithm: Option<String>,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub part_number: u32,
+    pub blob: String,
+    pub size: u64,
+    /// Hex MD5, without quotes.
+    pub etag: String,
+    pub blake3: String,
+    pub last_modified_ms: i64,
+    pub checksums: BTreeMap<String, String>,
+}
+
+/// A blob that no catalog record references any more; deleted by the gateway's reaper after a
+/// grace period. `since_ms` is the catalog's wall-clock time when the blob became garbage.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GarbageBlob {
+    pub backend: String,
+    pub blob: String,
+    pub since_ms: i64,
+}
+
+/// What an access did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AccessKind {
+    Get,
+    Head,
+    Put,
+    Delete,
+    List,
+    /// The object was the source of a copy.
+    Copy,
+}
+
+impl AccessKind {
+    /// Reads add heat and count in [`AccessStats::reads`].
+    pub fn is_read(self) -> bool {
+        matches!(self, AccessKind::Get | AccessKind::Head | AccessKind::Copy)
+    }
+
+    /// Writes count in [`AccessStats::writes`] and leave heat alone.
+    pub fn is_write(self) -> bool {
+        matches!(self, AccessKind::Put)
+    }
+}
+
+/// One access, as recorded by the gateway.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessEvent {
+    pub bucket: String,
+    pub key: String,
+    pub kind: AccessKind,
+    pub bytes: u64,
+    pub at_ms: i64,
+}
+
+/// Per-object counters and heat.
+///
+/// Heat decays exponentially: `heat(t) = heat * 2^(-(t - heat_at_ms) / half_life_ms)`. Each read
+/// (Get, Head, Copy source) adds 1.0 at its event time. A Put of a new version keeps the stats (the
+/// object's key is the unit of heat) and counts in `writes`. Deleting the object drops its stats.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccessStats {
+    pub reads: u64,
+    pub writes: u64,
+    pub bytes_read: u64,
+    pub first_access_ms: i64,
+    pub last_access_ms: i64,
+    /// Heat as of `heat_at_ms`.
+    pub heat: f64,
+    pub heat_at_ms: i64,
+}
+
+impl AccessStats {
+    /// The heat decayed to `now_ms`. A `now_ms` before `heat_at_ms` returns the stored heat (time
+    /// never runs backwards for heat), and a non-positive `half_life_ms` means no decay.
+    pub fn heat_at(&self, now_ms: i64, half_life_ms: i64) -> f64 {
+        decay(
+            self.heat,
+            now_ms.saturating_sub(self.heat_at_ms),
+            half_life_ms,
+        )
+    }
+
+    /// Fresh stats for an object first seen at `at_ms`.
+    pub(crate) fn new_at(at_ms: i64) -> AccessStats {
+        AccessStats {
+            first_access_ms: at_ms,
+            last_access_ms: at_ms,
+            heat_at_ms: at_ms,
+            ..AccessStats::default()
+        }
+    }
+
+    /// Applies one event that concerns this object. Events may arrive out of order: a read older
+    /// than `heat_at_ms` contributes its already-decayed 1.0 instead of moving `heat_at_ms` back.
+    pub(crate) fn apply(&mut self, kind: AccessKind, bytes: u64, at_ms: i64, half_life_ms: i64) {
+        if !kind.is_read() && !kind.is_write() {
+            return;
+        }
+        self.first_access_ms = self.first_access_ms.min(at_ms);
+        self.last_access_ms = self.last_access_ms.max(at_ms);
+        if kind.is_write() {
+            self.writes = self.writes.saturating_add(1);
+            return;
+        }
+        self.reads = self.reads.saturating_add(1);
+        self.bytes_read = self.bytes_read.saturating_add(bytes);
+        if at_ms >= self.heat_at_ms {
+            self.heat = self.heat_at(at_ms, half_life_ms) + 1.0;
+            self.heat_at_ms = at_ms;
+        } else {
+            self.heat += decay(1.0, self.heat_at_ms - at_ms, half_life_ms);
+        }
+    }
+}
+
+/// `value * 2^(-elapsed/half_life)`, with no decay for non-positive `elapsed` or `half_life_ms`.
+fn decay(value: f64, elapsed_ms: i64, half_life_ms: i64) -> f64 {
+    if elapsed_ms <= 0 || half_life_ms <= 0 {
+        return value;
+    }
+    value * (-(elapsed_ms as f64) / half_life_ms as f64).exp2()
+}
+
+/// One page of [`crate::Catalog::list_objects`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListPage {
+    pub objects: Vec<(String, ObjectRecord)>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    /// The last key or common prefix returned, when truncated; pass it back as `after`.
+    pub next_marker: Option<String>,
+}
+
+/// What [`crate::Catalog::put_object`] and [`crate::Catalog::complete_upload`] committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutOutcome {
+    pub generation: u64,
+    /// The version this commit replaced, if any. Its blobs (minus any the new version reuses) are
+    /// already in the garbage table.
+    pub replaced: Option<ObjectRecord>,
+}
+
+/// One page of [`crate::Catalog::list_uploads`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UploadPage {
+    pub uploads: Vec<UploadRecord>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    /// When truncated: the last upload's key, or the last common prefix.
+    pub next_key_marker: Option<String>,
+    /// When truncated and the page ended with an upload: that upload's id.
+    pub next_upload_id_marker: Option<String>,
+}
+
+/// The `(backend, blob)` pairs for `blobs` stored on each of `replicas`.
+pub(crate) fn locations<'a>(
+    blobs: impl IntoIterator<Item = &'a str>,
+    replicas: &[String],
+) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for blob in blobs {
+        for backend in replicas {
+            out.insert((backend.clone(), blob.to_owned()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn heat_halves_every_half_life() {
+        let mut s = AccessStats::new_at(1_000);
+        s.apply(AccessKind::Get, 10, 1_000, HOUR);
+        assert!((s.heat_at(1_000 + HOUR, HOUR) - 0.5).abs() < 1e-9);
+        assert!((s.heat_at(1_000 + 2 * HOUR, HOUR) - 0.25).abs() < 1e-9);
+        // Before heat_at_ms: no inflation.
+        assert!((s.heat_at(0, HOUR) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn out_of_order_read_matches_in_order_result() {
+        let mut in_order = AccessStats::new_at(0);
+        in_order.apply(AccessKind::Get, 0, 0, HOUR);
+        in_order.apply(AccessKind::Get, 0, HOUR, HOUR);
+
+        let mut reversed = AccessStats::new_at(HOUR);
+        reversed.apply(AccessKind::Get, 0, HOUR, HOUR);
+        reversed.apply(AccessKind::Get, 0, 0, HOUR);
+
+        let t = 3 * HOUR;
+        assert!((in_order.heat_at(t, HOUR) - reversed.heat_at(t, HOUR)).abs() < 1e-9);
+        assert_eq!(reversed.first_access_ms, 0);
+        assert_eq!(reversed.last_access_ms, HOUR);
+    }
+
+    #[test]
+    fn writes_count_without_heat_and_lists_are_ignored() {
+        let mut s = AccessStats::new_at(5);
+        s.apply(AccessKind::Put, 100, 5, HOUR);
+        s.apply(AccessKind::List, 0, 9, HOUR);
+        s.apply(AccessKind::Delete, 0, 9, HOUR);
+        assert_eq!((s.writes, s.reads, s.bytes_read), (1, 0, 0));
+        assert_eq!(s.heat, 0.0);
+        assert_eq!(s.last_access_ms, 5);
+    }
+}

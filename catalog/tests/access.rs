@@ -1,0 +1,155 @@
+mod common;
+
+use catalog::{AccessEvent, AccessKind, CatalogConfig};
+use common::*;
+
+const HOUR: i64 = 3_600_000;
+
+fn event(key: &str, kind: AccessKind, bytes: u64, at_ms: i64) -> AccessEvent {
+    AccessEvent {
+        bucket: "b".into(),
+        key: key.into(),
+        kind,
+        bytes,
+        at_ms,
+    }
+}
+
+#[test]
+fn heat_decays_by_half_each_half_life() {
+    let config = CatalogConfig {
+        heat_half_life_ms: HOUR,
+        ..CatalogConfig::default()
+    };
+    let (_dir, cat) = open_temp_with(config);
+    assert_eq!(cat.heat_half_life_ms(), HOUR);
+    cat.create_bucket("b", 0).unwrap();
+    cat.put_object("b", "k", simple("blob")).unwrap();
+
+    let t0 = 1_700_000_000_000;
+    cat.record_accesses(&[event("k", AccessKind::Get, 100, t0)])
+        .unwrap();
+    let stats = cat.stats("b", "k").unwrap().expect("stats");
+    assert!((stats.heat_at(t0, HOUR) - 1.0).abs() < 1e-9);
+    assert!((stats.heat_at(t0 + HOUR, HOUR) - 0.5).abs() < 1e-9);
+
+    // A second read one half-life later: 0.5 + 1.0, then halves again.
+    cat.record_accesses(&[event("k", AccessKind::Head, 0, t0 + HOUR)])
+        .unwrap();
+    let stats = cat.stats("b", "k").unwrap().unwrap();
+    assert!((stats.heat_at(t0 + HOUR, HOUR) - 1.5).abs() < 1e-9);
+    assert!((stats.heat_at(t0 + 2 * HOUR, HOUR) - 0.75).abs() < 1e-9);
+    assert_eq!((stats.reads, stats.writes, stats.bytes_read), (2, 0, 100));
+    assert_eq!(
+        (stats.first_access_ms, stats.last_access_ms),
+        (t0, t0 + HOUR)
+    );
+}
+
+#[test]
+fn stats_only_for_existing_objects_and_survive_overwrites() {
+    let (_dir, cat) = open_temp();
+    cat.create_bucket("b", 0).unwrap();
+    cat.put_object("b", "k", simple("v1")).unwrap();
+    cat.record_accesses(&[
+        event("k", AccessKind::Get, 7, 10),
+        event("k", AccessKind::Copy, 3, 11),
+        event("k", AccessKind::List, 0, 12),
+        event("missing", AccessKind::Get, 5, 13),
+        event("k", AccessKind::Put, 9, 14),
+    ])
+    .unwrap();
+    assert_eq!(cat.stats("b", "missing").unwrap(), None);
+    assert_eq!(cat.access_log_len().unwrap(), 5);
+
+    // A new version keeps the key's stats.
+    cat.put_object("b", "k", simple("v2")).unwrap();
+    let stats = cat.stats("b", "k").unwrap().unwrap();
+    assert_eq!((stats.reads, stats.writes, stats.bytes_read), (2, 1, 10));
+    assert_eq!(stats.last_access_ms, 14);
+}
+
+#[test]
+fn log_keeps_equal_timestamps_apart_and_reads_back_in_order() {
+    let (_dir, cat) = open_temp();
+    cat.create_bucket("b", 0).unwrap();
+    cat.record_accesses(&[
+        event("x", AccessKind::Get, 0, 50),
+        event("y", AccessKind::Get, 0, 50),
+        event("z", AccessKind::Delete, 0, 40),
+    ])
+    .unwrap();
+    cat.record_accesses(&[event("w", AccessKind::Head, 0, 50)])
+        .unwrap();
+    assert_eq!(cat.access_log_len().unwrap(), 4);
+
+    let keys =
+        |events: Vec<AccessEvent>| -> Vec<String> { events.into_iter().map(|e| e.key).collect() };
+    assert_eq!(
+        keys(cat.access_log_since(0, 100).unwrap()),
+        ["z", "x", "y", "w"]
+    );
+    assert_eq!(keys(cat.access_log_since(50, 2).unwrap()), ["x", "y"]);
+    assert!(cat.access_log_since(51, 10).unwrap().is_empty());
+}
+
+#[test]
+fn log_is_trimmed_to_max_entries_oldest_first() {
+    let config = CatalogConfig {
+        access_log_max_entries: 5,
+        ..CatalogConfig::default()
+    };
+    let (_dir, cat) = open_temp_with(config);
+    cat.create_bucket("b", 0).unwrap();
+    for batch in 0..4 {
+        let events: Vec<_> = (0..3)
+            .map(|i| event(&format!("k{batch}-{i}"), AccessKind::Get, 0, batch * 10 + i))
+            .collect();
+        cat.record_accesses(&events).unwrap();
+        assert!(cat.access_log_len().unwrap() <= 5);
+    }
+    let remaining: Vec<i64> = cat
+        .access_log_since(i64::MIN, 100)
+        .unwrap()
+        .iter()
+        .map(|e| e.at_ms)
+        .collect();
+    assert_eq!(remaining, [21, 22, 30, 31, 32]);
+}
+
+#[test]
+fn log_is_trimmed_by_retention_relative_to_newest_entry() {
+    let config = CatalogConfig {
+        access_log_retention_ms: 100,
+        ..CatalogConfig::default()
+    };
+    let (_dir, cat) = open_temp_with(config);
+    cat.record_accesses(&[
+        event("a", AccessKind::List, 0, 1_000),
+        event("b", AccessKind::List, 0, 1_050),
+    ])
+    .unwrap();
+    assert_eq!(cat.access_log_len().unwrap(), 2);
+    cat.record_accesses(&[event("c", AccessKind::List, 0, 1_120)])
+        .unwrap();
+    let left: Vec<i64> = cat
+        .access_log_since(0, 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.at_ms)
+        .collect();
+    assert_eq!(left, [1_050, 1_120]);
+}
+
+#[test]
+fn invalid_config_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = CatalogConfig {
+        heat_half_life_ms: 0,
+        ..CatalogConfig::default()
+    };
+    assert!(matches!(
+        catalog::Catalog::open(&dir.path().join("c.redb"), bad),
+        Err(catalog::CatalogError::InvalidArgument(_))
+    ));
+}

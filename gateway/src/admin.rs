@@ -1,0 +1,341 @@
+//! The admin API: JSON over HTTP on its own port, every route behind the admin bearer token.
+//!
+//! Routes (all `GET`):
+//! - `/admin/health` — liveness plus a summary: backends, catalog counts, recorder lag.
+//! - `/admin/objects?bucket=B[&prefix=P][&after=K][&limit=N]` — a page of objects with placement and heat.
+//! - `/admin/objects/{bucket}/{key}` — one object: size, etag, generation, replicas, heat, access counts.
+//! - `/admin/users` — access keys and their access level (never secrets).
+//!
+//! Errors are JSON `{"error": CODE, "message": TEXT}` with a fitting status. New routes are added in [`route`].
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use catalog::ObjectRecord;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::{Value, json};
+
+use crate::s3::util::catalog_err;
+use crate::state::Strata;
+
+/// Shared by every admin request.
+pub struct Admin {
+    pub strata: Arc<Strata>,
+    pub token: String,
+    pub users: Vec<(String, crate::config::AccessLevel)>,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn json_reply(status: StatusCode, v: &Value) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(
+        serde_json::to_vec_pretty(v).unwrap_or_default(),
+    )));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Reply {
+    json_reply(status, &json!({ "error": code, "message": message.into() }))
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+fn token_matches(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Admin {
+    /// Entry point for hyper.
+    pub async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Result<Reply, Infallible> {
+        let authorized = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| token_matches(t.trim(), &self.token));
+        if !authorized {
+            let mut r = error(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "missing or wrong bearer token",
+            );
+            r.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
+            return Ok(r);
+        }
+        Ok(self.route(req.method(), req.uri()).await)
+    }
+
+    async fn route(&self, method: &Method, uri: &http::Uri) -> Reply {
+        let path = uri.path();
+        let query = parse_query(uri.query().unwrap_or(""));
+        match (method, path) {
+            (&Method::GET, "/admin/health") => self.health().await,
+            (&Method::GET, "/admin/users") => self.users(),
+            (&Method::GET, "/admin/objects") => self.list_objects(&query).await,
+            (&Method::GET, p) if p.starts_with("/admin/objects/") => {
+                let rest = &p["/admin/objects/".len()..];
+                let decoded = percent_encoding::percent_decode_str(rest)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                match decoded.split_once('/') {
+                    Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
+                        self.object(bucket, key).await
+                    }
+                    _ => error(
+                        StatusCode::BAD_REQUEST,
+                        "BadRequest",
+                        "expected /admin/objects/{bucket}/{key}",
+                    ),
+                }
+            }
+            (_, p) if p.starts_with("/admin/") => error(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("no route {method} {p}"),
+            ),
+            _ => error(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "the admin API lives under /admin/",
+            ),
+        }
+    }
+
+    async fn health(&self) -> Reply {
+        let s = &self.strata;
+        let counts = s
+            .with_catalog(|c| {
+                let buckets = c.list_buckets()?;
+                let mut objects = 0;
+                for b in &buckets {
+                    objects += c.object_count(&b.name)?;
+                }
+                Ok((
+                    buckets.len(),
+                    objects,
+                    c.referenced_blobs()?.len(),
+                    c.garbage(usize::MAX)?.len(),
+                    c.access_log_len()?,
+                ))
+            })
+            .await;
+        let (buckets, objects, referenced, garbage, log_len) = match counts {
+            Ok(v) => v,
+            Err(e) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "CatalogError",
+                    e.to_string(),
+                );
+            }
+        };
+        let rec = s.recorder.stats();
+        use std::sync::atomic::Ordering::Relaxed;
+        let backends: Vec<Value> = s
+            .backends
+            .iter()
+            .map(|b| {
+                json!({
+                    "name": b.name(),
+                    "provider": b.profile().provider,
+                    "storage_class": b.profile().storage_class,
+                    "active_key_id": b.active_key_id(),
+                    "profile": b.profile(),
+                })
+            })
+            .collect();
+        json_reply(
+            StatusCode::OK,
+            &json!({
+                "status": "ok",
+                "version": env!("CARGO_PKG_VERSION"),
+                "uptime_s": s.started.elapsed().as_secs(),
+                "now_ms": s.clock.now_ms(),
+                "backends": backends,
+                "initial_placement": s.initial_placement.iter().map(|b| b.name()).collect::<Vec<_>>(),
+                "buckets": buckets,
+                "objects": objects,
+                "blobs_referenced": referenced,
+                "garbage_pending": garbage,
+                "active_reads": s.leases.active_count(),
+                "recorder": {
+                    "recorded": rec.recorded.load(Relaxed),
+                    "flushed": rec.flushed.load(Relaxed),
+                    "dropped": rec.dropped.load(Relaxed),
+                    "flush_errors": rec.flush_errors.load(Relaxed),
+                    "pending": s.recorder.pending(),
+                    "last_lag_ms": rec.last_lag_ms.load(Relaxed),
+                    "access_log_entries": log_len,
+                },
+            }),
+        )
+    }
+
+    fn users(&self) -> Reply {
+        let users: Vec<Value> = self
+            .users
+            .iter()
+            .map(|(k, a)| json!({ "access_key": k, "access": a }))
+            .collect();
+        json_reply(StatusCode::OK, &json!({ "users": users }))
+    }
+
+    fn object_json(
+        &self,
+        bucket: &str,
+        key: &str,
+        rec: &ObjectRecord,
+        stats: Option<&catalog::AccessStats>,
+    ) -> Value {
+        let now = self.strata.clock.now_ms();
+        let half_life = self.strata.catalog.heat_half_life_ms();
+        json!({
+            "bucket": bucket,
+            "key": key,
+            "size": rec.size,
+            "etag": rec.etag,
+            "generation": rec.generation,
+            "last_modified_ms": rec.last_modified_ms,
+            "replicas": rec.replicas,
+            "parts": rec.parts.len(),
+            "content_type": rec.meta.content_type,
+            "heat": stats.map(|s| s.heat_at(now, half_life)).unwrap_or(0.0),
+            "reads": stats.map(|s| s.reads).unwrap_or(0),
+            "writes": stats.map(|s| s.writes).unwrap_or(0),
+            "bytes_read": stats.map(|s| s.bytes_read).unwrap_or(0),
+            "last_access_ms": stats.map(|s| s.last_access_ms),
+        })
+    }
+
+    async fn object(&self, bucket: &str, key: &str) -> Reply {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        let found = self
+            .strata
+            .with_catalog(move |c| Ok((c.get_object(&b, &k)?, c.stats(&b, &k)?)))
+            .await;
+        match found {
+            Ok((Some(rec), stats)) => json_reply(
+                StatusCode::OK,
+                &self.object_json(bucket, key, &rec, stats.as_ref()),
+            ),
+            Ok((None, _)) => error(
+                StatusCode::NOT_FOUND,
+                "NoSuchKey",
+                format!("no object {bucket}/{key}"),
+            ),
+            Err(e) => {
+                let e = catalog_err(e);
+                error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.code().as_str(),
+                    e.message().unwrap_or_default(),
+                )
+            }
+        }
+    }
+
+    async fn list_objects(&self, q: &std::collections::HashMap<String, String>) -> Reply {
+        let Some(bucket) = q.get("bucket").cloned() else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "the bucket query parameter is required",
+            );
+        };
+        let prefix = q.get("prefix").cloned().unwrap_or_default();
+        let after = q.get("after").cloned();
+        let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
+            None => 100,
+            Some(Ok(n)) if (1..=1000).contains(&n) => n,
+            Some(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "limit must be 1..=1000",
+                );
+            }
+        };
+        let b = bucket.clone();
+        let page = self
+            .strata
+            .with_catalog(move |c| {
+                let page = c.list_objects(&b, &prefix, None, after.as_deref(), limit)?;
+                let mut out = Vec::with_capacity(page.objects.len());
+                for (k, r) in page.objects {
+                    let st = c.stats(&b, &k)?;
+                    out.push((k, r, st));
+                }
+                Ok((out, page.is_truncated, page.next_marker))
+            })
+            .await;
+        match page {
+            Ok((items, truncated, next)) => {
+                let objects: Vec<Value> = items
+                    .iter()
+                    .map(|(k, r, s)| self.object_json(&bucket, k, r, s.as_ref()))
+                    .collect();
+                json_reply(
+                    StatusCode::OK,
+                    &json!({ "bucket": bucket, "objects": objects, "is_truncated": truncated, "next_after": next.filter(|_| truncated) }),
+                )
+            }
+            Err(catalog::CatalogError::NoSuchBucket(b)) => error(
+                StatusCode::NOT_FOUND,
+                "NoSuchBucket",
+                format!("no bucket {b}"),
+            ),
+            Err(e) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CatalogError",
+                e.to_string(),
+            ),
+        }
+    }
+}
+
+fn parse_query(q: &str) -> std::collections::HashMap<String, String> {
+    q.split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison() {
+        assert!(token_matches("abc", "abc"));
+        assert!(!token_matches("abd", "abc"));
+        assert!(!token_matches("ab", "abc"));
+    }
+
+    #[test]
+    fn query_parsing_decodes() {
+        let q = parse_query("bucket=b&prefix=a%2Fb+c&limit=5");
+        assert_eq!(q["prefix"], "a/b c");
+        assert_eq!(q["limit"], "5");
+    }
+}

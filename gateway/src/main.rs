@@ -1,0 +1,104 @@
+//! `strata`: an S3 gateway that places sealed objects across storage backends by predicted heat.
+
+mod admin;
+mod checksums;
+mod clock;
+mod config;
+mod credentials;
+mod ingest;
+mod read;
+mod reaper;
+mod recorder;
+mod recovery;
+mod s3;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "strata",
+    version,
+    about = "An S3 gateway that seals every byte and places objects across tiers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway. With no flags: S3 on 127.0.0.1:9000, admin on 127.0.0.1:9001, data in ./strata-data.
+    Serve {
+        /// TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (catalog, keys, credentials, local backends).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// S3 listen address.
+        #[arg(long)]
+        s3_addr: Option<SocketAddr>,
+        /// Admin API listen address.
+        #[arg(long)]
+        admin_addr: Option<SocketAddr>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve {
+            config,
+            data_dir,
+            s3_addr,
+            admin_addr,
+        } => {
+            let loaded = match config {
+                Some(path) => config::Config::from_file(&path),
+                None => Ok(config::Config::default()),
+            };
+            match loaded {
+                Ok(mut c) => {
+                    if let Some(d) = data_dir {
+                        c.data_dir = d;
+                    }
+                    if let Some(a) = s3_addr {
+                        c.s3_addr = a;
+                    }
+                    if let Some(a) = admin_addr {
+                        c.admin_addr = a;
+                    }
+                    run(server::serve(c))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strata: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(fut)
+}

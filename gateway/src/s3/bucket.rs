@@ -1,0 +1,125 @@
+//! Bucket operations.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::StrataS3;
+use super::util::{catalog_err, check_bucket_name, ms_to_timestamp};
+
+impl StrataS3 {
+    pub(super) async fn list_buckets_impl(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        let prefix = req.input.prefix.clone().unwrap_or_default();
+        let all = self
+            .strata
+            .with_catalog(|c| c.list_buckets())
+            .await
+            .map_err(catalog_err)?;
+        let buckets = all
+            .into_iter()
+            .filter(|b| b.name.starts_with(&prefix))
+            .map(|b| Bucket {
+                name: Some(b.name),
+                creation_date: Some(ms_to_timestamp(b.created_ms)),
+                bucket_region: None,
+            })
+            .collect();
+        let owner = req.credentials.as_ref().map(|c| Owner {
+            id: Some(c.access_key.clone()),
+            display_name: Some(c.access_key.clone()),
+        });
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            owner,
+            prefix: req.input.prefix,
+            continuation_token: None,
+        }))
+    }
+
+    pub(super) async fn create_bucket_impl(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        let bucket = req.input.bucket;
+        check_bucket_name(&bucket)?;
+        if let Some(loc) = req
+            .input
+            .create_bucket_configuration
+            .as_ref()
+            .and_then(|c| c.location_constraint.as_ref())
+            && loc.as_str() != self.strata.region
+            && !(loc.as_str().is_empty() && self.strata.region == "us-east-1")
+        {
+            return Err(s3_error!(
+                InvalidLocationConstraint,
+                "The specified location-constraint is not valid for this endpoint"
+            ));
+        }
+        let now = self.strata.clock.now_ms();
+        let name = bucket.clone();
+        self.strata
+            .with_catalog(move |c| c.create_bucket(&name, now))
+            .await
+            .map_err(catalog_err)?;
+        Ok(S3Response::new(CreateBucketOutput {
+            location: Some(format!("/{bucket}")),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn head_bucket_impl(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.require_bucket(&req.input.bucket).await?;
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some(self.strata.region.clone()),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn delete_bucket_impl(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        let bucket = req.input.bucket;
+        // Open multipart uploads are aborted with the bucket; their parts become garbage for the reaper.
+        self.strata
+            .with_catalog(move |c| c.delete_bucket(&bucket))
+            .await
+            .map_err(catalog_err)?;
+        Ok(S3Response::new(DeleteBucketOutput {}))
+    }
+
+    pub(super) async fn get_bucket_location_impl(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.require_bucket(&req.input.bucket).await?;
+        // us-east-1 is reported as an empty constraint, as AWS does.
+        let location = (self.strata.region != "us-east-1")
+            .then(|| BucketLocationConstraint::from(self.strata.region.clone()));
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint: location,
+        }))
+    }
+
+    /// NoSuchBucket unless `bucket` exists.
+    pub(super) async fn require_bucket(&self, bucket: &str) -> S3Result<()> {
+        let name = bucket.to_owned();
+        match self
+            .strata
+            .with_catalog(move |c| c.bucket(&name))
+            .await
+            .map_err(catalog_err)?
+        {
+            Some(_) => Ok(()),
+            None => Err(s3_error!(
+                NoSuchBucket,
+                "The specified bucket does not exist"
+            )),
+        }
+    }
+}

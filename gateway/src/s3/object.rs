@@ -1,0 +1,703 @@
+//! Object operations: PUT, GET, HEAD, DELETE, DeleteObjects, CopyObject.
+
+use std::sync::Arc;
+
+use catalog::{AccessKind, NewObject, ObjectRecord};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+
+use super::StrataS3;
+use super::util::*;
+use crate::checksums::{Expectations, to_dto};
+use crate::ingest::{self, Ingested};
+use crate::read;
+
+/// The outcome of evaluating conditional request headers.
+enum Precondition {
+    Proceed,
+    NotModified,
+}
+
+/// RFC 7232 order, as S3 applies it: If-Match beats If-Unmodified-Since; If-None-Match beats If-Modified-Since.
+fn evaluate_conditions(
+    rec: &ObjectRecord,
+    if_match: Option<&ETagCondition>,
+    if_unmodified_since: Option<&Timestamp>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+) -> S3Result<Precondition> {
+    let etag = etag_of(rec);
+    let modified_secs = rec.last_modified_ms.div_euclid(1000);
+    let matches = |c: &ETagCondition| match c {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => e.value() == etag.value(),
+    };
+    match if_match {
+        Some(c) if !matches(c) => {
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ));
+        }
+        Some(_) => {}
+        None => {
+            if let Some(t) = if_unmodified_since
+                && modified_secs > timestamp_secs(t)
+            {
+                return Err(s3_error!(
+                    PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold"
+                ));
+            }
+        }
+    }
+    match if_none_match {
+        Some(c) if matches(c) => return Ok(Precondition::NotModified),
+        Some(_) => {}
+        None => {
+            if let Some(t) = if_modified_since
+                && modified_secs <= timestamp_secs(t)
+            {
+                return Ok(Precondition::NotModified);
+            }
+        }
+    }
+    Ok(Precondition::Proceed)
+}
+
+fn not_modified(rec: &ObjectRecord) -> S3Error {
+    let mut e = S3Error::new(S3ErrorCode::NotModified);
+    let mut headers = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", rec.etag)) {
+        headers.insert(http::header::ETAG, v);
+    }
+    e.set_headers(headers);
+    e
+}
+
+/// The byte range a GET asks for: a Range header, a partNumber, or everything. Also the Content-Range.
+fn requested_range(
+    rec: &ObjectRecord,
+    range: Option<&Range>,
+    part_number: Option<i32>,
+) -> S3Result<(std::ops::Range<u64>, Option<String>)> {
+    if let Some(n) = part_number {
+        if range.is_some() {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Cannot specify both Range header and partNumber query parameter"
+            ));
+        }
+        let idx = usize::try_from(n)
+            .ok()
+            .filter(|n| *n >= 1 && *n <= rec.parts.len())
+            .ok_or_else(|| {
+                let mut e = S3Error::with_message(
+                    S3ErrorCode::Custom("InvalidPartNumber".into()),
+                    "The requested partnumber is not satisfiable",
+                );
+                e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+                e
+            })?;
+        let start: u64 = rec.parts[..idx - 1].iter().map(|p| p.size).sum();
+        let end = start + rec.parts[idx - 1].size;
+        let cr = (rec.parts.len() > 1 && end > start)
+            .then(|| format!("bytes {}-{}/{}", start, end - 1, rec.size));
+        return Ok((start..end, cr));
+    }
+    match range {
+        None => Ok((0..rec.size, None)),
+        Some(r) => {
+            let checked = r.check(rec.size).map_err(|_| {
+                let mut e = S3Error::with_message(
+                    S3ErrorCode::InvalidRange,
+                    "The requested range is not satisfiable",
+                );
+                let mut h = http::HeaderMap::new();
+                if let Ok(v) = http::HeaderValue::from_str(&format!("bytes */{}", rec.size)) {
+                    h.insert(http::header::CONTENT_RANGE, v);
+                }
+                e.set_headers(h);
+                e
+            })?;
+            let cr = format!("bytes {}-{}/{}", checked.start, checked.end - 1, rec.size);
+            Ok((checked, Some(cr)))
+        }
+    }
+}
+
+impl StrataS3 {
+    /// Looks up an object; NoSuchBucket / NoSuchKey as S3 distinguishes them.
+    pub(super) async fn lookup(&self, bucket: &str, key: &str) -> S3Result<ObjectRecord> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        let found = self
+            .strata
+            .with_catalog(move |c| Ok((c.get_object(&b, &k)?, c.bucket(&b)?.is_some())))
+            .await
+            .map_err(catalog_err)?;
+        match found {
+            (Some(rec), _) => Ok(rec),
+            (None, false) => Err(s3_error!(
+                NoSuchBucket,
+                "The specified bucket does not exist"
+            )),
+            (None, true) => Err(s3_error!(NoSuchKey, "The specified key does not exist.")),
+        }
+    }
+
+    /// Commits a freshly ingested object; on failure the new blobs are removed again.
+    async fn commit(&self, bucket: &str, key: &str, obj: NewObject) -> S3Result<u64> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        let parts = obj.parts.clone();
+        let replicas = obj.replicas.clone();
+        match self
+            .strata
+            .with_catalog(move |c| c.put_object(&b, &k, obj))
+            .await
+        {
+            Ok(outcome) => Ok(outcome.generation),
+            Err(e) => {
+                self.discard(&parts, &replicas).await;
+                Err(catalog_err(e))
+            }
+        }
+    }
+
+    /// Best-effort removal of blobs that never became visible.
+    pub(super) async fn discard(&self, parts: &[catalog::PartRef], replicas: &[String]) {
+        for name in replicas {
+            if let Some(b) = self.strata.backend(name) {
+                for p in parts {
+                    if let Err(e) = b.delete(&p.blob).await {
+                        tracing::warn!(backend = %name, blob = %p.blob, error = %e, "cannot remove an uncommitted blob; start-up recovery will");
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) async fn put_object_impl(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let S3Request {
+            input,
+            headers,
+            trailing_headers,
+            ..
+        } = req;
+        let PutObjectInput {
+            body,
+            bucket,
+            key,
+            metadata,
+            content_length,
+            content_md5,
+            content_type,
+            content_encoding,
+            content_disposition,
+            content_language,
+            cache_control,
+            expires,
+            checksum_algorithm,
+            if_match,
+            if_none_match,
+            ..
+        } = input;
+        if key.len() > 1024 {
+            return Err(s3_error!(KeyTooLongError, "Your key is too long"));
+        }
+        // Conditional writes and the bucket check happen before a byte of the body is read.
+        let current = match self.lookup(&bucket, &key).await {
+            Ok(r) => Some(r),
+            Err(e) if *e.code() == S3ErrorCode::NoSuchKey => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(c) = &if_none_match
+            && c.is_any()
+            && current.is_some()
+        {
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ));
+        }
+        if let Some(c) = &if_match {
+            let ok = match (&current, c) {
+                (None, _) => false,
+                (Some(_), ETagCondition::Any) => true,
+                (Some(r), ETagCondition::ETag(e)) => e.value() == r.etag,
+            };
+            if !ok {
+                return Err(s3_error!(
+                    PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold"
+                ));
+            }
+        }
+        let body = body.ok_or_else(|| s3_error!(IncompleteBody, "a PUT needs a body"))?;
+        let expect = Expectations::from_request(
+            &headers,
+            content_md5.as_deref(),
+            checksum_algorithm.as_ref().map(ChecksumAlgorithm::as_str),
+        )?;
+        let targets = self.strata.initial_placement.clone();
+        let declared = content_length.and_then(|l| u64::try_from(l).ok());
+        let Ingested {
+            part, checksums, ..
+        } = ingest::ingest(&targets, body, declared, &expect, trailing_headers.as_ref()).await?;
+        let mut meta = meta_from_request(
+            content_type,
+            content_encoding,
+            content_disposition,
+            content_language,
+            cache_control,
+            expires,
+            metadata,
+        );
+        meta.checksums = checksums.clone();
+        let now = self.strata.clock.now_ms();
+        let size = part.size;
+        let etag = part.etag.clone();
+        let obj = NewObject {
+            size,
+            etag: etag.clone(),
+            last_modified_ms: now,
+            parts: vec![part],
+            replicas: targets.iter().map(|b| b.name().to_owned()).collect(),
+            meta,
+        };
+        self.commit(&bucket, &key, obj).await?;
+        self.record(&bucket, &key, AccessKind::Put, size);
+        let sums = to_dto(&checksums);
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(ETag::Strong(etag)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            size: i64::try_from(size).ok(),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn get_object_impl(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        if input.version_id.as_deref().is_some_and(|v| v != "null") {
+            return Err(s3_error!(
+                NoSuchVersion,
+                "The specified version does not exist."
+            ));
+        }
+        let rec = self.lookup(&input.bucket, &input.key).await?;
+        if let Precondition::NotModified = evaluate_conditions(
+            &rec,
+            input.if_match.as_ref(),
+            input.if_unmodified_since.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+        )? {
+            return Err(not_modified(&rec));
+        }
+        let (range, content_range) =
+            requested_range(&rec, input.range.as_ref(), input.part_number)?;
+        let len = range.end - range.start;
+        let body = read::open(&self.strata, &rec, range.clone()).await?;
+        self.record(&input.bucket, &input.key, AccessKind::Get, len);
+        let whole = content_range.is_none();
+        let sums = if whole && input.checksum_mode.is_some() {
+            to_dto(&rec.meta.checksums)
+        } else {
+            Checksum::default()
+        };
+        let m = &rec.meta;
+        let output = GetObjectOutput {
+            body: Some(body.into_blob()),
+            content_length: i64::try_from(len).ok(),
+            content_range,
+            accept_ranges: Some("bytes".to_owned()),
+            last_modified: Some(ms_to_timestamp(rec.last_modified_ms)),
+            e_tag: Some(etag_of(&rec)),
+            metadata: user_metadata(m),
+            content_type: input
+                .response_content_type
+                .or_else(|| m.content_type.clone()),
+            content_encoding: input
+                .response_content_encoding
+                .or_else(|| m.content_encoding.clone()),
+            content_disposition: input
+                .response_content_disposition
+                .or_else(|| m.content_disposition.clone()),
+            content_language: input
+                .response_content_language
+                .or_else(|| m.content_language.clone()),
+            cache_control: input
+                .response_cache_control
+                .or_else(|| m.cache_control.clone()),
+            expires: input
+                .response_expires
+                .or_else(|| m.expires.as_deref().and_then(parse_http_date)),
+            parts_count: (input.part_number.is_some() && rec.parts.len() > 1)
+                .then(|| i32::try_from(rec.parts.len()).unwrap_or(i32::MAX)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            ..Default::default()
+        };
+        Ok(S3Response::new(output))
+    }
+
+    pub(super) async fn head_object_impl(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let input = req.input;
+        if input.version_id.as_deref().is_some_and(|v| v != "null") {
+            return Err(s3_error!(
+                NoSuchVersion,
+                "The specified version does not exist."
+            ));
+        }
+        let rec = self.lookup(&input.bucket, &input.key).await?;
+        if let Precondition::NotModified = evaluate_conditions(
+            &rec,
+            input.if_match.as_ref(),
+            input.if_unmodified_since.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+        )? {
+            return Err(not_modified(&rec));
+        }
+        let (range, content_range) =
+            requested_range(&rec, input.range.as_ref(), input.part_number)?;
+        self.record(&input.bucket, &input.key, AccessKind::Head, 0);
+        let sums = if content_range.is_none() && input.checksum_mode.is_some() {
+            to_dto(&rec.meta.checksums)
+        } else {
+            Checksum::default()
+        };
+        let m = &rec.meta;
+        Ok(S3Response::new(HeadObjectOutput {
+            content_length: i64::try_from(range.end - range.start).ok(),
+            content_range,
+            accept_ranges: Some("bytes".to_owned()),
+            last_modified: Some(ms_to_timestamp(rec.last_modified_ms)),
+            e_tag: Some(etag_of(&rec)),
+            metadata: user_metadata(m),
+            content_type: input
+                .response_content_type
+                .or_else(|| m.content_type.clone()),
+            content_encoding: input
+                .response_content_encoding
+                .or_else(|| m.content_encoding.clone()),
+            content_disposition: input
+                .response_content_disposition
+                .or_else(|| m.content_disposition.clone()),
+            content_language: input
+                .response_content_language
+                .or_else(|| m.content_language.clone()),
+            cache_control: input
+                .response_cache_control
+                .or_else(|| m.cache_control.clone()),
+            expires: input
+                .response_expires
+                .or_else(|| m.expires.as_deref().and_then(parse_http_date)),
+            parts_count: (input.part_number.is_some() && rec.parts.len() > 1)
+                .then(|| i32::try_from(rec.parts.len()).unwrap_or(i32::MAX)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_one(&self, bucket: &str, key: &str) -> S3Result<()> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        self.strata
+            .with_catalog(move |c| c.delete_object(&b, &k))
+            .await
+            .map_err(catalog_err)?;
+        self.record(bucket, key, AccessKind::Delete, 0);
+        Ok(())
+    }
+
+    pub(super) async fn delete_object_impl(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let input = req.input;
+        self.require_bucket(&input.bucket).await?;
+        if input.version_id.as_deref().is_some_and(|v| v != "null") {
+            return Ok(S3Response::new(DeleteObjectOutput::default()));
+        }
+        // Deleting a key that does not exist succeeds, as in S3.
+        self.delete_one(&input.bucket, &input.key).await?;
+        Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    pub(super) async fn delete_objects_impl(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let input = req.input;
+        self.require_bucket(&input.bucket).await?;
+        if input.delete.objects.len() > 1000 {
+            return Err(s3_error!(
+                MalformedXML,
+                "DeleteObjects accepts at most 1000 keys"
+            ));
+        }
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for obj in input.delete.objects {
+            match self.delete_one(&input.bucket, &obj.key).await {
+                Ok(()) => {
+                    if !quiet {
+                        deleted.push(DeletedObject {
+                            key: Some(obj.key),
+                            version_id: obj.version_id,
+                            ..Default::default()
+                        });
+                    }
+                }
+                Err(e) => errors.push(Error {
+                    code: Some(e.code().as_str().to_owned()),
+                    message: e.message().map(str::to_owned),
+                    key: Some(obj.key),
+                    version_id: obj.version_id,
+                }),
+            }
+        }
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: (!deleted.is_empty()).then_some(deleted),
+            errors: (!errors.is_empty()).then_some(errors),
+            ..Default::default()
+        }))
+    }
+
+    /// Resolves and checks a copy source against its conditional headers.
+    pub(super) async fn copy_source(
+        &self,
+        source: &CopySource,
+        if_match: Option<&ETagCondition>,
+        if_unmodified_since: Option<&Timestamp>,
+        if_none_match: Option<&ETagCondition>,
+        if_modified_since: Option<&Timestamp>,
+    ) -> S3Result<(String, String, ObjectRecord)> {
+        let CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } = source
+        else {
+            return Err(s3_error!(
+                NotImplemented,
+                "access point copy sources are not supported"
+            ));
+        };
+        if version_id.as_deref().is_some_and(|v| v != "null") {
+            return Err(s3_error!(
+                NoSuchVersion,
+                "The specified version does not exist."
+            ));
+        }
+        let rec = self.lookup(bucket, key).await?;
+        // For copies, a failed If-None-Match / If-Modified-Since is 412, not 304.
+        match evaluate_conditions(
+            &rec,
+            if_match,
+            if_unmodified_since,
+            if_none_match,
+            if_modified_since,
+        )? {
+            Precondition::Proceed => Ok((bucket.to_string(), key.to_string(), rec)),
+            Precondition::NotModified => Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            )),
+        }
+    }
+
+    /// Streams `range` of `rec` into new blobs on `targets`.
+    pub(super) async fn copy_data(
+        &self,
+        rec: &ObjectRecord,
+        range: std::ops::Range<u64>,
+        targets: &[Arc<backends::Backend>],
+    ) -> S3Result<Ingested> {
+        let len = range.end - range.start;
+        let body = read::open(&self.strata, rec, range).await?;
+        ingest::ingest(targets, body, Some(len), &Expectations::default(), None).await
+    }
+
+    pub(super) async fn copy_object_impl(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let input = req.input;
+        self.require_bucket(&input.bucket).await?;
+        let (src_bucket, src_key, src) = self
+            .copy_source(
+                &input.copy_source,
+                input.copy_source_if_match.as_ref(),
+                input.copy_source_if_unmodified_since.as_ref(),
+                input.copy_source_if_none_match.as_ref(),
+                input.copy_source_if_modified_since.as_ref(),
+            )
+            .await?;
+        if src.size > ingest::MAX_PUT_SIZE {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"
+            ));
+        }
+        let replace = input
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        if src_bucket == input.bucket && src_key == input.key && !replace {
+            return Err(s3_error!(
+                InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            ));
+        }
+        let mut meta = if replace {
+            meta_from_request(
+                input.content_type,
+                input.content_encoding,
+                input.content_disposition,
+                input.content_language,
+                input.cache_control,
+                input.expires,
+                input.metadata,
+            )
+        } else {
+            src.meta.clone()
+        };
+        let targets = self.strata.initial_placement.clone();
+        let ingested = self.copy_data(&src, 0..src.size, &targets).await?;
+        self.record(&src_bucket, &src_key, AccessKind::Copy, src.size);
+        // Whole-object checksums stay valid for a byte-identical copy of a single-part object.
+        if src.parts.len() != 1 {
+            meta.checksums.clear();
+        } else {
+            meta.checksums = src.meta.checksums.clone();
+        }
+        let now = self.strata.clock.now_ms();
+        let etag = ingested.part.etag.clone();
+        let size = ingested.part.size;
+        let obj = NewObject {
+            size,
+            etag: etag.clone(),
+            last_modified_ms: now,
+            parts: vec![ingested.part],
+            replicas: targets.iter().map(|b| b.name().to_owned()).collect(),
+            meta,
+        };
+        self.commit(&input.bucket, &input.key, obj).await?;
+        self.record(&input.bucket, &input.key, AccessKind::Put, size);
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(ETag::Strong(etag)),
+                last_modified: Some(ms_to_timestamp(now)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use catalog::{ObjectMeta, PartRef};
+
+    fn rec(parts: &[u64]) -> ObjectRecord {
+        ObjectRecord {
+            generation: 1,
+            size: parts.iter().sum(),
+            etag: "abc".into(),
+            last_modified_ms: 1_700_000_000_000,
+            parts: parts
+                .iter()
+                .map(|s| PartRef {
+                    blob: "b".into(),
+                    size: *s,
+                    blake3: String::new(),
+                    etag: String::new(),
+                })
+                .collect(),
+            replicas: vec!["hot".into()],
+            meta: ObjectMeta::default(),
+        }
+    }
+
+    #[test]
+    fn conditions_follow_rfc_precedence() {
+        let r = rec(&[10]);
+        let same = ETagCondition::ETag(ETag::Strong("abc".into()));
+        let other = ETagCondition::ETag(ETag::Strong("zzz".into()));
+        let later = ms_to_timestamp(r.last_modified_ms + 10_000);
+        let earlier = ms_to_timestamp(r.last_modified_ms - 10_000);
+        assert!(matches!(
+            evaluate_conditions(&r, Some(&same), None, None, None),
+            Ok(Precondition::Proceed)
+        ));
+        assert!(evaluate_conditions(&r, Some(&other), None, None, None).is_err());
+        // If-Match that holds overrides a failing If-Unmodified-Since.
+        assert!(matches!(
+            evaluate_conditions(&r, Some(&same), Some(&earlier), None, None),
+            Ok(Precondition::Proceed)
+        ));
+        assert!(evaluate_conditions(&r, None, Some(&earlier), None, None).is_err());
+        assert!(matches!(
+            evaluate_conditions(&r, None, None, Some(&same), None),
+            Ok(Precondition::NotModified)
+        ));
+        // If-None-Match that does not match overrides If-Modified-Since.
+        assert!(matches!(
+            evaluate_conditions(&r, None, None, Some(&other), Some(&later)),
+            Ok(Precondition::Proceed)
+        ));
+        assert!(matches!(
+            evaluate_conditions(&r, None, None, None, Some(&later)),
+            Ok(Precondition::NotModified)
+        ));
+        assert!(matches!(
+            evaluate_conditions(&r, None, None, None, Some(&earlier)),
+            Ok(Precondition::Proceed)
+        ));
+    }
+
+    #[test]
+    fn ranges_and_part_numbers() {
+        let r = rec(&[5, 7]);
+        let (rg, cr) = requested_range(&r, None, None).unwrap();
+        assert_eq!((rg, cr), (0..12, None));
+        let (rg, cr) = requested_range(&r, None, Some(2)).unwrap();
+        assert_eq!(rg, 5..12);
+        assert_eq!(cr.as_deref(), Some("bytes 5-11/12"));
+        assert!(requested_range(&r, None, Some(3)).is_err());
+        let (rg, _) = requested_range(&r, Some(&Range::Suffix { length: 3 }), None).unwrap();
+        assert_eq!(rg, 9..12);
+        let err = requested_range(
+            &r,
+            Some(&Range::Int {
+                first: 12,
+                last: None,
+            }),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(*err.code(), S3ErrorCode::InvalidRange);
+    }
+}

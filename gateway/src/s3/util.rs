@@ -1,0 +1,157 @@
+//! Conversions between catalog records and s3s DTOs, and error mapping.
+
+use catalog::{CatalogError, ObjectMeta, ObjectRecord};
+use s3s::dto::{ETag, Metadata, Timestamp, TimestampFormat};
+use s3s::{S3Error, S3ErrorCode, s3_error};
+
+/// Maps a catalog error to the S3 error a client expects.
+pub fn catalog_err(e: CatalogError) -> S3Error {
+    match e {
+        CatalogError::NoSuchBucket(b) => S3Error::with_message(
+            S3ErrorCode::NoSuchBucket,
+            format!("bucket {b} does not exist"),
+        ),
+        CatalogError::BucketExists(_) => S3Error::with_message(
+            S3ErrorCode::BucketAlreadyOwnedByYou,
+            "Your previous request to create the named bucket succeeded and you already own it.",
+        ),
+        CatalogError::BucketNotEmpty(_) => S3Error::with_message(
+            S3ErrorCode::BucketNotEmpty,
+            "The bucket you tried to delete is not empty",
+        ),
+        CatalogError::NoSuchUpload(_) => S3Error::with_message(
+            S3ErrorCode::NoSuchUpload,
+            "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        ),
+        CatalogError::NoSuchKey { .. } => s3_error!(NoSuchKey),
+        other => {
+            tracing::error!(error = %other, "catalog failure");
+            S3Error::with_message(
+                S3ErrorCode::InternalError,
+                format!("catalog failure: {other}"),
+            )
+        }
+    }
+}
+
+pub fn ms_to_timestamp(ms: i64) -> Timestamp {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    Timestamp::from(t)
+}
+
+pub fn timestamp_to_ms(t: &Timestamp) -> i64 {
+    let odt: time::OffsetDateTime = t.clone().into();
+    (odt.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// S3 compares conditional dates at one-second resolution.
+pub fn timestamp_secs(t: &Timestamp) -> i64 {
+    timestamp_to_ms(t).div_euclid(1000)
+}
+
+pub fn etag_of(rec: &ObjectRecord) -> ETag {
+    ETag::Strong(rec.etag.clone())
+}
+
+pub fn format_http_date(t: &Timestamp) -> Option<String> {
+    let mut buf = Vec::new();
+    t.format(TimestampFormat::HttpDate, &mut buf).ok()?;
+    String::from_utf8(buf).ok()
+}
+
+pub fn parse_http_date(s: &str) -> Option<Timestamp> {
+    Timestamp::parse(TimestampFormat::HttpDate, s).ok()
+}
+
+/// The object's user metadata as s3s wants it (None when empty).
+pub fn user_metadata(meta: &ObjectMeta) -> Option<Metadata> {
+    if meta.user.is_empty() {
+        None
+    } else {
+        Some(
+            meta.user
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    }
+}
+
+/// Builds stored metadata from the headers a client sent with PutObject / CreateMultipartUpload / CopyObject.
+#[allow(clippy::too_many_arguments)]
+pub fn meta_from_request(
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    content_disposition: Option<String>,
+    content_language: Option<String>,
+    cache_control: Option<String>,
+    expires: Option<Timestamp>,
+    user: Option<Metadata>,
+) -> ObjectMeta {
+    ObjectMeta {
+        content_type,
+        content_encoding,
+        content_disposition,
+        content_language,
+        cache_control,
+        expires: expires.as_ref().and_then(format_http_date),
+        user: user
+            .map(|m| {
+                m.into_iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        checksums: Default::default(),
+    }
+}
+
+/// Percent-encodes a key for `encoding-type=url` listings (S3 encodes everything but unreserved characters and '/').
+pub fn url_encode_key(s: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const SET: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    utf8_percent_encode(s, SET).to_string()
+}
+
+/// Checks a bucket name against S3's rules, so a bad one is InvalidBucketName rather than some later failure.
+pub fn check_bucket_name(name: &str) -> Result<(), S3Error> {
+    if s3s::path::check_bucket_name(name) {
+        Ok(())
+    } else {
+        Err(S3Error::with_message(
+            S3ErrorCode::InvalidBucketName,
+            format!("The specified bucket is not valid: {name:?}"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_encoding_keeps_slash_and_unreserved() {
+        assert_eq!(url_encode_key("a b/c+d~é"), "a%20b/c%2Bd~%C3%A9");
+    }
+
+    #[test]
+    fn timestamps_round_trip_at_ms() {
+        let ms = 1_700_000_000_123;
+        assert_eq!(timestamp_to_ms(&ms_to_timestamp(ms)), ms);
+    }
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        assert!(check_bucket_name("my-bucket.1").is_ok());
+        for bad in ["ab", "UPPER", "192.168.1.1", "-start", "a..b"] {
+            let err = check_bucket_name(bad).unwrap_err();
+            assert_eq!(*err.code(), S3ErrorCode::InvalidBucketName, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `strata serve`: open the state, recover, then serve S3 and the admin API until Ctrl-C / SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::service::S3ServiceBuilder;
+use tokio::net::TcpListener;
+
+use crate::admin::Admin;
+use crate::clock::Clock;
+use crate::config::{AccessLevel, Config};
+use crate::credentials;
+use crate::s3::{StrataAccess, StrataAuth, StrataS3, auth::Users};
+use crate::state::Strata;
+
+/// How long deleted or overwritten blobs stay readable for requests that already started.
+const GARBAGE_GRACE: Duration = Duration::from_secs(10);
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
+    })?;
+    let creds = credentials::load_or_create(&config.data_dir)?;
+    if creds.generated {
+        println!(
+            "Strata generated root credentials (stored in {}/credentials.json, mode 0600):",
+            config.data_dir.display()
+        );
+        println!("  access key:  {}", creds.credentials.access_key);
+        println!("  secret key:  {}", creds.credentials.secret_key);
+        println!("  admin token: {}", creds.credentials.admin_token);
+    }
+    let root = creds.credentials;
+
+    let strata = Strata::open(&config, Clock::system())?;
+    let report = crate::recovery::recover(&strata).await?;
+    tracing::info!(?report, "start-up recovery done");
+
+    let mut users = Users::default();
+    for u in &config.users {
+        users.insert(u.access_key.clone(), u.secret_key.clone(), u.access);
+    }
+    users.insert(
+        root.access_key.clone(),
+        root.secret_key.clone(),
+        AccessLevel::Full,
+    );
+
+    let service = {
+        let mut b = S3ServiceBuilder::new(StrataS3::new(strata.clone()));
+        b.set_auth(StrataAuth(users.clone()));
+        b.set_access(StrataAccess(users.clone()));
+        if !config.domains.is_empty() {
+            b.set_host(
+                s3s::host::MultiDomain::new(&config.domains)
+                    .map_err(|e| anyhow::anyhow!("invalid domains in config: {e}"))?,
+            );
+        }
+        b.build()
+    };
+    let admin = Arc::new(Admin {
+        strata: strata.clone(),
+        token: root.admin_token.clone(),
+        users: users.summary(),
+    });
+
+    let s3_listener = TcpListener::bind(config.s3_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for S3 on {}: {e}", config.s3_addr))?;
+    let admin_listener = TcpListener::bind(config.admin_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for admin on {}: {e}", config.admin_addr))?;
+    tracing::info!(s3 = %s3_listener.local_addr()?, admin = %admin_listener.local_addr()?, "strata is serving");
+    println!(
+        "Strata S3 endpoint http://{}  admin API http://{}  data {}",
+        s3_listener.local_addr()?,
+        admin_listener.local_addr()?,
+        config.data_dir.display()
+    );
+
+    tokio::spawn(crate::reaper::run(
+        strata.clone(),
+        Duration::from_secs(2),
+        GARBAGE_GRACE,
+    ));
+
+    let http = ConnBuilder::new(TokioExecutor::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = s3_listener.accept() => match accepted {
+                Ok((sock, _)) => {
+                    let conn = http.serve_connection(TokioIo::new(sock), service.clone()).into_owned();
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move { let _ = conn.await; });
+                }
+                Err(e) => tracing::warn!(error = %e, "accept failed on the S3 port"),
+            },
+            accepted = admin_listener.accept() => match accepted {
+                Ok((sock, _)) => {
+                    let admin = admin.clone();
+                    let svc = hyper::service::service_fn(move |req| admin.clone().handle(req));
+                    let conn = http.serve_connection(TokioIo::new(sock), svc).into_owned();
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move { let _ = conn.await; });
+                }
+                Err(e) => tracing::warn!(error = %e, "accept failed on the admin port"),
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    tracing::info!("shutting down: waiting up to 10 s for requests in flight");
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("requests still running after 10 s; stopping"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,132 @@
+//! The gateway's shared state: the catalog, the backends, the placement policy and the request-side helpers.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backends::Backend;
+use catalog::{Catalog, CatalogConfig};
+
+use crate::clock::Clock;
+use crate::config::{BackendKind, Config, resolve_profile};
+use crate::reaper::ReadLeases;
+use crate::recorder::AccessRecorder;
+
+/// Everything a request handler needs. One per process, behind an `Arc`.
+pub struct Strata {
+    pub catalog: Arc<Catalog>,
+    /// In configuration order.
+    pub backends: Vec<Arc<Backend>>,
+    /// Backends that receive every new object.
+    pub initial_placement: Vec<Arc<Backend>>,
+    pub recorder: AccessRecorder,
+    pub leases: Arc<ReadLeases>,
+    pub clock: Clock,
+    pub region: String,
+    pub started: Instant,
+}
+
+impl Strata {
+    /// Opens the catalog and the backends described by `config`. Must run inside a tokio runtime.
+    pub fn open(config: &Config, clock: Clock) -> anyhow::Result<Arc<Strata>> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let catalog_config = CatalogConfig {
+            heat_half_life_ms: (config.catalog.heat_half_life_secs * 1000) as i64,
+            access_log_retention_ms: (config.catalog.access_log_retention_secs * 1000) as i64,
+            access_log_max_entries: config.catalog.access_log_max_entries,
+        };
+        let catalog = Arc::new(
+            Catalog::open(&config.data_dir.join("catalog.redb"), catalog_config).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the catalog in {}: {e}",
+                    config.data_dir.display()
+                )
+            })?,
+        );
+        let backends = open_backends(config, &config.data_dir)?;
+        let initial_placement = config
+            .placement
+            .initial
+            .iter()
+            .map(|n| {
+                backends
+                    .iter()
+                    .find(|b| b.name() == n)
+                    .cloned()
+                    .ok_or_else(|| anyhow::anyhow!("placement.initial names unknown backend {n:?}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let recorder = AccessRecorder::start(
+            catalog.clone(),
+            Duration::from_millis(config.catalog.flush_interval_ms),
+            clock.clone(),
+        );
+        Ok(Arc::new(Strata {
+            catalog,
+            backends,
+            initial_placement,
+            recorder,
+            leases: Arc::new(ReadLeases::default()),
+            clock,
+            region: config.region.clone(),
+            started: Instant::now(),
+        }))
+    }
+
+    pub fn backend(&self, name: &str) -> Option<&Arc<Backend>> {
+        self.backends.iter().find(|b| b.name() == name)
+    }
+
+    /// The backends named in `names`, fastest first byte first; unknown names are skipped.
+    pub fn replicas_by_latency(&self, names: &[String]) -> Vec<Arc<Backend>> {
+        let mut v: Vec<_> = names
+            .iter()
+            .filter_map(|n| self.backend(n).cloned())
+            .collect();
+        v.sort_by(|a, b| {
+            a.profile()
+                .first_byte_latency_ms
+                .total_cmp(&b.profile().first_byte_latency_ms)
+        });
+        v
+    }
+
+    /// Runs a blocking catalog call off the async workers.
+    pub async fn with_catalog<T, F>(&self, f: F) -> Result<T, catalog::CatalogError>
+    where
+        F: FnOnce(&Catalog) -> Result<T, catalog::CatalogError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let cat = self.catalog.clone();
+        match tokio::task::spawn_blocking(move || f(&cat)).await {
+            Ok(r) => r,
+            Err(e) => Err(catalog::CatalogError::Storage(format!(
+                "catalog task failed: {e}"
+            ))),
+        }
+    }
+}
+
+fn open_backends(config: &Config, data_dir: &Path) -> anyhow::Result<Vec<Arc<Backend>>> {
+    let keys_dir = data_dir.join("keys");
+    std::fs::create_dir_all(&keys_dir)?;
+    let mut out = Vec::new();
+    for b in config.effective_backends() {
+        let profile =
+            resolve_profile(&b).map_err(|m| anyhow::anyhow!("backend {}: {m}", b.name))?;
+        match b.kind {
+            BackendKind::Local => {
+                let dir = match &b.path {
+                    Some(p) if p.is_absolute() => p.clone(),
+                    Some(p) => data_dir.join(p),
+                    None => data_dir.join("backends").join(&b.name),
+                };
+                let keyring = keys_dir.join(format!("{}.json", b.name));
+                let backend = Backend::local(b.name.clone(), profile, &dir, &keyring)
+                    .map_err(|e| anyhow::anyhow!("backend {}: {e}", b.name))?;
+                out.push(Arc::new(backend));
+            }
+        }
+    }
+    Ok(out)
+}
