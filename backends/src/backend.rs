@@ -346,9 +346,10 @@ impl Backend {
         if !range.is_empty() && range.start < u64::from(guess) {
             let span = frame_span(range.clone(), plain_size, guess);
             let result = self
-                .get(blob, &path, plain_size, 0..span.stored.end)
+                .get(blob, &path, plain_size, 0..span.stored.end, None)
                 .await?;
             let total = result.meta.size;
+            let e_tag = result.meta.e_tag.clone();
             let mut body = result.into_stream();
             let (header_bytes, rest) = read_prefix(&mut body, HEADER_LEN as usize)
                 .await
@@ -371,24 +372,29 @@ impl Backend {
             // right frames now that the header is known.
             drop(body);
             return self
-                .read_frames(blob, &path, plain_size, range, header)
+                .read_frames(blob, &path, plain_size, range, header, e_tag)
                 .await;
         }
 
-        let result = self.get(blob, &path, plain_size, 0..HEADER_LEN).await?;
+        let result = self
+            .get(blob, &path, plain_size, 0..HEADER_LEN, None)
+            .await?;
         let total = result.meta.size;
+        let e_tag = result.meta.e_tag.clone();
         let header_bytes = result.bytes().await.map_err(|e| self.store_err(blob, e))?;
         let header = self.check_header(blob, &header_bytes, plain_size, total)?;
         if range.is_empty() {
             self.fernet_for(&header)?;
             return Ok(stream::empty().boxed());
         }
-        self.read_frames(blob, &path, plain_size, range, header)
+        self.read_frames(blob, &path, plain_size, range, header, e_tag)
             .await
     }
 
     /// Fetches and decodes the frames covering `range` once the header is
-    /// known.
+    /// known. `e_tag` (of the response the header came from) makes the get
+    /// conditional, so a blob replaced in between fails instead of mixing
+    /// two versions.
     async fn read_frames(
         &self,
         blob: &str,
@@ -396,11 +402,12 @@ impl Backend {
         plain_size: u64,
         range: Range<u64>,
         header: SealHeader,
+        e_tag: Option<String>,
     ) -> Result<BoxStream<'static, Result<Bytes, BackendError>>, BackendError> {
         let fernet = self.fernet_for(&header)?;
         let span = frame_span(range.clone(), plain_size, header.frame_size);
         let result = self
-            .get(blob, path, plain_size, span.stored.clone())
+            .get(blob, path, plain_size, span.stored.clone(), e_tag)
             .await?;
         let body = result.into_stream();
         Ok(self.decode_stream(
@@ -452,16 +459,20 @@ impl Backend {
             })
     }
 
-    /// One ranged get. A failed get on a blob that exists but is shorter
-    /// than requested is reported as [`BackendError::Corrupt`].
+    /// One ranged get (conditional on `if_match` when given). A failed get
+    /// on a blob that exists but is shorter than requested is reported as
+    /// [`BackendError::Corrupt`]. As with every object store, a range
+    /// ending past the object is clamped to its size, not an error.
     async fn get(
         &self,
         blob: &str,
         path: &Path,
         plain_size: u64,
         range: Range<u64>,
+        if_match: Option<String>,
     ) -> Result<GetResult, BackendError> {
-        let options = GetOptions::new().with_range(Some(range.clone()));
+        let mut options = GetOptions::new().with_range(Some(range.clone()));
+        options.if_match = if_match;
         match self.store.get_opts(path, options).await {
             Ok(result) => Ok(result),
             Err(e @ object_store::Error::NotFound { .. }) => Err(self.store_err(blob, e)),

@@ -83,7 +83,11 @@ pub fn sealed_len(plain_size: u64, frame_size: u32) -> u64 {
     let full = plain_size / f;
     let rest = plain_size % f;
     let last = if rest > 0 { frame_stored_len(rest) } else { 0 };
-    HEADER_LEN + full * frame_stored_len(f) + last
+    // Saturating: absurd sizes (e.g. from a corrupt catalog) give a huge
+    // length that no stored blob matches, instead of overflowing.
+    HEADER_LEN
+        .saturating_add(full.saturating_mul(frame_stored_len(f)))
+        .saturating_add(last)
 }
 
 /// The frames covering a plaintext range and where they are stored.
@@ -115,10 +119,12 @@ pub fn frame_span(range: Range<u64>, plain_size: u64, frame_size: u32) -> FrameS
     let full_len = frame_stored_len(f);
     let first_frame = range.start / f;
     let last_frame = range.end.saturating_sub(1).max(range.start) / f;
-    let start = HEADER_LEN + first_frame * full_len;
+    let start = HEADER_LEN.saturating_add(first_frame.saturating_mul(full_len));
     let end = HEADER_LEN
-        + last_frame * full_len
-        + frame_stored_len(frame_data_len(last_frame, plain_size, frame_size));
+        .saturating_add(last_frame.saturating_mul(full_len))
+        .saturating_add(frame_stored_len(frame_data_len(
+            last_frame, plain_size, frame_size,
+        )));
     FrameSpan {
         first_frame,
         last_frame,
@@ -341,6 +347,9 @@ mod tests {
             }
         }
         assert_eq!(sealed_len(0, frame), HEADER_LEN);
+        assert_eq!(sealed_len(u64::MAX, 1), u64::MAX);
+        let span = frame_span(u64::MAX - 1..u64::MAX, u64::MAX, 1);
+        assert_eq!(span.stored.end, u64::MAX);
     }
 
     #[test]

@@ -45,6 +45,12 @@ use schema::{
     SCHEMA_VERSION, STATS, UPLOAD_INDEX, UPLOADS,
 };
 
+// The gateway shares one catalog across threads.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Catalog>();
+};
+
 /// Tuning knobs of a catalog.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CatalogConfig {

@@ -66,6 +66,33 @@ fn resume_after(base: &[u8], marker: &str, prefix: &str, delimiter: Option<&str>
     }
 }
 
+/// A scan start position in the `upload_index` table, within one bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct UploadCursor {
+    key: Vec<u8>,
+    initiated_ms: i64,
+    upload_id: Vec<u8>,
+    /// Whether an index row exactly at this position is included.
+    inclusive: bool,
+}
+
+impl UploadCursor {
+    /// Before every upload of `key` (and after every smaller key).
+    fn at_key(key: Vec<u8>) -> UploadCursor {
+        UploadCursor {
+            key,
+            initiated_ms: i64::MIN,
+            upload_id: Vec::new(),
+            inclusive: true,
+        }
+    }
+
+    /// The position in index order (bucket excluded).
+    fn position(&self) -> (&[u8], i64, &[u8]) {
+        (&self.key, self.initiated_ms, &self.upload_id)
+    }
+}
+
 impl Catalog {
     /// S3 object listing in UTF-8 byte order.
     ///
@@ -198,15 +225,13 @@ impl Catalog {
         let uploads = txn.open_table(UPLOADS).ctx(OP)?;
         let index = txn.open_table(UPLOAD_INDEX).ctx(OP)?;
 
-        // Start position within the bucket: (key, initiated_ms, upload_id, inclusive).
-        let mut start: (Vec<u8>, i64, Vec<u8>, bool) =
-            (prefix.as_bytes().to_vec(), i64::MIN, Vec::new(), true);
+        let mut start = UploadCursor::at_key(prefix.as_bytes().to_vec());
         // Uploads of this key with an id <= this marker are skipped (S3's fallback rule).
         let mut skip_ids_up_to: Option<(&str, &str)> = None;
         if let Some(marker) = key_marker {
             let resume = match rollup(marker, prefix, delimiter) {
                 Some(common) => match schema::byte_successor(common.as_bytes()) {
-                    Some(next) => (next, i64::MIN, Vec::new(), true),
+                    Some(next) => UploadCursor::at_key(next),
                     None => return Ok(page),
                 },
                 None => {
@@ -222,28 +247,26 @@ impl Catalog {
                         None => None,
                     };
                     match (upload_id_marker, position) {
-                        (Some(id), Some(initiated)) => (
-                            marker.as_bytes().to_vec(),
-                            initiated,
-                            id.as_bytes().to_vec(),
-                            false,
-                        ),
+                        (Some(id), Some(initiated_ms)) => UploadCursor {
+                            key: marker.as_bytes().to_vec(),
+                            initiated_ms,
+                            upload_id: id.as_bytes().to_vec(),
+                            inclusive: false,
+                        },
                         (Some(id), None) => {
                             skip_ids_up_to = Some((marker, id));
-                            (marker.as_bytes().to_vec(), i64::MIN, Vec::new(), true)
+                            UploadCursor::at_key(marker.as_bytes().to_vec())
                         }
                         // The smallest key after `marker` is `marker` + NUL.
                         (None, _) => {
                             let mut next = marker.as_bytes().to_vec();
                             next.push(0);
-                            (next, i64::MIN, Vec::new(), true)
+                            UploadCursor::at_key(next)
                         }
                     }
                 }
             };
-            if (resume.0.as_slice(), resume.1, resume.2.as_slice())
-                > (start.0.as_slice(), start.1, start.2.as_slice())
-            {
+            if resume.position() > start.position() {
                 start = resume;
             }
         }
@@ -251,13 +274,10 @@ impl Catalog {
         let mut returned = 0usize;
         let mut last: Option<(String, Option<String>)> = None;
         'scan: loop {
-            let from: (&[u8], &[u8], i64, &[u8]) = (
-                bucket.as_bytes(),
-                start.0.as_slice(),
-                start.1,
-                start.2.as_slice(),
-            );
-            let lower_bound = if start.3 {
+            let (key, initiated_ms, upload_id) = start.position();
+            let from: (&[u8], &[u8], i64, &[u8]) =
+                (bucket.as_bytes(), key, initiated_ms, upload_id);
+            let lower_bound = if start.inclusive {
                 Bound::Included(from)
             } else {
                 Bound::Excluded(from)
@@ -289,10 +309,11 @@ impl Catalog {
                         format!("upload id is not UTF-8: {e}"),
                     )
                 })?;
-                if let Some((marker_key, marker_id)) = skip_ids_up_to {
-                    if key == marker_key && upload_id.as_str() <= marker_id {
-                        continue;
-                    }
+                if let Some((marker_key, marker_id)) = skip_ids_up_to
+                    && key == marker_key
+                    && upload_id.as_str() <= marker_id
+                {
+                    continue;
                 }
                 if returned == max_uploads {
                     page.is_truncated = true;
@@ -314,15 +335,15 @@ impl Catalog {
                 last = Some((key, Some(upload_id)));
             }
             match reseek {
-                Some(next) => start = (next, i64::MIN, Vec::new(), true),
+                Some(next) => start = UploadCursor::at_key(next),
                 None => break,
             }
         }
-        if page.is_truncated {
-            if let Some((key, id)) = last {
-                page.next_key_marker = Some(key);
-                page.next_upload_id_marker = id;
-            }
+        if page.is_truncated
+            && let Some((key, id)) = last
+        {
+            page.next_key_marker = Some(key);
+            page.next_upload_id_marker = id;
         }
         Ok(page)
     }

@@ -77,7 +77,9 @@ pub async fn run(strata: Arc<Strata>, period: Duration, grace: Duration) {
 pub async fn reap_once(strata: &Strata, grace: Duration) -> anyhow::Result<usize> {
     let cat = strata.catalog.clone();
     let garbage = tokio::task::spawn_blocking(move || cat.garbage(1024)).await??;
-    let now = strata.clock.now_ms();
+    // The catalog stamps garbage with wall-clock time, so the grace period is measured on the wall clock too
+    // (the gateway's clock may be moved forward in tests).
+    let now = crate::clock::Clock::system().now_ms();
     let mut done = Vec::new();
     for g in garbage {
         if now - g.since_ms < grace.as_millis() as i64 || strata.leases.is_leased(&g.blob) {

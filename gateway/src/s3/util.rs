@@ -24,6 +24,7 @@ pub fn catalog_err(e: CatalogError) -> S3Error {
             "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
         ),
         CatalogError::NoSuchKey { .. } => s3_error!(NoSuchKey),
+        CatalogError::InvalidArgument(m) => S3Error::with_message(S3ErrorCode::InvalidArgument, m),
         other => {
             tracing::error!(error = %other, "catalog failure");
             S3Error::with_message(

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Strata's one test command: formatting, lints, unit tests, build, and the
+# end-to-end suite with real S3 clients (aws CLI, boto3, rclone).
+#
+#   bash scripts/test.sh                 # everything
+#   bash scripts/test.sh -k rclone       # extra arguments go to pytest
+#
+# Environment:
+#   CARGO_TARGET_DIR     default $HOME/.cache/strata-target
+#   STRATA_TOOLS         where the Python venv with the clients lives
+#                        (default $HOME/.cache/strata-tools)
+#   PYTHON               interpreter used to create the venv (default python3)
+#   STRATA_SKIP_CARGO=1  skip fmt/clippy/cargo test (still builds the binary)
+#   STRATA_SKIP_E2E=1    skip the end-to-end suite
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+TOOLS="${STRATA_TOOLS:-$HOME/.cache/strata-tools}"
+VENV="$TOOLS/venv"
+REQS="$ROOT/tests/e2e/requirements.txt"
+PYTHON="${PYTHON:-python3}"
+
+START=$SECONDS
+section() {
+  printf '\n==== [%4ds] %s ====\n' "$((SECONDS - START))" "$*"
+}
+fail() {
+  printf '\nFAILED: %s\n' "$*" >&2
+  exit 1
+}
+
+# --------------------------------------------------------------------------
+section "toolchain"
+cargo --version
+rustc --version
+"$PYTHON" --version
+echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
+echo "venv=$VENV"
+
+# --------------------------------------------------------------------------
+setup_venv() {
+  "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+    || fail "$PYTHON is $("$PYTHON" --version 2>&1); Python 3.11+ is required"
+  mkdir -p "$TOOLS"
+  # A venv whose interpreter vanished (python upgraded, moved) is rebuilt.
+  if [ -d "$VENV" ] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    echo "venv at $VENV is broken: recreating"
+    rm -rf "$VENV"
+  fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    if ! "$PYTHON" -m venv "$VENV"; then
+      rm -rf "$VENV"
+      # Debian splits venv/ensurepip into python3-venv.
+      if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "python venv module unusable: installing Debian's python3-venv"
+        apt-get update -qq </dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv </dev/null
+        "$PYTHON" -m venv "$VENV" || fail "cannot create a venv with $PYTHON"
+      else
+        fail "cannot create a venv with $PYTHON (on Debian: apt-get install python3-venv)"
+      fi
+    fi
+  fi
+  local stamp="$VENV/.strata-requirements.sha256"
+  local want
+  want="$( (cat "$REQS"; "$VENV/bin/python" --version) | sha256sum | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    echo "requirements unchanged since the last install: skipping pip"
+  else
+    rm -f "$stamp"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$REQS" </dev/null
+    echo "$want" >"$stamp"
+  fi
+  "$VENV/bin/aws" --version
+  local rv
+  rv="$("$VENV/bin/rclone" version)"
+  echo "${rv%%$'\n'*}"
+}
+
+if [ "${STRATA_SKIP_E2E:-0}" != 1 ]; then
+  section "python tools (aws CLI, boto3, rclone, pytest) in $VENV"
+  setup_venv
+fi
+
+# --------------------------------------------------------------------------
+if [ "${STRATA_SKIP_CARGO:-0}" != 1 ]; then
+  section "cargo fmt --check"
+  cargo fmt --all --check
+
+  section "cargo clippy --workspace --all-targets -- -D warnings"
+  cargo clippy --workspace --all-targets -- -D warnings
+
+  section "cargo test --workspace"
+  cargo test --workspace
+fi
+
+section "cargo build -p gateway --bin strata"
+cargo build -p gateway --bin strata
+STRATA_BIN_PATH="$CARGO_TARGET_DIR/debug/strata"
+[ -x "$STRATA_BIN_PATH" ] || fail "no binary at $STRATA_BIN_PATH after the build"
+
+# --------------------------------------------------------------------------
+if [ "${STRATA_SKIP_E2E:-0}" != 1 ]; then
+  section "end-to-end tests (pytest tests/e2e)"
+  export PATH="$VENV/bin:$PATH"
+  export STRATA_BIN="${STRATA_BIN:-$STRATA_BIN_PATH}"
+  # The suite starts its own gateways; never aim it at something else by accident.
+  unset STRATA_E2E_ENDPOINT STRATA_E2E_ADMIN_URL STRATA_E2E_STRICT
+  export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
+  export PYTHONDONTWRITEBYTECODE=1
+  "$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider "$@" </dev/null
+fi
+
+section "all tests passed"
