@@ -144,7 +144,7 @@ async fn failed_part_poisons_writer_and_publishes_nothing() {
     // Part 0 succeeds, part 1 fails; the failure surfaces from a write (when
     // waiting for capacity) or at the latest from finish.
     let mut write_error = None;
-    for _ in 0..(4 * WRITE_CHUNK_SIZE >> 20) {
+    for _ in 0..((4 * WRITE_CHUNK_SIZE) >> 20) {
         if let Err(e) = w.write(chunk.clone()).await {
             write_error = Some(e);
             break;

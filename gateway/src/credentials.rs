@@ -23,6 +23,8 @@ pub struct RootCredentials {
 pub struct Loaded {
     pub credentials: RootCredentials,
     pub generated: bool,
+    /// Environment variables that replaced a stored value.
+    pub overridden: Vec<&'static str>,
 }
 
 const FILE: &str = "credentials.json";

@@ -13,6 +13,7 @@ use crate::state::Strata;
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct RecoveryReport {
     pub blobs_seen: u64,
+    pub staging_files_removed: u64,
     pub orphans_removed: u64,
     pub garbage_removed: u64,
     pub errors: u64,
@@ -46,6 +47,9 @@ pub async fn recover(strata: &Strata) -> anyhow::Result<RecoveryReport> {
         let cat = strata.catalog.clone();
         tokio::task::spawn_blocking(move || cat.remove_garbage(&done)).await??;
     }
+    for root in &strata.local_roots {
+        report.staging_files_removed += remove_staging_files(root);
+    }
     let cat = strata.catalog.clone();
     let referenced = tokio::task::spawn_blocking(move || cat.referenced_blobs()).await??;
     for backend in &strata.backends {
@@ -77,4 +81,51 @@ pub async fn recover(strata: &Strata) -> anyhow::Result<RecoveryReport> {
         }
     }
     Ok(report)
+}
+
+/// object_store's local store writes an upload to `NAME#<digits>` and renames it on completion; a crash leaves the
+/// staging file behind, invisible to listings. Removes them all (nothing is being written during recovery).
+fn remove_staging_files(root: &std::path::Path) -> u64 {
+    let mut removed = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() && is_staging_name(&entry.file_name().to_string_lossy()) => {
+                    match std::fs::remove_file(&path) {
+                        Ok(()) => removed += 1,
+                        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot remove staging file"),
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    removed
+}
+
+fn is_staging_name(name: &str) -> bool {
+    matches!(name.rsplit_once('#'), Some((_, suffix)) if !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_files_are_found_and_removed() {
+        assert!(is_staging_name("abc#12"));
+        assert!(!is_staging_name("abc#x1"));
+        assert!(!is_staging_name("abc"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("blobs/ab")).unwrap();
+        std::fs::write(dir.path().join("blobs/ab/blob1#3"), b"partial").unwrap();
+        std::fs::write(dir.path().join("blobs/ab/blob2"), b"done").unwrap();
+        assert_eq!(remove_staging_files(dir.path()), 1);
+        assert!(dir.path().join("blobs/ab/blob2").exists());
+        assert!(!dir.path().join("blobs/ab/blob1#3").exists());
+    }
 }

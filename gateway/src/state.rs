@@ -24,6 +24,8 @@ pub struct Strata {
     pub clock: Clock,
     pub region: String,
     pub started: Instant,
+    /// Root directories of local-disk backends (for start-up cleanup of interrupted staging files).
+    pub local_roots: Vec<std::path::PathBuf>,
 }
 
 impl Strata {
@@ -43,7 +45,7 @@ impl Strata {
                 )
             })?,
         );
-        let backends = open_backends(config, &config.data_dir)?;
+        let (backends, local_roots) = open_backends(config, &config.data_dir)?;
         let initial_placement = config
             .placement
             .initial
@@ -70,6 +72,7 @@ impl Strata {
             clock,
             region: config.region.clone(),
             started: Instant::now(),
+            local_roots,
         }))
     }
 
@@ -107,10 +110,13 @@ impl Strata {
     }
 }
 
-fn open_backends(config: &Config, data_dir: &Path) -> anyhow::Result<Vec<Arc<Backend>>> {
+type Opened = (Vec<Arc<Backend>>, Vec<std::path::PathBuf>);
+
+fn open_backends(config: &Config, data_dir: &Path) -> anyhow::Result<Opened> {
     let keys_dir = data_dir.join("keys");
     std::fs::create_dir_all(&keys_dir)?;
     let mut out = Vec::new();
+    let mut roots = Vec::new();
     for b in config.effective_backends() {
         let profile =
             resolve_profile(&b).map_err(|m| anyhow::anyhow!("backend {}: {m}", b.name))?;
@@ -125,8 +131,9 @@ fn open_backends(config: &Config, data_dir: &Path) -> anyhow::Result<Vec<Arc<Bac
                 let backend = Backend::local(b.name.clone(), profile, &dir, &keyring)
                     .map_err(|e| anyhow::anyhow!("backend {}: {e}", b.name))?;
                 out.push(Arc::new(backend));
+                roots.push(dir);
             }
         }
     }
-    Ok(out)
+    Ok((out, roots))
 }

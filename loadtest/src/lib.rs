@@ -1,1 +1,1 @@
-//! Not built yet: see the README's status section.
+//! placeholder during dependency build
