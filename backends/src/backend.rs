@@ -323,6 +323,11 @@ impl Backend {
     /// Errors before the first byte (blob missing, header invalid, unknown
     /// key, range outside `0..plain_size`) are returned directly. An empty
     /// `range` checks the header and yields an empty stream.
+    ///
+    /// When header and frames need two gets, the second is conditional on
+    /// the first response's ETag, so a blob replaced in between fails rather
+    /// than mixing versions. Frames are decrypted on the task polling the
+    /// stream (a few ms of CPU per 1 MiB frame).
     pub async fn read(
         &self,
         blob: &str,

@@ -63,18 +63,24 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Loaded> {
         }
         Err(e) => return Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
     };
-    if let Ok(v) = std::env::var("STRATA_ACCESS_KEY") {
-        credentials.access_key = v;
-    }
-    if let Ok(v) = std::env::var("STRATA_SECRET_KEY") {
-        credentials.secret_key = v;
-    }
-    if let Ok(v) = std::env::var("STRATA_ADMIN_TOKEN") {
-        credentials.admin_token = v;
+    let mut overridden = Vec::new();
+    for (var, field) in [
+        ("STRATA_ACCESS_KEY", &mut credentials.access_key),
+        ("STRATA_SECRET_KEY", &mut credentials.secret_key),
+        ("STRATA_ADMIN_TOKEN", &mut credentials.admin_token),
+    ] {
+        if let Ok(v) = std::env::var(var) {
+            if v.is_empty() {
+                anyhow::bail!("{var} is set but empty");
+            }
+            *field = v;
+            overridden.push(var);
+        }
     }
     Ok(Loaded {
         credentials,
         generated,
+        overridden,
     })
 }
 

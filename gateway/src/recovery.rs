@@ -89,7 +89,9 @@ fn remove_staging_files(root: &std::path::Path) -> u64 {
     let mut removed = 0;
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             match entry.file_type() {
@@ -97,7 +99,9 @@ fn remove_staging_files(root: &std::path::Path) -> u64 {
                 Ok(t) if t.is_file() && is_staging_name(&entry.file_name().to_string_lossy()) => {
                     match std::fs::remove_file(&path) {
                         Ok(()) => removed += 1,
-                        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot remove staging file"),
+                        Err(e) => {
+                            tracing::warn!(path = %path.display(), error = %e, "cannot remove staging file")
+                        }
                     }
                 }
                 _ => {}
