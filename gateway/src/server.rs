@@ -32,6 +32,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         println!("  access key:  {}", creds.credentials.access_key);
         println!("  secret key:  {}", creds.credentials.secret_key);
         println!("  admin token: {}", creds.credentials.admin_token);
+        if !creds.overridden.is_empty() {
+            println!("  (in use instead: the values of {})", creds.overridden.join(", "));
+        }
     }
     let root = creds.credentials;
 
