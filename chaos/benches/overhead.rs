@@ -68,7 +68,9 @@ fn main() {
     let chaos = Chaos::with_seed(0);
 
     let (none, decided) = time_decisions(&chaos);
-    println!("decision, no rules:        {decided:8.2} ns/op  (empty loop {none:.2} ns/op, {DECISIONS} iterations)");
+    println!(
+        "decision, no rules:        {decided:8.2} ns/op  (empty loop {none:.2} ns/op, {DECISIONS} iterations)"
+    );
 
     let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     rt.block_on(inner.put(&Path::from("bench/object"), "payload".into()))
@@ -78,13 +80,13 @@ fn main() {
     // Interleave runs to even out noise from the shared machine.
     let mut direct = Vec::new();
     let mut through = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         direct.push(time_heads(&rt, &inner));
         through.push(time_heads(&rt, &wrapped));
     }
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
     let (direct, through) = (best(&direct), best(&through));
-    println!("head, InMemory direct:     {direct:8.2} ns/op  (best of 3 x {CALLS})");
+    println!("head, InMemory direct:     {direct:8.2} ns/op  (best of 5 x {CALLS})");
     println!(
         "head, wrapped, no rules:   {through:8.2} ns/op  (+{:.2} ns/op)",
         through - direct

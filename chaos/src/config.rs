@@ -414,17 +414,17 @@ impl ChaosConfig {
             {
                 return Err(invalid(at("window.duration_ms"), "must be at least 1"));
             }
-            if rule.fault.is_stream_fault() {
-                if let Some(pos) = rule.ops.iter().position(|op| *op != Op::Get) {
-                    return Err(invalid(
-                        at(&format!("ops[{pos}]")),
-                        format!(
-                            "fault {} acts on get bodies only; op {} is not allowed",
-                            rule.fault.type_name(),
-                            rule.ops[pos]
-                        ),
-                    ));
-                }
+            if rule.fault.is_stream_fault()
+                && let Some(pos) = rule.ops.iter().position(|op| *op != Op::Get)
+            {
+                return Err(invalid(
+                    at(&format!("ops[{pos}]")),
+                    format!(
+                        "fault {} acts on get bodies only; op {} is not allowed",
+                        rule.fault.type_name(),
+                        rule.ops[pos]
+                    ),
+                ));
             }
             match &rule.fault {
                 Fault::Latency {

@@ -87,10 +87,7 @@ impl InjectedFault {
     /// (an unreachable backend may come back).
     pub fn is_retryable(&self) -> bool {
         match self.kind {
-            InjectedKind::Error => matches!(
-                self.status,
-                Some(408 | 429 | 500 | 502 | 503 | 504)
-            ),
+            InjectedKind::Error => matches!(self.status, Some(408 | 429 | 500 | 502 | 503 | 504)),
             InjectedKind::Timeout | InjectedKind::Down | InjectedKind::ResetMidStream => true,
         }
     }
@@ -101,7 +98,9 @@ impl InjectedFault {
         let path = path.to_string();
         let source: Box<dyn std::error::Error + Send + Sync> = Box::new(self.clone());
         match (self.kind, self.status) {
-            (InjectedKind::Error, Some(401)) => object_store::Error::Unauthenticated { path, source },
+            (InjectedKind::Error, Some(401)) => {
+                object_store::Error::Unauthenticated { path, source }
+            }
             (InjectedKind::Error, Some(403)) => {
                 object_store::Error::PermissionDenied { path, source }
             }

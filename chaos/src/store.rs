@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload,
-    ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult,
-    RenameOptions, Result, UploadPart,
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
+    UploadPart,
 };
 
 use crate::config::Op;
@@ -25,7 +26,11 @@ const DELETE_CONCURRENCY: usize = 10;
 
 /// Wraps `inner` (the raw store of backend `backend`) so that `chaos`'s
 /// rules apply to it. See [`ChaosStore`].
-pub fn wrap(inner: Arc<dyn ObjectStore>, backend: &str, chaos: &Arc<Chaos>) -> Arc<dyn ObjectStore> {
+pub fn wrap(
+    inner: Arc<dyn ObjectStore>,
+    backend: &str,
+    chaos: &Arc<Chaos>,
+) -> Arc<dyn ObjectStore> {
     Arc::new(ChaosStore::new(inner, backend, Arc::clone(chaos)))
 }
 
@@ -49,8 +54,10 @@ pub fn wrap(inner: Arc<dyn ObjectStore>, backend: &str, chaos: &Arc<Chaos>) -> A
 /// declared range — exactly what a reader must detect.
 ///
 /// With no rules installed each call costs one relaxed atomic load before
-/// delegating (and `put_multipart_opts` boxes the upload in a thin wrapper
-/// so rules installed later still reach its parts).
+/// delegating; the async methods then return the inner store's future
+/// itself (no extra allocation or poll layer). Only `put_multipart_opts`
+/// adds work: it boxes the upload in a thin wrapper so rules installed
+/// later still reach its parts.
 #[derive(Debug, Clone)]
 pub struct ChaosStore {
     inner: Arc<dyn ObjectStore>,
@@ -71,6 +78,12 @@ impl ChaosStore {
     /// The wrapped store.
     pub fn inner(&self) -> &Arc<dyn ObjectStore> {
         &self.inner
+    }
+
+    /// The inner store as a trait object: calling through `Arc<dyn _>`'s own
+    /// `ObjectStore` impl would box every future a second time.
+    fn raw(&self) -> &dyn ObjectStore {
+        &*self.inner
     }
 
     /// The backend name rules are matched against.
@@ -99,19 +112,31 @@ impl fmt::Display for ChaosStore {
     }
 }
 
+// The async methods are written out as `async_trait` expands them, so that
+// with no rules installed they return the inner store's boxed future as is:
+// the fast path costs one relaxed atomic load and no extra allocation. The
+// faulted paths are the `*_faulted` async fns below.
 #[async_trait]
 #[deny(clippy::missing_trait_methods)]
 impl ObjectStore for ChaosStore {
-    async fn put_opts(
-        &self,
-        location: &Path,
+    fn put_opts<'s, 'l, 'f>(
+        &'s self,
+        location: &'l Path,
         payload: PutPayload,
         opts: PutOptions,
-    ) -> Result<PutResult> {
-        if self.chaos.is_enabled() {
-            self.before(Op::Put, location.as_ref()).await?;
+    ) -> BoxFuture<'f, Result<PutResult>>
+    where
+        's: 'f,
+        'l: 'f,
+        Self: 'f,
+    {
+        if !self.chaos.is_enabled() {
+            return self.raw().put_opts(location, payload, opts);
         }
-        self.inner.put_opts(location, payload, opts).await
+        Box::pin(async move {
+            self.before(Op::Put, location.as_ref()).await?;
+            self.raw().put_opts(location, payload, opts).await
+        })
     }
 
     async fn put_multipart_opts(
@@ -122,7 +147,8 @@ impl ObjectStore for ChaosStore {
         if self.chaos.is_enabled() {
             self.before(Op::Multipart, location.as_ref()).await?;
         }
-        let upload = self.inner.put_multipart_opts(location, opts).await?;
+        let upload = self.raw().put_multipart_opts(location, opts).await?;
+        // Always wrapped, so rules installed later reach in-flight uploads.
         Ok(Box::new(ChaosUpload {
             inner: upload,
             backend: Arc::clone(&self.backend),
@@ -131,39 +157,37 @@ impl ObjectStore for ChaosStore {
         }))
     }
 
-    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+    fn get_opts<'s, 'l, 'f>(
+        &'s self,
+        location: &'l Path,
+        options: GetOptions,
+    ) -> BoxFuture<'f, Result<GetResult>>
+    where
+        's: 'f,
+        'l: 'f,
+        Self: 'f,
+    {
         if !self.chaos.is_enabled() {
-            return self.inner.get_opts(location, options).await;
+            return self.raw().get_opts(location, options);
         }
-        let op = if options.head { Op::Head } else { Op::Get };
-        let path = location.as_ref();
-        self.before(op, path).await?;
-        let result = self.inner.get_opts(location, options).await?;
-        if op != Op::Get || !self.chaos.is_enabled() {
-            return Ok(result);
-        }
-        let len = result.range.end.saturating_sub(result.range.start);
-        match self.chaos.data_fault(&self.backend, op, path, len) {
-            None => Ok(result),
-            Some(fault) => Ok(apply_to_result(result, fault)),
-        }
+        Box::pin(self.get_opts_faulted(location, options))
     }
 
-    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+    fn get_ranges<'s, 'l, 'r, 'f>(
+        &'s self,
+        location: &'l Path,
+        ranges: &'r [Range<u64>],
+    ) -> BoxFuture<'f, Result<Vec<Bytes>>>
+    where
+        's: 'f,
+        'l: 'f,
+        'r: 'f,
+        Self: 'f,
+    {
         if !self.chaos.is_enabled() {
-            return self.inner.get_ranges(location, ranges).await;
+            return self.raw().get_ranges(location, ranges);
         }
-        let path = location.as_ref();
-        self.before(Op::Get, path).await?;
-        let parts = self.inner.get_ranges(location, ranges).await?;
-        if !self.chaos.is_enabled() {
-            return Ok(parts);
-        }
-        let len = parts.iter().map(|b| b.len() as u64).sum();
-        match self.chaos.data_fault(&self.backend, Op::Get, path, len) {
-            None => Ok(parts),
-            Some(fault) => apply_to_parts(parts, fault, path),
-        }
+        Box::pin(self.get_ranges_faulted(location, ranges))
     }
 
     fn delete_stream(
@@ -171,7 +195,7 @@ impl ObjectStore for ChaosStore {
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
         if !self.chaos.is_enabled() {
-            return self.inner.delete_stream(locations);
+            return self.raw().delete_stream(locations);
         }
         // Decide per location; locations that pass are deleted one by one so
         // results stay in input order and faulted ones never reach `inner`.
@@ -183,7 +207,7 @@ impl ObjectStore for ChaosStore {
                     let location = location?;
                     this.before(Op::Delete, location.as_ref()).await?;
                     let single = stream::iter([Ok(location.clone())]).boxed();
-                    match this.inner.delete_stream(single).next().await {
+                    match this.raw().delete_stream(single).next().await {
                         Some(result) => result,
                         None => Err(object_store::Error::Generic {
                             store: crate::fault::STORE_NAME,
@@ -200,7 +224,7 @@ impl ObjectStore for ChaosStore {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        let inner = self.inner.list(prefix);
+        let inner = self.raw().list(prefix);
         self.faulted_list(prefix, inner)
     }
 
@@ -209,30 +233,107 @@ impl ObjectStore for ChaosStore {
         prefix: Option<&Path>,
         offset: &Path,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
-        let inner = self.inner.list_with_offset(prefix, offset);
+        let inner = self.raw().list_with_offset(prefix, offset);
         self.faulted_list(prefix, inner)
     }
 
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        if self.chaos.is_enabled() {
+    fn list_with_delimiter<'s, 'p, 'f>(
+        &'s self,
+        prefix: Option<&'p Path>,
+    ) -> BoxFuture<'f, Result<ListResult>>
+    where
+        's: 'f,
+        'p: 'f,
+        Self: 'f,
+    {
+        if !self.chaos.is_enabled() {
+            return self.raw().list_with_delimiter(prefix);
+        }
+        Box::pin(async move {
             self.before(Op::List, prefix.map_or("", |p| p.as_ref()))
                 .await?;
-        }
-        self.inner.list_with_delimiter(prefix).await
+            self.raw().list_with_delimiter(prefix).await
+        })
     }
 
-    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
-        if self.chaos.is_enabled() {
-            self.before(Op::Put, to.as_ref()).await?;
+    fn copy_opts<'s, 'a, 'b, 'f>(
+        &'s self,
+        from: &'a Path,
+        to: &'b Path,
+        options: CopyOptions,
+    ) -> BoxFuture<'f, Result<()>>
+    where
+        's: 'f,
+        'a: 'f,
+        'b: 'f,
+        Self: 'f,
+    {
+        if !self.chaos.is_enabled() {
+            return self.raw().copy_opts(from, to, options);
         }
-        self.inner.copy_opts(from, to, options).await
+        Box::pin(async move {
+            self.before(Op::Put, to.as_ref()).await?;
+            self.raw().copy_opts(from, to, options).await
+        })
     }
 
-    async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
-        if self.chaos.is_enabled() {
-            self.before(Op::Put, to.as_ref()).await?;
+    fn rename_opts<'s, 'a, 'b, 'f>(
+        &'s self,
+        from: &'a Path,
+        to: &'b Path,
+        options: RenameOptions,
+    ) -> BoxFuture<'f, Result<()>>
+    where
+        's: 'f,
+        'a: 'f,
+        'b: 'f,
+        Self: 'f,
+    {
+        if !self.chaos.is_enabled() {
+            return self.raw().rename_opts(from, to, options);
         }
-        self.inner.rename_opts(from, to, options).await
+        Box::pin(async move {
+            self.before(Op::Put, to.as_ref()).await?;
+            self.raw().rename_opts(from, to, options).await
+        })
+    }
+}
+
+impl ChaosStore {
+    /// `get_opts` with rules installed: call faults, then stream faults on
+    /// the body of a (non-head) get.
+    async fn get_opts_faulted(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        let op = if options.head { Op::Head } else { Op::Get };
+        let path = location.as_ref();
+        self.before(op, path).await?;
+        let result = self.raw().get_opts(location, options).await?;
+        if op != Op::Get || !self.chaos.is_enabled() {
+            return Ok(result);
+        }
+        let len = result.range.end.saturating_sub(result.range.start);
+        match self.chaos.data_fault(&self.backend, op, path, len) {
+            None => Ok(result),
+            Some(fault) => Ok(apply_to_result(result, fault)),
+        }
+    }
+
+    /// `get_ranges` with rules installed.
+    async fn get_ranges_faulted(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> Result<Vec<Bytes>> {
+        let path = location.as_ref();
+        self.before(Op::Get, path).await?;
+        let parts = self.raw().get_ranges(location, ranges).await?;
+        if !self.chaos.is_enabled() {
+            return Ok(parts);
+        }
+        let len = parts.iter().map(|b| b.len() as u64).sum();
+        match self.chaos.data_fault(&self.backend, Op::Get, path, len) {
+            None => Ok(parts),
+            Some(fault) => apply_to_parts(parts, fault, path),
+        }
     }
 }
 
@@ -277,13 +378,13 @@ struct ChaosUpload {
 impl MultipartUpload for ChaosUpload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
         if !self.chaos.is_enabled() {
-            return self.inner.put_part(data);
+            return self.inner.as_mut().put_part(data);
         }
         let plan = self
             .chaos
             .plan(&self.backend, Op::Multipart, &self.location);
         if plan.is_passthrough() {
-            return self.inner.put_part(data);
+            return self.inner.as_mut().put_part(data);
         }
         let location = self.location.clone();
         if plan.terminal.is_some() {
@@ -292,7 +393,7 @@ impl MultipartUpload for ChaosUpload {
         }
         // Latency only: start the part now (inner uploads number parts in
         // call order) and delay its completion.
-        let part = self.inner.put_part(data);
+        let part = self.inner.as_mut().put_part(data);
         Box::pin(async move {
             plan.apply(&location).await?;
             part.await
@@ -308,11 +409,11 @@ impl MultipartUpload for ChaosUpload {
                 plan.apply(&self.location).await?;
             }
         }
-        self.inner.complete().await
+        self.inner.as_mut().complete().await
     }
 
     async fn abort(&mut self) -> Result<()> {
-        self.inner.abort().await
+        self.inner.as_mut().abort().await
     }
 }
 
@@ -324,7 +425,9 @@ fn apply_to_result(result: GetResult, fault: DataFault) -> GetResult {
     let extensions = result.extensions.clone();
     let body = result.into_stream();
     let body = match fault {
-        DataFault::Reset { after, fault } => reset_stream(body, after, fault, meta.location.to_string()),
+        DataFault::Reset { after, fault } => {
+            reset_stream(body, after, fault, meta.location.to_string())
+        }
         DataFault::Truncate { after } => truncate_stream(body, after),
         DataFault::Corrupt { flips } => corrupt_stream(body, flips),
     };

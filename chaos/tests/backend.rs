@@ -44,14 +44,23 @@ async fn read_all(backend: &Backend, blob: &str, plain_size: u64) -> Result<Byte
 /// `backend` over its own store wrapped with one rule.
 fn with_rule(backend: &Backend, chaos: &Arc<Chaos>, rule: Rule) -> Backend {
     chaos.set(ChaosConfig::new(vec![rule])).unwrap();
-    backend.with_store(chaos::wrap(Arc::clone(backend.store()), backend.name(), chaos))
+    backend.with_store(chaos::wrap(
+        Arc::clone(backend.store()),
+        backend.name(),
+        chaos,
+    ))
 }
 
 #[tokio::test]
 async fn corrupted_sealed_bytes_fail_as_corrupt_never_wrong_bytes() {
     let body = plaintext(64 * 1024 + 123);
     let backend = backend_with("blobs/a", &body).await;
-    assert_eq!(read_all(&backend, "blobs/a", body.len() as u64).await.unwrap(), body);
+    assert_eq!(
+        read_all(&backend, "blobs/a", body.len() as u64)
+            .await
+            .unwrap(),
+        body
+    );
 
     for seed in 0..16 {
         let chaos = Chaos::with_seed(seed);
@@ -68,7 +77,12 @@ async fn corrupted_sealed_bytes_fail_as_corrupt_never_wrong_bytes() {
         assert_eq!(chaos.total_injected(), 1, "seed {seed}");
     }
     // The stored blob itself is intact: corruption happened in flight.
-    assert_eq!(read_all(&backend, "blobs/a", body.len() as u64).await.unwrap(), body);
+    assert_eq!(
+        read_all(&backend, "blobs/a", body.len() as u64)
+            .await
+            .unwrap(),
+        body
+    );
 }
 
 #[tokio::test]
@@ -95,7 +109,10 @@ async fn corrupted_reads_on_local_backend_fail_as_corrupt() {
             .await
     }
     .await;
-    assert!(matches!(result, Err(BackendError::Corrupt { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(BackendError::Corrupt { .. })),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -137,5 +154,8 @@ async fn reset_and_error_responses_surface_as_store_errors() {
     let fault = InjectedFault::find(&err).expect("injected fault in the source chain");
     assert_eq!((fault.status, fault.backend.as_str()), (Some(503), "cold"));
     assert!(fault.is_retryable());
-    assert!(!backend.exists("b").await.unwrap(), "failed write published nothing");
+    assert!(
+        !backend.exists("b").await.unwrap(),
+        "failed write published nothing"
+    );
 }

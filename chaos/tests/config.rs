@@ -88,7 +88,9 @@ fn expected() -> ChaosConfig {
         Rule::new(Fault::ResetMidStream { after_bytes: 4096 }).with_ops([Op::Get]),
         Rule::new(Fault::Truncate { after_bytes: 10 }),
         Rule::new(Fault::Corrupt { flips: 2 }),
-        Rule::new(Fault::Down).with_backend("cold").with_ops([Op::Delete]),
+        Rule::new(Fault::Down)
+            .with_backend("cold")
+            .with_ops([Op::Delete]),
     ])
 }
 
@@ -112,18 +114,27 @@ fn serialisation_round_trips_in_both_formats() {
 
 #[test]
 fn defaults_apply() {
-    let config: ChaosConfig = serde_json::from_str(r#"{"rules":[{"fault":{"type":"down"}}]}"#).unwrap();
+    let config: ChaosConfig =
+        serde_json::from_str(r#"{"rules":[{"fault":{"type":"down"}}]}"#).unwrap();
     let rule = &config.rules[0];
     assert_eq!(rule.backend, "*");
     assert!(rule.ops.is_empty());
     assert_eq!(rule.probability, 1.0);
-    assert_eq!((rule.id.as_ref(), rule.max_count, rule.window), (None, None, None));
+    assert_eq!(
+        (rule.id.as_ref(), rule.max_count, rule.window),
+        (None, None, None)
+    );
     let empty: ChaosConfig = serde_json::from_str("{}").unwrap();
     assert!(empty.is_empty());
     let latency: Fault = serde_json::from_str(r#"{"type":"latency","fixed_ms":5}"#).unwrap();
     assert_eq!(
         latency,
-        Fault::Latency { fixed_ms: 5, jitter_ms: 0, tail_ms: 0, tail_probability: 0.0 }
+        Fault::Latency {
+            fixed_ms: 5,
+            jitter_ms: 0,
+            tail_ms: 0,
+            tail_probability: 0.0
+        }
     );
     let window: Window = serde_json::from_str(r#"{"duration_ms":5}"#).unwrap();
     assert_eq!(window.start_after_ms, 0);
@@ -139,7 +150,10 @@ fn unknown_fields_and_types_are_rejected() {
         r#"{"rules":[{"fault":{"type":"error"}}]}"#,
         r#"{"rule":[]}"#,
     ] {
-        assert!(serde_json::from_str::<ChaosConfig>(bad).is_err(), "accepted {bad}");
+        assert!(
+            serde_json::from_str::<ChaosConfig>(bad).is_err(),
+            "accepted {bad}"
+        );
     }
 }
 
@@ -162,13 +176,34 @@ fn blamed(bad: Rule) -> String {
 
 #[test]
 fn validate_names_the_bad_field() {
-    assert_eq!(blamed(Rule::new(Fault::Error { status: 200 })), "rules[2].fault.status");
-    assert_eq!(blamed(Rule::new(Fault::Error { status: 600 })), "rules[2].fault.status");
-    assert_eq!(blamed(Rule::new(Fault::Down).with_probability(1.5)), "rules[2].probability");
-    assert_eq!(blamed(Rule::new(Fault::Down).with_probability(-0.1)), "rules[2].probability");
-    assert_eq!(blamed(Rule::new(Fault::Down).with_probability(f64::NAN)), "rules[2].probability");
-    assert_eq!(blamed(Rule::new(Fault::Down).with_backend("warm")), "rules[2].backend");
-    assert_eq!(blamed(Rule::new(Fault::Down).with_backend("")), "rules[2].backend");
+    assert_eq!(
+        blamed(Rule::new(Fault::Error { status: 200 })),
+        "rules[2].fault.status"
+    );
+    assert_eq!(
+        blamed(Rule::new(Fault::Error { status: 600 })),
+        "rules[2].fault.status"
+    );
+    assert_eq!(
+        blamed(Rule::new(Fault::Down).with_probability(1.5)),
+        "rules[2].probability"
+    );
+    assert_eq!(
+        blamed(Rule::new(Fault::Down).with_probability(-0.1)),
+        "rules[2].probability"
+    );
+    assert_eq!(
+        blamed(Rule::new(Fault::Down).with_probability(f64::NAN)),
+        "rules[2].probability"
+    );
+    assert_eq!(
+        blamed(Rule::new(Fault::Down).with_backend("warm")),
+        "rules[2].backend"
+    );
+    assert_eq!(
+        blamed(Rule::new(Fault::Down).with_backend("")),
+        "rules[2].backend"
+    );
     assert_eq!(
         blamed(Rule::new(Fault::Latency {
             fixed_ms: 1,
@@ -178,15 +213,27 @@ fn validate_names_the_bad_field() {
         })),
         "rules[2].fault.tail_probability"
     );
-    assert_eq!(blamed(Rule::new(Fault::Corrupt { flips: 0 })), "rules[2].fault.flips");
-    assert_eq!(blamed(Rule::new(Fault::Down).with_max_count(0)), "rules[2].max_count");
-    assert_eq!(blamed(Rule::new(Fault::Down).with_window(10, 0)), "rules[2].window.duration_ms");
+    assert_eq!(
+        blamed(Rule::new(Fault::Corrupt { flips: 0 })),
+        "rules[2].fault.flips"
+    );
+    assert_eq!(
+        blamed(Rule::new(Fault::Down).with_max_count(0)),
+        "rules[2].max_count"
+    );
+    assert_eq!(
+        blamed(Rule::new(Fault::Down).with_window(10, 0)),
+        "rules[2].window.duration_ms"
+    );
     assert_eq!(
         blamed(Rule::new(Fault::Truncate { after_bytes: 1 }).with_ops([Op::Get, Op::Put])),
         "rules[2].ops[1]"
     );
     // Explicit id colliding with another rule's auto id.
-    assert_eq!(blamed(Rule::new(Fault::Down).with_id("rule-1")), "rules[2].id");
+    assert_eq!(
+        blamed(Rule::new(Fault::Down).with_id("rule-1")),
+        "rules[2].id"
+    );
     assert_eq!(blamed(Rule::new(Fault::Down).with_id(" ")), "rules[2].id");
 }
 

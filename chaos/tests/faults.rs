@@ -90,7 +90,10 @@ async fn error_status_is_downcastable_and_counted() {
     let (_inner, store) = memory_with(&chaos, "a", &data(10)).await;
 
     let err = store.get(&Path::from("a")).await.unwrap_err();
-    assert!(matches!(err, object_store::Error::Generic { store: "chaos", .. }), "{err:?}");
+    assert!(
+        matches!(err, object_store::Error::Generic { store: "chaos", .. }),
+        "{err:?}"
+    );
     let fault = injected(&err);
     assert_eq!(fault.status, Some(503));
     assert_eq!(fault.kind, InjectedKind::Error);
@@ -105,7 +108,10 @@ async fn error_status_is_downcastable_and_counted() {
 
     // 404 surfaces as NotFound, like a real store's answer.
     let err = store.head(&Path::from("a")).await.unwrap_err();
-    assert!(matches!(err, object_store::Error::NotFound { .. }), "{err:?}");
+    assert!(
+        matches!(err, object_store::Error::NotFound { .. }),
+        "{err:?}"
+    );
     assert_eq!(injected(&err).status, Some(404));
     assert!(!injected(&err).is_retryable());
 
@@ -118,17 +124,25 @@ async fn error_status_is_downcastable_and_counted() {
 #[tokio::test]
 async fn latency_delays_at_least_fixed_ms_then_succeeds() {
     let body = data(100);
-    let chaos = chaos_with(vec![Rule::new(Fault::Latency {
-        fixed_ms: 120,
-        jitter_ms: 30,
-        tail_ms: 0,
-        tail_probability: 0.0,
-    })
-    .with_ops([Op::Get])]);
+    let chaos = chaos_with(vec![
+        Rule::new(Fault::Latency {
+            fixed_ms: 120,
+            jitter_ms: 30,
+            tail_ms: 0,
+            tail_probability: 0.0,
+        })
+        .with_ops([Op::Get]),
+    ]);
     let (_inner, store) = memory_with(&chaos, "a", &body).await;
 
     let start = Instant::now();
-    let got = store.get(&Path::from("a")).await.unwrap().bytes().await.unwrap();
+    let got = store
+        .get(&Path::from("a"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let elapsed = start.elapsed();
     assert_eq!(got, body);
     assert!(elapsed >= Duration::from_millis(120), "{elapsed:?}");
@@ -150,7 +164,11 @@ async fn latency_tail_adds_tail_ms() {
     let (_inner, store) = memory_with(&chaos, "a", &data(10)).await;
     let start = Instant::now();
     store.head(&Path::from("a")).await.unwrap();
-    assert!(start.elapsed() >= Duration::from_millis(160), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(160),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -216,15 +234,24 @@ async fn reset_yields_exactly_after_bytes_then_errors() {
 #[tokio::test]
 async fn reset_on_local_filesystem_across_chunks() {
     let dir = tempfile::tempdir().unwrap();
-    let inner: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+    let inner: Arc<dyn ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
     let body = data(100_000);
-    inner.put(&Path::from("dir/a"), body.clone().into()).await.unwrap();
-    let chaos = chaos_with(vec![Rule::new(Fault::ResetMidStream { after_bytes: 20_001 })]);
+    inner
+        .put(&Path::from("dir/a"), body.clone().into())
+        .await
+        .unwrap();
+    let chaos = chaos_with(vec![Rule::new(Fault::ResetMidStream {
+        after_bytes: 20_001,
+    })]);
     let store = chaos::wrap(inner, BACKEND, &chaos);
     let (got, err) = drain(&store, "dir/a").await;
     assert_eq!(got.len(), 20_001);
     assert_eq!(&got[..], &body[..20_001]);
-    assert_eq!(injected(&err.expect("reset")).kind, InjectedKind::ResetMidStream);
+    assert_eq!(
+        injected(&err.expect("reset")).kind,
+        InjectedKind::ResetMidStream
+    );
 }
 
 #[tokio::test]
@@ -240,15 +267,25 @@ async fn truncate_yields_exactly_after_bytes_and_ends_cleanly() {
 #[tokio::test]
 async fn truncate_on_local_filesystem() {
     let dir = tempfile::tempdir().unwrap();
-    let inner: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+    let inner: Arc<dyn ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
     let body = data(50_000);
-    inner.put(&Path::from("a"), body.clone().into()).await.unwrap();
+    inner
+        .put(&Path::from("a"), body.clone().into())
+        .await
+        .unwrap();
     // Without chaos the local store hands back a file payload.
     let direct = inner.get(&Path::from("a")).await.unwrap();
     assert!(matches!(direct.payload, GetResultPayload::File(..)));
     let chaos = chaos_with(vec![Rule::new(Fault::Truncate { after_bytes: 9000 })]);
     let store = chaos::wrap(inner, BACKEND, &chaos);
-    let got = store.get(&Path::from("a")).await.unwrap().bytes().await.unwrap();
+    let got = store
+        .get(&Path::from("a"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(got, body.slice(..9000));
 }
 
@@ -264,7 +301,13 @@ async fn corrupt_changes_exactly_flips_bytes() {
     let chaos = chaos_with(vec![Rule::new(Fault::Corrupt { flips: 5 })]);
     let (_inner, store) = memory_with(&chaos, "a", &body).await;
     for _ in 0..10 {
-        let got = store.get(&Path::from("a")).await.unwrap().bytes().await.unwrap();
+        let got = store
+            .get(&Path::from("a"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
         assert_ne!(got, body);
         assert_eq!(differing(&got, &body), 5);
     }
@@ -274,13 +317,23 @@ async fn corrupt_changes_exactly_flips_bytes() {
 #[tokio::test]
 async fn corrupt_on_local_filesystem_and_ranges() {
     let dir = tempfile::tempdir().unwrap();
-    let inner: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+    let inner: Arc<dyn ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
     let body = data(64 * 1024);
-    inner.put(&Path::from("a"), body.clone().into()).await.unwrap();
+    inner
+        .put(&Path::from("a"), body.clone().into())
+        .await
+        .unwrap();
     let chaos = chaos_with(vec![Rule::new(Fault::Corrupt { flips: 40 })]);
     let store = chaos::wrap(inner, BACKEND, &chaos);
 
-    let got = store.get(&Path::from("a")).await.unwrap().bytes().await.unwrap();
+    let got = store
+        .get(&Path::from("a"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(differing(&got, &body), 40);
 
     let got = store.get_range(&Path::from("a"), 100..200).await.unwrap();
@@ -302,7 +355,13 @@ async fn corrupt_flips_at_most_the_body_length() {
     let body = data(3);
     let chaos = chaos_with(vec![Rule::new(Fault::Corrupt { flips: 100 })]);
     let (_inner, store) = memory_with(&chaos, "a", &body).await;
-    let got = store.get(&Path::from("a")).await.unwrap().bytes().await.unwrap();
+    let got = store
+        .get(&Path::from("a"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(differing(&got, &body), 3);
 }
 
@@ -315,7 +374,13 @@ async fn stream_faults_skip_bodies_they_cannot_change() {
         Rule::new(Fault::Truncate { after_bytes: 100 }).with_id("t"),
     ]);
     let (_inner, store) = memory_with(&chaos, "a", &body).await;
-    let got = store.get(&Path::from("a")).await.unwrap().bytes().await.unwrap();
+    let got = store
+        .get(&Path::from("a"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(got, body);
     assert_eq!(injected_count(&chaos, "t"), 0);
 }
@@ -339,11 +404,15 @@ async fn down_fails_every_op() {
         store.get(&a).await.unwrap_err(),
         store.head(&a).await.unwrap_err(),
         store.get_range(&a, 0..2).await.unwrap_err(),
-        store.get_ranges(&a, &[0..2]).await.unwrap_err(),
+        store.get_ranges(&a, &[0..2, 4..6]).await.unwrap_err(),
         store.put(&Path::from("b"), "x".into()).await.unwrap_err(),
         store.delete(&a).await.unwrap_err(),
         store.list(None).try_collect::<Vec<_>>().await.unwrap_err(),
-        store.list_with_offset(None, &a).try_collect::<Vec<_>>().await.unwrap_err(),
+        store
+            .list_with_offset(None, &a)
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap_err(),
         store.list_with_delimiter(None).await.unwrap_err(),
         store.copy(&a, &Path::from("c")).await.unwrap_err(),
         store.rename(&a, &Path::from("c")).await.unwrap_err(),
@@ -358,7 +427,11 @@ async fn down_fails_every_op() {
         assert_eq!(fault.rule, "down");
     }
     // `down` fails immediately, skipping stacked latency.
-    assert!(start.elapsed() < Duration::from_millis(1500), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
     // Nothing reached the inner store.
     assert!(inner.head(&a).await.is_ok());
     assert!(inner.head(&Path::from("b")).await.is_err());
@@ -368,11 +441,19 @@ async fn down_fails_every_op() {
 #[tokio::test]
 async fn probability_zero_never_fires() {
     let chaos = chaos_with(vec![
-        Rule::new(Fault::Down).with_probability(0.0).with_id("never"),
+        Rule::new(Fault::Down)
+            .with_probability(0.0)
+            .with_id("never"),
     ]);
     let (_inner, store) = memory_with(&chaos, "a", &data(10)).await;
     for _ in 0..500 {
-        store.get(&Path::from("a")).await.unwrap().bytes().await.unwrap();
+        store
+            .get(&Path::from("a"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
     }
     assert_eq!(injected_count(&chaos, "never"), 0);
     assert_eq!(chaos.total_injected(), 0);
@@ -381,7 +462,9 @@ async fn probability_zero_never_fires() {
 #[tokio::test]
 async fn probability_half_fires_about_half_the_time() {
     let chaos = chaos_with(vec![
-        Rule::new(Fault::Error { status: 500 }).with_probability(0.5).with_id("half"),
+        Rule::new(Fault::Error { status: 500 })
+            .with_probability(0.5)
+            .with_id("half"),
     ]);
     let (_inner, store) = memory_with(&chaos, "a", &data(10)).await;
     let mut failed = 0u64;
@@ -397,15 +480,15 @@ async fn probability_half_fires_about_half_the_time() {
 #[tokio::test]
 async fn max_count_stops_after_n() {
     let chaos = chaos_with(vec![
-        Rule::new(Fault::Error { status: 503 }).with_max_count(3).with_id("thrice"),
+        Rule::new(Fault::Error { status: 503 })
+            .with_max_count(3)
+            .with_id("thrice"),
     ]);
     let (_inner, store) = memory_with(&chaos, "a", &data(10)).await;
-    let results: Vec<bool> = futures::future::join_all(
-        (0..10).map(|_| {
-            let store = Arc::clone(&store);
-            async move { store.head(&Path::from("a")).await.is_ok() }
-        }),
-    )
+    let results: Vec<bool> = futures::future::join_all((0..10).map(|_| {
+        let store = Arc::clone(&store);
+        async move { store.head(&Path::from("a")).await.is_ok() }
+    }))
     .await;
     assert_eq!(results.iter().filter(|ok| !**ok).count(), 3);
     for _ in 0..20 {
@@ -447,7 +530,15 @@ async fn op_filter_limits_faults_to_listed_ops() {
     let a = Path::from("a");
     store.get(&a).await.unwrap();
     store.head(&a).await.unwrap();
-    assert_eq!(store.list(None).try_collect::<Vec<_>>().await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list(None)
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     store.list_with_delimiter(None).await.unwrap();
     let mut upload = store.put_multipart(&Path::from("m")).await.unwrap();
     upload.put_part("part".into()).await.unwrap();
@@ -489,13 +580,22 @@ async fn multipart_parts_and_completion_are_faulted() {
     assert_eq!(injected(&err).op, Op::Multipart);
     let err = upload.complete().await.unwrap_err();
     assert_eq!(injected(&err).status, Some(503));
-    assert!(inner.head(&Path::from("m")).await.is_err(), "nothing published");
+    assert!(
+        inner.head(&Path::from("m")).await.is_err(),
+        "nothing published"
+    );
     // The rule is exhausted: abort (never faulted) and a new upload work.
     upload.abort().await.unwrap();
     let mut upload = store.put_multipart(&Path::from("m")).await.unwrap();
     upload.put_part("whole".into()).await.unwrap();
     upload.complete().await.unwrap();
-    let got = inner.get(&Path::from("m")).await.unwrap().bytes().await.unwrap();
+    let got = inner
+        .get(&Path::from("m"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(got, Bytes::from_static(b"whole"));
     assert_eq!(injected_count(&chaos, "mp"), 2);
 }
@@ -510,7 +610,9 @@ async fn delete_stream_faults_per_location_in_order() {
     let store = chaos::wrap(Arc::clone(&inner), BACKEND, &chaos);
     chaos
         .set(ChaosConfig::new(vec![
-            Rule::new(Fault::Error { status: 500 }).with_ops([Op::Delete]).with_max_count(1),
+            Rule::new(Fault::Error { status: 500 })
+                .with_ops([Op::Delete])
+                .with_max_count(1),
         ]))
         .unwrap();
     let locations = futures::stream::iter(["x", "y", "z"].map(|n| Ok(Path::from(n)))).boxed();
@@ -519,14 +621,20 @@ async fn delete_stream_faults_per_location_in_order() {
     assert!(results[0].is_err());
     assert_eq!(results[1].as_ref().unwrap(), &Path::from("y"));
     assert_eq!(results[2].as_ref().unwrap(), &Path::from("z"));
-    assert!(inner.head(&Path::from("x")).await.is_ok(), "faulted delete reached the store");
+    assert!(
+        inner.head(&Path::from("x")).await.is_ok(),
+        "faulted delete reached the store"
+    );
     assert!(inner.head(&Path::from("y")).await.is_err());
 }
 
 #[tokio::test]
 async fn clear_restores_pass_through() {
     let body = data(1000);
-    let chaos = chaos_with(vec![Rule::new(Fault::Corrupt { flips: 3 }), Rule::new(Fault::Down)]);
+    let chaos = chaos_with(vec![
+        Rule::new(Fault::Corrupt { flips: 3 }),
+        Rule::new(Fault::Down),
+    ]);
     let (_inner, store) = memory_with(&chaos, "a", &body).await;
     assert!(chaos.is_enabled());
     assert!(store.get(&Path::from("a")).await.is_err());
@@ -534,7 +642,13 @@ async fn clear_restores_pass_through() {
     assert!(!chaos.is_enabled());
     assert!(chaos.config().is_empty());
     assert!(chaos.stats().is_empty());
-    let got = store.get(&Path::from("a")).await.unwrap().bytes().await.unwrap();
+    let got = store
+        .get(&Path::from("a"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(got, body);
     store.put(&Path::from("b"), "x".into()).await.unwrap();
     // The global counter survives clearing.
@@ -552,7 +666,10 @@ async fn config_reports_ids_and_set_rejects_invalid_configs() {
     assert_eq!(config.rules[1].id.as_deref(), Some("rule-1"));
     let stats = chaos.stats();
     assert_eq!(stats.len(), 2);
-    assert_eq!((stats[0].id.as_str(), stats[0].backend.as_str()), ("h", "cold"));
+    assert_eq!(
+        (stats[0].id.as_str(), stats[0].backend.as_str()),
+        ("h", "cold")
+    );
     assert_eq!(stats[1].fault_type, "down");
 
     let bad = ChaosConfig::new(vec![Rule::new(Fault::Down).with_probability(2.0)]);

@@ -457,8 +457,16 @@ class Gateway:
         hdrs, _ = sign_request(url, method, headers, body,
                                access_key or self.access_key, secret_key or self.secret_key,
                                payload_hash=payload_hash, when=when)
-        return self.http.request(method, url, headers=hdrs, data=body, timeout=timeout,
-                                 stream=stream)
+        try:
+            return self.http.request(method, url, headers=hdrs, data=body, timeout=timeout,
+                                     stream=stream)
+        except requests.ConnectionError:
+            # A server may close an idle keep-alive connection at any time; real
+            # clients (botocore included) then retry on a new connection. Do the
+            # same, once: a dead gateway still fails here.
+            self.http = http_session()
+            return self.http.request(method, url, headers=hdrs, data=body, timeout=timeout,
+                                     stream=stream)
 
     def aws_env(self) -> dict:
         env = {k: v for k, v in os.environ.items()

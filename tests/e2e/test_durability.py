@@ -237,6 +237,8 @@ def test_kill9_keeps_acknowledged_writes(fresh_gateway):
         pytest.fail(
             f"{len(on_disk)} blob files under backends/ but the catalog references {referenced}: "
             f"{'leaked blobs (orphans of the crash)' if len(on_disk) > referenced else 'missing blobs'}.\n"
+            f"files with '#' (object_store staging files?): "
+            f"{[str(p.relative_to(gw.data_dir)) for p in on_disk if '#' in p.name][:10]}\n"
             f"health: {gw.health()}\n"
             f"newest files (mtime relative to the kill): "
             f"{[(str(p.relative_to(gw.data_dir)), round(p.stat().st_mtime - kill_wall, 3), p.stat().st_size) for p in newest]}")

@@ -666,7 +666,9 @@ peak_hour = 12.0
                 Op::Copy => panic!("generator never copies"),
             }
         }
-        assert_eq!(counts[&Op::Put], 2000 + counts[&Op::Put] - 2000);
+        // 2000 initial objects and ~900 arrivals.
+        let puts = counts[&Op::Put] as f64;
+        assert!((puts - 2900.0).abs() < 120.0, "puts {puts}");
         // Reads: ~60000 Zipf reads + viral + periodic (0.2 of ~2000 objects x 3 runs).
         let reads = counts[&Op::Get] + counts[&Op::Head];
         assert!((60_000..=70_000).contains(&reads), "reads {reads}");
