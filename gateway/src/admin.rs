@@ -5,6 +5,9 @@
 //! - `/admin/objects?bucket=B[&prefix=P][&after=K][&limit=N]` — a page of objects with placement and heat.
 //! - `/admin/objects/{bucket}/{key}` — one object: size, etag, generation, replicas, heat, access counts.
 //! - `/admin/users` — access keys and their access level (never secrets).
+//! - `/admin/chaos` — the installed fault-injection rules, in the `[chaos]` config schema (as JSON);
+//!   `PUT /admin/chaos` replaces them (same schema), `DELETE /admin/chaos` clears them;
+//!   `/admin/chaos/stats` — faults injected per rule and in total.
 //!
 //! Errors are JSON `{"error": CODE, "message": TEXT}` with a fitting status. New routes are added in [`route`].
 
@@ -56,7 +59,10 @@ fn token_matches(given: &str, expected: &str) -> bool {
 
 impl Admin {
     /// Entry point for hyper.
-    pub async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Result<Reply, Infallible> {
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<hyper::body::Incoming>,
+    ) -> Result<Reply, Infallible> {
         let authorized = req
             .headers()
             .get(http::header::AUTHORIZATION)
@@ -75,13 +81,26 @@ impl Admin {
             );
             return Ok(r);
         }
-        Ok(self.route(req.method(), req.uri()).await)
+        let (parts, body) = req.into_parts();
+        let body = match read_body(body).await {
+            Ok(b) => b,
+            Err(reply) => return Ok(reply),
+        };
+        Ok(self.route(&parts.method, &parts.uri, &body).await)
     }
 
-    async fn route(&self, method: &Method, uri: &http::Uri) -> Reply {
+    async fn route(&self, method: &Method, uri: &http::Uri, body: &[u8]) -> Reply {
         let path = uri.path();
         let query = parse_query(uri.query().unwrap_or(""));
         match (method, path) {
+            (&Method::GET, "/admin/chaos") => self.chaos_get(),
+            (&Method::PUT, "/admin/chaos") => self.chaos_put(body),
+            (&Method::DELETE, "/admin/chaos") => {
+                self.strata.chaos.clear();
+                tracing::warn!("chaos rules cleared through the admin API");
+                self.chaos_get()
+            }
+            (&Method::GET, "/admin/chaos/stats") => self.chaos_stats(),
             (&Method::GET, "/admin/health") => self.health().await,
             (&Method::GET, "/admin/users") => self.users(),
             (&Method::GET, "/admin/objects") => self.list_objects(&query).await,
@@ -181,6 +200,49 @@ impl Admin {
                     "access_log_entries": log_len,
                 },
             }),
+        )
+    }
+
+    fn chaos_get(&self) -> Reply {
+        match serde_json::to_value(self.strata.chaos.config()) {
+            Ok(v) => json_reply(StatusCode::OK, &v),
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                e.to_string(),
+            ),
+        }
+    }
+
+    fn chaos_put(&self, body: &[u8]) -> Reply {
+        let config: chaos::ChaosConfig = match serde_json::from_slice(body) {
+            Ok(c) => c,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidChaosConfig",
+                    format!("invalid JSON: {e}"),
+                );
+            }
+        };
+        let known: Vec<&str> = self.strata.backends.iter().map(|b| b.name()).collect();
+        if let Err(e) = config
+            .validate(&known)
+            .and_then(|()| self.strata.chaos.set(config))
+        {
+            return error(StatusCode::BAD_REQUEST, "InvalidChaosConfig", e.to_string());
+        }
+        tracing::warn!(
+            rules = self.strata.chaos.config().rules.len(),
+            "chaos rules installed through the admin API"
+        );
+        self.chaos_get()
+    }
+
+    fn chaos_stats(&self) -> Reply {
+        json_reply(
+            StatusCode::OK,
+            &json!({ "total_injected": self.strata.chaos.total_injected(), "rules": self.strata.chaos.stats() }),
         )
     }
 
@@ -303,6 +365,21 @@ impl Admin {
                 e.to_string(),
             ),
         }
+    }
+}
+
+/// Largest admin request body accepted.
+const MAX_BODY: usize = 1 << 20;
+
+async fn read_body(body: hyper::body::Incoming) -> Result<Bytes, Reply> {
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BadRequest",
+            format!("cannot read the request body: {e}"),
+        )),
     }
 }
 

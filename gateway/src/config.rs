@@ -32,6 +32,8 @@ pub struct Config {
     pub placement: PlacementConfig,
     /// Heat and access-log settings.
     pub catalog: CatalogSettings,
+    /// Fault injection rules installed at start (changeable at run time through the admin API).
+    pub chaos: chaos::ChaosConfig,
 }
 
 /// One S3 user.
@@ -124,6 +126,7 @@ impl Default for Config {
             backends: Vec::new(),
             placement: PlacementConfig::default(),
             catalog: CatalogSettings::default(),
+            chaos: chaos::ChaosConfig::default(),
         }
     }
 }
@@ -237,6 +240,10 @@ impl Config {
                 ));
             }
         }
+        let known: Vec<&str> = backends.iter().map(|b| b.name.as_str()).collect();
+        self.chaos
+            .validate(&known)
+            .map_err(|e| invalid(&format!("chaos.{}", e.field()), e.to_string()))?;
         if self.catalog.heat_half_life_secs == 0 {
             return Err(invalid(
                 "catalog.heat_half_life_secs",
@@ -300,6 +307,21 @@ mod tests {
         .unwrap();
         c.validate().unwrap();
         assert_eq!(c.users[0].access, AccessLevel::ReadOnly);
+    }
+
+    #[test]
+    fn chaos_section_is_validated_against_backends() {
+        let c: Config = toml::from_str(
+            "[[chaos.rules]]\nbackend = \"hot\"\nfault = { type = \"error\", status = 503 }\nprobability = 0.5\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.chaos.rules.len(), 1);
+        let bad: Config =
+            toml::from_str("[[chaos.rules]]\nbackend = \"nowhere\"\nfault = { type = \"down\" }\n")
+                .unwrap();
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("chaos.rules[0].backend"), "{err}");
     }
 
     #[test]

@@ -44,6 +44,16 @@ fn body_error(e: &(dyn std::error::Error + 'static)) -> S3Error {
         }
         cur = err.source();
     }
+    // s3s reports a body that does not hash to x-amz-content-sha256 with a private error type; AWS's code for it
+    // is XAmzContentSHA256Mismatch.
+    if format!("{e:?}").contains("Sha256Mismatch") {
+        let mut err = S3Error::with_message(
+            S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        );
+        err.set_status_code(http::StatusCode::BAD_REQUEST);
+        return err;
+    }
     S3Error::with_message(
         S3ErrorCode::IncompleteBody,
         format!("the request body could not be read: {e}"),

@@ -33,7 +33,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         println!("  secret key:  {}", creds.credentials.secret_key);
         println!("  admin token: {}", creds.credentials.admin_token);
         if !creds.overridden.is_empty() {
-            println!("  (in use instead: the values of {})", creds.overridden.join(", "));
+            println!(
+                "  (in use instead: the values of {})",
+                creds.overridden.join(", ")
+            );
         }
     }
     let root = creds.credentials;

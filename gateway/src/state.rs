@@ -20,6 +20,8 @@ pub struct Strata {
     /// Backends that receive every new object.
     pub initial_placement: Vec<Arc<Backend>>,
     pub recorder: AccessRecorder,
+    /// Fault injection shared by every backend's store (no rules: pass-through).
+    pub chaos: Arc<chaos::Chaos>,
     pub leases: Arc<ReadLeases>,
     pub clock: Clock,
     pub region: String,
@@ -45,7 +47,11 @@ impl Strata {
                 )
             })?,
         );
-        let (backends, local_roots) = open_backends(config, &config.data_dir)?;
+        let chaos = chaos::Chaos::new();
+        chaos
+            .set(config.chaos.clone())
+            .map_err(|e| anyhow::anyhow!("invalid [chaos] section: {e}"))?;
+        let (backends, local_roots) = open_backends(config, &config.data_dir, &chaos)?;
         let initial_placement = config
             .placement
             .initial
@@ -68,6 +74,7 @@ impl Strata {
             backends,
             initial_placement,
             recorder,
+            chaos,
             leases: Arc::new(ReadLeases::default()),
             clock,
             region: config.region.clone(),
@@ -112,7 +119,13 @@ impl Strata {
 
 type Opened = (Vec<Arc<Backend>>, Vec<std::path::PathBuf>);
 
-fn open_backends(config: &Config, data_dir: &Path) -> anyhow::Result<Opened> {
+/// Opens every configured backend, with its raw store wrapped by the chaos layer (under the sealing layer, so
+/// injected corruption hits sealed bytes).
+fn open_backends(
+    config: &Config,
+    data_dir: &Path,
+    chaos: &Arc<chaos::Chaos>,
+) -> anyhow::Result<Opened> {
     let keys_dir = data_dir.join("keys");
     std::fs::create_dir_all(&keys_dir)?;
     let mut out = Vec::new();
@@ -130,7 +143,9 @@ fn open_backends(config: &Config, data_dir: &Path) -> anyhow::Result<Opened> {
                 let keyring = keys_dir.join(format!("{}.json", b.name));
                 let backend = Backend::local(b.name.clone(), profile, &dir, &keyring)
                     .map_err(|e| anyhow::anyhow!("backend {}: {e}", b.name))?;
-                out.push(Arc::new(backend));
+                let wrapped =
+                    backend.with_store(chaos::wrap(backend.store().clone(), backend.name(), chaos));
+                out.push(Arc::new(wrapped));
                 roots.push(dir);
             }
         }

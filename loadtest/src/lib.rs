@@ -1,1 +1,19 @@
-//! placeholder during dependency build
+//! Strata's load generator, S3 load driver and offline policy simulator.
+//!
+//! * [`workload`]: seeded synthetic populations and access streams from a
+//!   TOML profile (lognormal sizes, Zipf popularity, diurnal cycle, aging,
+//!   viral bursts, periodic jobs, arrivals and deletions).
+//! * [`trace`]: the IBM Cloud Object Storage trace format (SNIA IOTTA),
+//!   read by a parser that counts bad lines instead of failing.
+//! * [`driver`]: `strata-loadtest run`, signed S3 requests against any
+//!   endpoint with latency histograms per operation.
+//! * [`sim`]: `strata-loadtest simulate`, a trace replayed through
+//!   placement policies (all-hot, age rules, Intelligent-Tiering, the
+//!   offline oracle) with one price table. The `strata` policy is not
+//!   available until the planner implements [`sim::Policy`]; see [`sim`].
+
+pub mod cli;
+pub mod driver;
+pub mod sim;
+pub mod trace;
+pub mod workload;

@@ -1,1 +1,341 @@
-fn main() {}
+//! `strata-loadtest`: generate workloads, drive S3 endpoints, simulate
+//! placement policies. See the crate docs of `loadtest`.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use loadtest::cli::parse_bytes;
+use loadtest::driver::{self, DriverConfig, Endpoint, Input, UploadCfg};
+use loadtest::sim::{self, PriceTable, SimConfig, Simulator};
+use loadtest::trace::TraceWriter;
+use loadtest::workload::{Generator, GeneratorOptions, Profile};
+
+#[derive(Parser)]
+#[command(name = "strata-loadtest", version, about = "Workloads, S3 load driver and offline policy simulator")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Generate a trace (IBM COS format) from a workload profile.
+    Generate(GenerateArgs),
+    /// Drive an S3 endpoint with a workload or a trace and measure it.
+    Run(Box<RunArgs>),
+    /// Replay a trace through placement policies and compare their costs.
+    Simulate(SimulateArgs),
+}
+
+/// Profile overrides, applied after loading and re-validated.
+#[derive(Args)]
+struct Overrides {
+    /// Override the profile's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override objects.initial.
+    #[arg(long)]
+    initial_objects: Option<u64>,
+    /// Override objects.arrivals_per_day.
+    #[arg(long)]
+    arrivals_per_day: Option<f64>,
+    /// Override objects.deletions_per_day.
+    #[arg(long)]
+    deletions_per_day: Option<f64>,
+    /// Override reads.per_day.
+    #[arg(long)]
+    reads_per_day: Option<f64>,
+    /// Override duration_days.
+    #[arg(long)]
+    duration_days: Option<f64>,
+}
+
+impl Overrides {
+    fn load(&self, path: &Path) -> Result<Profile, String> {
+        let mut p = Profile::load(path).map_err(|e| e.to_string())?;
+        if let Some(v) = self.seed {
+            p.seed = v;
+        }
+        if let Some(v) = self.initial_objects {
+            p.objects.initial = v;
+        }
+        if let Some(v) = self.arrivals_per_day {
+            p.objects.arrivals_per_day = v;
+        }
+        if let Some(v) = self.deletions_per_day {
+            p.objects.deletions_per_day = v;
+        }
+        if let Some(v) = self.reads_per_day {
+            p.reads.per_day = v;
+        }
+        if let Some(v) = self.duration_days {
+            p.duration_days = v;
+        }
+        p.validate().map_err(|e| e.to_string())?;
+        Ok(p)
+    }
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Workload profile (TOML).
+    #[arg(long)]
+    profile: PathBuf,
+    /// Output trace file ("-" for stdout).
+    #[arg(long, default_value = "-")]
+    out: PathBuf,
+    #[command(flatten)]
+    overrides: Overrides,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// S3 endpoint, e.g. http://127.0.0.1:9000 (plain HTTP).
+    #[arg(long)]
+    endpoint: String,
+    /// Access key id.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    access_key: String,
+    /// Secret access key.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret_key: String,
+    /// SigV4 region.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Bucket to use.
+    #[arg(long, default_value = "strata-loadtest")]
+    bucket: String,
+    /// Do not create the bucket (it must exist).
+    #[arg(long)]
+    no_create_bucket: bool,
+    /// Prefix of every object key.
+    #[arg(long, default_value = "")]
+    key_prefix: String,
+    /// Workload profile to generate requests from.
+    #[arg(long, conflicts_with = "trace", required_unless_present = "trace")]
+    workload: Option<PathBuf>,
+    /// IBM COS trace file to replay.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Requests started per second at most (default: as fast as possible).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Timed phase length bound in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    duration: f64,
+    /// Timed phase request bound.
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Writes at or above this size use multipart uploads.
+    #[arg(long, default_value = "16MiB", value_parser = parse_bytes)]
+    multipart_threshold: u64,
+    /// Multipart part size (at least 5MiB).
+    #[arg(long, default_value = "8MiB", value_parser = parse_bytes)]
+    part_size: u64,
+    /// Writes are truncated to this size.
+    #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
+    max_object_bytes: u64,
+    /// Pre-existing objects of a trace created in setup, at most.
+    #[arg(long, default_value_t = 100_000)]
+    max_setup_objects: usize,
+    /// Setup phase bound in seconds.
+    #[arg(long, default_value_t = 300.0)]
+    setup_timeout: f64,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    op_timeout: f64,
+    /// Send flexible checksums on uploads (off: only where required).
+    #[arg(long)]
+    checksums: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    overrides: Overrides,
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// Trace file ("-" for stdin).
+    #[arg(long)]
+    trace: PathBuf,
+    /// Price and latency table (TOML, [[tiers]] with TierProfile fields);
+    /// default: S3 Standard, Standard-IA, Glacier IR.
+    #[arg(long)]
+    prices: Option<PathBuf>,
+    /// A GET is within SLA if its tier's first-byte latency is at most this.
+    #[arg(long, default_value_t = 100.0)]
+    sla_ms: f64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Write a PNG chart of cumulative cost over time per policy.
+    #[arg(long)]
+    chart: Option<PathBuf>,
+    /// Font for the chart's text (default: DejaVu Sans).
+    #[arg(long)]
+    font: Option<PathBuf>,
+    /// Skip the oracle.
+    #[arg(long)]
+    no_oracle: bool,
+}
+
+fn secs(what: &str, v: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(v).map_err(|_| format!("--{what} {v} is not a valid number of seconds"))
+}
+
+fn generate(a: &GenerateArgs) -> Result<(), String> {
+    let profile = a.overrides.load(&a.profile)?;
+    let started = Instant::now();
+    let sink: Box<dyn Write> = if a.out.as_os_str() == "-" {
+        Box::new(io::stdout().lock())
+    } else {
+        let f = File::create(&a.out).map_err(|e| format!("creating {}: {e}", a.out.display()))?;
+        Box::new(f)
+    };
+    let mut w = TraceWriter::new(BufWriter::with_capacity(1 << 20, sink));
+    let gen = Generator::new(&profile, GeneratorOptions::default());
+    let population = gen.population();
+    for ev in gen {
+        w.write(&ev.record())
+            .map_err(|e| format!("writing {}: {e}", a.out.display()))?;
+    }
+    let n = w.written();
+    w.finish().map_err(|e| format!("writing {}: {e}", a.out.display()))?;
+    eprintln!(
+        "generated {n} requests over {population} objects ({} days, profile {:?}) in {:.1}s",
+        profile.duration_days,
+        profile.name,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run(a: &RunArgs) -> Result<(), String> {
+    let input = match (&a.workload, &a.trace) {
+        (Some(p), _) => Input::Workload(a.overrides.load(p)?),
+        (None, Some(t)) => Input::Trace(t.clone()),
+        (None, None) => return Err("one of --workload or --trace is required".into()),
+    };
+    let cfg = DriverConfig {
+        endpoint: Endpoint {
+            url: a.endpoint.clone(),
+            access_key: a.access_key.clone(),
+            secret_key: a.secret_key.clone(),
+            region: a.region.clone(),
+            op_timeout: secs("op-timeout", a.op_timeout)?,
+            checksums: a.checksums,
+        },
+        bucket: a.bucket.clone(),
+        create_bucket: !a.no_create_bucket,
+        key_prefix: a.key_prefix.clone(),
+        concurrency: a.concurrency,
+        rate: a.rate,
+        duration: secs("duration", a.duration)?,
+        requests: a.requests,
+        upload: UploadCfg {
+            multipart_threshold: a.multipart_threshold,
+            part_size: a.part_size,
+            max_object_bytes: a.max_object_bytes,
+        },
+        max_setup_objects: a.max_setup_objects,
+        setup_timeout: secs("setup-timeout", a.setup_timeout)?,
+        progress: !a.json || std::env::var_os("STRATA_LOADTEST_PROGRESS").is_some(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the async runtime: {e}"))?;
+    let report = rt.block_on(driver::run(&cfg, &input)).map_err(|e| e.to_string())?;
+    if a.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+fn simulate(a: &SimulateArgs) -> Result<(), String> {
+    if !(a.sla_ms.is_finite() && a.sla_ms >= 0.0) {
+        return Err(format!("--sla-ms {} must be a non-negative number", a.sla_ms));
+    }
+    let table = match &a.prices {
+        Some(p) => PriceTable::load(p).map_err(|e| e.to_string())?,
+        None => PriceTable::default(),
+    };
+    // Fail before a long replay if the chart cannot be drawn.
+    let font = match &a.chart {
+        Some(_) => Some(sim::chart::find_font(a.font.as_deref()).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let cfg = SimConfig {
+        sla_ms: a.sla_ms,
+        oracle: !a.no_oracle,
+    };
+    let simulator = Simulator::with_builtin_policies(table, cfg);
+    let started = Instant::now();
+    let (report, parse) = if a.trace.as_os_str() == "-" {
+        sim::replay(simulator, io::stdin().lock())
+    } else {
+        let f = File::open(&a.trace).map_err(|e| format!("opening {}: {e}", a.trace.display()))?;
+        sim::replay(simulator, BufReader::with_capacity(1 << 20, f))
+    }
+    .map_err(|e| format!("reading {}: {e}", a.trace.display()))?;
+    let elapsed = started.elapsed().as_secs_f64();
+    if let (Some(out), Some(font)) = (&a.chart, &font) {
+        sim::chart::draw(&report, out, font).map_err(|e| e.to_string())?;
+    }
+    if a.json {
+        let mut j = report.to_json();
+        j["trace"] = parse.to_json();
+        j["elapsed_s"] = elapsed.into();
+        println!("{j}");
+    } else {
+        print!("{}", report.to_table());
+        println!(
+            "\n{} records ({} bad lines skipped), {} objects, {:.1} simulated days, SLA {} ms, {:.2}s",
+            report.stats.records,
+            parse.bad(),
+            report.stats.objects,
+            report.stats.span_days,
+            report.sla_ms,
+            elapsed
+        );
+        if let Some(out) = &a.chart {
+            println!("chart: {}", out.display());
+        }
+    }
+    if parse.bad() > 0 {
+        eprintln!("warning: {} bad trace lines skipped:", parse.bad());
+        for (kind, n) in parse.nonzero() {
+            eprintln!("  {}: {n}", kind.name());
+        }
+        for ex in parse.examples.iter().take(3) {
+            eprintln!("  line {} ({}): {}", ex.line, ex.kind.name(), ex.text);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.cmd {
+        Cmd::Generate(a) => generate(a),
+        Cmd::Run(a) => run(a),
+        Cmd::Simulate(a) => simulate(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strata-loadtest: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -65,6 +65,13 @@ fn evaluate_conditions(
     Ok(Precondition::Proceed)
 }
 
+/// The stored Content-Type, or S3's default for objects uploaded without one.
+fn content_type_of(m: &catalog::ObjectMeta) -> String {
+    m.content_type
+        .clone()
+        .unwrap_or_else(|| "binary/octet-stream".to_owned())
+}
+
 fn not_modified(rec: &ObjectRecord) -> S3Error {
     let mut e = S3Error::new(S3ErrorCode::NotModified);
     let mut headers = http::HeaderMap::new();
@@ -325,7 +332,7 @@ impl StrataS3 {
             metadata: user_metadata(m),
             content_type: input
                 .response_content_type
-                .or_else(|| m.content_type.clone()),
+                .or_else(|| Some(content_type_of(m))),
             content_encoding: input
                 .response_content_encoding
                 .or_else(|| m.content_encoding.clone()),
@@ -392,7 +399,7 @@ impl StrataS3 {
             metadata: user_metadata(m),
             content_type: input
                 .response_content_type
-                .or_else(|| m.content_type.clone()),
+                .or_else(|| Some(content_type_of(m))),
             content_encoding: input
                 .response_content_encoding
                 .or_else(|| m.content_encoding.clone()),

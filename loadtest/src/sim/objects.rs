@@ -71,6 +71,9 @@ pub struct ObjectMeta {
     /// It was first seen as a read, not a write: it existed before the
     /// trace, so no PUT was billed for it.
     pub preexisting: bool,
+    /// It has been alive at some point (distinguishes "deleted" from
+    /// "never seen").
+    pub ever_alive: bool,
 }
 
 /// Interned ids plus per-object metadata.
@@ -108,6 +111,7 @@ impl ObjectTable {
         if m.alive != alive {
             if alive {
                 self.alive += 1;
+                m.ever_alive = true;
             } else {
                 self.alive -= 1;
             }

@@ -175,6 +175,8 @@ pub struct Oracle {
     pub(crate) cost: Cost,
     pub(crate) reads: u64,
     pub(crate) reads_ok: u64,
+    /// Transitions in the chosen schedules.
+    pub(crate) moves: u64,
     pub(crate) buckets: Buckets,
     /// Largest label set seen in one DP step (a size diagnostic).
     pub(crate) max_labels: usize,
@@ -195,6 +197,7 @@ impl Oracle {
             cost: Cost::default(),
             reads: 0,
             reads_ok: 0,
+            moves: 0,
             buckets: Buckets::default(),
             max_labels: 0,
             labels: Vec::new(),
@@ -454,6 +457,7 @@ impl Oracle {
         self.cost.add(&cost);
         self.reads += reads;
         self.reads_ok += reads_ok;
+        self.moves += (path.len() - 1) as u64;
         self.path = path;
     }
 }
