@@ -201,9 +201,9 @@ fn generate(a: &GenerateArgs) -> Result<(), String> {
         Box::new(f)
     };
     let mut w = TraceWriter::new(BufWriter::with_capacity(1 << 20, sink));
-    let gen = Generator::new(&profile, GeneratorOptions::default());
-    let population = gen.population();
-    for ev in gen {
+    let generator = Generator::new(&profile, GeneratorOptions::default());
+    let population = generator.population();
+    for ev in generator {
         w.write(&ev.record())
             .map_err(|e| format!("writing {}: {e}", a.out.display()))?;
     }

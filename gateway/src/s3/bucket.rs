@@ -65,7 +65,6 @@ impl StrataS3 {
             .map_err(catalog_err)?;
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{bucket}")),
-            ..Default::default()
         }))
     }
 

@@ -49,11 +49,6 @@ impl Account {
         &self.place
     }
 
-    /// Number of tiers of the model.
-    pub fn tiers(&self) -> usize {
-        self.model.tiers.len()
-    }
-
     /// Accrues storage and monitoring from the last call up to `now`.
     pub fn accrue(&mut self, now: u64) {
         let dt = now.saturating_sub(self.clock) as f64;

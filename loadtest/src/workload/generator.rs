@@ -704,10 +704,10 @@ peak_hour = 12.0
         let mut p = profile("[aging]\nhalf_life_days = 0.5\nfloor = 0.01\n");
         p.objects.deletions_per_day = 0.0;
         p.objects.initial_age_days = 30.0;
-        let gen = Generator::new(&p, GeneratorOptions::default());
-        let initial: HashSet<IdBuf> = gen.initial_objects().map(|o| o.id).collect();
+        let generator = Generator::new(&p, GeneratorOptions::default());
+        let initial: HashSet<IdBuf> = generator.initial_objects().map(|o| o.id).collect();
         let (mut old, mut young) = (0u64, 0u64);
-        for ev in gen.skip(2000) {
+        for ev in generator.skip(2000) {
             if ev.op == Op::Get {
                 if initial.contains(&ev.id) { old += 1 } else { young += 1 }
             }
