@@ -2,6 +2,7 @@
 
 mod admin;
 mod checksums;
+mod cli;
 mod clock;
 mod config;
 mod credentials;
@@ -48,6 +49,25 @@ enum Command {
         #[arg(long)]
         admin_addr: Option<SocketAddr>,
     },
+    /// Summary of a running gateway: health, counts, backends.
+    Status {
+        #[command(flatten)]
+        admin: cli::AdminOpts,
+    },
+    /// Objects of a running gateway, with placement and heat.
+    Objects {
+        #[command(flatten)]
+        admin: cli::AdminOpts,
+        #[command(subcommand)]
+        cmd: cli::ObjectsCmd,
+    },
+    /// Fault injection rules of a running gateway.
+    Chaos {
+        #[command(flatten)]
+        admin: cli::AdminOpts,
+        #[command(subcommand)]
+        cmd: cli::ChaosCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -60,6 +80,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Status { admin } => run(cli::status(&admin)),
+        Command::Objects { admin, cmd } => run(cli::objects(&admin, cmd)),
+        Command::Chaos { admin, cmd } => run(cli::chaos(&admin, cmd)),
         Command::Serve {
             config,
             data_dir,

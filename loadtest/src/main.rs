@@ -128,7 +128,7 @@ struct RunArgs {
     #[arg(long)]
     rate: Option<f64>,
     /// Timed phase length bound in seconds.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = 10.0)]
     duration: f64,
     /// Timed phase request bound.
     #[arg(long)]

@@ -143,7 +143,7 @@ pub struct DiurnalParams {
 
 /// An object of age `a` days keeps a fraction
 /// `floor + (1 - floor) * 2^(-a / half_life_days)` of its Zipf popularity.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgingParams {
     /// Half-life in days; 0 disables aging.
@@ -156,6 +156,16 @@ pub struct AgingParams {
 
 fn default_floor() -> f64 {
     1.0
+}
+
+impl Default for AgingParams {
+    /// No aging.
+    fn default() -> Self {
+        AgingParams {
+            half_life_days: 0.0,
+            floor: default_floor(),
+        }
+    }
 }
 
 /// Viral bursts: at a Poisson rate, a uniformly chosen live object gets

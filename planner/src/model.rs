@@ -1,0 +1,987 @@
+//! `p_hot`: the probability that an object is read within a horizon, and how it is learned.
+//!
+//! Two models implement [`HotModel`]:
+//!
+//! * [`RuleModel`] — a recency-frequency rule that needs no training (formula on the type). It is
+//!   used until enough history exists, and it is the baseline every trained model is compared to.
+//! * [`ForestModel`] — a random forest (smartcore) trained on the catalog's own access log.
+//!
+//! # Training protocol ([`train_forest`])
+//!
+//! Examples are built at cut times `t`: features at `t` use reads before `t` only, the label is
+//! "read at least once in `[t, t + horizon)`". The latest cut `t0 = now - horizon` is the
+//! validation cut (its labels end at `now`); training cuts are `t0 - k·step` for `k = 1, 2, …`
+//! while `t > first logged read`, with `step >= horizon` so every training label window ends
+//! before the validation cut: no label leaks from the validation period into training.
+//!
+//! # Why a regression forest
+//!
+//! smartcore 0.7's `RandomForestClassifier` only exposes majority-vote `predict` (no class
+//! probabilities), which gives neither a ranking (needed for AUC) nor a usable `p_hot`. The model
+//! therefore fits smartcore's `RandomForestRegressor` to the 0/1 label: each leaf predicts the
+//! fraction of positives among its training examples and the forest averages the trees, which is
+//! the standard "probability forest" (Malley et al., 2012). Positives are over-sampled for
+//! training and sample weights (inverse sampling fractions) restore the natural prevalence, so the
+//! output stays a calibrated probability.
+//!
+//! # Contracts
+//!
+//! * `p_hot` is always in `[0, 1]` and never panics, whatever the features.
+//! * Pure: training and prediction take `now_ms` and data; no clock, no I/O. A trained model is
+//!   persisted with [`ForestModel::to_bytes`] / [`ForestModel::from_bytes`] (JSON) and predicts
+//!   identically after a round trip.
+//! * Training refuses (with [`PlannerError::NotEnoughData`]) below [`MIN_EXAMPLES`] training
+//!   examples or [`MIN_CLASS_EXAMPLES`] examples of either class in training or validation; the
+//!   caller keeps the rule ([`choose_model`]).
+
+use serde::{Deserialize, Serialize};
+use smartcore::ensemble::random_forest_regressor::{
+    RandomForestRegressor, RandomForestRegressorParameters,
+};
+use smartcore::linalg::basic::matrix::DenseMatrix;
+
+use crate::error::{PlannerError, Result, invalid};
+use crate::features::{DAY_MS, FeatureConfig, HOUR_MS, Histories, ObjectBasics, ObjectFeatures};
+use crate::rng::SplitMix64;
+
+/// Fewest training examples [`train_forest`] accepts.
+pub const MIN_EXAMPLES: usize = 500;
+/// Fewest examples of each class (read / not read) required in training and in validation.
+pub const MIN_CLASS_EXAMPLES: usize = 20;
+
+/// Which model produced a `p_hot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// [`RuleModel`].
+    Rule,
+    /// [`ForestModel`].
+    Forest,
+}
+
+impl ModelKind {
+    /// `"rule"` or `"forest"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Rule => "rule",
+            ModelKind::Forest => "forest",
+        }
+    }
+}
+
+/// A predictor of `p_hot = P(read at least once within the model's horizon)`.
+pub trait HotModel: Send + Sync {
+    /// Which kind of model this is.
+    fn kind(&self) -> ModelKind;
+
+    /// `"rule"` or `"forest"` (what the admin API reports as the model in use).
+    fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The horizon the probability refers to, in milliseconds.
+    fn horizon_ms(&self) -> i64;
+
+    /// `p_hot` in `[0, 1]`.
+    fn p_hot(&self, features: &ObjectFeatures) -> f64;
+
+    /// `p_hot` of many objects into `out` (cleared first), in order. Models override this when
+    /// batching is faster.
+    fn p_hot_batch(&self, features: &[ObjectFeatures], out: &mut Vec<f64>) {
+        out.clear();
+        out.extend(features.iter().map(|f| self.p_hot(f)));
+    }
+}
+
+/// The recency-frequency rule.
+///
+/// With `H` the horizon in days:
+///
+/// * frequency: `rate = max(reads_24h, reads_7d / 7)` reads per day, `p_freq = 1 - exp(-rate·H)`
+///   (the probability of at least one read if reads were Poisson at the recent rate);
+/// * recency: `p_rec = 2^(-since_last_read / horizon)` (1 for a read just now, ½ one horizon ago,
+///   0 without any read);
+/// * `p_hot = 1 - (1 - p_freq)·(1 - w·p_rec)` with `w = recency_weight` in `[0, 1]`.
+///
+/// `p_hot` is non-decreasing in every read count and non-increasing in `since_last_read_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleModel {
+    /// Horizon in milliseconds (positive).
+    pub horizon_ms: i64,
+    /// Weight of the recency term, in `[0, 1]`. Default 0.5.
+    pub recency_weight: f64,
+}
+
+impl RuleModel {
+    /// A rule for `horizon_ms` with the default recency weight. Fails for a non-positive horizon.
+    pub fn new(horizon_ms: i64) -> Result<RuleModel> {
+        let rule = RuleModel {
+            horizon_ms,
+            recency_weight: 0.5,
+        };
+        rule.validate()?;
+        Ok(rule)
+    }
+
+    /// Rejects a non-positive horizon or a weight outside `[0, 1]`.
+    pub fn validate(&self) -> Result<()> {
+        if self.horizon_ms <= 0 {
+            return Err(invalid(format!(
+                "rule horizon_ms must be positive, got {}",
+                self.horizon_ms
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.recency_weight) {
+            return Err(invalid(format!(
+                "rule recency_weight must be in [0, 1], got {}",
+                self.recency_weight
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl HotModel for RuleModel {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Rule
+    }
+
+    fn horizon_ms(&self) -> i64 {
+        self.horizon_ms
+    }
+
+    fn p_hot(&self, f: &ObjectFeatures) -> f64 {
+        let horizon = self.horizon_ms.max(1) as f64;
+        let rate_per_day = f64::from(f.reads_24h).max(f64::from(f.reads_7d) / 7.0);
+        let p_freq = 1.0 - (-rate_per_day * horizon / DAY_MS as f64).exp();
+        let p_rec = match f.since_last_read_ms {
+            Some(d) => (-(d.max(0) as f64) / horizon).exp2(),
+            None => 0.0,
+        };
+        let w = self.recency_weight.clamp(0.0, 1.0);
+        let p = 1.0 - (1.0 - p_freq) * (1.0 - w * p_rec);
+        if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 }
+    }
+}
+
+/// Number of model inputs (see [`model_inputs`]).
+pub const N_INPUTS: usize = 14;
+
+/// Names of the model inputs, in order (for reports).
+pub const INPUT_NAMES: [&str; N_INPUTS] = [
+    "ln1p_size",
+    "ln1p_age_h",
+    "ln1p_reads_1h",
+    "ln1p_reads_24h",
+    "ln1p_reads_7d",
+    "ln1p_heat",
+    "ln1p_since_last_read_h",
+    "distinct_days_7d",
+    "read_hour_sin",
+    "read_hour_cos",
+    "weekend_share_7d",
+    "now_hour_sin",
+    "now_hour_cos",
+    "now_is_weekend",
+];
+
+/// `since_last_read` used when there is no read in the history (60 days, beyond any log window).
+const NO_READ_HOURS: f64 = 60.0 * 24.0;
+
+/// The forest's input vector. The "current tier" feature is deliberately left out: placement is
+/// the planner's own decision, so a model conditioned on it would learn the previous policy rather
+/// than the workload.
+pub fn model_inputs(f: &ObjectFeatures) -> [f64; N_INPUTS] {
+    let since_h = f
+        .since_last_read_ms
+        .map_or(NO_READ_HOURS, |d| (d.max(0) as f64 / HOUR_MS as f64).min(NO_READ_HOURS));
+    let now_angle = std::f64::consts::TAU * f64::from(f.now_hour) / 24.0;
+    let clean = |x: f64| if x.is_finite() { x } else { 0.0 };
+    [
+        (f.size_bytes as f64).ln_1p(),
+        (f.age_ms.max(0) as f64 / HOUR_MS as f64).ln_1p(),
+        f64::from(f.reads_1h).ln_1p(),
+        f64::from(f.reads_24h).ln_1p(),
+        f64::from(f.reads_7d).ln_1p(),
+        clean(f.heat.max(0.0)).ln_1p(),
+        since_h.ln_1p(),
+        f64::from(f.distinct_days_7d),
+        clean(f.read_hour_sin),
+        clean(f.read_hour_cos),
+        clean(f.weekend_share_7d),
+        now_angle.sin(),
+        now_angle.cos(),
+        if f.now_weekday >= 5 { 1.0 } else { 0.0 },
+    ]
+}
+
+type Forest = RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>;
+
+/// Validation metrics of a trained model against the rule on the same split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Forest ROC AUC on the validation cut.
+    pub auc: f64,
+    /// Forest precision at `threshold` (0 when nothing is predicted hot).
+    pub precision: f64,
+    /// Forest recall at `threshold` (0 when there are no positives).
+    pub recall: f64,
+    /// The operating threshold: an object is "likely read" when `p_hot >= threshold`.
+    pub threshold: f64,
+    /// Training examples (before weighting).
+    pub n_train: usize,
+    /// Validation examples.
+    pub n_valid: usize,
+    /// Positive training examples.
+    pub n_train_positive: usize,
+    /// Positive validation examples.
+    pub n_valid_positive: usize,
+    /// Number of training cuts.
+    pub train_cuts: usize,
+    /// The validation cut time.
+    pub valid_cut_ms: i64,
+    /// Rule ROC AUC on the same validation examples.
+    pub rule_auc: f64,
+    /// Rule precision at `threshold`.
+    pub rule_precision: f64,
+    /// Rule recall at `threshold`.
+    pub rule_recall: f64,
+}
+
+/// Training parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Horizon of `p_hot` (label window length). Default 24 h.
+    pub horizon_ms: i64,
+    /// Distance between cuts; raised to `horizon_ms` if smaller. Default 24 h.
+    pub cut_step_ms: i64,
+    /// At most this many training cuts. Default 6.
+    pub max_train_cuts: usize,
+    /// At most this many training examples over all training cuts. Default 20,000.
+    pub max_train_examples: usize,
+    /// At most this many validation examples. Default 20,000.
+    pub max_valid_examples: usize,
+    /// Trees in the forest. Default 40.
+    pub n_trees: usize,
+    /// Maximum tree depth. Default 10.
+    pub max_depth: u16,
+    /// Minimum examples in a leaf. Default 5.
+    pub min_samples_leaf: usize,
+    /// Operating threshold for precision/recall (and the planner's "likely read"). Default 0.5.
+    pub threshold: f64,
+    /// Seed for sampling and the forest.
+    pub seed: u64,
+    /// Feature extraction settings (heat half-life).
+    pub features: FeatureConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            horizon_ms: DAY_MS,
+            cut_step_ms: DAY_MS,
+            max_train_cuts: 6,
+            max_train_examples: 20_000,
+            max_valid_examples: 20_000,
+            n_trees: 40,
+            max_depth: 10,
+            min_samples_leaf: 5,
+            threshold: 0.5,
+            seed: 0x5EED,
+            features: FeatureConfig::default(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Rejects values outside their documented domains.
+    pub fn validate(&self) -> Result<()> {
+        self.features.validate()?;
+        if self.horizon_ms <= 0 || self.cut_step_ms <= 0 {
+            return Err(invalid(format!(
+                "horizon_ms ({}) and cut_step_ms ({}) must be positive",
+                self.horizon_ms, self.cut_step_ms
+            )));
+        }
+        if self.max_train_cuts == 0 || self.n_trees == 0 || self.max_depth == 0 {
+            return Err(invalid(
+                "max_train_cuts, n_trees and max_depth must be positive",
+            ));
+        }
+        if self.max_train_examples < MIN_EXAMPLES || self.max_valid_examples < MIN_CLASS_EXAMPLES
+        {
+            return Err(invalid(format!(
+                "max_train_examples must be >= {MIN_EXAMPLES} and max_valid_examples >= \
+                 {MIN_CLASS_EXAMPLES}"
+            )));
+        }
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            return Err(invalid(format!(
+                "threshold must be in (0, 1], got {}",
+                self.threshold
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A trained random forest predicting `p_hot`, with the settings and metrics it was trained with.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ForestModel {
+    format: String,
+    version: u32,
+    horizon_ms: i64,
+    features: FeatureConfig,
+    n_inputs: usize,
+    trained_at_ms: i64,
+    metrics: Metrics,
+    forest: Forest,
+}
+
+const FOREST_FORMAT: &str = "strata-planner-forest";
+const FOREST_VERSION: u32 = 1;
+/// Rows per prediction batch (bounds the temporary matrix).
+const PREDICT_CHUNK: usize = 8192;
+
+impl ForestModel {
+    /// Validation metrics from training.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The `now_ms` training was run at.
+    pub fn trained_at_ms(&self) -> i64 {
+        self.trained_at_ms
+    }
+
+    /// The feature settings the model was trained with (use the same ones to predict).
+    pub fn feature_config(&self) -> &FeatureConfig {
+        &self.features
+    }
+
+    /// Serialises the model (JSON bytes).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| PlannerError::Persistence(format!("encode: {e}")))
+    }
+
+    /// Loads a model written by [`ForestModel::to_bytes`]. Fails on another format or version,
+    /// or an input count this build does not compute.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ForestModel> {
+        let model: ForestModel = serde_json::from_slice(bytes)
+            .map_err(|e| PlannerError::Persistence(format!("decode: {e}")))?;
+        if model.format != FOREST_FORMAT || model.version != FOREST_VERSION {
+            return Err(PlannerError::Persistence(format!(
+                "unsupported model format {:?} version {} (expected {FOREST_FORMAT:?} v{FOREST_VERSION})",
+                model.format, model.version
+            )));
+        }
+        if model.n_inputs != N_INPUTS {
+            return Err(PlannerError::Persistence(format!(
+                "model has {} inputs, this build computes {N_INPUTS}",
+                model.n_inputs
+            )));
+        }
+        Ok(model)
+    }
+
+    /// Predictions for rows of inputs (row-major), appended to `out`; a failure yields 0s.
+    fn predict_rows(&self, rows: Vec<f64>, out: &mut Vec<f64>) {
+        let n = rows.len() / N_INPUTS;
+        if n == 0 {
+            return;
+        }
+        let predicted = DenseMatrix::new(n, N_INPUTS, rows, false)
+            .ok()
+            .and_then(|x| self.forest.predict(&x).ok());
+        match predicted {
+            Some(p) if p.len() == n => out.extend(p.into_iter().map(clamp01)),
+            _ => out.extend(std::iter::repeat_n(0.0, n)),
+        }
+    }
+}
+
+fn clamp01(p: f64) -> f64 {
+    if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 }
+}
+
+impl HotModel for ForestModel {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Forest
+    }
+
+    fn horizon_ms(&self) -> i64 {
+        self.horizon_ms
+    }
+
+    fn p_hot(&self, features: &ObjectFeatures) -> f64 {
+        let mut out = Vec::with_capacity(1);
+        self.predict_rows(model_inputs(features).to_vec(), &mut out);
+        out.first().copied().unwrap_or(0.0)
+    }
+
+    fn p_hot_batch(&self, features: &[ObjectFeatures], out: &mut Vec<f64>) {
+        out.clear();
+        out.reserve(features.len());
+        for chunk in features.chunks(PREDICT_CHUNK) {
+            let mut rows = Vec::with_capacity(chunk.len() * N_INPUTS);
+            for f in chunk {
+                rows.extend_from_slice(&model_inputs(f));
+            }
+            self.predict_rows(rows, out);
+        }
+    }
+}
+
+/// Either model, as held by the gateway or the simulator.
+#[derive(Debug)]
+pub enum ActiveModel {
+    /// The rule.
+    Rule(RuleModel),
+    /// A trained forest.
+    Forest(Box<ForestModel>),
+}
+
+impl HotModel for ActiveModel {
+    fn kind(&self) -> ModelKind {
+        match self {
+            ActiveModel::Rule(m) => m.kind(),
+            ActiveModel::Forest(m) => m.kind(),
+        }
+    }
+
+    fn horizon_ms(&self) -> i64 {
+        match self {
+            ActiveModel::Rule(m) => m.horizon_ms(),
+            ActiveModel::Forest(m) => m.horizon_ms(),
+        }
+    }
+
+    fn p_hot(&self, features: &ObjectFeatures) -> f64 {
+        match self {
+            ActiveModel::Rule(m) => m.p_hot(features),
+            ActiveModel::Forest(m) => m.p_hot(features),
+        }
+    }
+
+    fn p_hot_batch(&self, features: &[ObjectFeatures], out: &mut Vec<f64>) {
+        match self {
+            ActiveModel::Rule(m) => m.p_hot_batch(features, out),
+            ActiveModel::Forest(m) => m.p_hot_batch(features, out),
+        }
+    }
+}
+
+/// What the admin API reports about the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelStatus {
+    /// The model in use.
+    pub in_use: ModelKind,
+    /// Why (e.g. "not enough data: …", "forest AUC 0.91 >= rule AUC 0.84").
+    pub reason: String,
+    /// Metrics of the last training attempt that produced a model.
+    pub metrics: Option<Metrics>,
+    /// When that model was trained.
+    pub trained_at_ms: Option<i64>,
+}
+
+/// Picks the model to use after a training attempt: the forest when training succeeded and its
+/// validation AUC is at least the rule's on the same split, the rule otherwise.
+pub fn choose_model(rule: RuleModel, trained: Result<ForestModel>) -> (ActiveModel, ModelStatus) {
+    match trained {
+        Ok(forest) => {
+            let m = forest.metrics().clone();
+            let at = forest.trained_at_ms();
+            if m.auc >= m.rule_auc {
+                let reason = format!(
+                    "forest AUC {:.4} >= rule AUC {:.4} on the validation cut",
+                    m.auc, m.rule_auc
+                );
+                (
+                    ActiveModel::Forest(Box::new(forest)),
+                    ModelStatus {
+                        in_use: ModelKind::Forest,
+                        reason,
+                        metrics: Some(m),
+                        trained_at_ms: Some(at),
+                    },
+                )
+            } else {
+                let reason = format!(
+                    "forest AUC {:.4} < rule AUC {:.4} on the validation cut: keeping the rule",
+                    m.auc, m.rule_auc
+                );
+                (
+                    ActiveModel::Rule(rule),
+                    ModelStatus {
+                        in_use: ModelKind::Rule,
+                        reason,
+                        metrics: Some(m),
+                        trained_at_ms: Some(at),
+                    },
+                )
+            }
+        }
+        Err(e) => (
+            ActiveModel::Rule(rule),
+            ModelStatus {
+                in_use: ModelKind::Rule,
+                reason: e.to_string(),
+                metrics: None,
+                trained_at_ms: None,
+            },
+        ),
+    }
+}
+
+/// When to retrain: every `interval_ms`, or on demand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetrainSchedule {
+    /// Interval between scheduled trainings (positive). Default 24 h.
+    pub interval_ms: i64,
+}
+
+impl Default for RetrainSchedule {
+    fn default() -> Self {
+        RetrainSchedule {
+            interval_ms: DAY_MS,
+        }
+    }
+}
+
+impl RetrainSchedule {
+    /// Whether training is due at `now_ms` given the last training time (`None`: never trained).
+    pub fn due(&self, last_trained_ms: Option<i64>, now_ms: i64) -> bool {
+        match last_trained_ms {
+            None => true,
+            Some(t) => now_ms.saturating_sub(t) >= self.interval_ms.max(1),
+        }
+    }
+}
+
+/// One labelled example.
+struct Example {
+    inputs: [f64; N_INPUTS],
+    rule_score: f64,
+    label: bool,
+    weight: f64,
+}
+
+/// Builds the examples of one cut: features at `cut` of a sample of the objects that existed
+/// before `cut` (`last_modified_ms < cut`), labelled by a read in `[cut, cut + horizon)`.
+///
+/// With `balanced`, up to half of `quota` are positives and the weights are the inverse sampling
+/// fractions of each class; otherwise the sample is uniform with weight 1.
+#[allow(clippy::too_many_arguments)]
+fn cut_examples(
+    objects: &[ObjectBasics],
+    histories: &Histories,
+    cut: i64,
+    cfg: &TrainConfig,
+    rule: &RuleModel,
+    quota: usize,
+    balanced: bool,
+    rng: &mut SplitMix64,
+    out: &mut Vec<Example>,
+) {
+    let end = cut.saturating_add(cfg.horizon_ms);
+    let mut pos: Vec<u32> = Vec::new();
+    let mut neg: Vec<u32> = Vec::new();
+    for (id, o) in objects.iter().enumerate() {
+        if o.last_modified_ms >= cut {
+            continue;
+        }
+        let Ok(id32) = u32::try_from(id) else { break };
+        if histories.get(id).count_in(cut, end) > 0 {
+            pos.push(id32);
+        } else {
+            neg.push(id32);
+        }
+    }
+    let (take_pos, take_neg) = if balanced {
+        let p = pos.len().min(quota / 2);
+        (p, neg.len().min(quota - p))
+    } else {
+        let total = pos.len() + neg.len();
+        if total <= quota {
+            (pos.len(), neg.len())
+        } else {
+            // Proportional allocation keeps the natural prevalence.
+            let p = ((pos.len() as f64 * quota as f64 / total as f64).round() as usize)
+                .min(pos.len());
+            (p, (quota - p).min(neg.len()))
+        }
+    };
+    for (ids, take, label) in [(&mut pos, take_pos, true), (&mut neg, take_neg, false)] {
+        let weight = if balanced && take > 0 {
+            ids.len() as f64 / take as f64
+        } else {
+            1.0
+        };
+        partial_shuffle(ids, take, rng);
+        for &id in &ids[..take] {
+            let o = objects[id as usize];
+            let f = ObjectFeatures::compute(
+                o.size_bytes,
+                o.last_modified_ms,
+                histories.get(id as usize),
+                cut,
+                &cfg.features,
+            );
+            out.push(Example {
+                inputs: model_inputs(&f),
+                rule_score: rule.p_hot(&f),
+                label,
+                weight,
+            });
+        }
+    }
+}
+
+/// Moves a uniform random sample of `k` elements to the front (partial Fisher–Yates).
+fn partial_shuffle(ids: &mut [u32], k: usize, rng: &mut SplitMix64) {
+    let n = ids.len();
+    for i in 0..k.min(n) {
+        let j = i + rng.below((n - i) as u64) as usize;
+        ids.swap(i, j);
+    }
+}
+
+/// Trains a forest on the access history (see the module docs for the protocol) as of `now_ms`.
+///
+/// `objects[id]` and `histories.get(id)` describe the same object. Fails with
+/// [`PlannerError::NotEnoughData`] when the history is shorter than one horizon plus one step,
+/// when fewer than [`MIN_EXAMPLES`] training examples exist, or when either class has fewer than
+/// [`MIN_CLASS_EXAMPLES`] examples in training or validation.
+pub fn train_forest(
+    objects: &[ObjectBasics],
+    histories: &Histories,
+    now_ms: i64,
+    cfg: &TrainConfig,
+) -> Result<ForestModel> {
+    cfg.validate()?;
+    if objects.len() != histories.len() {
+        return Err(invalid(format!(
+            "{} objects but {} histories",
+            objects.len(),
+            histories.len()
+        )));
+    }
+    let Some((first_read, _)) = histories.span() else {
+        return Err(PlannerError::NotEnoughData("the access log has no reads".into()));
+    };
+    let rule = RuleModel::new(cfg.horizon_ms)?;
+    let step = cfg.cut_step_ms.max(cfg.horizon_ms);
+    let valid_cut = now_ms - cfg.horizon_ms;
+    let train_cuts: Vec<i64> = (1..=cfg.max_train_cuts as i64)
+        .map(|k| valid_cut - k * step)
+        .filter(|&t| t > first_read)
+        .collect();
+    if train_cuts.is_empty() {
+        return Err(PlannerError::NotEnoughData(format!(
+            "history starts {} h before now; training needs more than horizon + step = {} h",
+            (now_ms - first_read) / HOUR_MS,
+            (cfg.horizon_ms + step) / HOUR_MS
+        )));
+    }
+    let mut rng = SplitMix64::new(cfg.seed);
+    let mut train = Vec::new();
+    let quota = cfg.max_train_examples / train_cuts.len();
+    for &cut in &train_cuts {
+        cut_examples(
+            objects, histories, cut, cfg, &rule, quota, true, &mut rng, &mut train,
+        );
+    }
+    let mut valid = Vec::new();
+    cut_examples(
+        objects,
+        histories,
+        valid_cut,
+        cfg,
+        &rule,
+        cfg.max_valid_examples,
+        false,
+        &mut rng,
+        &mut valid,
+    );
+    let n_train_pos = train.iter().filter(|e| e.label).count();
+    let n_valid_pos = valid.iter().filter(|e| e.label).count();
+    if train.len() < MIN_EXAMPLES {
+        return Err(PlannerError::NotEnoughData(format!(
+            "{} training examples, at least {MIN_EXAMPLES} needed",
+            train.len()
+        )));
+    }
+    let min_class = |n: usize, pos: usize| pos.min(n - pos);
+    if min_class(train.len(), n_train_pos) < MIN_CLASS_EXAMPLES
+        || min_class(valid.len(), n_valid_pos) < MIN_CLASS_EXAMPLES
+    {
+        return Err(PlannerError::NotEnoughData(format!(
+            "need {MIN_CLASS_EXAMPLES} examples of each class: training has {n_train_pos} read \
+             of {}, validation {n_valid_pos} read of {}",
+            train.len(),
+            valid.len()
+        )));
+    }
+
+    let mut x = Vec::with_capacity(train.len() * N_INPUTS);
+    let mut y = Vec::with_capacity(train.len());
+    let mut w = Vec::with_capacity(train.len());
+    for e in &train {
+        x.extend_from_slice(&e.inputs);
+        y.push(if e.label { 1.0 } else { 0.0 });
+        w.push(e.weight);
+    }
+    let x = DenseMatrix::new(train.len(), N_INPUTS, x, false).map_err(|e| PlannerError::Model {
+        op: "fit",
+        detail: e.to_string(),
+    })?;
+    let params = RandomForestRegressorParameters::default()
+        .with_n_trees(cfg.n_trees)
+        .with_max_depth(cfg.max_depth)
+        .with_min_samples_leaf(cfg.min_samples_leaf.max(1))
+        .with_seed(cfg.seed);
+    let forest = Forest::fit_with_weights(&x, &y, &w, params).map_err(|e| PlannerError::Model {
+        op: "fit",
+        detail: e.to_string(),
+    })?;
+    let mut model = ForestModel {
+        format: FOREST_FORMAT.into(),
+        version: FOREST_VERSION,
+        horizon_ms: cfg.horizon_ms,
+        features: cfg.features,
+        n_inputs: N_INPUTS,
+        trained_at_ms: now_ms,
+        metrics: Metrics {
+            auc: 0.0,
+            precision: 0.0,
+            recall: 0.0,
+            threshold: cfg.threshold,
+            n_train: train.len(),
+            n_valid: valid.len(),
+            n_train_positive: n_train_pos,
+            n_valid_positive: n_valid_pos,
+            train_cuts: train_cuts.len(),
+            valid_cut_ms: valid_cut,
+            rule_auc: 0.0,
+            rule_precision: 0.0,
+            rule_recall: 0.0,
+        },
+        forest,
+    };
+    let mut rows = Vec::with_capacity(valid.len() * N_INPUTS);
+    for e in &valid {
+        rows.extend_from_slice(&e.inputs);
+    }
+    let mut scores = Vec::with_capacity(valid.len());
+    model.predict_rows(rows, &mut scores);
+    let labels: Vec<bool> = valid.iter().map(|e| e.label).collect();
+    let rule_scores: Vec<f64> = valid.iter().map(|e| e.rule_score).collect();
+    let (p, r) = precision_recall(&scores, &labels, cfg.threshold);
+    let (rp, rr) = precision_recall(&rule_scores, &labels, cfg.threshold);
+    let m = &mut model.metrics;
+    m.auc = auc(&scores, &labels);
+    m.precision = p;
+    m.recall = r;
+    m.rule_auc = auc(&rule_scores, &labels);
+    m.rule_precision = rp;
+    m.rule_recall = rr;
+    Ok(model)
+}
+
+/// ROC AUC of `scores` for boolean `labels` (Mann–Whitney, ties count ½). Returns 0.5 when either
+/// class is empty or the lengths differ.
+pub fn auc(scores: &[f64], labels: &[bool]) -> f64 {
+    if scores.len() != labels.len() {
+        return 0.5;
+    }
+    let n_pos = labels.iter().filter(|&&l| l).count();
+    let n_neg = labels.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return 0.5;
+    }
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // Sum of (average) ranks of the positives, ranks starting at 1.
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
+        }
+        let avg_rank = (i + j) as f64 / 2.0 + 1.0;
+        let pos_in_tie = idx[i..=j].iter().filter(|&&k| labels[k]).count();
+        rank_sum += avg_rank * pos_in_tie as f64;
+        i = j + 1;
+    }
+    let np = n_pos as f64;
+    (rank_sum - np * (np + 1.0) / 2.0) / (np * n_neg as f64)
+}
+
+/// Precision and recall of `score >= threshold` (each 0 when its denominator is 0).
+pub fn precision_recall(scores: &[f64], labels: &[bool], threshold: f64) -> (f64, f64) {
+    let (mut tp, mut fp, mut fneg) = (0usize, 0usize, 0usize);
+    for (&s, &l) in scores.iter().zip(labels) {
+        match (s >= threshold, l) {
+            (true, true) => tp += 1,
+            (true, false) => fp += 1,
+            (false, true) => fneg += 1,
+            (false, false) => {}
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    (ratio(tp, tp + fp), ratio(tp, tp + fneg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{AccessHistory, HistoryBuilder};
+
+    fn feats(reads_24h: u32, reads_7d: u32, since: Option<i64>) -> ObjectFeatures {
+        let mut f = ObjectFeatures::compute(
+            1000,
+            0,
+            AccessHistory::EMPTY,
+            10 * DAY_MS,
+            &FeatureConfig::default(),
+        );
+        f.reads_24h = reads_24h;
+        f.reads_7d = reads_7d;
+        f.since_last_read_ms = since;
+        f
+    }
+
+    #[test]
+    fn rule_is_monotone_in_recency_and_frequency() {
+        let rule = RuleModel::new(DAY_MS).expect("rule");
+        assert_eq!(rule.name(), "rule");
+        // Never read: 0.
+        assert_eq!(rule.p_hot(&feats(0, 0, None)), 0.0);
+        // More recent => hotter (same counts).
+        let mut last = f64::INFINITY;
+        for since_h in [0, 1, 6, 24, 72, 160] {
+            let p = rule.p_hot(&feats(0, 1, Some(since_h * HOUR_MS)));
+            assert!(p <= last, "p_hot must not rise as the last read ages");
+            assert!((0.0..=1.0).contains(&p));
+            last = p;
+        }
+        // More reads => hotter (same recency).
+        let mut prev = -1.0;
+        for n in [0, 1, 2, 5, 20, 100] {
+            let p = rule.p_hot(&feats(n, n.max(1), Some(HOUR_MS)));
+            assert!(p >= prev, "p_hot must not fall with more reads");
+            prev = p;
+        }
+        assert!(prev > 0.99);
+        // Hand-computed: one read 24 h ago, 1 in 7 d: rate 1/day => p_freq = 1 - e^-1,
+        // p_rec = 2^-1 = 0.5, w = 0.5 => 1 - e^-1 * 0.75.
+        let p = rule.p_hot(&feats(1, 1, Some(DAY_MS)));
+        assert!((p - (1.0 - (-1.0f64).exp() * 0.75)).abs() < 1e-12);
+        assert!(RuleModel::new(0).is_err());
+    }
+
+    #[test]
+    fn auc_and_precision_recall() {
+        assert_eq!(auc(&[0.1, 0.9], &[false, true]), 1.0);
+        assert_eq!(auc(&[0.9, 0.1], &[false, true]), 0.0);
+        assert_eq!(auc(&[0.5, 0.5], &[false, true]), 0.5);
+        assert_eq!(auc(&[0.5], &[true]), 0.5);
+        let s = [0.2, 0.4, 0.6, 0.8];
+        let l = [false, true, false, true];
+        assert!((auc(&s, &l) - 0.75).abs() < 1e-12);
+        assert_eq!(precision_recall(&s, &l, 0.5), (0.5, 0.5));
+        assert_eq!(precision_recall(&s, &l, 0.9), (0.0, 0.0));
+    }
+
+    #[test]
+    fn retrain_schedule() {
+        let s = RetrainSchedule::default();
+        assert!(s.due(None, 0));
+        assert!(!s.due(Some(0), DAY_MS - 1));
+        assert!(s.due(Some(0), DAY_MS));
+    }
+
+    /// A synthetic log where hot objects are learnable: 20 % of objects are read every day at
+    /// their own hour (with a few misses), the rest rarely and at random.
+    fn synthetic_log(n: usize, days: i64, seed: u64) -> (Vec<ObjectBasics>, Histories, i64) {
+        let mut rng = SplitMix64::new(seed);
+        let start = 20_000 * DAY_MS;
+        let now = start + days * DAY_MS;
+        let mut b = HistoryBuilder::default();
+        let mut objects = Vec::with_capacity(n);
+        for id in 0..n {
+            let hot = rng.next_f64() < 0.2;
+            objects.push(ObjectBasics {
+                size_bytes: 1000 + rng.below(1_000_000),
+                last_modified_ms: start - DAY_MS,
+            });
+            let hour = rng.below(24) as i64;
+            for d in 0..days {
+                if hot && rng.next_f64() < 0.9 {
+                    let t = start + d * DAY_MS + hour * HOUR_MS + rng.below(HOUR_MS as u64) as i64;
+                    b.push(id as u32, t, 100);
+                } else if rng.next_f64() < 0.03 {
+                    let t = start + d * DAY_MS + rng.below(DAY_MS as u64) as i64;
+                    b.push(id as u32, t, 100);
+                }
+            }
+        }
+        (objects, b.finish(n).expect("histories"), now)
+    }
+
+    #[test]
+    fn forest_learns_and_round_trips() {
+        let (objects, histories, now) = synthetic_log(3000, 7, 42);
+        let cfg = TrainConfig {
+            n_trees: 20,
+            max_train_examples: 6000,
+            max_valid_examples: 3000,
+            ..TrainConfig::default()
+        };
+        let model = train_forest(&objects, &histories, now, &cfg).expect("train");
+        let m = model.metrics().clone();
+        assert!(m.auc > 0.8, "forest AUC {} should clearly beat 0.5", m.auc);
+        assert!(m.n_train >= MIN_EXAMPLES && m.n_valid > 0);
+        assert!(m.train_cuts >= 1);
+        assert_eq!(model.name(), "forest");
+
+        // Persistence: identical predictions after a round trip.
+        let bytes = model.to_bytes().expect("encode");
+        let back = ForestModel::from_bytes(&bytes).expect("decode");
+        let feats: Vec<ObjectFeatures> = (0..200)
+            .map(|id| {
+                ObjectFeatures::compute(
+                    objects[id].size_bytes,
+                    objects[id].last_modified_ms,
+                    histories.get(id),
+                    now,
+                    &cfg.features,
+                )
+            })
+            .collect();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        model.p_hot_batch(&feats, &mut a);
+        back.p_hot_batch(&feats, &mut b);
+        assert_eq!(a, b);
+        assert_eq!(a[7], model.p_hot(&feats[7]));
+        assert!(a.iter().all(|p| (0.0..=1.0).contains(p)));
+        assert_eq!(back.metrics(), model.metrics());
+
+        let (active, status) = choose_model(RuleModel::new(cfg.horizon_ms).expect("rule"), Ok(back));
+        assert_eq!(status.metrics.as_ref().map(|m| m.auc), Some(m.auc));
+        assert_eq!(active.kind(), status.in_use);
+    }
+
+    #[test]
+    fn training_refuses_short_history_and_bad_bytes() {
+        let (objects, histories, now) = synthetic_log(300, 1, 1);
+        let err = train_forest(&objects, &histories, now, &TrainConfig::default());
+        assert!(matches!(err, Err(PlannerError::NotEnoughData(_))), "{err:?}");
+        let (active, status) = choose_model(RuleModel::new(DAY_MS).expect("rule"), err);
+        assert_eq!(active.name(), "rule");
+        assert_eq!(status.in_use, ModelKind::Rule);
+        assert!(ForestModel::from_bytes(b"{}").is_err());
+        assert!(ForestModel::from_bytes(b"not json").is_err());
+    }
+}
