@@ -22,6 +22,7 @@ mod buckets;
 mod error;
 mod garbage;
 mod listing;
+mod moves;
 mod objects;
 mod records;
 mod schema;
@@ -34,6 +35,7 @@ use std::time::{Duration, Instant};
 use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransaction};
 
 pub use error::{CatalogError, Result};
+pub use moves::{MOVE_HISTORY, MoveState, MoveTask, NewMove};
 pub use records::{
     AccessEvent, AccessKind, AccessStats, BucketRecord, GarbageBlob, ListPage, NewObject,
     ObjectMeta, ObjectRecord, PartRecord, PartRef, PutOutcome, UploadPage, UploadRecord,
@@ -41,7 +43,7 @@ pub use records::{
 
 use error::{StorageContext, corrupt};
 use schema::{
-    ACCESS_LOG, BUCKETS, GARBAGE, META, META_NAME, META_SCHEMA_VERSION, OBJECTS, PARTS,
+    ACCESS_LOG, BUCKETS, GARBAGE, META, META_NAME, META_SCHEMA_VERSION, MOVES, OBJECTS, PARTS,
     SCHEMA_VERSION, STATS, UPLOAD_INDEX, UPLOADS,
 };
 
@@ -135,6 +137,7 @@ impl Catalog {
             txn.open_table(PARTS).ctx(OP)?;
             txn.open_table(GARBAGE).ctx(OP)?;
             txn.open_table(ACCESS_LOG).ctx(OP)?;
+            txn.open_table(MOVES).ctx(OP)?;
             let mut meta = txn.open_table(META).ctx(OP)?;
             match schema::read_counter(&meta, META_SCHEMA_VERSION, OP)? {
                 0 => {

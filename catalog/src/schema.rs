@@ -14,6 +14,7 @@
 //! | `garbage`      | (since_ms, backend, blob)                        | ()                    |
 //! | `access_log`   | (at_ms, sequence)                                | JSON [`AccessEvent`]  |
 //! | `meta`         | counter name                                     | u64                   |
+//! | `moves`        | move id (u64)                                    | JSON [`MoveTask`]     |
 //!
 //! Bucket names never contain NUL (enforced by [`object_key`]), so the first 0x00 in an `objects` key
 //! separates bucket from key, and a range scan over `bucket + 0x00 ..` yields the bucket's keys in
@@ -25,6 +26,7 @@
 //! [`UploadRecord`]: crate::UploadRecord
 //! [`PartRecord`]: crate::PartRecord
 //! [`AccessEvent`]: crate::AccessEvent
+//! [`MoveTask`]: crate::MoveTask
 
 use redb::{ReadableTable, Table, TableDefinition};
 use serde::Serialize;
@@ -48,6 +50,7 @@ pub(crate) const GARBAGE: TableDefinition<GarbageKey, ()> = TableDefinition::new
 pub(crate) const ACCESS_LOG: TableDefinition<AccessLogKey, &[u8]> =
     TableDefinition::new("access_log");
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(crate) const MOVES: TableDefinition<u64, &[u8]> = TableDefinition::new("moves");
 
 /// Table names as used in [`CatalogError::Corrupt`].
 pub(crate) const BUCKETS_NAME: &str = "buckets";
@@ -59,12 +62,15 @@ pub(crate) const PARTS_NAME: &str = "upload_parts";
 pub(crate) const GARBAGE_NAME: &str = "garbage";
 pub(crate) const ACCESS_LOG_NAME: &str = "access_log";
 pub(crate) const META_NAME: &str = "meta";
+pub(crate) const MOVES_NAME: &str = "moves";
 
 /// Layout version written at creation; `open` refuses a file with a newer one.
 pub(crate) const SCHEMA_VERSION: u64 = 1;
 pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
 /// Last object generation handed out.
 pub(crate) const META_LAST_GENERATION: &str = "last_generation";
+/// Last move task id handed out.
+pub(crate) const META_LAST_MOVE_ID: &str = "last_move_id";
 /// Last access-log sequence number handed out.
 pub(crate) const META_LAST_ACCESS_SEQ: &str = "last_access_seq";
 

@@ -93,3 +93,9 @@ pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     out.sort();
     out
 }
+
+/// Opens the catalog in `dir` again (after the previous handle was dropped).
+pub fn reopen(dir: &TempDir) -> Catalog {
+    Catalog::open(&dir.path().join("catalog.redb"), CatalogConfig::default())
+        .expect("reopen catalog")
+}
