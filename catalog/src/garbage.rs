@@ -33,6 +33,29 @@ pub(crate) fn insert_garbage(
     Ok(out)
 }
 
+/// The subset of `locations` present in the garbage table (a scan: the table is small, it only holds blobs
+/// waiting for their grace period).
+pub(crate) fn pending_in(
+    table: &impl ReadableTable<GarbageKey, ()>,
+    locations: &BTreeSet<(String, String)>,
+    op: &str,
+) -> Result<BTreeSet<(String, String)>> {
+    let mut out = BTreeSet::new();
+    if locations.is_empty() {
+        return Ok(out);
+    }
+    for entry in table.iter().ctx(op)? {
+        let (key, _) = entry.ctx(op)?;
+        let (since, backend, blob) = key.value();
+        let item = decode_garbage_key(since, backend, blob)?;
+        let pair = (item.backend, item.blob);
+        if locations.contains(&pair) {
+            out.insert(pair);
+        }
+    }
+    Ok(out)
+}
+
 fn decode_garbage_key(since_ms: i64, backend: &[u8], blob: &[u8]) -> Result<GarbageBlob> {
     let row = || {
         format!(
@@ -86,6 +109,18 @@ impl Catalog {
             }
             Ok(())
         })
+    }
+
+    /// Which of `locations` (`(backend, blob)` pairs) still wait in the garbage table. A blob may only be
+    /// written again at a location once its pending deletion is done, or the reaper would delete the new copy.
+    pub fn pending_garbage(
+        &self,
+        locations: &BTreeSet<(String, String)>,
+    ) -> Result<BTreeSet<(String, String)>> {
+        const OP: &str = "pending_garbage";
+        let txn = self.read_txn(OP)?;
+        let table = txn.open_table(GARBAGE).ctx(OP)?;
+        pending_in(&table, locations, OP)
     }
 
     /// Every `(backend, blob)` referenced by an object, an upload part (on each of its upload's

@@ -272,6 +272,20 @@ impl Catalog {
                     let before = rec.blob_locations();
                     rec.replicas = task.to.clone();
                     let after = rec.blob_locations();
+                    let mut garbage = txn.open_table(GARBAGE).ctx(OP)?;
+                    let new_locations: BTreeSet<_> = after.difference(&before).cloned().collect();
+                    let doomed = crate::garbage::pending_in(&garbage, &new_locations, OP)?;
+                    if !doomed.is_empty() {
+                        // The reaper would delete the new copy: refuse (the mover waits for the reaper first).
+                        task.state = MoveState::Aborted;
+                        task.reason = Some(format!(
+                            "destination blobs still wait for deletion: {doomed:?}"
+                        ));
+                        moves
+                            .insert(id, schema::encode(OP, &task)?.as_slice())
+                            .ctx(OP)?;
+                        return Ok(task);
+                    }
                     let dead: BTreeSet<_> = before.difference(&after).cloned().collect();
                     let mut meta = txn.open_table(META).ctx(OP)?;
                     rec.generation =
@@ -279,7 +293,6 @@ impl Catalog {
                     objects
                         .insert(raw_key.as_slice(), schema::encode(OP, &rec)?.as_slice())
                         .ctx(OP)?;
-                    let mut garbage = txn.open_table(GARBAGE).ctx(OP)?;
                     // Garbage is stamped with wall-clock time: the reaper's grace period is measured on it.
                     crate::garbage::insert_garbage(&mut garbage, &dead, schema::now_ms(), OP)?;
                     task.released = dead.into_iter().collect();

@@ -138,3 +138,56 @@ fn listing_moves_newest_first_and_active_only_survives_reopen() {
     assert_eq!(t.reason.as_deref(), Some("budget"));
     assert!(cat.move_task(9999).unwrap().is_none());
 }
+
+#[test]
+fn a_move_back_onto_a_location_still_waiting_for_deletion_is_refused() {
+    let (_dir, cat) = open_temp();
+    cat.create_bucket("b", 0).unwrap();
+    cat.put_object("b", "k", object(&["x"], &["hot"])).unwrap();
+    let away = cat
+        .create_moves(vec![new_move(&cat, "k", &["cold"])], 0)
+        .unwrap()
+        .remove(0);
+    cat.set_move_state(away.id, MoveState::Copying, None, 1)
+        .unwrap();
+    cat.set_move_state(away.id, MoveState::Verified, None, 2)
+        .unwrap();
+    assert_eq!(
+        cat.commit_move(away.id, 3).unwrap().state,
+        MoveState::Committed
+    );
+    // (hot, x) now waits for the reaper; moving back to hot must not commit until it is gone.
+    let pending = cat
+        .pending_garbage(&[("hot".to_owned(), "x".to_owned())].into_iter().collect())
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    let back = cat
+        .create_moves(vec![new_move(&cat, "k", &["hot"])], 4)
+        .unwrap()
+        .remove(0);
+    cat.set_move_state(back.id, MoveState::Copying, None, 5)
+        .unwrap();
+    cat.set_move_state(back.id, MoveState::Verified, None, 6)
+        .unwrap();
+    let refused = cat.commit_move(back.id, 7).unwrap();
+    assert_eq!(refused.state, MoveState::Aborted);
+    assert_eq!(
+        cat.get_object("b", "k").unwrap().unwrap().replicas,
+        ["cold"]
+    );
+    // Once the reaper is done, the same move commits.
+    let g = cat.garbage(10).unwrap();
+    cat.remove_garbage(&g).unwrap();
+    let again = cat
+        .create_moves(vec![new_move(&cat, "k", &["hot"])], 8)
+        .unwrap()
+        .remove(0);
+    cat.set_move_state(again.id, MoveState::Copying, None, 9)
+        .unwrap();
+    cat.set_move_state(again.id, MoveState::Verified, None, 10)
+        .unwrap();
+    assert_eq!(
+        cat.commit_move(again.id, 11).unwrap().state,
+        MoveState::Committed
+    );
+}

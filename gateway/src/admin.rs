@@ -5,6 +5,8 @@
 //! - `/admin/objects?bucket=B[&prefix=P][&after=K][&limit=N]` — a page of objects with placement and heat.
 //! - `/admin/objects/{bucket}/{key}` — one object: size, etag, generation, replicas, heat, access counts.
 //! - `/admin/users` — access keys and their access level (never secrets).
+//! - `/admin/moves[?active=true][&limit=N]` — move tasks, newest first, with state and reason;
+//!   `POST /admin/moves` with `{"bucket", "key", "to": [backends]}` plans one move by hand.
 //! - `/admin/chaos` — the installed fault-injection rules, in the `[chaos]` config schema (as JSON);
 //!   `PUT /admin/chaos` replaces them (same schema), `DELETE /admin/chaos` clears them;
 //!   `/admin/chaos/stats` — faults injected per rule and in total.
@@ -101,6 +103,8 @@ impl Admin {
                 self.chaos_get()
             }
             (&Method::GET, "/admin/chaos/stats") => self.chaos_stats(),
+            (&Method::GET, "/admin/moves") => self.moves(&query).await,
+            (&Method::POST, "/admin/moves") => self.plan_move(body).await,
             (&Method::GET, "/admin/health") => self.health().await,
             (&Method::GET, "/admin/users") => self.users(),
             (&Method::GET, "/admin/objects") => self.list_objects(&query).await,
@@ -244,6 +248,111 @@ impl Admin {
             StatusCode::OK,
             &json!({ "total_injected": self.strata.chaos.total_injected(), "rules": self.strata.chaos.stats() }),
         )
+    }
+
+    async fn moves(&self, q: &std::collections::HashMap<String, String>) -> Reply {
+        let active = q.get("active").is_some_and(|v| v == "true" || v == "1");
+        let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
+            None => 100,
+            Some(Ok(n)) if n >= 1 => n,
+            Some(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "limit must be a positive integer",
+                );
+            }
+        };
+        match self
+            .strata
+            .with_catalog(move |c| c.moves(limit, active))
+            .await
+        {
+            Ok(tasks) => json_reply(StatusCode::OK, &json!({ "moves": tasks })),
+            Err(e) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CatalogError",
+                e.to_string(),
+            ),
+        }
+    }
+
+    async fn plan_move(&self, body: &[u8]) -> Reply {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Req {
+            bucket: String,
+            key: String,
+            to: Vec<String>,
+        }
+        let req: Req = match serde_json::from_slice(body) {
+            Ok(r) => r,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    format!("expected {{bucket, key, to}}: {e}"),
+                );
+            }
+        };
+        if req.to.is_empty() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "`to` needs at least one backend",
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for b in &req.to {
+            if self.strata.backend(b).is_none() {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "UnknownBackend",
+                    format!("no backend {b:?}"),
+                );
+            }
+            if !seen.insert(b) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    format!("backend {b:?} twice in `to`"),
+                );
+            }
+        }
+        let now = self.strata.clock.now_ms();
+        let created = self
+            .strata
+            .with_catalog(move |c| {
+                let Some(rec) = c.get_object(&req.bucket, &req.key)? else {
+                    return Ok(None);
+                };
+                if rec.replicas == req.to {
+                    return Ok(Some(Vec::new()));
+                }
+                let m = catalog::NewMove {
+                    bucket: req.bucket,
+                    key: req.key,
+                    generation: rec.generation,
+                    from: rec.replicas.clone(),
+                    to: req.to,
+                    bytes: rec.size,
+                    plan_id: Some("manual".to_owned()),
+                };
+                c.create_moves(vec![m], now).map(Some)
+            })
+            .await;
+        match created {
+            Ok(Some(tasks)) => {
+                self.strata.mover.wake();
+                json_reply(StatusCode::ACCEPTED, &json!({ "moves": tasks }))
+            }
+            Ok(None) => error(StatusCode::NOT_FOUND, "NoSuchKey", "no such object"),
+            Err(e) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CatalogError",
+                e.to_string(),
+            ),
+        }
     }
 
     fn users(&self) -> Reply {

@@ -7,6 +7,7 @@ mod clock;
 mod config;
 mod credentials;
 mod ingest;
+mod mover;
 mod read;
 mod reaper;
 mod recorder;

@@ -12,6 +12,7 @@ use crate::state::Strata;
 /// What recovery found and did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct RecoveryReport {
+    pub moves_restarted: u64,
     pub blobs_seen: u64,
     pub staging_files_removed: u64,
     pub orphans_removed: u64,
@@ -21,6 +22,12 @@ pub struct RecoveryReport {
 
 pub async fn recover(strata: &Strata) -> anyhow::Result<RecoveryReport> {
     let mut report = RecoveryReport::default();
+    // Moves interrupted before their commit start over; their copies are orphans, collected below.
+    let cat = strata.catalog.clone();
+    let now = strata.clock.now_ms();
+    report.moves_restarted =
+        tokio::task::spawn_blocking(move || crate::mover::reset_interrupted(&cat, now)).await??
+            as u64;
     // Garbage first: it is referenced by the garbage table, so the orphan scan would keep it.
     loop {
         let cat = strata.catalog.clone();

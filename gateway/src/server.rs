@@ -92,6 +92,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(2),
         GARBAGE_GRACE,
     ));
+    tokio::spawn(crate::mover::run(strata.clone(), strata.mover.clone()));
 
     let http = ConnBuilder::new(TokioExecutor::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();

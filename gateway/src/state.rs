@@ -23,6 +23,8 @@ pub struct Strata {
     /// Fault injection shared by every backend's store (no rules: pass-through).
     pub chaos: Arc<chaos::Chaos>,
     pub leases: Arc<ReadLeases>,
+    /// Wakes the mover when tasks are planned.
+    pub mover: crate::mover::MoverHandle,
     pub clock: Clock,
     pub region: String,
     pub started: Instant,
@@ -76,6 +78,7 @@ impl Strata {
             recorder,
             chaos,
             leases: Arc::new(ReadLeases::default()),
+            mover: crate::mover::MoverHandle::default(),
             clock,
             region: config.region.clone(),
             started: Instant::now(),

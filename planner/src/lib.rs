@@ -1,1 +1,9 @@
-//! Not built yet: see the README's status section.
+//! Strata's placement planner.
+pub mod cost;
+pub mod error;
+pub mod features;
+pub mod model;
+pub mod optimize;
+pub mod problem;
+pub mod rng;
+pub mod synth;

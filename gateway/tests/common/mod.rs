@@ -17,6 +17,7 @@ pub struct Gateway {
     pub admin: SocketAddr,
     pub dir: tempfile::TempDir,
     child: Option<Child>,
+    env: Vec<(String, String)>,
 }
 
 fn free_port() -> SocketAddr {
@@ -26,15 +27,43 @@ fn free_port() -> SocketAddr {
 
 impl Gateway {
     pub fn start() -> Gateway {
+        Gateway::start_with(&[])
+    }
+
+    /// Starts the gateway with extra environment variables (test hooks, RUST_LOG).
+    pub fn start_with(env: &[(&str, &str)]) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let mut g = Gateway {
             s3: free_port(),
             admin: free_port(),
             dir,
             child: None,
+            env,
         };
         g.spawn();
         g
+    }
+
+    /// Kills the process with SIGKILL (no shutdown path runs) and waits for it.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the gateway again on the same data dir and ports, with a new extra environment.
+    pub fn restart_with(&mut self, env: &[(&str, &str)]) {
+        self.kill9();
+        self.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.spawn();
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -42,8 +71,13 @@ impl Gateway {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::File::create(self.dir.path().join("gateway.log")).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("gateway.log"))
+            .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .args(["serve", "--data-dir"])
             .arg(self.data_dir())
             .args([
@@ -76,12 +110,18 @@ impl Gateway {
 
     /// A GET on the admin port: (status, body), or None if the port does not answer.
     pub fn admin_get(&self, path: &str) -> Option<(u16, String)> {
+        self.admin_request("GET", path, "")
+    }
+
+    /// A request on the admin port with a JSON body: (status, body), or None if the port does not answer.
+    pub fn admin_request(&self, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
         let mut s = TcpStream::connect_timeout(&self.admin, Duration::from_secs(2)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
         write!(
             s,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nConnection: close\r\n\r\n",
-            self.admin
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.admin,
+            body.len()
         )
         .ok()?;
         let mut buf = String::new();
@@ -126,4 +166,60 @@ impl Drop for Gateway {
             let _ = c.wait();
         }
     }
+}
+
+/// Decodes the body of a chunked or plain HTTP/1.1 response enough to parse JSON: strips chunk framing if present.
+pub fn json(body: &str) -> serde_json::Value {
+    if let Ok(v) = serde_json::from_str(body) {
+        return v;
+    }
+    // Chunked: size line, data, CRLF ... 0
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size_line, tail)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size_line.trim(), 16) else {
+            break;
+        };
+        if size == 0 || tail.len() < size {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = tail[size..].trim_start_matches("\r\n");
+    }
+    serde_json::from_str(&out).unwrap_or(serde_json::Value::Null)
+}
+
+/// Polls `f` every 100 ms until it returns Some, or panics after `secs` with `what`.
+pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Regular files under the gateway's backends directory (sealed blobs, and any staging file).
+pub fn blob_files(data_dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![data_dir.join("backends")];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }

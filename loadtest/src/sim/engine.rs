@@ -336,11 +336,17 @@ impl Simulator {
     pub fn finish(mut self) -> SimReport {
         let end = self.clock;
         self.advance_to(end);
-        if self.sample_times.last() != Some(&end) {
-            self.sample_times.push(end);
+        // The last sample is the final bill: an hourly sample taken at the
+        // end instant came before that instant's records, so replace it.
+        if self.sample_times.last() == Some(&end) {
+            self.sample_times.pop();
             for r in &mut self.runs {
-                r.account.sample();
+                r.account.timeline.pop();
             }
+        }
+        self.sample_times.push(end);
+        for r in &mut self.runs {
+            r.account.sample();
         }
         let mut policies: Vec<PolicyResult> = self
             .runs

@@ -141,7 +141,8 @@ impl Buckets {
         }
     }
 
-    /// Cumulative cost at each sample time (sorted).
+    /// Cumulative cost before each sample time (sorted); the last sample
+    /// is the end of the trace and includes everything.
     pub(crate) fn cumulative_at(&self, times: &[u64]) -> Vec<f64> {
         let mut out = Vec::with_capacity(times.len());
         let (mut acc, mut rate) = (0.0, 0.0);
@@ -163,7 +164,22 @@ impl Buckets {
             };
             out.push(acc + partial);
         }
+        if let Some(last) = out.last_mut() {
+            let all: f64 = self.lump.iter().sum::<f64>() + self.storage_total();
+            *last = all;
+        }
         out
+    }
+
+    /// Storage cost over every bucket (the rate integrated over time).
+    fn storage_total(&self) -> f64 {
+        let mut rate = 0.0;
+        let mut total = 0.0;
+        for d in &self.rate_diff {
+            rate += d;
+            total += rate * HOUR_MS as f64;
+        }
+        total
     }
 }
 

@@ -1,0 +1,775 @@
+//! The cost of keeping one object on a replica set for the planning horizon.
+//!
+//! # Model
+//!
+//! For an object of `size` GB (10^9 bytes), currently on replica set `C`, and a target set `T`,
+//! over a horizon of `H` days ([`CostConfig::horizon_days`]):
+//!
+//! * **storage** `= size · Σ_{b∈T} storage_gb_month_b · H / 30`;
+//! * **reads**: `E` expected reads ([`ReadForecast`]), all served by `serve(T)`, the replica with
+//!   the lowest first-byte latency (ties: lowest per-read cost, then lowest index) — the same
+//!   replica the gateway's read path picks. Per read: `get_per_1k / 1000` (requests) +
+//!   `retrieval_per_gb · bytes_per_read` (retrieval) + `egress_per_gb · bytes_per_read` when
+//!   [`CostConfig::read_egress`] (the gateway runs outside the providers);
+//! * **latency penalty** `= λ · E · max(0, latency(serve(T)) − SLA)`;
+//! * **move** (only for `T ≠ C`): every new replica `b ∈ T \ C` is copied from the source
+//!   `s ∈ C` with the lowest per-GB copy price (`retrieval_s + egress(s→b)`, ties: lowest GET
+//!   price, then index), where `egress(s→b) = egress_per_gb_s` if `s` and `b` are different
+//!   providers and 0 within a provider; it costs `GET_s + PUT_b` requests plus
+//!   `size · (retrieval_s + egress(s→b))`. Every released replica `b ∈ C \ T` pays the
+//!   early-deletion fee `size · storage_gb_month_b / 30 · max(0, min_storage_days_b − age_days)`,
+//!   where `age_days` counts from [`ObjectInput::placed_ms`] (the catalog records one write time
+//!   per object version, not per replica).
+//!
+//! # Constraints handled here
+//!
+//! A *candidate* set has exactly `RF` backends, on distinct providers when
+//! [`PlacementRules::provider_diversity`] is set. For a *likely-read* object
+//! (`p_hot >= hot_threshold`) a candidate is feasible only if `serve(T)` meets the SLA. Keeping a
+//! current set that is not a feasible candidate (wrong RF, same provider twice, SLA missed) stays
+//! possible — it is the only zero-move option — but costs [`CostConfig::noncompliance_penalty`]
+//! extra in the objective.
+//!
+//! All functions are pure; `now_ms` only enters through the early-deletion age.
+
+use backends::TierProfile;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, invalid};
+use crate::features::{DAY_MS, ObjectFeatures};
+
+/// A set of backends as a bit mask over the backend list (bit `i` = backend `i`).
+pub type Mask = u16;
+/// Most backends a planner instance handles (bits of [`Mask`]).
+pub const MAX_BACKENDS: usize = 16;
+/// Most candidate replica sets (choices are stored as `u8`, one slot is the current set).
+pub const MAX_CANDIDATES: usize = 255;
+
+const BYTES_PER_GB: f64 = 1e9;
+
+/// One backend the planner may place replicas on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackendSpec {
+    /// The backend's name, as in `ObjectRecord::replicas`.
+    pub name: String,
+    /// Prices and latency.
+    pub profile: TierProfile,
+    /// Capacity in bytes for the planned objects, if limited.
+    pub capacity_bytes: Option<u64>,
+}
+
+/// Replication rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacementRules {
+    /// Replicas per object (RF), at least 1.
+    pub replication_factor: usize,
+    /// Whether the replicas must be on distinct providers.
+    pub provider_diversity: bool,
+}
+
+impl Default for PlacementRules {
+    fn default() -> Self {
+        PlacementRules {
+            replication_factor: 2,
+            provider_diversity: true,
+        }
+    }
+}
+
+/// Prices of the objective beyond the tier profiles.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostConfig {
+    /// Planning horizon in days (positive). Default 30.
+    pub horizon_days: f64,
+    /// First-byte latency SLA in milliseconds. Default 30.
+    pub sla_ms: f64,
+    /// λ: USD per expected read per millisecond of first-byte latency above the SLA. Default 1e-6.
+    pub lambda_latency: f64,
+    /// Objects with `p_hot >= hot_threshold` must have a replica within the SLA. Default 0.5.
+    pub hot_threshold: f64,
+    /// Whether reads pay the serving backend's egress. Default true.
+    pub read_egress: bool,
+    /// Objective penalty (USD) for keeping a placement that breaks the rules. Default 1.0.
+    pub noncompliance_penalty: f64,
+}
+
+impl Default for CostConfig {
+    fn default() -> Self {
+        CostConfig {
+            horizon_days: 30.0,
+            sla_ms: 30.0,
+            lambda_latency: 1e-6,
+            hot_threshold: 0.5,
+            read_egress: true,
+            noncompliance_penalty: 1.0,
+        }
+    }
+}
+
+impl CostConfig {
+    /// Rejects values outside their documented domains.
+    pub fn validate(&self) -> Result<()> {
+        let ok = self.horizon_days.is_finite()
+            && self.horizon_days > 0.0
+            && self.sla_ms.is_finite()
+            && self.sla_ms >= 0.0
+            && self.lambda_latency.is_finite()
+            && self.lambda_latency >= 0.0
+            && (0.0..=1.0).contains(&self.hot_threshold)
+            && self.noncompliance_penalty.is_finite()
+            && self.noncompliance_penalty >= 0.0;
+        if ok {
+            Ok(())
+        } else {
+            Err(invalid(format!("cost config out of range: {self:?}")))
+        }
+    }
+}
+
+/// Expected reads of an object over the planning horizon.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadForecast {
+    /// `p_hot` from the model.
+    pub p_hot: f64,
+    /// Expected reads over the horizon.
+    pub expected_reads: f64,
+    /// Expected bytes per read.
+    pub bytes_per_read: f64,
+}
+
+impl ReadForecast {
+    /// `E = p_hot · max(1, rate · H)` with `rate = max(reads_24h, reads_7d / 7)` per day: if the
+    /// object is read at all, it is read at least once, and at its recent rate if it has one.
+    /// Bytes per read = mean of the last 7 days' reads, or the object size without reads.
+    pub fn from_features(f: &ObjectFeatures, p_hot: f64, horizon_days: f64) -> ReadForecast {
+        let p = if p_hot.is_finite() { p_hot.clamp(0.0, 1.0) } else { 0.0 };
+        let rate = f64::from(f.reads_24h).max(f64::from(f.reads_7d) / 7.0);
+        let expected_reads = p * (rate * horizon_days.max(0.0)).max(1.0);
+        let bytes_per_read = f.mean_read_bytes().unwrap_or(f.size_bytes as f64);
+        ReadForecast {
+            p_hot: p,
+            expected_reads,
+            bytes_per_read,
+        }
+    }
+}
+
+/// What the cost model needs to know about one object.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObjectInput {
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Current replica set (non-empty).
+    pub current: Mask,
+    /// When the current replicas were written (early-deletion age).
+    pub placed_ms: i64,
+    /// Read forecast.
+    pub reads: ReadForecast,
+}
+
+/// The cost of one target set for one object, by component (USD over the horizon).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostBreakdown {
+    /// Storage of the target replicas.
+    pub storage: f64,
+    /// GET requests of the expected reads.
+    pub read_requests: f64,
+    /// Retrieval fees of the expected reads.
+    pub read_retrieval: f64,
+    /// Egress of the expected reads.
+    pub read_egress: f64,
+    /// λ × latency above the SLA.
+    pub latency_penalty: f64,
+    /// GET + PUT requests of the copies.
+    pub move_requests: f64,
+    /// Retrieval fees of reading the copy sources.
+    pub move_retrieval: f64,
+    /// Egress of the copies across providers.
+    pub move_egress: f64,
+    /// Early-deletion fees of the released replicas.
+    pub early_deletion: f64,
+}
+
+impl CostBreakdown {
+    /// Sum of all components.
+    pub fn total(&self) -> f64 {
+        self.storage
+            + self.read_requests
+            + self.read_retrieval
+            + self.read_egress
+            + self.latency_penalty
+            + self.move_requests
+            + self.move_retrieval
+            + self.move_egress
+            + self.early_deletion
+    }
+
+    /// The move part (copies and early deletion).
+    pub fn move_cost(&self) -> f64 {
+        self.move_requests + self.move_retrieval + self.move_egress + self.early_deletion
+    }
+}
+
+/// Per-backend prices in the units the model uses.
+#[derive(Clone, Debug)]
+struct Rates {
+    provider: Vec<usize>,
+    storage_horizon_gb: Vec<f64>,
+    storage_day_gb: Vec<f64>,
+    min_days: Vec<f64>,
+    get: Vec<f64>,
+    put: Vec<f64>,
+    retrieval_gb: Vec<f64>,
+    egress_gb: Vec<f64>,
+    latency: Vec<f64>,
+}
+
+/// The cost model over a fixed list of backends (see the module docs).
+#[derive(Clone, Debug)]
+pub struct CostModel {
+    backends: Vec<BackendSpec>,
+    rules: PlacementRules,
+    cfg: CostConfig,
+    rates: Rates,
+    candidates: Vec<Mask>,
+    /// Per mask: storage price over the horizon per GB.
+    storage_mask: Vec<f64>,
+    /// Per mask: the serving backend (`u8::MAX` for the empty mask).
+    serve: Vec<u8>,
+    /// Per mask: whether it satisfies RF and diversity.
+    rule_ok: Vec<bool>,
+}
+
+impl CostModel {
+    /// Builds the model. Fails for no backends, more than [`MAX_BACKENDS`], duplicate names,
+    /// non-finite or negative prices, an RF no candidate can satisfy, or more than
+    /// [`MAX_CANDIDATES`] candidates.
+    pub fn new(backends: Vec<BackendSpec>, rules: PlacementRules, cfg: CostConfig) -> Result<Self> {
+        cfg.validate()?;
+        let nb = backends.len();
+        if nb == 0 || nb > MAX_BACKENDS {
+            return Err(invalid(format!(
+                "need 1..={MAX_BACKENDS} backends, got {nb}"
+            )));
+        }
+        for (i, b) in backends.iter().enumerate() {
+            if backends[..i].iter().any(|o| o.name == b.name) {
+                return Err(invalid(format!("duplicate backend name {:?}", b.name)));
+            }
+            let p = &b.profile;
+            let prices = [
+                p.storage_gb_month,
+                p.put_per_1k,
+                p.get_per_1k,
+                p.retrieval_per_gb,
+                p.egress_per_gb,
+                p.first_byte_latency_ms,
+            ];
+            if prices.iter().any(|x| !x.is_finite() || *x < 0.0) {
+                return Err(invalid(format!(
+                    "backend {:?} has a negative or non-finite price or latency",
+                    b.name
+                )));
+            }
+        }
+        if rules.replication_factor == 0 || rules.replication_factor > nb {
+            return Err(invalid(format!(
+                "replication factor {} impossible with {nb} backends",
+                rules.replication_factor
+            )));
+        }
+        let mut providers: Vec<&str> = Vec::new();
+        let provider: Vec<usize> = backends
+            .iter()
+            .map(|b| match providers.iter().position(|p| *p == b.profile.provider) {
+                Some(i) => i,
+                None => {
+                    providers.push(&b.profile.provider);
+                    providers.len() - 1
+                }
+            })
+            .collect();
+        let months = cfg.horizon_days / 30.0;
+        let rates = Rates {
+            provider,
+            storage_horizon_gb: backends
+                .iter()
+                .map(|b| b.profile.storage_gb_month * months)
+                .collect(),
+            storage_day_gb: backends
+                .iter()
+                .map(|b| b.profile.storage_gb_month / 30.0)
+                .collect(),
+            min_days: backends
+                .iter()
+                .map(|b| f64::from(b.profile.min_storage_days))
+                .collect(),
+            get: backends.iter().map(|b| b.profile.get_per_1k / 1000.0).collect(),
+            put: backends.iter().map(|b| b.profile.put_per_1k / 1000.0).collect(),
+            retrieval_gb: backends.iter().map(|b| b.profile.retrieval_per_gb).collect(),
+            egress_gb: backends.iter().map(|b| b.profile.egress_per_gb).collect(),
+            latency: backends
+                .iter()
+                .map(|b| b.profile.first_byte_latency_ms)
+                .collect(),
+        };
+        let n_masks = 1usize << nb;
+        let mut storage_mask = vec![0.0; n_masks];
+        let mut serve = vec![u8::MAX; n_masks];
+        let mut rule_ok = vec![false; n_masks];
+        let read_gb = |b: usize| {
+            rates.retrieval_gb[b] + if cfg.read_egress { rates.egress_gb[b] } else { 0.0 }
+        };
+        for mask in 1..n_masks {
+            let mut best: Option<usize> = None;
+            let mut seen_providers = 0u32;
+            let mut diverse = true;
+            for b in 0..nb {
+                if mask & (1 << b) == 0 {
+                    continue;
+                }
+                storage_mask[mask] += rates.storage_horizon_gb[b];
+                let pbit = 1u32 << (rates.provider[b] % 32);
+                if seen_providers & pbit != 0 {
+                    diverse = false;
+                }
+                seen_providers |= pbit;
+                best = match best {
+                    None => Some(b),
+                    Some(a) => {
+                        let key_a = (rates.latency[a], rates.get[a] + read_gb(a));
+                        let key_b = (rates.latency[b], rates.get[b] + read_gb(b));
+                        if key_b < key_a { Some(b) } else { Some(a) }
+                    }
+                };
+            }
+            serve[mask] = best.map_or(u8::MAX, |b| b as u8);
+            rule_ok[mask] = (mask as Mask).count_ones() as usize == rules.replication_factor
+                && (diverse || !rules.provider_diversity);
+        }
+        let candidates: Vec<Mask> = (1..n_masks)
+            .filter(|&m| rule_ok[m])
+            .map(|m| m as Mask)
+            .collect();
+        if candidates.is_empty() {
+            return Err(invalid(format!(
+                "no replica set of {} backends satisfies the rules (provider diversity: {})",
+                rules.replication_factor, rules.provider_diversity
+            )));
+        }
+        if candidates.len() > MAX_CANDIDATES {
+            return Err(invalid(format!(
+                "{} candidate replica sets exceed the limit of {MAX_CANDIDATES}",
+                candidates.len()
+            )));
+        }
+        Ok(CostModel {
+            backends,
+            rules,
+            cfg,
+            rates,
+            candidates,
+            storage_mask,
+            serve,
+            rule_ok,
+        })
+    }
+
+    /// The backends, in mask-bit order.
+    pub fn backends(&self) -> &[BackendSpec] {
+        &self.backends
+    }
+
+    /// The replication rules.
+    pub fn rules(&self) -> &PlacementRules {
+        &self.rules
+    }
+
+    /// The cost settings.
+    pub fn config(&self) -> &CostConfig {
+        &self.cfg
+    }
+
+    /// Every candidate replica set (RF backends, provider-diverse if required), ascending.
+    pub fn candidates(&self) -> &[Mask] {
+        &self.candidates
+    }
+
+    /// The mask of the named backends; `None` if a name is unknown.
+    pub fn mask_of<S: AsRef<str>>(&self, names: &[S]) -> Option<Mask> {
+        let mut mask: Mask = 0;
+        for n in names {
+            let i = self.backends.iter().position(|b| b.name == n.as_ref())?;
+            mask |= 1 << i;
+        }
+        Some(mask)
+    }
+
+    /// Backend names of a mask, fastest first (then by index).
+    pub fn names_of(&self, mask: Mask) -> Vec<String> {
+        let mut idx: Vec<usize> = (0..self.backends.len())
+            .filter(|&b| mask & (1 << b) != 0)
+            .collect();
+        idx.sort_by(|&a, &b| self.rates.latency[a].total_cmp(&self.rates.latency[b]));
+        idx.into_iter()
+            .map(|b| self.backends[b].name.clone())
+            .collect()
+    }
+
+    fn in_range(&self, mask: Mask) -> bool {
+        (mask as usize) < self.serve.len()
+    }
+
+    /// Whether `mask` satisfies RF and diversity.
+    pub fn satisfies_rules(&self, mask: Mask) -> bool {
+        self.in_range(mask) && self.rule_ok[mask as usize]
+    }
+
+    /// First-byte latency of the replica serving reads from `mask` (`None` for an empty or
+    /// out-of-range mask).
+    pub fn serving_latency(&self, mask: Mask) -> Option<f64> {
+        if !self.in_range(mask) {
+            return None;
+        }
+        let s = self.serve[mask as usize];
+        (s != u8::MAX).then(|| self.rates.latency[s as usize])
+    }
+
+    /// Whether `mask` has a replica within the SLA.
+    pub fn meets_sla(&self, mask: Mask) -> bool {
+        self.serving_latency(mask)
+            .is_some_and(|l| l <= self.cfg.sla_ms)
+    }
+
+    /// Whether the object counts as likely read (the SLA is a hard constraint for it).
+    pub fn is_likely_read(&self, reads: &ReadForecast) -> bool {
+        reads.p_hot >= self.cfg.hot_threshold
+    }
+
+    /// Whether `target` is a feasible choice for `obj`: a candidate, and within the SLA if the
+    /// object is likely read.
+    pub fn is_feasible(&self, obj: &ObjectInput, target: Mask) -> bool {
+        self.satisfies_rules(target) && (!self.is_likely_read(&obj.reads) || self.meets_sla(target))
+    }
+
+    /// The source a new replica on `dest` is copied from when the current set is `current`
+    /// (lowest per-GB copy price; see the module docs). `None` for an empty current set.
+    pub fn copy_source(&self, current: Mask, dest: usize) -> Option<usize> {
+        let mut best: Option<(f64, f64, usize)> = None;
+        for s in 0..self.backends.len() {
+            if current & (1 << s) == 0 {
+                continue;
+            }
+            let key = (self.copy_price_gb(s, dest), self.rates.get[s], s);
+            if best.is_none_or(|b| (key.0, key.1) < (b.0, b.1)) {
+                best = Some(key);
+            }
+        }
+        best.map(|b| b.2)
+    }
+
+    fn egress_gb(&self, src: usize, dest: usize) -> f64 {
+        if self.rates.provider[src] == self.rates.provider[dest] {
+            0.0
+        } else {
+            self.rates.egress_gb[src]
+        }
+    }
+
+    fn copy_price_gb(&self, src: usize, dest: usize) -> f64 {
+        self.rates.retrieval_gb[src] + self.egress_gb(src, dest)
+    }
+
+    /// Egress USD per GB of moving an object from `current` to `target` (sum over the new
+    /// replicas of the chosen sources' cross-provider egress).
+    pub fn move_egress_per_gb(&self, current: Mask, target: Mask) -> f64 {
+        let mut total = 0.0;
+        for b in 0..self.backends.len() {
+            if target & (1 << b) != 0
+                && current & (1 << b) == 0
+                && let Some(s) = self.copy_source(current, b)
+            {
+                total += self.egress_gb(s, b);
+            }
+        }
+        total
+    }
+
+    /// The cost of keeping `obj` on `target` for the horizon, moving it there from
+    /// `obj.current` first (see the module docs). Feasibility is not checked here.
+    pub fn breakdown(&self, obj: &ObjectInput, target: Mask, now_ms: i64) -> CostBreakdown {
+        let mut c = CostBreakdown::default();
+        if !self.in_range(target) || target == 0 {
+            return c;
+        }
+        let gb = obj.size_bytes as f64 / BYTES_PER_GB;
+        let r = &self.rates;
+        c.storage = gb * self.storage_mask[target as usize];
+        let s = self.serve[target as usize] as usize;
+        let reads = obj.reads.expected_reads.max(0.0);
+        let read_gb = obj.reads.bytes_per_read.max(0.0) / BYTES_PER_GB;
+        c.read_requests = reads * r.get[s];
+        c.read_retrieval = reads * read_gb * r.retrieval_gb[s];
+        if self.cfg.read_egress {
+            c.read_egress = reads * read_gb * r.egress_gb[s];
+        }
+        c.latency_penalty =
+            self.cfg.lambda_latency * reads * (r.latency[s] - self.cfg.sla_ms).max(0.0);
+        if target == obj.current {
+            return c;
+        }
+        let age_days = (now_ms.saturating_sub(obj.placed_ms)).max(0) as f64 / DAY_MS as f64;
+        for b in 0..self.backends.len() {
+            let bit = 1 << b;
+            let in_t = target & bit != 0;
+            let in_c = obj.current & bit != 0;
+            if in_t && !in_c {
+                if let Some(src) = self.copy_source(obj.current, b) {
+                    c.move_requests += r.get[src] + r.put[b];
+                    c.move_retrieval += gb * r.retrieval_gb[src];
+                    c.move_egress += gb * self.egress_gb(src, b);
+                }
+            } else if in_c && !in_t {
+                c.early_deletion += gb * r.storage_day_gb[b] * (r.min_days[b] - age_days).max(0.0);
+            }
+        }
+        c
+    }
+
+    /// Fills `out[k]` with the total cost of `targets[k]` for `obj` — the same numbers as
+    /// [`CostModel::cost`], computed with per-object precomputation for speed (used to build
+    /// million-object problems). `out` must be at least as long as `targets`; extra entries are
+    /// left alone.
+    pub fn fill_costs(&self, obj: &ObjectInput, targets: &[Mask], now_ms: i64, out: &mut [f64]) {
+        let nb = self.backends.len();
+        let r = &self.rates;
+        let gb = obj.size_bytes as f64 / BYTES_PER_GB;
+        let reads = obj.reads.expected_reads.max(0.0);
+        let read_gb = obj.reads.bytes_per_read.max(0.0) / BYTES_PER_GB;
+        let age_days = (now_ms.saturating_sub(obj.placed_ms)).max(0) as f64 / DAY_MS as f64;
+        // Per backend: cost of adding it (copy) or of releasing it (early deletion).
+        let mut delta = [0.0f64; MAX_BACKENDS];
+        for (b, d) in delta.iter_mut().enumerate().take(nb) {
+            if obj.current & (1 << b) != 0 {
+                *d = gb * r.storage_day_gb[b] * (r.min_days[b] - age_days).max(0.0);
+            } else if let Some(src) = self.copy_source(obj.current, b) {
+                *d = r.get[src] + r.put[b] + gb * self.copy_price_gb(src, b);
+            }
+        }
+        for (k, &target) in targets.iter().enumerate() {
+            let Some(slot) = out.get_mut(k) else { break };
+            if !self.in_range(target) || target == 0 {
+                *slot = 0.0;
+                continue;
+            }
+            let s = self.serve[target as usize] as usize;
+            let per_read = r.get[s]
+                + read_gb
+                    * (r.retrieval_gb[s] + if self.cfg.read_egress { r.egress_gb[s] } else { 0.0 });
+            let mut total = gb * self.storage_mask[target as usize]
+                + reads * per_read
+                + self.cfg.lambda_latency * reads * (r.latency[s] - self.cfg.sla_ms).max(0.0);
+            let mut changed = target ^ obj.current;
+            while changed != 0 {
+                let b = changed.trailing_zeros() as usize;
+                total += delta[b];
+                changed &= changed - 1;
+            }
+            *slot = total;
+        }
+    }
+
+    /// Total cost of `target` for `obj` (the sum of [`CostModel::breakdown`]).
+    pub fn cost(&self, obj: &ObjectInput, target: Mask, now_ms: i64) -> f64 {
+        self.breakdown(obj, target, now_ms).total()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aws_std() -> BackendSpec {
+        BackendSpec {
+            name: "aws-std".into(),
+            profile: TierProfile::s3_standard(),
+            capacity_bytes: None,
+        }
+    }
+
+    fn aws_gir() -> BackendSpec {
+        BackendSpec {
+            name: "aws-gir".into(),
+            profile: TierProfile::s3_glacier_ir(),
+            capacity_bytes: None,
+        }
+    }
+
+    fn other_std() -> BackendSpec {
+        let mut p = TierProfile::s3_standard();
+        p.provider = "other".into();
+        p.egress_per_gb = 0.05;
+        p.first_byte_latency_ms = 40.0;
+        BackendSpec {
+            name: "other-std".into(),
+            profile: p,
+            capacity_bytes: None,
+        }
+    }
+
+    fn model(rf: usize, diversity: bool) -> CostModel {
+        CostModel::new(
+            vec![aws_std(), aws_gir(), other_std()],
+            PlacementRules {
+                replication_factor: rf,
+                provider_diversity: diversity,
+            },
+            CostConfig::default(),
+        )
+        .expect("model")
+    }
+
+    fn obj(current: Mask, p_hot: f64, reads: f64) -> ObjectInput {
+        ObjectInput {
+            size_bytes: 10_000_000_000, // 10 GB
+            current,
+            placed_ms: 0,
+            reads: ReadForecast {
+                p_hot,
+                expected_reads: reads,
+                bytes_per_read: 1e9,
+            },
+        }
+    }
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() < 1e-9, "{a} != {b}");
+    }
+
+    #[test]
+    fn candidates_follow_rf_and_diversity() {
+        // Backends: 0 aws-std, 1 aws-gir, 2 other-std.
+        assert_eq!(model(2, true).candidates(), &[0b101, 0b110]);
+        assert_eq!(model(2, false).candidates(), &[0b011, 0b101, 0b110]);
+        assert_eq!(model(1, true).candidates(), &[0b001, 0b010, 0b100]);
+        assert!(CostModel::new(vec![aws_std()], PlacementRules::default(), CostConfig::default())
+            .is_err());
+        assert!(
+            CostModel::new(
+                vec![aws_std(), aws_gir()],
+                PlacementRules::default(),
+                CostConfig::default()
+            )
+            .is_err(),
+            "two backends of one provider cannot be diverse"
+        );
+    }
+
+    #[test]
+    fn storage_and_reads_hand_computed() {
+        let m = model(2, true);
+        let o = obj(0b101, 0.9, 100.0);
+        let c = m.breakdown(&o, 0b101, 0);
+        // 10 GB on two STANDARD-priced tiers for 30 days.
+        close(c.storage, 10.0 * (0.023 + 0.023));
+        // Served by aws-std (20 ms < 40 ms): 100 GETs, 100 GB out at 0.09, no retrieval.
+        close(c.read_requests, 100.0 * 0.0004 / 1000.0);
+        close(c.read_retrieval, 0.0);
+        close(c.read_egress, 100.0 * 0.09);
+        close(c.latency_penalty, 0.0);
+        close(c.move_cost(), 0.0);
+        assert!(m.meets_sla(0b101));
+    }
+
+    #[test]
+    fn early_deletion_and_cross_provider_egress() {
+        let m = model(2, true);
+        // From {aws-gir, other-std} to {aws-std, other-std}, 20 days after placement.
+        let mut o = obj(0b110, 0.0, 0.0);
+        o.placed_ms = 0;
+        let now = 20 * DAY_MS;
+        let c = m.breakdown(&o, 0b101, now);
+        // New replica aws-std: sources aws-gir (same provider: retrieval 0.03/GB, no egress) or
+        // other-std (egress 0.05/GB). Cheapest per GB: other-std at 0.05 < 0.03? No: 0.03 < 0.05.
+        assert_eq!(m.copy_source(0b110, 0), Some(1));
+        close(c.move_retrieval, 10.0 * 0.03);
+        close(c.move_egress, 0.0);
+        close(c.move_requests, 0.01 / 1000.0 + 0.005 / 1000.0);
+        // Releasing aws-gir 20 days in: 70 remaining days of 0.004/GB-month.
+        close(c.early_deletion, 10.0 * 0.004 / 30.0 * 70.0);
+        // After the minimum duration there is no fee.
+        close(m.breakdown(&o, 0b101, 100 * DAY_MS).early_deletion, 0.0);
+
+        // From {aws-std, aws-gir} (non-diverse) to {aws-std, other-std}: other-std must be copied
+        // across providers; aws-std (0.09 egress, no retrieval) beats aws-gir (0.03 + 0.09).
+        let o2 = obj(0b011, 0.0, 0.0);
+        assert_eq!(m.copy_source(0b011, 2), Some(0));
+        let c2 = m.breakdown(&o2, 0b101, 200 * DAY_MS);
+        close(c2.move_egress, 10.0 * 0.09);
+        close(c2.move_retrieval, 0.0);
+        close(m.move_egress_per_gb(0b011, 0b101), 0.09);
+    }
+
+    #[test]
+    fn sla_and_latency_penalty() {
+        let cfg = CostConfig {
+            sla_ms: 30.0,
+            lambda_latency: 0.001,
+            ..CostConfig::default()
+        };
+        let m = CostModel::new(
+            vec![aws_std(), aws_gir(), other_std()],
+            PlacementRules::default(),
+            cfg,
+        )
+        .expect("model");
+        // {aws-gir 50 ms, other-std 40 ms}: served by other-std, 10 ms over the SLA.
+        assert!(!m.meets_sla(0b110));
+        assert_eq!(m.serving_latency(0b110), Some(40.0));
+        let hot = obj(0b101, 0.9, 50.0);
+        close(m.breakdown(&hot, 0b110, 0).latency_penalty, 0.001 * 50.0 * 10.0);
+        assert!(!m.is_feasible(&hot, 0b110), "likely-read object needs a replica within SLA");
+        assert!(m.is_feasible(&hot, 0b101));
+        let cold = obj(0b101, 0.1, 0.1);
+        assert!(m.is_feasible(&cold, 0b110));
+        assert!(!m.is_feasible(&cold, 0b011), "same provider twice");
+    }
+
+    #[test]
+    fn fast_costs_match_breakdown() {
+        let m = model(2, false);
+        let targets: Vec<Mask> = (1..8).collect();
+        for current in 1..8u16 {
+            for &(p_hot, reads) in &[(0.0, 0.0), (0.7, 12.0)] {
+                let mut o = obj(current, p_hot, reads);
+                o.placed_ms = 3 * DAY_MS;
+                let mut out = vec![0.0; targets.len()];
+                m.fill_costs(&o, &targets, 40 * DAY_MS, &mut out);
+                for (k, &t) in targets.iter().enumerate() {
+                    close(out[k], m.cost(&o, t, 40 * DAY_MS));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn read_forecast() {
+        let mut f = ObjectFeatures::compute(
+            5000,
+            0,
+            crate::features::AccessHistory::EMPTY,
+            DAY_MS,
+            &Default::default(),
+        );
+        let r = ReadForecast::from_features(&f, 0.5, 30.0);
+        close(r.expected_reads, 0.5);
+        close(r.bytes_per_read, 5000.0);
+        f.reads_24h = 2;
+        f.reads_7d = 7;
+        f.bytes_read_7d = 700;
+        let r = ReadForecast::from_features(&f, 0.5, 30.0);
+        close(r.expected_reads, 0.5 * 60.0);
+        close(r.bytes_per_read, 100.0);
+        assert_eq!(ReadForecast::from_features(&f, f64::NAN, 30.0).p_hot, 0.0);
+    }
+}

@@ -1,0 +1,207 @@
+//! Synthetic placement instances for the benchmark, the tests and simulations.
+//!
+//! Six backends (three providers × a hot and a cold tier, list-price-like numbers), and objects
+//! with log-normal sizes, a mixture of hot and cold read forecasts, and a current placement that
+//! is mostly what a previous plan would have chosen plus drift (random placements and a few
+//! non-compliant ones). [`bind_constraints`] then sets hot-tier capacities and a move budget as
+//! fractions of what the unconstrained optimum would use, so the coupling constraints bind.
+//!
+//! Everything is deterministic in the seed.
+
+use backends::TierProfile;
+
+use crate::cost::{BackendSpec, CostModel, Mask, ObjectInput, ReadForecast};
+use crate::error::Result;
+use crate::features::DAY_MS;
+use crate::optimize::{SolverConfig, solve};
+use crate::problem::{MoveBudget, Problem};
+use crate::rng::SplitMix64;
+
+#[allow(clippy::too_many_arguments)]
+fn profile(
+    provider: &str,
+    class: &str,
+    storage: f64,
+    put: f64,
+    get: f64,
+    retrieval: f64,
+    egress: f64,
+    min_days: u32,
+    latency: f64,
+) -> TierProfile {
+    TierProfile {
+        provider: provider.into(),
+        storage_class: class.into(),
+        storage_gb_month: storage,
+        put_per_1k: put,
+        get_per_1k: get,
+        retrieval_per_gb: retrieval,
+        egress_per_gb: egress,
+        min_storage_days: min_days,
+        first_byte_latency_ms: latency,
+    }
+}
+
+/// Three providers × (hot, cold), no capacities. Hot tiers (indices 0, 2, 4) meet a 30 ms SLA,
+/// cold tiers (1, 3, 5) do not.
+pub fn three_provider_backends() -> Vec<BackendSpec> {
+    let spec = |name: &str, profile: TierProfile| BackendSpec {
+        name: name.into(),
+        profile,
+        capacity_bytes: None,
+    };
+    vec![
+        spec("aws-hot", TierProfile::s3_standard()),
+        spec("aws-cold", TierProfile::s3_glacier_ir()),
+        spec(
+            "gcp-hot",
+            profile("gcp", "STANDARD", 0.020, 0.005, 0.0004, 0.0, 0.12, 0, 25.0),
+        ),
+        spec(
+            "gcp-cold",
+            profile("gcp", "COLDLINE", 0.004, 0.01, 0.005, 0.02, 0.12, 90, 60.0),
+        ),
+        spec(
+            "azure-hot",
+            profile("azure", "HOT", 0.0184, 0.0065, 0.0005, 0.0, 0.087, 0, 22.0),
+        ),
+        spec(
+            "azure-cold",
+            profile("azure", "COOL", 0.010, 0.013, 0.001, 0.01, 0.087, 30, 40.0),
+        ),
+    ]
+}
+
+/// A synthetic instance.
+#[derive(Clone, Debug)]
+pub struct SyntheticInstance {
+    /// The backends (capacities set by [`bind_constraints`]).
+    pub backends: Vec<BackendSpec>,
+    /// The objects.
+    pub objects: Vec<ObjectInput>,
+    /// The planning instant.
+    pub now_ms: i64,
+    /// The move budget (set by [`bind_constraints`]).
+    pub budget: MoveBudget,
+}
+
+/// `n` objects over [`three_provider_backends`] at a fixed `now_ms`.
+pub fn instance(n: usize, seed: u64) -> SyntheticInstance {
+    let backends = three_provider_backends();
+    let now_ms = 20_000 * DAY_MS;
+    let mut rng = SplitMix64::new(seed);
+    let hot = [0usize, 2, 4];
+    let cold = [1usize, 3, 5];
+    let mut objects = Vec::with_capacity(n);
+    for _ in 0..n {
+        // Sizes: log-normal, median 4 MB, clamped to [1 KB, 5 GB].
+        let size = (4e6 * (2.0 * rng.normal()).exp()).clamp(1e3, 5e9) as u64;
+        let is_hot = rng.next_f64() < 0.15;
+        let p_hot = if is_hot {
+            0.5 + 0.5 * rng.next_f64()
+        } else {
+            0.5 * rng.next_f64().powi(3)
+        };
+        let rate = if is_hot {
+            2.0 * (1.2 * rng.normal()).exp()
+        } else {
+            0.05 * (1.0 * rng.normal()).exp()
+        };
+        let reads = ReadForecast {
+            p_hot,
+            expected_reads: p_hot * (rate * 30.0).max(1.0),
+            bytes_per_read: size as f64,
+        };
+        // Current placement: a previous plan from a noisy forecast, plus drift.
+        let pa = rng.below(3) as usize;
+        let pb = (pa + 1 + rng.below(2) as usize) % 3;
+        let u = rng.next_f64();
+        let current: Mask = if u < 0.02 {
+            // Non-compliant: one replica, or two on one provider.
+            if rng.next_f64() < 0.5 {
+                1 << hot[pa]
+            } else {
+                (1 << hot[pa]) | (1 << cold[pa])
+            }
+        } else if u < 0.22 {
+            let a = if rng.next_f64() < 0.5 { hot[pa] } else { cold[pa] };
+            let b = if rng.next_f64() < 0.5 { hot[pb] } else { cold[pb] };
+            (1 << a) | (1 << b)
+        } else {
+            let noisy = (p_hot + 0.15 * rng.normal()).clamp(0.0, 1.0);
+            if noisy >= 0.4 {
+                (1 << hot[pa]) | (1 << cold[pb])
+            } else {
+                (1 << cold[pa]) | (1 << cold[pb])
+            }
+        };
+        let placed_ms = now_ms - (rng.next_f64() * 180.0 * DAY_MS as f64) as i64;
+        objects.push(ObjectInput {
+            size_bytes: size,
+            current,
+            placed_ms,
+            reads,
+        });
+    }
+    SyntheticInstance {
+        backends,
+        objects,
+        now_ms,
+        budget: MoveBudget::default(),
+    }
+}
+
+/// Sets each hot tier's capacity to `capacity_fraction` of its usage in the unconstrained optimum
+/// (computed with `model`'s rules and costs), and the move budget to `budget_fraction` of the
+/// bytes and egress dollars the unconstrained optimum would move. Returns the updated instance.
+pub fn bind_constraints(
+    mut inst: SyntheticInstance,
+    model: &CostModel,
+    capacity_fraction: f64,
+    budget_fraction: f64,
+    threads: usize,
+) -> Result<SyntheticInstance> {
+    let mut specs = model.backends().to_vec();
+    for s in &mut specs {
+        s.capacity_bytes = None;
+    }
+    let free = CostModel::new(specs.clone(), *model.rules(), *model.config())?;
+    let problem = Problem::build(
+        &free,
+        &inst.objects,
+        &MoveBudget::default(),
+        inst.now_ms,
+        threads,
+    )?;
+    let sol = solve(
+        &problem,
+        &SolverConfig {
+            threads,
+            ..SolverConfig::default()
+        },
+    );
+    let mut stored = vec![0.0f64; specs.len()];
+    let (mut moved, mut egress) = (0.0f64, 0.0f64);
+    for (i, o) in inst.objects.iter().enumerate() {
+        let target = problem.slot_mask(i, usize::from(sol.choice[i]));
+        for (b, st) in stored.iter_mut().enumerate() {
+            if target & (1 << b) != 0 {
+                *st += o.size_bytes as f64;
+            }
+        }
+        let new = (target & !o.current).count_ones();
+        moved += f64::from(new) * o.size_bytes as f64;
+        egress += free.move_egress_per_gb(o.current, target) * o.size_bytes as f64 / 1e9;
+    }
+    for (b, spec) in specs.iter_mut().enumerate() {
+        if spec.profile.first_byte_latency_ms <= model.config().sla_ms {
+            spec.capacity_bytes = Some((stored[b] * capacity_fraction) as u64);
+        }
+    }
+    inst.backends = specs;
+    inst.budget = MoveBudget {
+        max_bytes: Some((moved * budget_fraction) as u64),
+        max_egress_usd: Some(egress * budget_fraction),
+    };
+    Ok(inst)
+}
