@@ -5,6 +5,9 @@
 //! - `/admin/objects?bucket=B[&prefix=P][&after=K][&limit=N]` — a page of objects with placement and heat.
 //! - `/admin/objects/{bucket}/{key}` — one object: size, etag, generation, replicas, heat, access counts.
 //! - `/admin/users` — access keys and their access level (never secrets).
+//! - `/admin/backends` — per backend: profile, objects, bytes, estimated monthly cost, read/write counters and
+//!   errors; plus totals and the all-hot equivalent cost (`?refresh=true` rescans the catalog first).
+//! - `/metrics` — Prometheus text format (same bearer token).
 //! - `/admin/moves[?active=true][&limit=N]` — move tasks, newest first, with state and reason;
 //!   `POST /admin/moves` with `{"bucket", "key", "to": [backends]}` plans one move by hand.
 //! - `/admin/chaos` — the installed fault-injection rules, in the `[chaos]` config schema (as JSON);
@@ -106,6 +109,8 @@ impl Admin {
             (&Method::GET, "/admin/moves") => self.moves(&query).await,
             (&Method::POST, "/admin/moves") => self.plan_move(body).await,
             (&Method::GET, "/admin/health") => self.health().await,
+            (&Method::GET, "/admin/backends") => self.backends(query.contains_key("refresh")).await,
+            (&Method::GET, "/metrics") => self.metrics().await,
             (&Method::GET, "/admin/users") => self.users(),
             (&Method::GET, "/admin/objects") => self.list_objects(&query).await,
             (&Method::GET, p) if p.starts_with("/admin/objects/") => {
@@ -205,6 +210,234 @@ impl Admin {
                 },
             }),
         )
+    }
+
+    /// The usage snapshot, computed now if none exists yet (or when asked to).
+    async fn usage(&self, refresh: bool) -> Result<crate::usage::Usage, catalog::CatalogError> {
+        match self.strata.usage.get() {
+            Some(u) if !refresh => Ok(u),
+            _ => crate::usage::refresh(&self.strata).await,
+        }
+    }
+
+    async fn backends(&self, refresh: bool) -> Reply {
+        let usage = match self.usage(refresh).await {
+            Ok(u) => u,
+            Err(e) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "CatalogError",
+                    e.to_string(),
+                );
+            }
+        };
+        use std::sync::atomic::Ordering::Relaxed;
+        let backends: Vec<Value> = self
+            .strata
+            .backends
+            .iter()
+            .map(|b| {
+                let u = usage.backends.get(b.name()).cloned().unwrap_or_default();
+                let c = self.strata.metrics.backend(b.name());
+                let reads = c.reads.load(Relaxed);
+                let read_errors = c.read_errors.load(Relaxed);
+                let writes = c.writes.load(Relaxed);
+                let write_errors = c.write_errors.load(Relaxed);
+                let ops = reads + writes;
+                json!({
+                    "name": b.name(),
+                    "provider": b.profile().provider,
+                    "storage_class": b.profile().storage_class,
+                    "profile": b.profile(),
+                    "active_key_id": b.active_key_id(),
+                    "objects": u.objects,
+                    "bytes": u.bytes,
+                    "monthly_cost": u.monthly_cost,
+                    "reads": reads,
+                    "read_errors": read_errors,
+                    "writes": writes,
+                    "write_errors": write_errors,
+                    "error_rate": if ops == 0 { 0.0 } else { (read_errors + write_errors) as f64 / ops as f64 },
+                })
+            })
+            .collect();
+        json_reply(
+            StatusCode::OK,
+            &json!({
+                "computed_ms": usage.computed_ms,
+                "objects": usage.objects,
+                "logical_bytes": usage.logical_bytes,
+                "monthly_cost": usage.monthly_cost,
+                "all_hot_monthly_cost": usage.all_hot_monthly_cost,
+                "backends": backends,
+            }),
+        )
+    }
+
+    async fn metrics(&self) -> Reply {
+        use crate::metrics::{header, label};
+        use std::fmt::Write as _;
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.strata;
+        let mut out = String::with_capacity(8192);
+        s.metrics.render(&mut out);
+        let rec = s.recorder.stats();
+        header(
+            &mut out,
+            "strata_access_events_total",
+            "counter",
+            "access events by fate (recorded, flushed, dropped)",
+        );
+        for (fate, n) in [
+            ("recorded", rec.recorded.load(Relaxed)),
+            ("flushed", rec.flushed.load(Relaxed)),
+            ("dropped", rec.dropped.load(Relaxed)),
+        ] {
+            let _ = writeln!(out, "strata_access_events_total{{fate=\"{fate}\"}} {n}");
+        }
+        header(
+            &mut out,
+            "strata_access_recording_lag_ms",
+            "gauge",
+            "age of the oldest event in the last flushed batch",
+        );
+        let _ = writeln!(
+            out,
+            "strata_access_recording_lag_ms {}",
+            rec.last_lag_ms.load(Relaxed)
+        );
+        header(
+            &mut out,
+            "strata_access_recording_pending",
+            "gauge",
+            "access events queued, not yet in the catalog",
+        );
+        let _ = writeln!(
+            out,
+            "strata_access_recording_pending {}",
+            s.recorder.pending()
+        );
+        header(
+            &mut out,
+            "strata_chaos_faults_injected_total",
+            "counter",
+            "faults injected by the chaos layer",
+        );
+        let _ = writeln!(
+            out,
+            "strata_chaos_faults_injected_total {}",
+            s.chaos.total_injected()
+        );
+        header(
+            &mut out,
+            "strata_chaos_rule_faults",
+            "gauge",
+            "faults injected per installed chaos rule",
+        );
+        for r in s.chaos.stats() {
+            let _ = writeln!(
+                out,
+                "strata_chaos_rule_faults{{rule=\"{}\",backend=\"{}\",fault=\"{}\"}} {}",
+                label(&r.id),
+                label(&r.backend),
+                label(&r.fault_type),
+                r.injected
+            );
+        }
+        let moves = s
+            .with_catalog(|c| c.moves(catalog::MOVE_HISTORY, false))
+            .await
+            .unwrap_or_default();
+        header(
+            &mut out,
+            "strata_moves",
+            "gauge",
+            "move tasks in the catalog by state",
+        );
+        let mut by_state = std::collections::BTreeMap::new();
+        for m in &moves {
+            *by_state.entry(m.state.as_str()).or_insert(0u64) += 1;
+        }
+        for st in [
+            "Planned",
+            "Copying",
+            "Verified",
+            "Committed",
+            "SourceReleased",
+            "Aborted",
+        ] {
+            let _ = writeln!(
+                out,
+                "strata_moves{{state=\"{st}\"}} {}",
+                by_state.get(st).copied().unwrap_or(0)
+            );
+        }
+        if let Ok(u) = self.usage(false).await {
+            header(
+                &mut out,
+                "strata_catalog_objects",
+                "gauge",
+                "objects in the catalog",
+            );
+            let _ = writeln!(out, "strata_catalog_objects {}", u.objects);
+            header(
+                &mut out,
+                "strata_catalog_logical_bytes",
+                "gauge",
+                "sum of object sizes",
+            );
+            let _ = writeln!(out, "strata_catalog_logical_bytes {}", u.logical_bytes);
+            header(
+                &mut out,
+                "strata_backend_stored_bytes",
+                "gauge",
+                "plaintext bytes stored per backend",
+            );
+            for (b, bu) in &u.backends {
+                let _ = writeln!(
+                    out,
+                    "strata_backend_stored_bytes{{backend=\"{}\"}} {}",
+                    label(b),
+                    bu.bytes
+                );
+            }
+            header(
+                &mut out,
+                "strata_backend_monthly_cost_dollars",
+                "gauge",
+                "estimated storage cost per month per backend",
+            );
+            for (b, bu) in &u.backends {
+                let _ = writeln!(
+                    out,
+                    "strata_backend_monthly_cost_dollars{{backend=\"{}\"}} {}",
+                    label(b),
+                    bu.monthly_cost
+                );
+            }
+            header(
+                &mut out,
+                "strata_monthly_cost_dollars",
+                "gauge",
+                "estimated storage cost per month, now and if all replicas were on the hottest tier",
+            );
+            let _ = writeln!(
+                out,
+                "strata_monthly_cost_dollars{{placement=\"current\"}} {}",
+                u.monthly_cost
+            );
+            let _ = writeln!(
+                out,
+                "strata_monthly_cost_dollars{{placement=\"all_hot\"}} {}",
+                u.all_hot_monthly_cost
+            );
+        }
+        let mut r = Response::new(Full::new(Bytes::from(out)));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        r
     }
 
     fn chaos_get(&self) -> Reply {

@@ -15,6 +15,8 @@ use s3s::crypto::{Checksum as _, Md5};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
 
 use crate::checksums::Expectations;
+use crate::metrics::Metrics;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// Largest single PUT (and part) S3 accepts.
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -70,6 +72,7 @@ fn backend_error(what: &str, e: impl std::fmt::Display) -> S3Error {
 /// `expected_len` (Content-Length, when the client declared one) must match what arrives. Checks in `expect` are
 /// verified after the last byte (trailer checksums are only known then) and before the blob becomes visible.
 pub async fn ingest<S, E>(
+    metrics: &Metrics,
     targets: &[Arc<Backend>],
     body: S,
     expected_len: Option<u64>,
@@ -104,7 +107,13 @@ where
     }
     match stream_into(&mut writers, body, expected_len, expect, trailers).await {
         Ok((size, md5, blake3, checksums)) => {
-            finish_all(targets, writers, &blob).await?;
+            finish_all(metrics, targets, writers, &blob).await?;
+            metrics.bytes_in.fetch_add(size, Relaxed);
+            for t in targets {
+                let c = metrics.backend(t.name());
+                c.writes.fetch_add(1, Relaxed);
+                c.bytes_written.fetch_add(size, Relaxed);
+            }
             Ok(Ingested {
                 part: PartRef {
                     blob,
@@ -183,6 +192,7 @@ where
 }
 
 async fn finish_all(
+    metrics: &Metrics,
     targets: &[Arc<Backend>],
     writers: Vec<SealedWriter>,
     blob: &str,
@@ -202,6 +212,7 @@ async fn finish_all(
             .get(pos)
             .map(|t| t.name().to_owned())
             .unwrap_or_default();
+        metrics.backend(&name).write_errors.fetch_add(1, Relaxed);
         return Err(backend_error(
             &format!("backend {name} could not complete the write"),
             err.map(|e| e.to_string()).unwrap_or_default(),

@@ -7,6 +7,7 @@ mod clock;
 mod config;
 mod credentials;
 mod ingest;
+mod metrics;
 mod mover;
 mod read;
 mod reaper;
@@ -15,6 +16,7 @@ mod recovery;
 mod s3;
 mod server;
 mod state;
+mod usage;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -17,6 +17,7 @@ use catalog::ObjectRecord;
 use futures::{Stream, StreamExt};
 use s3s::dto::StreamingBlob;
 use s3s::{S3Error, S3ErrorCode, S3Result};
+use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::mpsc;
 
 use crate::state::Strata;
@@ -90,9 +91,12 @@ async fn pump(
             let end = hi - part_start;
             let mut last_error = String::from("no replica is configured");
             for backend in &replicas {
+                let counters = strata.metrics.backend(backend.name());
+                counters.reads.fetch_add(1, Relaxed);
                 let mut stream = match backend.read(&part.blob, part.size, pos..end).await {
                     Ok(s) => s,
                     Err(e) => {
+                        counters.read_errors.fetch_add(1, Relaxed);
                         tracing::warn!(backend = backend.name(), blob = %part.blob, error = %e, "replica read failed; failing over");
                         last_error = e.to_string();
                         continue;
@@ -102,11 +106,17 @@ async fn pump(
                     match item {
                         Ok(bytes) => {
                             pos += bytes.len() as u64;
+                            counters.bytes_read.fetch_add(bytes.len() as u64, Relaxed);
+                            strata
+                                .metrics
+                                .bytes_out
+                                .fetch_add(bytes.len() as u64, Relaxed);
                             if tx.send(Ok(bytes)).await.is_err() {
                                 return; // the client went away
                             }
                         }
                         Err(e) => {
+                            counters.read_errors.fetch_add(1, Relaxed);
                             tracing::warn!(backend = backend.name(), blob = %part.blob, at = pos, error = %e, "replica failed mid-stream; failing over");
                             last_error = e.to_string();
                             break;

@@ -93,6 +93,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         GARBAGE_GRACE,
     ));
     tokio::spawn(crate::mover::run(strata.clone(), strata.mover.clone()));
+    tokio::spawn(crate::usage::run(strata.clone()));
 
     let http = ConnBuilder::new(TokioExecutor::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -101,7 +102,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::select! {
             accepted = s3_listener.accept() => match accepted {
                 Ok((sock, _)) => {
-                    let conn = http.serve_connection(TokioIo::new(sock), service.clone()).into_owned();
+                    let service = service.clone();
+                    let metrics = strata.metrics.clone();
+                    let svc = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                        let slot = crate::metrics::OpSlot::default();
+                        req.extensions_mut().insert(slot.clone());
+                        let fut = hyper::service::Service::call(&service, req);
+                        crate::metrics::observe(metrics.clone(), slot, fut)
+                    });
+                    let conn = http.serve_connection(TokioIo::new(sock), svc).into_owned();
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move { let _ = conn.await; });
                 }

@@ -20,6 +20,10 @@ pub struct Strata {
     /// Backends that receive every new object.
     pub initial_placement: Vec<Arc<Backend>>,
     pub recorder: AccessRecorder,
+    /// In-memory counters for /metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Last snapshot of bytes and cost per backend.
+    pub usage: crate::usage::UsageCache,
     /// Fault injection shared by every backend's store (no rules: pass-through).
     pub chaos: Arc<chaos::Chaos>,
     pub leases: Arc<ReadLeases>,
@@ -76,6 +80,8 @@ impl Strata {
             backends,
             initial_placement,
             recorder,
+            metrics: Arc::default(),
+            usage: Default::default(),
             chaos,
             leases: Arc::new(ReadLeases::default()),
             mover: crate::mover::MoverHandle::default(),

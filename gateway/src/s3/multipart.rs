@@ -199,8 +199,15 @@ impl StrataS3 {
         let expect =
             Expectations::from_request(&headers, i.content_md5.as_deref(), algorithm.as_deref())?;
         let declared = i.content_length.and_then(|l| u64::try_from(l).ok());
-        let ing =
-            ingest::ingest(&targets, body, declared, &expect, trailing_headers.as_ref()).await?;
+        let ing = ingest::ingest(
+            &self.strata.metrics,
+            &targets,
+            body,
+            declared,
+            &expect,
+            trailing_headers.as_ref(),
+        )
+        .await?;
         self.store_part(&up, number, &ing).await?;
         let sums = to_dto(&ing.checksums);
         Ok(S3Response::new(UploadPartOutput {

@@ -252,7 +252,15 @@ impl StrataS3 {
         let declared = content_length.and_then(|l| u64::try_from(l).ok());
         let Ingested {
             part, checksums, ..
-        } = ingest::ingest(&targets, body, declared, &expect, trailing_headers.as_ref()).await?;
+        } = ingest::ingest(
+            &self.strata.metrics,
+            &targets,
+            body,
+            declared,
+            &expect,
+            trailing_headers.as_ref(),
+        )
+        .await?;
         let mut meta = meta_from_request(
             content_type,
             content_encoding,
@@ -543,7 +551,15 @@ impl StrataS3 {
     ) -> S3Result<Ingested> {
         let len = range.end - range.start;
         let body = read::open(&self.strata, rec, range).await?;
-        ingest::ingest(targets, body, Some(len), &Expectations::default(), None).await
+        ingest::ingest(
+            &self.strata.metrics,
+            targets,
+            body,
+            Some(len),
+            &Expectations::default(),
+            None,
+        )
+        .await
     }
 
     pub(super) async fn copy_object_impl(
