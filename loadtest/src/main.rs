@@ -15,7 +15,11 @@ use loadtest::trace::TraceWriter;
 use loadtest::workload::{Generator, GeneratorOptions, Profile};
 
 #[derive(Parser)]
-#[command(name = "strata-loadtest", version, about = "Workloads, S3 load driver and offline policy simulator")]
+#[command(
+    name = "strata-loadtest",
+    version,
+    about = "Workloads, S3 load driver and offline policy simulator"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -166,7 +170,7 @@ struct SimulateArgs {
     /// Trace file ("-" for stdin).
     #[arg(long)]
     trace: PathBuf,
-    /// Price and latency table (TOML, [[tiers]] with TierProfile fields);
+    /// Price and latency table (TOML, `[[tiers]]` with TierProfile fields);
     /// default: S3 Standard, Standard-IA, Glacier IR.
     #[arg(long)]
     prices: Option<PathBuf>,
@@ -188,7 +192,8 @@ struct SimulateArgs {
 }
 
 fn secs(what: &str, v: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(v).map_err(|_| format!("--{what} {v} is not a valid number of seconds"))
+    Duration::try_from_secs_f64(v)
+        .map_err(|_| format!("--{what} {v} is not a valid number of seconds"))
 }
 
 fn generate(a: &GenerateArgs) -> Result<(), String> {
@@ -208,7 +213,8 @@ fn generate(a: &GenerateArgs) -> Result<(), String> {
             .map_err(|e| format!("writing {}: {e}", a.out.display()))?;
     }
     let n = w.written();
-    w.finish().map_err(|e| format!("writing {}: {e}", a.out.display()))?;
+    w.finish()
+        .map_err(|e| format!("writing {}: {e}", a.out.display()))?;
     eprintln!(
         "generated {n} requests over {population} objects ({} days, profile {:?}) in {:.1}s",
         profile.duration_days,
@@ -220,7 +226,7 @@ fn generate(a: &GenerateArgs) -> Result<(), String> {
 
 fn run(a: &RunArgs) -> Result<(), String> {
     let input = match (&a.workload, &a.trace) {
-        (Some(p), _) => Input::Workload(a.overrides.load(p)?),
+        (Some(p), _) => Input::Workload(Box::new(a.overrides.load(p)?)),
         (None, Some(t)) => Input::Trace(t.clone()),
         (None, None) => return Err("one of --workload or --trace is required".into()),
     };
@@ -253,7 +259,9 @@ fn run(a: &RunArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("starting the async runtime: {e}"))?;
-    let report = rt.block_on(driver::run(&cfg, &input)).map_err(|e| e.to_string())?;
+    let report = rt
+        .block_on(driver::run(&cfg, &input))
+        .map_err(|e| e.to_string())?;
     if a.json {
         println!("{}", report.to_json());
     } else {
@@ -264,7 +272,10 @@ fn run(a: &RunArgs) -> Result<(), String> {
 
 fn simulate(a: &SimulateArgs) -> Result<(), String> {
     if !(a.sla_ms.is_finite() && a.sla_ms >= 0.0) {
-        return Err(format!("--sla-ms {} must be a non-negative number", a.sla_ms));
+        return Err(format!(
+            "--sla-ms {} must be a non-negative number",
+            a.sla_ms
+        ));
     }
     let table = match &a.prices {
         Some(p) => PriceTable::load(p).map_err(|e| e.to_string())?,

@@ -14,12 +14,23 @@ const DAY: u64 = 86_400_000;
 const GB: u64 = 1_000_000_000;
 
 fn run(trace: &str, policies: Vec<Box<dyn Policy>>, table: PriceTable, sla_ms: f64) -> SimReport {
-    let mut s = Simulator::new(table, SimConfig { sla_ms, oracle: true });
+    let mut s = Simulator::new(
+        table,
+        SimConfig {
+            sla_ms,
+            oracle: true,
+        },
+    );
     for p in policies {
         s.add_policy(p).expect("distinct names");
     }
     let (report, parse) = sim::replay(s, trace.as_bytes()).expect("in-memory trace");
-    assert_eq!(parse.bad(), 0, "test trace has bad lines: {:?}", parse.examples);
+    assert_eq!(
+        parse.bad(),
+        0,
+        "test trace has bad lines: {:?}",
+        parse.examples
+    );
     report
 }
 
@@ -49,7 +60,11 @@ fn all_hot_bills_standard_prices() {
     let r = run(&trace, vec![Box::new(AllHot)], PriceTable::default(), 100.0);
     let p = policy(&r, "all-hot");
     close(p.cost.storage, 0.023 * 20.0 / 30.0, "storage");
-    close(p.cost.request, (0.005 + 0.0004 + 0.005) / 1000.0, "requests");
+    close(
+        p.cost.request,
+        (0.005 + 0.0004 + 0.005) / 1000.0,
+        "requests",
+    );
     close(p.cost.retrieval, 0.0, "retrieval");
     close(p.cost.moves, 0.0, "moves");
     assert_eq!((p.reads, p.reads_within_sla), (1, 1));
@@ -63,13 +78,22 @@ fn age_rules_transition_at_30_and_90_days_and_skip_small_objects() {
         "0 REST.PUT.OBJECT big {GB}\n0 REST.PUT.OBJECT small 100000\n{} REST.HEAD.OBJECT big\n",
         100 * DAY
     );
-    let r = run(&trace, vec![Box::new(AgeRules::default())], PriceTable::default(), 100.0);
+    let r = run(
+        &trace,
+        vec![Box::new(AgeRules::default())],
+        PriceTable::default(),
+        100.0,
+    );
     let p = policy(&r, "age-rules");
     // big: 30 d Standard, 60 d IA, 10 d Glacier IR; small: 100 d Standard.
     let storage = 0.023 + 0.0125 * 2.0 + 0.004 / 3.0 + 100_000.0 / 1e9 * 0.023 * 100.0 / 30.0;
     close(p.cost.storage, storage, "storage");
     // Two PUTs at Standard prices, the HEAD at Glacier IR's GET price.
-    close(p.cost.request, 2.0 * 0.005 / 1000.0 + 0.01 / 1000.0, "requests");
+    close(
+        p.cost.request,
+        2.0 * 0.005 / 1000.0 + 0.01 / 1000.0,
+        "requests",
+    );
     // Transitions into IA and Glacier IR; IA was kept 60 days (>= 30).
     close(p.cost.moves, 0.01 / 1000.0 + 0.02 / 1000.0, "moves");
     assert_eq!(p.moves, 2);
@@ -78,8 +102,16 @@ fn age_rules_transition_at_30_and_90_days_and_skip_small_objects() {
 #[test]
 fn age_rules_pay_early_deletion() {
     // Moved to IA at day 30, deleted at day 40: 20 more IA days billed.
-    let trace = format!("0 REST.PUT.OBJECT a {GB}\n{} REST.DELETE.OBJECT a\n", 40 * DAY);
-    let r = run(&trace, vec![Box::new(AgeRules::default())], PriceTable::default(), 100.0);
+    let trace = format!(
+        "0 REST.PUT.OBJECT a {GB}\n{} REST.DELETE.OBJECT a\n",
+        40 * DAY
+    );
+    let r = run(
+        &trace,
+        vec![Box::new(AgeRules::default())],
+        PriceTable::default(),
+        100.0,
+    );
     let p = policy(&r, "age-rules");
     close(p.cost.storage, 0.023 + 0.0125 / 3.0, "storage");
     close(p.cost.moves, 0.01 / 1000.0 + 0.0125 * 20.0 / 30.0, "moves");
@@ -94,7 +126,12 @@ fn intelligent_tiering_follows_the_aws_rules() {
         40 * DAY,
         200 * DAY
     );
-    let r = run(&trace, vec![Box::new(IntelligentTiering)], PriceTable::default(), 100.0);
+    let r = run(
+        &trace,
+        vec![Box::new(IntelligentTiering)],
+        PriceTable::default(),
+        100.0,
+    );
     let p = policy(&r, "intelligent-tiering");
     // a: Frequent 0-30 and 40-70, Infrequent 30-40 and 70-130, Archive
     // Instant 130-200; monitored 200 days. s: Frequent 200 days.
@@ -105,7 +142,11 @@ fn intelligent_tiering_follows_the_aws_rules() {
         + 100_000.0 / 1e9 * 0.023 * 200.0 / 30.0;
     close(p.cost.storage, storage, "storage");
     // Requests at Standard prices whatever the tier; no retrieval fee.
-    close(p.cost.request, (2.0 * 0.005 + 0.0004 + 0.0004) / 1000.0, "requests");
+    close(
+        p.cost.request,
+        (2.0 * 0.005 + 0.0004 + 0.0004) / 1000.0,
+        "requests",
+    );
     close(p.cost.retrieval, 0.0, "retrieval");
     close(p.cost.moves, 0.0, "moves");
     assert_eq!(p.moves, 4);
@@ -117,30 +158,47 @@ fn oracle_reads_cold_data_from_the_cheapest_schedule() {
     // into Glacier IR, move to Standard at the day-100 tick (90-day minimum
     // met), read from Standard without retrieval fee.
     let t = 100 * DAY + DAY / 2;
-    let trace = format!(
-        "0 REST.PUT.OBJECT a {GB}\n{t} REST.GET.OBJECT a {GB}\n{t} REST.DELETE.OBJECT a\n"
-    );
+    let trace =
+        format!("0 REST.PUT.OBJECT a {GB}\n{t} REST.GET.OBJECT a {GB}\n{t} REST.DELETE.OBJECT a\n");
     let r = run(&trace, vec![Box::new(AllHot)], PriceTable::default(), 100.0);
     let o = policy(&r, "oracle");
-    close(o.cost.storage, 0.004 * 100.0 / 30.0 + 0.023 * 0.5 / 30.0, "storage");
+    close(
+        o.cost.storage,
+        0.004 * 100.0 / 30.0 + 0.023 * 0.5 / 30.0,
+        "storage",
+    );
     close(o.cost.request, (0.02 + 0.0004) / 1000.0, "requests");
     close(o.cost.retrieval, 0.0, "retrieval");
     close(o.cost.moves, 0.005 / 1000.0, "moves");
     assert_eq!(o.moves, 1);
     // Its timeline ends at its total.
-    close(*o.timeline.last().expect("samples"), o.cost.total(), "timeline end");
+    close(
+        *o.timeline.last().expect("samples"),
+        o.cost.total(),
+        "timeline end",
+    );
 }
 
 #[test]
 fn oracle_pays_early_deletion_when_it_is_still_cheapest() {
     // Written at 0, deleted at day 10, never read: Standard for 10 days
     // (0.00767) beats Glacier IR billed 90 days (0.012).
-    let trace = format!("0 REST.PUT.OBJECT a {GB}\n{} REST.DELETE.OBJECT a\n", 10 * DAY);
+    let trace = format!(
+        "0 REST.PUT.OBJECT a {GB}\n{} REST.DELETE.OBJECT a\n",
+        10 * DAY
+    );
     let r = run(&trace, vec![Box::new(AllHot)], PriceTable::default(), 100.0);
-    close(policy(&r, "oracle").cost.total(), 0.023 / 3.0 + 0.005 / 1000.0, "total");
+    close(
+        policy(&r, "oracle").cost.total(),
+        0.023 / 3.0 + 0.005 / 1000.0,
+        "total",
+    );
     // Deleted at day 60: Glacier IR billed 90 days (0.012) beats Standard
     // for 60 days (0.046) and IA for 60 days (0.025).
-    let trace = format!("0 REST.PUT.OBJECT a {GB}\n{} REST.DELETE.OBJECT a\n", 60 * DAY);
+    let trace = format!(
+        "0 REST.PUT.OBJECT a {GB}\n{} REST.DELETE.OBJECT a\n",
+        60 * DAY
+    );
     let r = run(&trace, vec![Box::new(AllHot)], PriceTable::default(), 100.0);
     let o = policy(&r, "oracle");
     close(o.cost.storage, 0.004 * 2.0, "storage");
@@ -238,7 +296,10 @@ fn oracle_equals_the_best_of_every_scripted_schedule() {
         let end = 4 * DAY + DAY / 2;
         let mut trace = format!("0 REST.PUT.OBJECT o {size}\n");
         for t in reads {
-            trace.push_str(&format!("{t} REST.GET.OBJECT o {size} 0 {}\n", size / 2 - 1));
+            trace.push_str(&format!(
+                "{t} REST.GET.OBJECT o {size} 0 {}\n",
+                size / 2 - 1
+            ));
         }
         trace.push_str(&if deleted {
             format!("{end} REST.DELETE.OBJECT o\n")
@@ -261,8 +322,11 @@ fn oracle_equals_the_best_of_every_scripted_schedule() {
                             t
                         })
                         .collect();
-                    Box::new(Scripted { name: format!("s{code}"), plan, step: 0 })
-                        as Box<dyn Policy>
+                    Box::new(Scripted {
+                        name: format!("s{code}"),
+                        plan,
+                        step: 0,
+                    }) as Box<dyn Policy>
                 })
                 .collect();
             let r = run(&trace, policies, tough_table(), 100.0);
@@ -273,7 +337,11 @@ fn oracle_equals_the_best_of_every_scripted_schedule() {
             close(oracle, best.min(oracle), "oracle is a lower bound");
         }
         let r = run(&trace, vec![Box::new(AllHot)], tough_table(), 100.0);
-        close(policy(&r, "oracle").cost.total(), best, "oracle equals the brute-force optimum");
+        close(
+            policy(&r, "oracle").cost.total(),
+            best,
+            "oracle equals the brute-force optimum",
+        );
     }
 }
 
@@ -288,14 +356,22 @@ fn generated(profile: &Profile) -> String {
 #[test]
 fn oracle_is_a_lower_bound_on_generated_traces() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
-    for (name, days) in [("web.toml", 40.0), ("archive.toml", 200.0), ("mixed.toml", 100.0)] {
+    for (name, days) in [
+        ("web.toml", 40.0),
+        ("archive.toml", 200.0),
+        ("mixed.toml", 100.0),
+    ] {
         let mut p = Profile::load(&dir.join(name)).expect("shipped profile");
         p.duration_days = days;
         p.reads.per_day = p.reads.per_day.min(2000.0);
         for table in [PriceTable::default(), tough_table()] {
             let r = run(
                 &generated(&p),
-                vec![Box::new(AllHot), Box::new(AgeRules::default()), Box::new(IntelligentTiering)],
+                vec![
+                    Box::new(AllHot),
+                    Box::new(AgeRules::default()),
+                    Box::new(IntelligentTiering),
+                ],
                 table,
                 100.0,
             );
@@ -309,7 +385,10 @@ fn oracle_is_a_lower_bound_on_generated_traces() {
                 );
             }
             let reads = policy(&r, "all-hot").reads;
-            assert!(r.policies.iter().all(|q| q.reads == reads), "{name}: same reads for all");
+            assert!(
+                r.policies.iter().all(|q| q.reads == reads),
+                "{name}: same reads for all"
+            );
         }
     }
 }
@@ -325,7 +404,12 @@ fn latency_profile_makes_the_sla_matter() {
     );
     let mut table = tough_table();
     table.tiers[1].min_storage_days = 30;
-    let r = run(&trace, vec![Box::new(AllHot), Box::new(AgeRules::default())], table, 50.0);
+    let r = run(
+        &trace,
+        vec![Box::new(AllHot), Box::new(AgeRules::default())],
+        table,
+        50.0,
+    );
     assert_eq!(policy(&r, "all-hot").sla_adherence(), 1.0);
     let age = policy(&r, "age-rules");
     assert_eq!((age.reads, age.reads_within_sla), (2, 1));
@@ -352,5 +436,9 @@ fn anomalies_are_counted_not_fatal() {
     assert_eq!(s.out_of_span, 1);
     assert_eq!(s.records, 6);
     // The pre-existing object's PUT is not billed; the two writes of a are.
-    close(policy(&r, "all-hot").cost.request, (2.0 * 0.005 + 0.0004) / 1000.0, "requests");
+    close(
+        policy(&r, "all-hot").cost.request,
+        (2.0 * 0.005 + 0.0004) / 1000.0,
+        "requests",
+    );
 }

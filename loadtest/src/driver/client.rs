@@ -47,12 +47,24 @@ pub fn build(ep: &Endpoint) -> Result<aws_sdk_s3::Client, DriverError> {
                 .into(),
         ));
     }
-    let creds = Credentials::new(&ep.access_key, &ep.secret_key, None, None, "strata-loadtest");
+    let creds = Credentials::new(
+        &ep.access_key,
+        &ep.secret_key,
+        None,
+        None,
+        "strata-loadtest",
+    );
     let http = aws_smithy_http_client::Builder::new().build_http();
     let (req_ck, resp_ck) = if ep.checksums {
-        (RequestChecksumCalculation::WhenSupported, ResponseChecksumValidation::WhenSupported)
+        (
+            RequestChecksumCalculation::WhenSupported,
+            ResponseChecksumValidation::WhenSupported,
+        )
     } else {
-        (RequestChecksumCalculation::WhenRequired, ResponseChecksumValidation::WhenRequired)
+        (
+            RequestChecksumCalculation::WhenRequired,
+            ResponseChecksumValidation::WhenRequired,
+        )
     };
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())

@@ -3,7 +3,8 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
@@ -48,8 +49,31 @@ pub fn payload(len: usize) -> Bytes {
     Bytes::from(out)
 }
 
-fn err_text<E: std::error::Error>(e: E) -> String {
-    DisplayErrorContext(e).to_string()
+/// A one-line summary of an SDK error: `HTTP <status> <Code>: <message>`
+/// for service errors, the error chain otherwise (timeouts, connection
+/// failures, ...).
+pub fn sdk_error_text<E>(e: SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match &e {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            let code = se.err().code().unwrap_or("no error code");
+            match se.err().message() {
+                Some(m) => format!("HTTP {status} {code}: {m}"),
+                None => format!("HTTP {status} {code}"),
+            }
+        }
+        _ => DisplayErrorContext(e).to_string(),
+    }
+}
+
+fn err_text<E>(e: SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    sdk_error_text(e)
 }
 
 /// Writes `size` bytes under `key` (multipart above the threshold).
@@ -142,7 +166,11 @@ async fn upload_parts(
         .bucket(bucket)
         .key(key)
         .upload_id(upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .map_err(err_text)?;
@@ -163,7 +191,7 @@ pub async fn get(
     let mut body = req.send().await.map_err(err_text)?.body;
     let mut n = 0u64;
     while let Some(chunk) = body.next().await {
-        n += chunk.map_err(err_text)?.len() as u64;
+        n += chunk.map_err(|e| DisplayErrorContext(e).to_string())?.len() as u64;
     }
     Ok(n)
 }
@@ -184,7 +212,14 @@ pub async fn execute(
             let size = req.size.unwrap_or(0).min(cfg.max_object_bytes);
             match put(client, bucket, &req.key, size, data, cfg).await {
                 Ok(op) => (op, Ok(size)),
-                Err(e) => (if size >= cfg.multipart_threshold { "PUT_MULTIPART" } else { "PUT" }, Err(e)),
+                Err(e) => (
+                    if size >= cfg.multipart_threshold {
+                        "PUT_MULTIPART"
+                    } else {
+                        "PUT"
+                    },
+                    Err(e),
+                ),
             }
         }
         ReqKind::Get => {
@@ -198,11 +233,21 @@ pub async fn execute(
             (op, get(client, bucket, &req.key, range).await)
         }
         ReqKind::Head => {
-            let r = client.head_object().bucket(bucket).key(&req.key).send().await;
+            let r = client
+                .head_object()
+                .bucket(bucket)
+                .key(&req.key)
+                .send()
+                .await;
             ("HEAD", r.map(|_| 0).map_err(err_text))
         }
         ReqKind::Delete => {
-            let r = client.delete_object().bucket(bucket).key(&req.key).send().await;
+            let r = client
+                .delete_object()
+                .bucket(bucket)
+                .key(&req.key)
+                .send()
+                .await;
             ("DELETE", r.map(|_| 0).map_err(err_text))
         }
         ReqKind::List => {

@@ -79,7 +79,7 @@ pub enum DriverError {
 #[derive(Clone, Debug)]
 pub enum Input {
     /// A workload profile.
-    Workload(Profile),
+    Workload(Box<Profile>),
     /// An IBM COS trace file.
     Trace(PathBuf),
 }
@@ -254,7 +254,9 @@ impl RunReport {
             self.endpoint,
             self.bucket,
             self.concurrency,
-            self.rate.map(|r| format!(", rate {r}/s")).unwrap_or_default(),
+            self.rate
+                .map(|r| format!(", rate {r}/s"))
+                .unwrap_or_default(),
             self.setup.objects,
             self.setup.bytes as f64 / MIB,
             self.setup.errors,
@@ -324,7 +326,12 @@ impl Pump {
         let (outcome, key, kind) = match res {
             Ok(v) => v,
             Err(e) => {
-                self.stats.record("TASK", Duration::ZERO, 0, Some((String::new(), e.to_string())));
+                self.stats.record(
+                    "TASK",
+                    Duration::ZERO,
+                    0,
+                    Some((String::new(), e.to_string())),
+                );
                 return;
             }
         };
@@ -343,7 +350,8 @@ impl Pump {
         if let Some(pb) = &self.progress {
             pb.inc(1);
         }
-        self.stats.record(outcome.op, outcome.latency, outcome.bytes, outcome.error);
+        self.stats
+            .record(outcome.op, outcome.latency, outcome.bytes, outcome.error);
     }
 
     fn spawn(&mut self, req: Request) {
@@ -428,7 +436,10 @@ impl Pump {
                             "ABORTED",
                             Duration::ZERO,
                             0,
-                            Some((String::new(), "still running after the drain timeout".into())),
+                            Some((
+                                String::new(),
+                                "still running after the drain timeout".into(),
+                            )),
                         );
                     }
                     break;
@@ -446,7 +457,7 @@ async fn ensure_bucket(client: &Client, bucket: &str) -> Result<(), DriverError>
         if client.head_bucket().bucket(bucket).send().await.is_err() {
             return Err(DriverError::Bucket {
                 bucket: bucket.to_string(),
-                problem: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+                problem: exec::sdk_error_text(e),
             });
         }
     }
@@ -491,7 +502,11 @@ pub async fn run(cfg: &DriverConfig, input: &Input) -> Result<RunReport, DriverE
     if cfg.create_bucket {
         ensure_bucket(&client, &cfg.bucket).await?;
     }
-    let buf = cfg.upload.multipart_threshold.max(cfg.upload.part_size).min(MAX_BUFFER_BYTES);
+    let buf = cfg
+        .upload
+        .multipart_threshold
+        .max(cfg.upload.part_size)
+        .min(MAX_BUFFER_BYTES);
     let mut pump = Pump {
         client,
         bucket: Arc::from(cfg.bucket.as_str()),

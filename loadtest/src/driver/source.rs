@@ -95,7 +95,12 @@ fn open_trace(path: &Path) -> Result<TraceReader<BufReader<File>>, DriverError> 
 impl Source {
     /// A workload source; the initial population is returned as setup.
     pub fn workload(profile: &Profile, prefix: &str) -> (Source, Vec<SetupObject>) {
-        let generator = Generator::new(profile, GeneratorOptions { emit_initial: false });
+        let generator = Generator::new(
+            profile,
+            GeneratorOptions {
+                emit_initial: false,
+            },
+        );
         let setup = generator
             .initial_objects()
             .map(|o| SetupObject {
@@ -231,8 +236,14 @@ mod tests {
         assert_eq!(
             setup,
             vec![
-                SetupObject { key: "p/a".into(), size: 100 },
-                SetupObject { key: "p/c".into(), size: 20 },
+                SetupObject {
+                    key: "p/a".into(),
+                    size: 100
+                },
+                SetupObject {
+                    key: "p/c".into(),
+                    size: 20
+                },
             ]
         );
         assert_eq!(left, 1, "e is left out past max_setup");

@@ -13,7 +13,15 @@ const MAX_ERROR_SAMPLES: usize = 20;
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// Operation labels in reports.
-pub const OP_LABELS: [&str; 7] = ["PUT", "PUT_MULTIPART", "GET", "GET_RANGE", "HEAD", "DELETE", "LIST"];
+pub const OP_LABELS: [&str; 7] = [
+    "PUT",
+    "PUT_MULTIPART",
+    "GET",
+    "GET_RANGE",
+    "HEAD",
+    "DELETE",
+    "LIST",
+];
 
 /// Counters and latency histogram of one operation label.
 pub struct OpStats {
@@ -55,29 +63,29 @@ pub struct ErrorSample {
 }
 
 /// Everything measured during the timed phase.
+#[derive(Default)]
 pub struct Stats {
     ops: BTreeMap<&'static str, OpStats>,
     /// Kept errors.
     pub error_samples: Vec<ErrorSample>,
 }
 
-impl Default for Stats {
-    fn default() -> Self {
-        Stats {
-            ops: BTreeMap::new(),
-            error_samples: Vec::new(),
-        }
-    }
-}
-
 impl Stats {
     /// Records one completed request.
-    pub fn record(&mut self, op: &'static str, latency: Duration, bytes: u64, error: Option<(String, String)>) {
+    pub fn record(
+        &mut self,
+        op: &'static str,
+        latency: Duration,
+        bytes: u64,
+        error: Option<(String, String)>,
+    ) {
         let s = self.ops.entry(op).or_insert_with(OpStats::new);
         s.count += 1;
         match error {
             None => {
-                let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+                let us = u64::try_from(latency.as_micros())
+                    .unwrap_or(u64::MAX)
+                    .max(1);
                 s.hist.saturating_record(us);
                 s.bytes += bytes;
             }
@@ -143,7 +151,16 @@ impl Stats {
         let el = elapsed_s.max(1e-9);
         let mut out = format!(
             "{:<14} {:>9} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
-            "op", "count", "errors", "ops/s", "MiB/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"
+            "op",
+            "count",
+            "errors",
+            "ops/s",
+            "MiB/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "max ms"
         );
         for (name, s) in &self.ops {
             out.push_str(&format!(
@@ -174,7 +191,12 @@ mod tests {
         for ms in 1..=1000u64 {
             s.record("GET", Duration::from_millis(ms), 10, None);
         }
-        s.record("GET", Duration::from_millis(5), 0, Some(("k".into(), "boom".into())));
+        s.record(
+            "GET",
+            Duration::from_millis(5),
+            0,
+            Some(("k".into(), "boom".into())),
+        );
         s.record("PUT", Duration::from_secs(7200), 3, None);
         assert_eq!(s.ops(), 1002);
         assert_eq!(s.errors(), 1);

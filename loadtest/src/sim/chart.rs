@@ -138,7 +138,9 @@ pub fn draw(report: &SimReport, out: &Path, font: &Path) -> Result<(), ChartErro
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(|e| draw_err(&e))?
             .label(format!("{} (${:.2})", p.name, p.cost.total()))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
     }
     chart
         .configure_series_labels()

@@ -300,8 +300,9 @@ impl Oracle {
                 return None;
             }
         }
-        self.labels
-            .retain(|l| l.tier != cand.tier || cand.cost + s * (rc - remaining(l)).max(0.0) > l.cost);
+        self.labels.retain(|l| {
+            l.tier != cand.tier || cand.cost + s * (rc - remaining(l)).max(0.0) > l.cost
+        });
         self.labels.push(cand);
         Some(self.labels.len() - 1)
     }
@@ -439,7 +440,9 @@ impl Oracle {
             self.buckets.rate(stay.entry, exit, rate);
             let leaving = i + 1 < path.len() || deleted;
             if leaving {
-                let mut fee = self.model.early_fee(stay.tier as usize, size, stay.entry, exit);
+                let mut fee = self
+                    .model
+                    .early_fee(stay.tier as usize, size, stay.entry, exit);
                 if let Some(next) = path.get(i + 1) {
                     fee += self.model.tiers[next.tier as usize].transition_in;
                 }
@@ -486,11 +489,19 @@ mod tests {
     fn steps_interleave_ticks_before_same_instant_accesses() {
         let acc = [
             Access { t: 5, bytes: 1 },
-            Access { t: DAY_MS, bytes: 1 },
-            Access { t: DAY_MS, bytes: HEAD },
+            Access {
+                t: DAY_MS,
+                bytes: 1,
+            },
+            Access {
+                t: DAY_MS,
+                bytes: HEAD,
+            },
         ];
         let mut seen = Vec::new();
-        for_each_step(5, 3 * DAY_MS, &acc, |s, t, a| seen.push((s, t, a.is_some())));
+        for_each_step(5, 3 * DAY_MS, &acc, |s, t, a| {
+            seen.push((s, t, a.is_some()))
+        });
         assert_eq!(
             seen,
             vec![

@@ -72,7 +72,10 @@ impl Policy for AgeRules {
             } else {
                 continue;
             };
-            moves.push(Move { obj: i as ObjId, to });
+            moves.push(Move {
+                obj: i as ObjId,
+                to,
+            });
         }
     }
 }
@@ -125,7 +128,10 @@ impl Policy for IntelligentTiering {
             } else {
                 continue;
             };
-            moves.push(Move { obj: i as ObjId, to });
+            moves.push(Move {
+                obj: i as ObjId,
+                to,
+            });
         }
     }
 }

@@ -123,7 +123,10 @@ impl PriceTable {
             ];
             for (name, v) in fields {
                 if !(v.is_finite() && v >= 0.0) {
-                    return Err(bad(format!("tier {i} ({}): {name} is {v}", t.storage_class)));
+                    return Err(bad(format!(
+                        "tier {i} ({}): {name} is {v}",
+                        t.storage_class
+                    )));
                 }
             }
         }
@@ -219,9 +222,7 @@ impl PriceModel {
             .collect();
         PriceModel {
             tiers,
-            monitoring_per_object_ms: IT_MONITORING_PER_1K_OBJECT_MONTHS
-                / 1000.0
-                / MONTH_MS as f64,
+            monitoring_per_object_ms: IT_MONITORING_PER_1K_OBJECT_MONTHS / 1000.0 / MONTH_MS as f64,
             monitoring_min_bytes: IT_MIN_MONITORED_BYTES,
             list: base.list,
         }
@@ -262,11 +263,32 @@ mod tests {
     }
 
     #[test]
+    fn shipped_price_file_matches_the_presets_but_latency() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/prices-slow-cold.toml");
+        let t = PriceTable::load(&path).expect("shipped price file");
+        let d = PriceTable::default();
+        for (a, b) in t.tiers.iter().zip(&d.tiers) {
+            let mut a = a.clone();
+            a.first_byte_latency_ms = b.first_byte_latency_ms;
+            assert_eq!(&a, b);
+        }
+        assert_eq!(t.tiers[2].first_byte_latency_ms, 150.0);
+    }
+
+    #[test]
     fn intelligent_tiering_model() {
         let m = PriceModel::intelligent_tiering(&PriceTable::default());
         assert_eq!(m.tiers.len(), 3);
-        assert!(m.tiers.iter().all(|t| t.retrieval_per_byte == 0.0 && t.min_storage_ms == 0));
-        assert!(m.tiers.iter().all(|t| t.get == 0.0004 / 1000.0 && t.transition_in == 0.0));
+        assert!(
+            m.tiers
+                .iter()
+                .all(|t| t.retrieval_per_byte == 0.0 && t.min_storage_ms == 0)
+        );
+        assert!(
+            m.tiers
+                .iter()
+                .all(|t| t.get == 0.0004 / 1000.0 && t.transition_in == 0.0)
+        );
         let per_month = m.monitoring_per_object_ms * MONTH_MS as f64 * 1000.0;
         assert!((per_month - 0.0025).abs() < 1e-15);
         assert_eq!(m.monitoring_min_bytes, 131_072);
@@ -310,7 +332,11 @@ first_byte_latency_ms = 400.0
 "#;
         let t = PriceTable::parse(text, Path::new("<t>")).expect("valid");
         assert_eq!(t.tiers[2].first_byte_latency_ms, 400.0);
-        let two = text.split("[[tiers]]").take(3).collect::<Vec<_>>().join("[[tiers]]");
+        let two = text
+            .split("[[tiers]]")
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("[[tiers]]");
         let err = PriceTable::parse(&two, Path::new("<t>")).expect_err("two tiers");
         assert!(err.to_string().contains("at least 3"), "{err}");
         let neg = text.replace("storage_gb_month = 0.002", "storage_gb_month = -1.0");

@@ -142,7 +142,14 @@ impl SimReport {
     pub fn to_table(&self) -> String {
         let mut s = format!(
             "{:<20} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10} {:>8}\n",
-            "policy", "total $", "storage $", "requests $", "retrieval $", "moves $", "reads", "SLA %"
+            "policy",
+            "total $",
+            "storage $",
+            "requests $",
+            "retrieval $",
+            "moves $",
+            "reads",
+            "SLA %"
         );
         for p in &self.policies {
             s.push_str(&format!(

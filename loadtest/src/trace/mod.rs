@@ -22,6 +22,6 @@ mod parser;
 mod record;
 mod writer;
 
-pub use parser::{BadLine, BadLineKind, ParseStats, TraceReader, MAX_LINE_BYTES};
+pub use parser::{BadLine, BadLineKind, MAX_LINE_BYTES, ParseStats, TraceReader};
 pub use record::{Op, Record};
 pub use writer::TraceWriter;

@@ -321,7 +321,9 @@ fn parse_u64(s: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn read_all(input: &[u8]) -> (Vec<(u64, Op, String, Option<u64>, Option<(u64, u64)>)>, ParseStats) {
+    type Row = (u64, Op, String, Option<u64>, Option<(u64, u64)>);
+
+    fn read_all(input: &[u8]) -> (Vec<Row>, ParseStats) {
         let mut r = TraceReader::new(input);
         let mut out = Vec::new();
         while let Some(rec) = r.next_record().expect("in-memory read") {
@@ -344,10 +346,22 @@ mod tests {
 18446744073709551615 REST.GET.OBJECT x 18446744073709551615 0 18446744073709551615";
         let (recs, stats) = read_all(input);
         assert_eq!(recs.len(), 7);
-        assert_eq!(recs[0], (1219008, Op::Put, "8d4fcda3d675bac9".into(), Some(1056), None));
+        assert_eq!(
+            recs[0],
+            (
+                1219008,
+                Op::Put,
+                "8d4fcda3d675bac9".into(),
+                Some(1056),
+                None
+            )
+        );
         assert_eq!(recs[1].1, Op::Head);
         assert_eq!(recs[2].4, Some((0, 1055)));
-        assert_eq!(recs[3], (1306315, Op::Delete, "8d4fcda3d675bac9".into(), None, None));
+        assert_eq!(
+            recs[3],
+            (1306315, Op::Delete, "8d4fcda3d675bac9".into(), None, None)
+        );
         assert_eq!(recs[4], (1306316, Op::Copy, "aa".into(), Some(10), None));
         assert_eq!(recs[5].1, Op::List);
         assert_eq!(recs[6].0, u64::MAX);

@@ -26,7 +26,13 @@ impl<W: Write> TraceWriter<W> {
     /// no whitespace (ids from [`super::TraceReader`] or the generator do);
     /// otherwise the line would not read back as the same record.
     pub fn write(&mut self, rec: &Record<'_>) -> io::Result<()> {
-        write!(self.inner, "{} {} {}", rec.ts_ms, rec.op.as_trace_str(), rec.id)?;
+        write!(
+            self.inner,
+            "{} {} {}",
+            rec.ts_ms,
+            rec.op.as_trace_str(),
+            rec.id
+        )?;
         match (rec.size, rec.range) {
             (Some(size), Some((a, b))) if rec.op == Op::Get => {
                 write!(self.inner, " {size} {a} {b}")?
@@ -54,11 +60,41 @@ mod tests {
     #[test]
     fn writes_what_the_reader_reads_back() {
         let recs = [
-            Record { ts_ms: 0, op: Op::Put, id: "a1", size: Some(10), range: None },
-            Record { ts_ms: 5, op: Op::Get, id: "a1", size: Some(10), range: Some((2, 4)) },
-            Record { ts_ms: 6, op: Op::Head, id: "a1", size: Some(10), range: None },
-            Record { ts_ms: 7, op: Op::List, id: "a", size: None, range: None },
-            Record { ts_ms: 9, op: Op::Delete, id: "a1", size: None, range: None },
+            Record {
+                ts_ms: 0,
+                op: Op::Put,
+                id: "a1",
+                size: Some(10),
+                range: None,
+            },
+            Record {
+                ts_ms: 5,
+                op: Op::Get,
+                id: "a1",
+                size: Some(10),
+                range: Some((2, 4)),
+            },
+            Record {
+                ts_ms: 6,
+                op: Op::Head,
+                id: "a1",
+                size: Some(10),
+                range: None,
+            },
+            Record {
+                ts_ms: 7,
+                op: Op::List,
+                id: "a",
+                size: None,
+                range: None,
+            },
+            Record {
+                ts_ms: 9,
+                op: Op::Delete,
+                id: "a1",
+                size: None,
+                range: None,
+            },
         ];
         let mut w = TraceWriter::new(Vec::new());
         for r in &recs {

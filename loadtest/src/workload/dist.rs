@@ -93,8 +93,8 @@ impl Zipf {
     /// One rank in `1..=n`.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
         loop {
-            let u = self.h_integral_n
-                + rng.r#gen::<f64>() * (self.h_integral_x1 - self.h_integral_n);
+            let u =
+                self.h_integral_n + rng.r#gen::<f64>() * (self.h_integral_x1 - self.h_integral_n);
             let x = h_integral_inverse(u, self.s);
             let k = (x + 0.5).floor().clamp(1.0, self.n);
             if k - x <= self.threshold || u >= h_integral(k + 0.5, self.s) - h(k, self.s) {
@@ -164,7 +164,10 @@ mod tests {
             }
             let want = harmonic(head, s) / harmonic(n, s);
             let got = in_head as f64 / draws as f64;
-            assert!((got - want).abs() < 0.01, "n={n} s={s}: head share {got} vs {want}");
+            assert!(
+                (got - want).abs() < 0.01,
+                "n={n} s={s}: head share {got} vs {want}"
+            );
         }
     }
 
@@ -200,7 +203,10 @@ mod tests {
             let n = 20_000;
             let sum: u64 = (0..n).map(|_| poisson(&mut rng, lambda)).sum();
             let mean = sum as f64 / n as f64;
-            assert!((mean / lambda - 1.0).abs() < 0.05, "lambda {lambda}: mean {mean}");
+            assert!(
+                (mean / lambda - 1.0).abs() < 0.05,
+                "lambda {lambda}: mean {mean}"
+            );
         }
         assert_eq!(poisson(&mut rng, 0.0), 0);
         assert_eq!(poisson(&mut rng, f64::NAN), 0);

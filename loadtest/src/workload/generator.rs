@@ -39,9 +39,10 @@ impl IdBuf {
     fn hex(value: u64, digits: u8) -> IdBuf {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut bytes = [0u8; 16];
-        for i in 0..usize::from(digits) {
-            let shift = 4 * (usize::from(digits) - 1 - i);
-            bytes[i] = HEX[((value >> shift) & 0xf) as usize];
+        let n = usize::from(digits);
+        for (i, b) in bytes.iter_mut().take(n).enumerate() {
+            let shift = 4 * (n - 1 - i);
+            *b = HEX[((value >> shift) & 0xf) as usize];
         }
         IdBuf { bytes, len: digits }
     }
@@ -223,7 +224,7 @@ impl Generator {
         }
         let initial = u32::try_from(p.objects.initial).unwrap_or(u32::MAX);
         let total = initial as usize + arrival_ms.len();
-        let key_salt = mix(p.seed ^ 0x5eed_0f_0b1ec7);
+        let key_salt = mix(p.seed ^ 0x5eed_0f0b_1ec7);
         let mut slots = Vec::with_capacity(total);
         for i in 0..total {
             let (born_ms, state, size) = if i < initial as usize {
@@ -333,7 +334,11 @@ impl Generator {
             let slot = self.initial + self.next_arrival as u32;
             let t = self.arrival_ms[self.next_arrival];
             let seq = self.skels.len() as u32;
-            self.skels.push(Skel { t, seq, kind: SkelKind::Create(slot) });
+            self.skels.push(Skel {
+                t,
+                seq,
+                kind: SkelKind::Create(slot),
+            });
             self.next_arrival += 1;
         }
         let o = &self.profile.objects;
@@ -375,7 +380,11 @@ impl Generator {
             }
             self.job_queue.pop();
             let seq = self.skels.len() as u32;
-            self.skels.push(Skel { t: t.max(b0), seq, kind: SkelKind::ReadSlot(slot) });
+            self.skels.push(Skel {
+                t: t.max(b0),
+                seq,
+                kind: SkelKind::ReadSlot(slot),
+            });
         }
         self.skels.sort_unstable();
         true
@@ -709,7 +718,11 @@ peak_hour = 12.0
         let (mut old, mut young) = (0u64, 0u64);
         for ev in generator.skip(2000) {
             if ev.op == Op::Get {
-                if initial.contains(&ev.id) { old += 1 } else { young += 1 }
+                if initial.contains(&ev.id) {
+                    old += 1
+                } else {
+                    young += 1
+                }
             }
         }
         // ~900 young objects against 2000 old ones at 1% popularity.
@@ -719,7 +732,12 @@ peak_hour = 12.0
     #[test]
     fn initial_objects_can_be_left_out_of_the_stream() {
         let p = profile("");
-        let g = Generator::new(&p, GeneratorOptions { emit_initial: false });
+        let g = Generator::new(
+            &p,
+            GeneratorOptions {
+                emit_initial: false,
+            },
+        );
         assert_eq!(g.initial_objects().count(), 2000);
         let first = g.take(1).next().expect("an event");
         assert!(first.ts_ms > 0 || first.op != Op::Put);

@@ -242,13 +242,31 @@ impl Profile {
                 Err(bad(field, format!("is {v}, must be in [{lo}, {hi}]")))
             }
         };
-        range("duration_days", self.duration_days, f64::MIN_POSITIVE, MAX_DURATION_DAYS)?;
+        range(
+            "duration_days",
+            self.duration_days,
+            f64::MIN_POSITIVE,
+            MAX_DURATION_DAYS,
+        )?;
         let o = &self.objects;
         if o.initial > MAX_OBJECTS {
-            return Err(bad("objects.initial", format!("is {}, at most {MAX_OBJECTS}", o.initial)));
+            return Err(bad(
+                "objects.initial",
+                format!("is {}, at most {MAX_OBJECTS}", o.initial),
+            ));
         }
-        range("objects.initial_age_days", o.initial_age_days, 0.0, MAX_DURATION_DAYS)?;
-        range("objects.arrivals_per_day", o.arrivals_per_day, 0.0, MAX_EVENTS_PER_DAY)?;
+        range(
+            "objects.initial_age_days",
+            o.initial_age_days,
+            0.0,
+            MAX_DURATION_DAYS,
+        )?;
+        range(
+            "objects.arrivals_per_day",
+            o.arrivals_per_day,
+            0.0,
+            MAX_EVENTS_PER_DAY,
+        )?;
         let arrivals = o.arrivals_per_day * self.duration_days;
         if o.initial as f64 + arrivals > MAX_OBJECTS as f64 {
             return Err(bad(
@@ -256,13 +274,21 @@ impl Profile {
                 format!("brings the population to {arrivals:.0} + initial, over {MAX_OBJECTS}"),
             ));
         }
-        range("objects.deletions_per_day", o.deletions_per_day, 0.0, MAX_EVENTS_PER_DAY)?;
+        range(
+            "objects.deletions_per_day",
+            o.deletions_per_day,
+            0.0,
+            MAX_EVENTS_PER_DAY,
+        )?;
         range("objects.size_median_bytes", o.size_median_bytes, 1.0, 5e12)?;
         range("objects.size_sigma", o.size_sigma, 0.0, 10.0)?;
         if o.size_min_bytes > o.size_max_bytes {
             return Err(bad(
                 "objects.size_min_bytes",
-                format!("{} is above size_max_bytes {}", o.size_min_bytes, o.size_max_bytes),
+                format!(
+                    "{} is above size_max_bytes {}",
+                    o.size_min_bytes, o.size_max_bytes
+                ),
             ));
         }
         let r = &self.reads;
@@ -273,20 +299,50 @@ impl Profile {
         if r.range_max_bytes == 0 {
             return Err(bad("reads.range_max_bytes", "must be at least 1".into()));
         }
-        range("reads.list_per_day", r.list_per_day, 0.0, MAX_EVENTS_PER_DAY)?;
+        range(
+            "reads.list_per_day",
+            r.list_per_day,
+            0.0,
+            MAX_EVENTS_PER_DAY,
+        )?;
         range("diurnal.amplitude", self.diurnal.amplitude, 0.0, 1.0)?;
         range("diurnal.peak_hour", self.diurnal.peak_hour, 0.0, 24.0)?;
         range("aging.half_life_days", self.aging.half_life_days, 0.0, 1e6)?;
         range("aging.floor", self.aging.floor, 1e-6, 1.0)?;
         let v = &self.viral;
         range("viral.events_per_day", v.events_per_day, 0.0, 1e6)?;
-        range("viral.reads_per_hour", v.reads_per_hour, 0.0, MAX_EVENTS_PER_DAY / 24.0)?;
-        range("viral.duration_hours", v.duration_hours, 0.0, 24.0 * MAX_DURATION_DAYS)?;
+        range(
+            "viral.reads_per_hour",
+            v.reads_per_hour,
+            0.0,
+            MAX_EVENTS_PER_DAY / 24.0,
+        )?;
+        range(
+            "viral.duration_hours",
+            v.duration_hours,
+            0.0,
+            24.0 * MAX_DURATION_DAYS,
+        )?;
         for job in &self.periodic {
-            range("periodic.period_days", job.period_days, 1.0 / 24.0, MAX_DURATION_DAYS)?;
-            range("periodic.offset_hours", job.offset_hours, 0.0, 24.0 * MAX_DURATION_DAYS)?;
+            range(
+                "periodic.period_days",
+                job.period_days,
+                1.0 / 24.0,
+                MAX_DURATION_DAYS,
+            )?;
+            range(
+                "periodic.offset_hours",
+                job.offset_hours,
+                0.0,
+                24.0 * MAX_DURATION_DAYS,
+            )?;
             range("periodic.fraction", job.fraction, 0.0, 1.0)?;
-            range("periodic.spread_hours", job.spread_hours, 0.0, 24.0 * job.period_days)?;
+            range(
+                "periodic.spread_hours",
+                job.spread_hours,
+                0.0,
+                24.0 * job.period_days,
+            )?;
         }
         Ok(())
     }
