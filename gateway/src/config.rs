@@ -211,6 +211,7 @@ impl Config {
             }
             resolve_profile(b).map_err(|m| invalid(&format!("backends[{i}].tier"), m))?;
         }
+        crate::s3::host::Domains::new(&self.domains).map_err(|m| invalid("domains", m))?;
         if self.placement.initial.is_empty() {
             return Err(invalid(
                 "placement.initial",

@@ -61,8 +61,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         b.set_access(StrataAccess(users.clone()));
         if !config.domains.is_empty() {
             b.set_host(
-                s3s::host::MultiDomain::new(&config.domains)
-                    .map_err(|e| anyhow::anyhow!("invalid domains in config: {e}"))?,
+                crate::s3::host::Domains::new(&config.domains)
+                    .map_err(|e| anyhow::anyhow!("domains: {e}"))?,
             );
         }
         b.build()

@@ -307,3 +307,65 @@ fn md5_of(data: &[u8]) -> Md5Digest {
     use s3s::crypto::Checksum as _;
     Md5Digest(s3s::crypto::Md5::checksum(data))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_users_can_read_but_not_write() {
+    let g = Gateway::start_with_config(
+        "[[users]]\naccess_key = \"reader\"\nsecret_key = \"reader-secret-123\"\naccess = \"read-only\"\n",
+    );
+    let root = g.client();
+    root.create_bucket()
+        .bucket("shared")
+        .send()
+        .await
+        .expect("create");
+    root.put_object()
+        .bucket("shared")
+        .key("k")
+        .body(ByteStream::from_static(b"v"))
+        .send()
+        .await
+        .expect("put");
+    let reader = g.client_with("reader", "reader-secret-123");
+    let got = reader
+        .get_object()
+        .bucket("shared")
+        .key("k")
+        .send()
+        .await
+        .expect("reader may read");
+    assert_eq!(body_bytes(got).await, b"v");
+    let listed = reader
+        .list_objects_v2()
+        .bucket("shared")
+        .send()
+        .await
+        .expect("reader may list");
+    assert_eq!(listed.key_count(), Some(1));
+    let err = reader
+        .put_object()
+        .bucket("shared")
+        .key("k2")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("reader may not write");
+    assert_eq!(err.into_service_error().meta().code(), Some("AccessDenied"));
+    let err = reader
+        .delete_object()
+        .bucket("shared")
+        .key("k")
+        .send()
+        .await
+        .expect_err("reader may not delete");
+    assert_eq!(err.into_service_error().meta().code(), Some("AccessDenied"));
+    assert!(
+        root.head_object()
+            .bucket("shared")
+            .key("k")
+            .send()
+            .await
+            .is_ok(),
+        "nothing was deleted"
+    );
+}

@@ -75,7 +75,8 @@ def strata_bin() -> Path | None:
     return path
 
 
-def _make_gateway(strata_bin: Path | None, workdir: Path) -> e2e.Gateway:
+def _make_gateway(strata_bin: Path | None, workdir: Path,
+                  config_toml: str | None = None) -> e2e.Gateway:
     workdir.mkdir(parents=True, exist_ok=True)
     if EXTERNAL:
         return e2e.Gateway(
@@ -87,10 +88,15 @@ def _make_gateway(strata_bin: Path | None, workdir: Path) -> e2e.Gateway:
             data_dir=None, log_path=None, workdir=workdir)
     data_dir = workdir / "data"
     data_dir.mkdir()
+    extra = []
+    if config_toml is not None:
+        config = workdir / "strata.toml"
+        config.write_text(config_toml)
+        extra = ["--config", str(config)]
     gw = e2e.Gateway(endpoint="", admin_url=None, token=e2e.ADMIN_TOKEN,
                      access_key=e2e.ACCESS_KEY, secret_key=e2e.SECRET_KEY,
                      data_dir=data_dir, log_path=workdir / "gateway.log",
-                     workdir=workdir, binary=strata_bin)
+                     workdir=workdir, binary=strata_bin, extra_args=extra)
     gw.start()
     return gw
 
@@ -104,6 +110,24 @@ def gateway(strata_bin, tmp_path_factory, request):
         yield gw
     finally:
         gw.stop()
+
+
+@pytest.fixture
+def make_gateway(strata_bin, tmp_path):
+    """Starts gateways with a given TOML config; all are stopped at teardown."""
+    made = []
+
+    def make(config_toml: str) -> e2e.Gateway:
+        if EXTERNAL:
+            pytest.skip("external endpoint: cannot start a gateway with a config")
+        gw = _make_gateway(strata_bin, tmp_path / f"gw{len(made)}", config_toml)
+        made.append(gw)
+        return gw
+    try:
+        yield make
+    finally:
+        for gw in made:
+            gw.stop()
 
 
 @pytest.fixture

@@ -268,8 +268,10 @@ class Gateway:
 
     def __init__(self, *, endpoint: str, admin_url: str | None, token: str | None,
                  access_key: str, secret_key: str, data_dir: Path | None,
-                 log_path: Path | None, workdir: Path, binary: Path | None = None):
+                 log_path: Path | None, workdir: Path, binary: Path | None = None,
+                 extra_args: list[str] | None = None):
         self.endpoint = endpoint
+        self.extra_args = list(extra_args or [])
         self.admin_url = admin_url
         self.token = token
         self.access_key = access_key
@@ -337,7 +339,7 @@ class Gateway:
             cmd = [str(self.binary), "serve",
                    "--data-dir", str(self.data_dir),
                    "--s3-addr", f"127.0.0.1:{self.s3_port}",
-                   "--admin-addr", f"127.0.0.1:{self.admin_port}"]
+                   "--admin-addr", f"127.0.0.1:{self.admin_port}", *self.extra_args]
             self._log("start: " + " ".join(cmd))
             log = open(self.log_path, "ab")
             try:

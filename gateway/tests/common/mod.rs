@@ -18,6 +18,7 @@ pub struct Gateway {
     pub dir: tempfile::TempDir,
     child: Option<Child>,
     env: Vec<(String, String)>,
+    config: Option<PathBuf>,
 }
 
 fn free_port() -> SocketAddr {
@@ -43,6 +44,24 @@ impl Gateway {
             dir,
             child: None,
             env,
+            config: None,
+        };
+        g.spawn();
+        g
+    }
+
+    /// Starts the gateway with a TOML config file (ports and data dir still come from flags).
+    pub fn start_with_config(toml: &str) -> Gateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("strata.toml");
+        std::fs::write(&path, toml).expect("write config");
+        let mut g = Gateway {
+            s3: free_port(),
+            admin: free_port(),
+            dir,
+            child: None,
+            env: Vec::new(),
+            config: Some(path),
         };
         g.spawn();
         g
@@ -80,6 +99,11 @@ impl Gateway {
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .args(["serve", "--data-dir"])
             .arg(self.data_dir())
+            .args(
+                self.config
+                    .iter()
+                    .flat_map(|c| [std::ffi::OsStr::new("--config"), c.as_os_str()]),
+            )
             .args([
                 "--s3-addr",
                 &self.s3.to_string(),
