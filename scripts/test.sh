@@ -12,6 +12,7 @@
 #   PYTHON               interpreter used to create the venv (default python3)
 #   STRATA_SKIP_CARGO=1  skip fmt/clippy/cargo test (still builds the binary)
 #   STRATA_SKIP_E2E=1    skip the end-to-end suite
+#   STRATA_SKIP_EMULATORS=1  do not start the cloud-storage emulators (scripts/emulators.sh)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -87,6 +88,24 @@ if [ "${STRATA_SKIP_E2E:-0}" != 1 ]; then
 fi
 
 # --------------------------------------------------------------------------
+# Cloud-storage emulators (moto, Azurite, fake-gcs-server) for the backends'
+# emulator tests (backends/tests/cloud.rs). Owned by scripts/emulators.sh,
+# which installs what is missing; they run on 127.0.0.1 for the cargo tests
+# and are stopped on exit. A per-run state directory keeps a developer's own
+# `scripts/emulators.sh start` untouched. STRATA_SKIP_EMULATORS=1 skips them
+# (the cloud tests then print SKIPPED and pass).
+if [ "${STRATA_SKIP_CARGO:-0}" != 1 ] && [ "${STRATA_SKIP_EMULATORS:-0}" != 1 ]; then
+  section "cloud-storage emulators (scripts/emulators.sh)"
+  export STRATA_EMU_STATE
+  STRATA_EMU_STATE="$(mktemp -d "${TMPDIR:-/tmp}/strata-emu-state.XXXXXX")"
+  trap 'bash "$ROOT/scripts/emulators.sh" stop || true; rm -rf "$STRATA_EMU_STATE"' EXIT
+  bash "$ROOT/scripts/emulators.sh" start
+  eval "$(bash "$ROOT/scripts/emulators.sh" env)"
+  export STRATA_EMU_REQUIRED=1
+fi
+# ---------------------------------------------------------- end of emulators
+
+# --------------------------------------------------------------------------
 if [ "${STRATA_SKIP_CARGO:-0}" != 1 ]; then
   section "cargo fmt --check"
   cargo fmt --all --check
@@ -98,8 +117,8 @@ if [ "${STRATA_SKIP_CARGO:-0}" != 1 ]; then
   cargo test --workspace
 fi
 
-section "cargo build -p gateway --bin strata"
-cargo build -p gateway --bin strata
+section "cargo build -p gateway -p loadtest --bins"
+cargo build -p gateway -p loadtest --bins
 STRATA_BIN_PATH="$CARGO_TARGET_DIR/debug/strata"
 [ -x "$STRATA_BIN_PATH" ] || fail "no binary at $STRATA_BIN_PATH after the build"
 

@@ -24,6 +24,7 @@ use object_store::{
 use tokio::task::JoinSet;
 
 use crate::DEFAULT_FRAME_SIZE;
+use crate::cloud::{StoreSpec, build_store_with_env};
 use crate::error::{BackendError, SealError};
 use crate::keys::Keyring;
 use crate::profile::TierProfile;
@@ -140,6 +141,42 @@ impl Backend {
             name,
             profile,
             Arc::new(store),
+            keyring,
+            Some(keyring_path.to_path_buf()),
+        ))
+    }
+
+    /// A backend over the store `spec` describes (built with
+    /// [`crate::cloud::build_store_with_env`] from the process environment;
+    /// a relative local path is taken from `data_dir`), with its keyring at
+    /// `keyring_path` (loaded, or created with mode 0600).
+    ///
+    /// The backend sits directly on the raw store; the gateway composes
+    /// retries and fault injection underneath with [`Backend::with_store`]:
+    /// `RetryStore → ChaosStore → backend.store()`. Nothing is contacted
+    /// here: a wrong endpoint, bucket or credential surfaces on first use.
+    ///
+    /// Durability of [`SealedWriter::finish`]: local stores fsync; cloud
+    /// stores are durable when the provider acknowledges the put or the
+    /// multipart completion.
+    pub fn open(
+        name: impl Into<String>,
+        profile: TierProfile,
+        spec: &StoreSpec,
+        data_dir: &FsPath,
+        keyring_path: &FsPath,
+    ) -> Result<Backend, BackendError> {
+        let name = name.into();
+        let store = build_store_with_env(&name, spec, data_dir, &|var| std::env::var(var).ok())?;
+        let keyring =
+            Keyring::load_or_create(keyring_path).map_err(|source| BackendError::Keyring {
+                backend: name.clone(),
+                source,
+            })?;
+        Ok(Backend::new(
+            name,
+            profile,
+            store,
             keyring,
             Some(keyring_path.to_path_buf()),
         ))

@@ -71,6 +71,32 @@ pub enum BackendError {
     #[error("backend {backend}: writer for blob {blob} failed earlier and cannot be used")]
     WriterPoisoned { backend: String, blob: String },
 
+    /// A backend's configuration ([`crate::StoreSpec`]) is unusable: a
+    /// malformed endpoint, an empty bucket name, a credential variable that
+    /// is empty, or a combination of options that cannot work.
+    #[error("backend {backend}: invalid configuration: {reason}")]
+    Config { backend: String, reason: String },
+
+    /// A credential is configured by reference to an environment variable
+    /// that is not set (or not valid Unicode). `field` is the spec field
+    /// naming the variable, e.g. `access_key_env`.
+    #[error("backend {backend}: environment variable {var} (named by {field}) is not set")]
+    MissingEnv {
+        backend: String,
+        field: &'static str,
+        var: String,
+    },
+
+    /// object_store refused to build the client for a cloud backend
+    /// (`kind` is `s3`, `azure` or `gcs`).
+    #[error("backend {backend}: cannot build the {kind} client: {source}")]
+    Build {
+        backend: String,
+        kind: &'static str,
+        #[source]
+        source: object_store::Error,
+    },
+
     /// Local I/O failed (for example creating the root directory) or a
     /// background upload task died.
     #[error("backend {backend}: {what}: {source}")]

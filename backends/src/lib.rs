@@ -1,25 +1,41 @@
 //! Strata's storage backends.
 //!
-//! A [`Backend`] is one place objects are stored (a local directory today;
-//! S3, Azure or GCS through `object_store` later), described by a
-//! [`TierProfile`] (prices, latency) and holding its own Fernet [`Keyring`].
+//! A [`Backend`] is one place objects are stored — a local directory, an S3
+//! bucket, an Azure Blob container or a GCS bucket, all through
+//! `object_store` (see [`cloud`] and [`StoreSpec`]) — described by a
+//! [`TierProfile`] (prices, latency; named presets in [`prices`]) and
+//! holding its own Fernet [`Keyring`].
 //! Every blob is *sealed* ([`seal`]): framed, encrypted and authenticated,
 //! so a backend never sees plaintext and any corruption is detected on read
 //! as [`BackendError::Corrupt`] instead of being returned as data.
 //!
 //! Writes stream through a [`SealedWriter`] with bounded memory; reads
 //! fetch only the frames covering the requested range and stream plaintext.
+//!
+//! Transient store failures are retried by [`RetryStore`] (see [`retry`]),
+//! which the gateway places between the sealing layer and the (possibly
+//! fault-injecting) raw store.
 
 pub mod backend;
+pub mod cloud;
 pub mod error;
+mod fake_gcs;
 pub mod keys;
+pub mod prices;
 pub mod profile;
+pub mod retry;
 pub mod seal;
+mod storage_class;
 
 pub use backend::{Backend, BlobInfo, SealedWriter, WRITE_CHUNK_SIZE, WRITE_MAX_IN_FLIGHT};
+pub use cloud::{
+    AzureSpec, GcsSpec, LocalSpec, S3Spec, StoreSpec, build_store, build_store_with_env,
+};
 pub use error::{BackendError, KeyError, SealError};
 pub use keys::Keyring;
+pub use prices::{preset, preset_names};
 pub use profile::TierProfile;
+pub use retry::{RetryPolicy, RetryStats, RetryStatsSnapshot, RetryStore};
 pub use seal::{
     FrameSpan, SealHeader, Sealer, frame_span, open_frame, parse_header, sealed_len, token_len,
 };

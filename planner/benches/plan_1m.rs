@@ -23,7 +23,7 @@ fn main() {
     let t = Instant::now();
     let inst = synth::instance(n, 42);
     let free = CostModel::new(inst.backends.clone(), rules, cfg).expect("model");
-    let inst = synth::bind_constraints(inst, &free, 0.8, 0.5, threads).expect("bind");
+    let inst = synth::bind_constraints(inst, &free, 0.5, 0.5, threads).expect("bind");
     println!("instance: {n} objects generated and calibrated in {:.2?}", t.elapsed());
     let model = CostModel::new(inst.backends.clone(), rules, cfg).expect("model");
 
@@ -50,5 +50,10 @@ fn main() {
     println!("total plan time: {:.2?}", build + solve_time);
     println!("primal objective: {:.4}", sol.objective);
     println!("lower bound:      {:.4}", sol.lower_bound);
+    if std::env::var("PLANNER_BENCH_TRACE").is_ok() {
+        for (i, b) in sol.bound_trace.iter().enumerate() {
+            println!("  sweep {i:>3}: bound {b:.6}  (objective - bound) / bound = {:.3e}", (sol.objective - b) / b);
+        }
+    }
     println!("gap: {:.5}%  feasible: {} {:?}", sol.gap * 100.0, sol.feasible, sol.violations);
 }

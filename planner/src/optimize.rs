@@ -45,6 +45,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cost::MAX_CANDIDATES;
 use crate::problem::Problem;
 
 /// Solver settings.
@@ -52,21 +53,36 @@ use crate::problem::Problem;
 pub struct SolverConfig {
     /// Maximum coordinate-ascent sweeps (each updates every active multiplier once). Default 60.
     pub max_sweeps: usize,
-    /// Stop when a sweep improves the bound by less than `rel_tol · |bound|`. Default 1e-9.
+    /// Stop when a sweep improves the bound by less than `rel_tol · |bound|`. Default 1e-6
+    /// (the remaining gap is then typically a few 1e-6; the benchmark's target is 1e-2).
     pub rel_tol: f64,
     /// Threads for the passes over objects (1 = no threads). Default 2.
     pub threads: usize,
     /// Rounds of repair over violated constraints. Default 8.
     pub repair_rounds: usize,
+    /// Primal recovery attempts: when the repair leaves a constraint violated, its price is
+    /// doubled and the primal rebuilt, up to this many times. Default 40.
+    pub repair_attempts: usize,
+    /// Polish with subgradient steps while the gap exceeds this. Default 1e-3.
+    pub target_gap: f64,
+    /// Most subgradient polish iterations (each one pass). Default 300.
+    pub polish_iterations: usize,
+    /// After each sweep, up to this many extrapolation trials along the sweep's net move
+    /// (each one pass; kept only if the bound improves). Default 3.
+    pub extrapolation_steps: usize,
 }
 
 impl Default for SolverConfig {
     fn default() -> Self {
         SolverConfig {
             max_sweeps: 60,
-            rel_tol: 1e-9,
+            rel_tol: 1e-6,
             threads: 2,
             repair_rounds: 8,
+            repair_attempts: 40,
+            target_gap: 1e-3,
+            polish_iterations: 300,
+            extrapolation_steps: 3,
         }
     }
 }
@@ -92,8 +108,12 @@ pub struct Solution {
     pub violations: Vec<String>,
     /// Coordinate-ascent sweeps run.
     pub sweeps: usize,
+    /// Subgradient polish iterations run (0 when coordinate ascent reached the target gap).
+    pub polish_iterations: usize,
     /// Full passes over the objects (evaluations + coordinate updates).
     pub passes: usize,
+    /// The bound after each sweep (first entry: at `μ = 0`).
+    pub bound_trace: Vec<f64>,
 }
 
 /// Relative slack allowed when checking a constraint (floating-point sums of a million terms).
@@ -113,15 +133,78 @@ struct Solver<'a> {
     cj: Vec<f64>,
     passes: usize,
     breaks: Vec<(f64, f64)>,
-    thread_breaks: Vec<Vec<(f64, f64)>>,
+    /// Per block of objects, its breakpoints (reused across passes).
+    block_breaks: Vec<Vec<(f64, f64)>>,
 }
 
-/// Splits `0..n` into `parts` contiguous ranges (some may be empty).
-fn ranges(n: usize, parts: usize) -> Vec<Range<usize>> {
-    let per = n.div_ceil(parts.max(1)).max(1);
-    (0..parts.max(1))
-        .map(|t| (t * per).min(n)..((t + 1) * per).min(n))
-        .collect()
+/// Most slots per object (candidates + stay).
+const MAX_SLOTS: usize = MAX_CANDIDATES + 1;
+
+/// Minimum of `v` (`+∞` for an empty slice) with four independent lanes, so the comparisons do
+/// not form one long dependency chain.
+#[inline]
+fn lane_min(v: &[f64]) -> f64 {
+    let mut m = [f64::INFINITY; 4];
+    let mut chunks = v.chunks_exact(4);
+    for c in &mut chunks {
+        for l in 0..4 {
+            if c[l] < m[l] {
+                m[l] = c[l];
+            }
+        }
+    }
+    for &x in chunks.remainder() {
+        if x < m[0] {
+            m[0] = x;
+        }
+    }
+    let a = if m[1] < m[0] { m[1] } else { m[0] };
+    let b = if m[3] < m[2] { m[3] } else { m[2] };
+    if b < a { b } else { a }
+}
+
+/// Objects per block: passes reduce per block, then over blocks in order, so results do not
+/// depend on the thread count.
+const BLOCK: usize = 1 << 15;
+
+/// Runs `work(objects of block b, &mut state[b])` for every block of [`BLOCK`] objects of
+/// `0..n` (`state.len()` must be the block count), the blocks split into up to `threads`
+/// contiguous runs on scoped threads. Returns the results in block order.
+fn par_blocks<T: Send, R: Send>(
+    n: usize,
+    threads: usize,
+    state: &mut [T],
+    work: impl Fn(Range<usize>, &mut T) -> R + Sync,
+) -> Vec<R> {
+    let block_range = |b: usize| b * BLOCK..((b + 1) * BLOCK).min(n);
+    if threads <= 1 || state.len() <= 1 {
+        return state
+            .iter_mut()
+            .enumerate()
+            .map(|(b, st)| work(block_range(b), st))
+            .collect();
+    }
+    let per = state.len().div_ceil(threads);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = state
+            .chunks_mut(per)
+            .enumerate()
+            .map(|(t, chunk)| {
+                let work = &work;
+                sc.spawn(move || {
+                    chunk
+                        .iter_mut()
+                        .enumerate()
+                        .map(|(o, st)| work(block_range(t * per + o), st))
+                        .collect::<Vec<R>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// Objects below which passes run on the calling thread.
@@ -150,7 +233,7 @@ impl<'a> Solver<'a> {
             cj,
             passes: 0,
             breaks: Vec::new(),
-            thread_breaks: vec![Vec::new(); threads],
+            block_breaks: Vec::new(),
         }
     }
 
@@ -168,83 +251,53 @@ impl<'a> Solver<'a> {
         }
     }
 
-    /// One pass: `Σ_i min_k (cost + size·W)`, and per (group, slot) the total size choosing it.
-    /// Writes the argmin into `choice` when given.
+    /// One pass: `Σ_i min_k (cost + size·W)` and the usage of every constraint by the argmins
+    /// (ties: lowest slot). Writes the argmin into `choice` when given.
     fn evaluate(&mut self, w: &[f64], choice: Option<&mut [u8]>) -> (f64, Vec<f64>) {
         self.passes += 1;
         let p = self.p;
-        let (s, gs) = (self.s, self.g * self.s);
-        let work = |r: Range<usize>, out: Option<&mut [u8]>| -> (f64, Vec<f64>) {
-            let mut acc = vec![0.0; gs];
-            let mut sum = 0.0;
-            let mut out = out;
+        let (s, g, m) = (self.s, self.g, self.m);
+        let cj = &self.cj;
+        let nb = p.n.div_ceil(BLOCK);
+        let mut outs: Vec<Option<&mut [u8]>> = match choice {
+            Some(c) => c.chunks_mut(BLOCK).map(Some).collect(),
+            None => (0..nb).map(|_| None).collect(),
+        };
+        let work = |r: Range<usize>, out: &mut Option<&mut [u8]>| -> Vec<f64> {
+            // [sum, usage_0 .. usage_{m-1}]
+            let mut acc = vec![0.0; 1 + m];
+            let mut v = [0.0f64; MAX_SLOTS];
             for (local, i) in r.enumerate() {
-                let g = p.group[i] as usize;
+                let gi = p.group[i] as usize;
                 let size = p.size_gb[i];
-                let wr = &w[g * s..(g + 1) * s];
+                let wr = &w[gi * s..(gi + 1) * s];
                 let cr = &p.cost[i * s..(i + 1) * s];
-                let mut best = f64::INFINITY;
-                let mut bk = 0usize;
-                for k in 0..s {
-                    let v = f64::from(cr[k]) + size * wr[k];
-                    if v < best {
-                        best = v;
-                        bk = k;
-                    }
+                let v = &mut v[..s];
+                for ((vk, &c), &wk) in v.iter_mut().zip(cr).zip(wr) {
+                    *vk = f64::from(c) + size * wk;
                 }
-                sum += best;
-                acc[g * s + bk] += size;
+                let best = lane_min(v);
+                let bk = v.iter().position(|&x| x == best).unwrap_or(0);
+                acc[0] += best;
+                for (j, u) in acc[1..].iter_mut().enumerate() {
+                    *u += size * cj[(j * g + gi) * s + bk];
+                }
                 if let Some(o) = out.as_deref_mut() {
                     o[local] = bk as u8;
                 }
             }
-            (sum, acc)
+            acc
         };
-        let parts = ranges(p.n, self.threads);
-        let results: Vec<(f64, Vec<f64>)> = if self.threads == 1 {
-            vec![work(0..p.n, choice)]
-        } else {
-            std::thread::scope(|sc| {
-                let mut handles = Vec::new();
-                let mut rest = choice;
-                for r in parts {
-                    let mine = rest.take().map(|c| {
-                        let (a, b) = c.split_at_mut(r.len());
-                        rest = Some(b);
-                        a
-                    });
-                    let work = &work;
-                    handles.push(sc.spawn(move || work(r, mine)));
-                }
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
-            })
-        };
-        let mut sum = 0.0;
-        let mut acc = vec![0.0; gs];
-        for (ps, pa) in results {
-            sum += ps;
-            for (a, b) in acc.iter_mut().zip(pa) {
-                *a += b;
+        let blocks = par_blocks(p.n, self.threads, &mut outs, work);
+        let mut acc = vec![0.0; 1 + m];
+        for b in blocks {
+            for (a, x) in acc.iter_mut().zip(b) {
+                *a += x;
             }
         }
+        let sum = acc[0];
+        acc.remove(0);
         (sum, acc)
-    }
-
-    /// Usage per constraint from the per-(group, slot) size totals.
-    fn usage_from_acc(&self, acc: &[f64]) -> Vec<f64> {
-        let gs = self.g * self.s;
-        (0..self.m)
-            .map(|j| {
-                self.cj[j * gs..(j + 1) * gs]
-                    .iter()
-                    .zip(acc)
-                    .map(|(c, a)| c * a)
-                    .sum()
-            })
-            .collect()
     }
 
     /// Exact maximisation of `L` along `μ_j` (others fixed, `w_minus` = weights without `j`).
@@ -257,6 +310,8 @@ impl<'a> Solver<'a> {
         let work = |r: Range<usize>, buf: &mut Vec<(f64, f64)>| -> f64 {
             buf.clear();
             let mut u0 = 0.0;
+            let mut va = [0.0f64; MAX_SLOTS];
+            let mut vb = [0.0f64; MAX_SLOTS];
             for i in r {
                 let g = p.group[i] as usize;
                 let size = p.size_gb[i];
@@ -266,29 +321,29 @@ impl<'a> Solver<'a> {
                 let wr = &w_minus[g * s..(g + 1) * s];
                 let cr = &p.cost[i * s..(i + 1) * s];
                 let br = &cj[g * s..(g + 1) * s];
-                let (mut ca, mut cb) = (f64::INFINITY, f64::INFINITY);
+                let (va, vb) = (&mut va[..s], &mut vb[..s]);
                 for k in 0..s {
-                    let a = f64::from(cr[k]) + size * wr[k];
-                    let b = size * br[k];
-                    if a < ca || (a == ca && b < cb) {
-                        ca = a;
-                        cb = b;
-                    }
+                    va[k] = f64::from(cr[k]) + size * wr[k];
+                    vb[k] = size * br[k];
                 }
-                if !ca.is_finite() {
+                let ca0 = lane_min(va);
+                if !ca0.is_finite() {
                     continue;
+                }
+                let mut ca = ca0;
+                let mut cb = f64::INFINITY;
+                for k in 0..s {
+                    if va[k] == ca0 && vb[k] < cb {
+                        cb = vb[k];
+                    }
                 }
                 u0 += cb;
                 let mut mu = 0.0f64;
                 while cb > 0.0 {
                     let (mut nmu, mut na, mut nb) = (f64::INFINITY, 0.0, 0.0);
                     for k in 0..s {
-                        let b = size * br[k];
-                        if b >= cb {
-                            continue;
-                        }
-                        let a = f64::from(cr[k]) + size * wr[k];
-                        if !a.is_finite() {
+                        let (a, b) = (va[k], vb[k]);
+                        if b >= cb || !a.is_finite() {
                             continue;
                         }
                         let x = (a - ca) / (cb - b);
@@ -309,32 +364,14 @@ impl<'a> Solver<'a> {
             }
             u0
         };
-        let parts = ranges(p.n, self.threads);
-        let mut bufs = std::mem::take(&mut self.thread_breaks);
-        bufs.resize_with(parts.len(), Vec::new);
-        let u0: f64 = if parts.len() == 1 {
-            work(0..p.n, &mut bufs[0])
-        } else {
-            std::thread::scope(|sc| {
-                let handles: Vec<_> = parts
-                    .into_iter()
-                    .zip(bufs.iter_mut())
-                    .map(|(r, buf)| {
-                        let work = &work;
-                        sc.spawn(move || work(r, buf))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .sum()
-            })
-        };
+        let mut bufs = std::mem::take(&mut self.block_breaks);
+        bufs.resize_with(p.n.div_ceil(BLOCK), Vec::new);
+        let u0: f64 = par_blocks(p.n, self.threads, &mut bufs, work).into_iter().sum();
         self.breaks.clear();
         for b in &bufs {
             self.breaks.extend_from_slice(b);
         }
-        self.thread_breaks = bufs;
+        self.block_breaks = bufs;
         let need = u0 - self.p.constraints[j].rhs;
         if need <= 0.0 {
             return (0.0, true);
@@ -393,16 +430,17 @@ pub fn solve(problem: &Problem, cfg: &SolverConfig) -> Solution {
     let mut mu = vec![0.0; m];
     let mut w = vec![0.0; gs];
     let mut w_minus = vec![0.0; gs];
-    let (sum, acc) = sv.evaluate(&w, None);
-    let mut usage = sv.usage_from_acc(&acc);
+    let (sum, mut usage) = sv.evaluate(&w, None);
     let mut bound = dual(sum, &mu);
     let mut best = (bound, mu.clone());
     let mut reachable = vec![true; m];
     let mut sweeps = 0;
+    let mut bound_trace = vec![bound];
     if m > 0 {
         for _ in 0..cfg.max_sweeps {
             sweeps += 1;
             let before = bound;
+            let mu_start = mu.clone();
             for j in 0..m {
                 if mu[j] == 0.0 && within(usage[j], rhs[j]) {
                     continue;
@@ -413,12 +451,42 @@ pub fn solve(problem: &Problem, cfg: &SolverConfig) -> Solution {
                 reachable[j] = ok;
             }
             sv.weights(&mu, None, &mut w);
-            let (sum, acc) = sv.evaluate(&w, None);
-            usage = sv.usage_from_acc(&acc);
+            let (sum, u) = sv.evaluate(&w, None);
+            usage = u;
             bound = dual(sum, &mu);
             if bound > best.0 {
                 best = (bound, mu.clone());
             }
+            // Pattern step against zig-zagging: extrapolate along the sweep's net move while
+            // that keeps improving the bound (doubling the step each time).
+            if cfg.extrapolation_steps > 0 {
+                let dir: Vec<f64> = mu.iter().zip(&mu_start).map(|(a, b)| a - b).collect();
+                let mut step = 1.0;
+                for _ in 0..cfg.extrapolation_steps {
+                    let trial: Vec<f64> = mu
+                        .iter()
+                        .zip(&dir)
+                        .map(|(m, d)| (m + step * d).max(0.0))
+                        .collect();
+                    if trial == mu {
+                        break;
+                    }
+                    sv.weights(&trial, None, &mut w);
+                    let (sum, u) = sv.evaluate(&w, None);
+                    let l = dual(sum, &trial);
+                    if l <= bound {
+                        break;
+                    }
+                    mu = trial;
+                    bound = l;
+                    usage = u;
+                    step *= 2.0;
+                }
+                if bound > best.0 {
+                    best = (bound, mu.clone());
+                }
+            }
+            bound_trace.push(bound);
             let stale = (0..m).any(|j| mu[j] == 0.0 && !within(usage[j], rhs[j]));
             if !stale && bound - before <= cfg.rel_tol * bound.abs().max(1e-12) {
                 break;
@@ -426,27 +494,85 @@ pub fn solve(problem: &Problem, cfg: &SolverConfig) -> Solution {
         }
     }
 
-    // Primal: best options at the best multipliers, then repair and refill.
-    let (lower_bound, mu) = best;
-    sv.weights(&mu, None, &mut w);
-    let mut choice = vec![0u8; problem.n];
-    sv.evaluate(&w, Some(&mut choice));
-    let mut usage = problem.usages(&choice);
-    for _ in 0..cfg.repair_rounds.max(1) {
-        if (0..m).all(|j| within(usage[j], rhs[j])) {
-            break;
+    let (mut lower_bound, mut mu) = best;
+    let mut primal = recover(problem, &mut sv, &mu, lower_bound, cfg);
+    let gap_of = |obj: f64, lb: f64| {
+        if obj == lb {
+            0.0
+        } else {
+            (obj - lb) / lb.abs().max(1e-12)
         }
-        for j in 0..m {
-            if !within(usage[j], rhs[j]) {
-                sv.weights(&mu, Some(j), &mut w_minus);
-                repair(problem, &sv, j, &w_minus, &mut choice, &mut usage);
+    };
+
+    // Polish: when the gap is still above target (small or irregular instances, where the dual
+    // is far from smooth and coordinate ascent can stall at a kink), projected subgradient steps
+    // with Polyak's step size towards the best primal, in constraint units scaled by the limits.
+    // New best bounds are tried as primal starting points every few iterations.
+    let mut polish = 0usize;
+    if m > 0 && gap_of(primal.objective, lower_bound) > cfg.target_gap {
+        let scale: Vec<f64> = rhs.iter().map(|r| r.abs().max(1e-9)).collect();
+        let mut cur = mu.clone();
+        let mut theta = 1.0f64;
+        let mut since_improved = 0usize;
+        let mut since_primal = 0usize;
+        for _ in 0..cfg.polish_iterations {
+            polish += 1;
+            sv.weights(&cur, None, &mut w);
+            let (sum, usage) = sv.evaluate(&w, None);
+            let l = dual(sum, &cur);
+            if l > lower_bound {
+                lower_bound = l;
+                mu = cur.clone();
+                since_improved = 0;
+                since_primal += 1;
+            } else {
+                since_improved += 1;
+                if since_improved >= 8 {
+                    theta /= 2.0;
+                    since_improved = 0;
+                }
+            }
+            if since_primal >= 10 {
+                since_primal = 0;
+                let trial = recover(problem, &mut sv, &mu, lower_bound, cfg);
+                if trial.better_than(&primal) {
+                    primal = trial;
+                }
+            }
+            let target = primal.objective;
+            if gap_of(target, lower_bound) <= cfg.target_gap || theta < 1e-4 {
+                break;
+            }
+            // Projected subgradient in scaled units: g_j = (usage_j - rhs_j) / rhs_j.
+            let g: Vec<f64> = (0..m)
+                .map(|j| {
+                    let gj = (usage[j] - rhs[j]) / scale[j];
+                    if cur[j] <= 0.0 && gj < 0.0 { 0.0 } else { gj }
+                })
+                .collect();
+            let norm2: f64 = g.iter().map(|x| x * x).sum();
+            if norm2 <= 0.0 {
+                break;
+            }
+            let step = theta * (target - l).max(0.0) / norm2;
+            for j in 0..m {
+                cur[j] = (cur[j] * scale[j] + step * g[j]).max(0.0) / scale[j];
+            }
+        }
+        if since_primal > 0 {
+            let trial = recover(problem, &mut sv, &mu, lower_bound, cfg);
+            if trial.better_than(&primal) {
+                primal = trial;
             }
         }
     }
-    for _ in 0..2 {
-        if !refill(problem, &sv, &w, &mut choice, &mut usage) {
-            break;
-        }
+    // Compound moves (an improving switch plus the cheapest switches of other objects that make
+    // room for it) when the gap is still above target and the instance is small enough for the
+    // quadratic scan; on large instances the integrality gap is negligible anyway.
+    let mut choice = primal.choice;
+    if gap_of(primal.objective, lower_bound) > cfg.target_gap && problem.n <= IMPROVE_MAX_N {
+        let mut usage = problem.usages(&choice);
+        improve(problem, &sv, &mut choice, &mut usage);
     }
     let usage = problem.usages(&choice);
     let objective = problem.objective(&choice);
@@ -467,11 +593,7 @@ pub fn solve(problem: &Problem, cfg: &SolverConfig) -> Solution {
             )
         })
         .collect();
-    let gap = if objective == lower_bound {
-        0.0
-    } else {
-        (objective - lower_bound) / lower_bound.abs().max(1e-12)
-    };
+    let gap = gap_of(objective, lower_bound);
     Solution {
         choice,
         objective,
@@ -482,8 +604,216 @@ pub fn solve(problem: &Problem, cfg: &SolverConfig) -> Solution {
         feasible: violations.is_empty(),
         violations,
         sweeps,
+        polish_iterations: polish,
         passes: sv.passes,
+        bound_trace,
     }
+}
+
+/// A primal assignment with its quality.
+struct Primal {
+    feasible: bool,
+    objective: f64,
+    choice: Vec<u8>,
+}
+
+impl Primal {
+    /// Feasible beats infeasible, then lower objective.
+    fn better_than(&self, other: &Primal) -> bool {
+        (self.feasible && !other.feasible)
+            || (self.feasible == other.feasible && self.objective < other.objective)
+    }
+}
+
+/// Primal recovery at multipliers `mu`: every object's best option, then greedy repair of
+/// violated constraints and refill of spare room. Should the repair leave a constraint violated
+/// (small instances with big objects, several saturated constraints), the prices of the
+/// still-violated constraints are raised (doubled, or started at a small fraction of the bound's
+/// average price) and the primal rebuilt, up to `repair_attempts` times; the best attempt wins.
+fn recover(
+    problem: &Problem,
+    sv: &mut Solver<'_>,
+    mu: &[f64],
+    lower_bound: f64,
+    cfg: &SolverConfig,
+) -> Primal {
+    let m = sv.m;
+    let gs = sv.g * sv.s;
+    let rhs: Vec<f64> = problem.constraints.iter().map(|c| c.rhs).collect();
+    let mut w = vec![0.0; gs];
+    let mut w_minus = vec![0.0; gs];
+    let mut prices = mu.to_vec();
+    let mut kept: Option<Primal> = None;
+    let mut choice = vec![0u8; problem.n];
+    for _ in 0..cfg.repair_attempts.max(1) {
+        sv.weights(&prices, None, &mut w);
+        sv.evaluate(&w, Some(&mut choice));
+        let mut usage = problem.usages(&choice);
+        for _ in 0..cfg.repair_rounds.max(1) {
+            if (0..m).all(|j| within(usage[j], rhs[j])) {
+                break;
+            }
+            for j in 0..m {
+                if !within(usage[j], rhs[j]) {
+                    sv.weights(&prices, Some(j), &mut w_minus);
+                    repair(problem, sv, j, &w_minus, &mut choice, &mut usage);
+                }
+            }
+        }
+        for _ in 0..2 {
+            if !refill(problem, sv, &w, &mut choice, &mut usage) {
+                break;
+            }
+        }
+        let violated: Vec<usize> = (0..m).filter(|&j| !within(usage[j], rhs[j])).collect();
+        let attempt = Primal {
+            feasible: violated.is_empty(),
+            objective: problem.objective(&choice),
+            choice: choice.clone(),
+        };
+        let done = attempt.feasible;
+        if kept.as_ref().is_none_or(|k| attempt.better_than(k)) {
+            kept = Some(attempt);
+        }
+        if done {
+            break;
+        }
+        for j in violated {
+            let base = (lower_bound.abs() / rhs[j].abs().max(usage[j].abs()).max(1e-12)) * 1e-3;
+            prices[j] = if prices[j] > 0.0 { prices[j] * 2.0 } else { base };
+        }
+    }
+    kept.unwrap_or(Primal {
+        feasible: false,
+        objective: f64::INFINITY,
+        choice,
+    })
+}
+
+/// Largest instance [`improve`] runs on.
+const IMPROVE_MAX_N: usize = 50_000;
+/// Work budget of [`improve`]: candidates × objects scanned.
+const IMPROVE_WORK: usize = 20_000_000;
+
+/// Compound-move local search. For each strictly cost-reducing switch `i: c → k` (largest saving
+/// first) that does not fit, find the cheapest set of switches of other objects that frees the
+/// missing room (greedy by cost per unit of room freed, each switch using no more of any
+/// constraint than is spare), and apply the whole compound move if it still saves money. A
+/// constraint already over its limit is never pushed further. Returns whether anything changed.
+fn improve(p: &Problem, sv: &Solver<'_>, choice: &mut [u8], usage: &mut [f64]) -> bool {
+    let (m, s, gs) = (sv.m, sv.s, sv.g * sv.s);
+    let coeff = |jj: usize, g: usize, k: usize| sv.cj[jj * gs + g * s + k];
+    let delta = |i: usize, from: usize, to: usize, jj: usize| {
+        let g = p.group[i] as usize;
+        p.size_gb[i] * (coeff(jj, g, to) - coeff(jj, g, from))
+    };
+    let rhs: Vec<f64> = p.constraints.iter().map(|c| c.rhs).collect();
+    let limit: Vec<f64> = (0..m).map(|j| rhs[j].max(usage[j])).collect();
+    let scale: Vec<f64> = rhs.iter().map(|r| r.abs().max(1e-9)).collect();
+    let mut cands: Vec<(f64, u32, u8)> = Vec::new();
+    for i in 0..p.n {
+        let c = usize::from(choice[i]);
+        let cr = &p.cost[i * s..(i + 1) * s];
+        for k in 0..s {
+            if cr[k] < cr[c] {
+                cands.push((f64::from(cr[c]) - f64::from(cr[k]), i as u32, k as u8));
+            }
+        }
+    }
+    cands.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    cands.truncate((IMPROVE_WORK / p.n.max(1)).max(1));
+    let mut changed = false;
+    let mut ejections: Vec<(f64, u32, u8)> = Vec::new();
+    let mut plan: Vec<(usize, usize)> = Vec::new();
+    for (_, i, k) in cands {
+        let (i, k) = (i as usize, usize::from(k));
+        let c = usize::from(choice[i]);
+        let gain = f64::from(p.cost[i * s + c]) - f64::from(p.cost[i * s + k]);
+        if gain <= 0.0 {
+            continue;
+        }
+        // Usage after the switch; what is missing per constraint.
+        let mut after: Vec<f64> = (0..m).map(|j| usage[j] + delta(i, c, k, j)).collect();
+        let lacking = |after: &[f64], j: usize| after[j] - limit[j];
+        if (0..m).all(|j| lacking(&after, j) <= 0.0) {
+            usage.copy_from_slice(&after);
+            choice[i] = k as u8;
+            changed = true;
+            continue;
+        }
+        // Candidate ejections: switches of other objects that free some missing room and take
+        // nothing from a lacking constraint.
+        ejections.clear();
+        for o in 0..p.n {
+            if o == i {
+                continue;
+            }
+            let co = usize::from(choice[o]);
+            let cr = &p.cost[o * s..(o + 1) * s];
+            let mut best: Option<(f64, usize)> = None;
+            for ko in 0..s {
+                if ko == co || !cr[ko].is_finite() {
+                    continue;
+                }
+                let mut benefit = 0.0;
+                let mut ok = true;
+                for j in 0..m {
+                    let d = delta(o, co, ko, j);
+                    let miss = lacking(&after, j);
+                    if miss > 0.0 {
+                        if d > 0.0 {
+                            ok = false;
+                            break;
+                        }
+                        benefit += (-d).min(miss) / scale[j];
+                    }
+                }
+                if !ok || benefit <= 0.0 {
+                    continue;
+                }
+                let ratio = (f64::from(cr[ko]) - f64::from(cr[co])) / benefit;
+                if best.is_none_or(|b| ratio < b.0) {
+                    best = Some((ratio, ko));
+                }
+            }
+            if let Some((ratio, ko)) = best {
+                ejections.push((ratio, o as u32, ko as u8));
+            }
+        }
+        ejections.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        plan.clear();
+        let mut extra = 0.0;
+        for &(_, o, ko) in &ejections {
+            if (0..m).all(|j| lacking(&after, j) <= 0.0) || extra >= gain {
+                break;
+            }
+            let (o, ko) = (o as usize, usize::from(ko));
+            let co = usize::from(choice[o]);
+            // Still useful, and fits everywhere else?
+            let useful = (0..m).any(|j| lacking(&after, j) > 0.0 && delta(o, co, ko, j) < 0.0);
+            let fits = (0..m).all(|j| {
+                let d = delta(o, co, ko, j);
+                d <= 0.0 || after[j] + d <= limit[j]
+            });
+            if !useful || !fits {
+                continue;
+            }
+            for (j, a) in after.iter_mut().enumerate() {
+                *a += delta(o, co, ko, j);
+            }
+            extra += f64::from(p.cost[o * s + ko]) - f64::from(p.cost[o * s + co]);
+            plan.push((o, ko));
+        }
+        if extra < gain && (0..m).all(|j| lacking(&after, j) <= 0.0) {
+            for &(o, ko) in &plan {
+                choice[o] = ko as u8;
+            }
+            choice[i] = k as u8;
+            usage.copy_from_slice(&after);
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// Greedy repair of constraint `j`: switch objects to options using less of `j`, cheapest
@@ -631,12 +961,13 @@ mod tests {
     }
 
     #[test]
-    fn ranges_cover_everything() {
-        for n in [0, 1, 5, 100] {
-            for parts in [1, 2, 3] {
-                let r = ranges(n, parts);
-                assert_eq!(r.len(), parts);
+    fn blocks_cover_everything_in_order() {
+        for n in [0usize, 1, BLOCK - 1, BLOCK, 3 * BLOCK + 5] {
+            for threads in [1, 2, 3] {
+                let mut state = vec![(); n.div_ceil(BLOCK)];
+                let r = par_blocks(n, threads, &mut state, |range, _| range);
                 assert_eq!(r.iter().map(|x| x.len()).sum::<usize>(), n);
+                assert!(r.windows(2).all(|w| w[0].end == w[1].start));
             }
         }
     }

@@ -123,13 +123,13 @@ pub fn instance(n: usize, seed: u64) -> SyntheticInstance {
             } else {
                 (1 << hot[pa]) | (1 << cold[pa])
             }
-        } else if u < 0.22 {
+        } else if u < 0.12 {
             let a = if rng.next_f64() < 0.5 { hot[pa] } else { cold[pa] };
             let b = if rng.next_f64() < 0.5 { hot[pb] } else { cold[pb] };
             (1 << a) | (1 << b)
         } else {
             let noisy = (p_hot + 0.15 * rng.normal()).clamp(0.0, 1.0);
-            if noisy >= 0.4 {
+            if noisy >= 0.6 {
                 (1 << hot[pa]) | (1 << cold[pb])
             } else {
                 (1 << cold[pa]) | (1 << cold[pb])
@@ -151,9 +151,17 @@ pub fn instance(n: usize, seed: u64) -> SyntheticInstance {
     }
 }
 
-/// Sets each hot tier's capacity to `capacity_fraction` of its usage in the unconstrained optimum
-/// (computed with `model`'s rules and costs), and the move budget to `budget_fraction` of the
-/// bytes and egress dollars the unconstrained optimum would move. Returns the updated instance.
+/// Makes the coupling constraints bind, in a way that keeps the instance feasible:
+///
+/// 1. the move budget is `budget_fraction` of the bytes and egress dollars the unconstrained
+///    optimum would move;
+/// 2. each hot tier's capacity is `(1 − t)·current + t·budgeted` usage, with `t =
+///    capacity_fraction` and `budgeted` its usage in the budget-constrained optimum. The convex
+///    combination of "nothing moves" and that optimum meets every constraint, so the instance is
+///    feasible (up to rounding one object), and the capacities bind wherever the optimum would
+///    change a hot tier's usage.
+///
+/// Costs and rules are `model`'s; its capacities are ignored.
 pub fn bind_constraints(
     mut inst: SyntheticInstance,
     model: &CostModel,
@@ -166,42 +174,48 @@ pub fn bind_constraints(
         s.capacity_bytes = None;
     }
     let free = CostModel::new(specs.clone(), *model.rules(), *model.config())?;
-    let problem = Problem::build(
-        &free,
-        &inst.objects,
-        &MoveBudget::default(),
-        inst.now_ms,
+    let solver = SolverConfig {
         threads,
-    )?;
-    let sol = solve(
-        &problem,
-        &SolverConfig {
-            threads,
-            ..SolverConfig::default()
-        },
-    );
-    let mut stored = vec![0.0f64; specs.len()];
-    let (mut moved, mut egress) = (0.0f64, 0.0f64);
-    for (i, o) in inst.objects.iter().enumerate() {
-        let target = problem.slot_mask(i, usize::from(sol.choice[i]));
-        for (b, st) in stored.iter_mut().enumerate() {
-            if target & (1 << b) != 0 {
-                *st += o.size_bytes as f64;
+        ..SolverConfig::default()
+    };
+    let stats = |budget: &MoveBudget| -> Result<(Vec<f64>, f64, f64)> {
+        let problem = Problem::build(&free, &inst.objects, budget, inst.now_ms, threads)?;
+        let sol = solve(&problem, &solver);
+        let mut stored = vec![0.0f64; specs.len()];
+        let (mut moved, mut egress) = (0.0f64, 0.0f64);
+        for (i, o) in inst.objects.iter().enumerate() {
+            let target = problem.slot_mask(i, usize::from(sol.choice[i]));
+            for (b, st) in stored.iter_mut().enumerate() {
+                if target & (1 << b) != 0 {
+                    *st += o.size_bytes as f64;
+                }
             }
+            moved += f64::from((target & !o.current).count_ones()) * o.size_bytes as f64;
+            egress += free.move_egress_per_gb(o.current, target) * o.size_bytes as f64 / 1e9;
         }
-        let new = (target & !o.current).count_ones();
-        moved += f64::from(new) * o.size_bytes as f64;
-        egress += free.move_egress_per_gb(o.current, target) * o.size_bytes as f64 / 1e9;
-    }
-    for (b, spec) in specs.iter_mut().enumerate() {
-        if spec.profile.first_byte_latency_ms <= model.config().sla_ms {
-            spec.capacity_bytes = Some((stored[b] * capacity_fraction) as u64);
-        }
-    }
-    inst.backends = specs;
-    inst.budget = MoveBudget {
+        Ok((stored, moved, egress))
+    };
+    let (_, moved, egress) = stats(&MoveBudget::default())?;
+    let budget = MoveBudget {
         max_bytes: Some((moved * budget_fraction) as u64),
         max_egress_usd: Some(egress * budget_fraction),
     };
+    let (budgeted, _, _) = stats(&budget)?;
+    let mut current = vec![0.0f64; specs.len()];
+    for o in &inst.objects {
+        for (b, c) in current.iter_mut().enumerate() {
+            if o.current & (1 << b) != 0 {
+                *c += o.size_bytes as f64;
+            }
+        }
+    }
+    let t = capacity_fraction.clamp(0.0, 1.0);
+    for (b, spec) in specs.iter_mut().enumerate() {
+        if spec.profile.first_byte_latency_ms <= model.config().sla_ms {
+            spec.capacity_bytes = Some(((1.0 - t) * current[b] + t * budgeted[b]).ceil() as u64);
+        }
+    }
+    inst.backends = specs;
+    inst.budget = budget;
     Ok(inst)
 }
