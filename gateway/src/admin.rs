@@ -194,6 +194,7 @@ impl Admin {
                 "now_ms": s.clock.now_ms(),
                 "backends": backends,
                 "initial_placement": s.initial_placement.iter().map(|b| b.name()).collect::<Vec<_>>(),
+                "placement": s.placement,
                 "buckets": buckets,
                 "objects": objects,
                 "blobs_referenced": referenced,
@@ -258,6 +259,7 @@ impl Admin {
                     "writes": writes,
                     "write_errors": write_errors,
                     "error_rate": if ops == 0 { 0.0 } else { (read_errors + write_errors) as f64 / ops as f64 },
+                    "retries": self.strata.retry_stats.get(b.name()).map(|r| r.snapshot()),
                 })
             })
             .collect();
@@ -317,6 +319,26 @@ impl Admin {
             "strata_access_recording_pending {}",
             s.recorder.pending()
         );
+        header(
+            &mut out,
+            "strata_backend_retries_total",
+            "counter",
+            "backend calls retried, recovered and given up",
+        );
+        for (b, r) in &s.retry_stats {
+            let snap = r.snapshot();
+            for (outcome, n) in [
+                ("retry", snap.retries),
+                ("recovered", snap.recovered),
+                ("give_up", snap.give_ups),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "strata_backend_retries_total{{backend=\"{}\",outcome=\"{outcome}\"}} {n}",
+                    label(b)
+                );
+            }
+        }
         header(
             &mut out,
             "strata_chaos_faults_injected_total",

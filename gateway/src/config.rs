@@ -34,6 +34,9 @@ pub struct Config {
     pub catalog: CatalogSettings,
     /// Fault injection rules installed at start (changeable at run time through the admin API).
     pub chaos: chaos::ChaosConfig,
+    /// Retries of backend calls on 429/500/503/timeouts: `max_attempts`, `base_ms`, `max_delay_ms`,
+    /// `max_elapsed_ms`, `attempt_timeout_ms`.
+    pub retry: backends::retry::RetryPolicy,
 }
 
 /// One S3 user.
@@ -56,40 +59,45 @@ pub enum AccessLevel {
     ReadOnly,
 }
 
-/// One storage backend. Only `kind = "local"` exists so far.
+/// One storage backend: a name, a tier profile and where its bytes live (`kind` and its fields, see
+/// `backends::cloud::StoreSpec`: `local {path}`, `s3 {endpoint, bucket, region, access_key_env, ...}`,
+/// `azure {endpoint, account, container, access_key_env, ...}`, `gcs {endpoint, bucket, anonymous, ...}`).
+/// Unknown fields are still refused: whatever this struct does not take reaches the spec, which refuses it.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct BackendConfig {
     pub name: String,
-    pub kind: BackendKind,
-    /// Directory for `local` backends; relative paths are taken from the data dir.
-    pub path: Option<PathBuf>,
-    /// Tier profile: a preset name (`s3-standard`, `s3-standard-ia`, `s3-glacier-ir`)...
+    /// Tier profile: a preset name from `backends::prices` (`aws-s3-standard`, `azure-cool`, `gcs-coldline`, ...)...
+    #[serde(default)]
     pub tier: Option<String>,
     /// ...or a full profile.
+    #[serde(default)]
     pub profile: Option<TierProfile>,
+    #[serde(flatten)]
+    pub store: backends::cloud::StoreSpec,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendKind {
-    Local,
-}
-
-/// Initial placement of new objects.
-#[derive(Debug, Clone, Deserialize)]
+/// Placement policy.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PlacementConfig {
-    /// Backends that receive every new object (its replicas), in order.
+    /// Backends that receive every new object (its replicas), in order. Default: the first `replication_factor`
+    /// backends in config order that satisfy provider diversity.
     pub initial: Vec<String>,
+    /// Replicas per object. Default: 1 when all backends share one provider, else 2.
+    pub replication_factor: Option<usize>,
+    /// Replicas of one object on distinct providers. Default: true when several providers exist.
+    pub provider_diversity: Option<bool>,
+    /// First-byte latency (ms) that objects likely to be read must get from at least one replica.
+    pub latency_sla_ms: Option<f64>,
 }
 
-impl Default for PlacementConfig {
-    fn default() -> Self {
-        Self {
-            initial: vec!["hot".to_owned()],
-        }
-    }
+/// The placement policy with its defaults filled in.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Placement {
+    pub initial: Vec<String>,
+    pub replication_factor: usize,
+    pub provider_diversity: bool,
+    pub latency_sla_ms: Option<f64>,
 }
 
 /// Heat decay and access-log retention.
@@ -127,6 +135,7 @@ impl Default for Config {
             placement: PlacementConfig::default(),
             catalog: CatalogSettings::default(),
             chaos: chaos::ChaosConfig::default(),
+            retry: backends::retry::RetryPolicy::default(),
         }
     }
 }
@@ -172,12 +181,124 @@ impl Config {
         .into_iter()
         .map(|(name, tier)| BackendConfig {
             name: name.to_owned(),
-            kind: BackendKind::Local,
-            path: None,
             tier: Some(tier.to_owned()),
             profile: None,
+            store: backends::cloud::StoreSpec::Local(backends::cloud::LocalSpec {
+                path: PathBuf::from("backends").join(name),
+            }),
         })
         .collect()
+    }
+
+    /// The placement policy with defaults applied, checked against the backends.
+    pub fn placement(&self) -> Result<Placement, ConfigError> {
+        let invalid = |field: &str, message: String| ConfigError::Invalid {
+            field: field.to_owned(),
+            message,
+        };
+        let backends = self.effective_backends();
+        let provider_of = |name: &str| -> Option<String> {
+            backends
+                .iter()
+                .find(|b| b.name == name)
+                .and_then(|b| resolve_profile(b).ok())
+                .map(|p| p.provider)
+        };
+        let providers: std::collections::BTreeSet<String> = backends
+            .iter()
+            .filter_map(|b| resolve_profile(b).ok())
+            .map(|p| p.provider)
+            .collect();
+        let p = &self.placement;
+        let diversity = p.provider_diversity.unwrap_or(providers.len() > 1);
+        let rf = match p.replication_factor {
+            Some(0) => {
+                return Err(invalid(
+                    "placement.replication_factor",
+                    "must be at least 1".to_owned(),
+                ));
+            }
+            Some(n) => n,
+            None if !p.initial.is_empty() => p.initial.len(),
+            None => {
+                if providers.len() > 1 {
+                    2
+                } else {
+                    1
+                }
+            }
+        };
+        let initial = if p.initial.is_empty() {
+            // The first backends in config order that keep providers distinct when required.
+            let mut chosen: Vec<String> = Vec::new();
+            for b in &backends {
+                if chosen.len() == rf {
+                    break;
+                }
+                let prov = provider_of(&b.name);
+                if diversity && chosen.iter().any(|c| provider_of(c) == prov) {
+                    continue;
+                }
+                chosen.push(b.name.clone());
+            }
+            chosen
+        } else {
+            p.initial.clone()
+        };
+        for (i, name) in initial.iter().enumerate() {
+            if provider_of(name).is_none() {
+                return Err(invalid(
+                    &format!("placement.initial[{i}]"),
+                    format!("unknown backend {name:?}"),
+                ));
+            }
+        }
+        if initial.len() != rf {
+            return Err(invalid(
+                "placement.initial",
+                format!(
+                    "{} backend(s) {:?} for replication_factor {rf}{}",
+                    initial.len(),
+                    initial,
+                    if diversity {
+                        " with provider diversity"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        let distinct: std::collections::BTreeSet<_> = initial.iter().collect();
+        if distinct.len() != initial.len() {
+            return Err(invalid(
+                "placement.initial",
+                "a backend is listed twice".to_owned(),
+            ));
+        }
+        if diversity {
+            let provs: std::collections::BTreeSet<_> =
+                initial.iter().map(|n| provider_of(n)).collect();
+            if provs.len() != initial.len() {
+                return Err(invalid(
+                    "placement.provider_diversity",
+                    format!("the initial backends {initial:?} share a provider"),
+                ));
+            }
+        }
+        if let Some(sla) = p.latency_sla_ms
+            && !(sla > 0.0)
+        {
+            return Err(invalid(
+                "placement.latency_sla_ms",
+                "must be > 0".to_owned(),
+            ));
+        }
+        Ok(Placement {
+            initial,
+            replication_factor: rf,
+            provider_diversity: diversity,
+            latency_sla_ms: p.latency_sla_ms,
+        })
     }
 
     /// Checks cross-field rules that serde cannot express.
@@ -255,16 +376,16 @@ impl Config {
     }
 }
 
-/// The tier profile of a backend: its explicit profile, or a named preset.
+/// The tier profile of a backend: its explicit profile, or a preset of the default price table.
 pub fn resolve_profile(b: &BackendConfig) -> Result<TierProfile, String> {
     match (&b.profile, b.tier.as_deref()) {
         (Some(p), _) => Ok(p.clone()),
-        (None, Some("s3-standard")) => Ok(TierProfile::s3_standard()),
-        (None, Some("s3-standard-ia")) => Ok(TierProfile::s3_standard_ia()),
-        (None, Some("s3-glacier-ir")) => Ok(TierProfile::s3_glacier_ir()),
-        (None, Some(other)) => Err(format!(
-            "unknown tier {other:?} (known: s3-standard, s3-standard-ia, s3-glacier-ir; or give a [profile])"
-        )),
+        (None, Some(name)) => backends::prices::preset(name).ok_or_else(|| {
+            format!(
+                "unknown tier {name:?} (known: {}; or give a [profile])",
+                backends::prices::preset_names().join(", ")
+            )
+        }),
         (None, None) => Err("needs `tier` or `profile`".to_owned()),
     }
 }
@@ -279,7 +400,10 @@ mod tests {
         c.validate().unwrap();
         let names: Vec<_> = c.effective_backends().into_iter().map(|b| b.name).collect();
         assert_eq!(names, ["hot", "warm", "cold"]);
-        assert_eq!(c.placement.initial, ["hot"]);
+        let p = c.placement().unwrap();
+        assert_eq!(p.initial, ["hot"]);
+        assert_eq!(p.replication_factor, 1);
+        assert!(!p.provider_diversity);
     }
 
     #[test]
@@ -327,9 +451,10 @@ mod tests {
 
     #[test]
     fn unknown_tier_is_refused() {
-        let c: Config =
-            toml::from_str("[[backends]]\nname = \"hot\"\nkind = \"local\"\ntier = \"diamond\"\n")
-                .unwrap();
+        let c: Config = toml::from_str(
+            "[[backends]]\nname = \"hot\"\nkind = \"local\"\npath = \"h\"\ntier = \"diamond\"\n",
+        )
+        .unwrap();
         let err = c.validate().unwrap_err().to_string();
         assert!(
             err.contains("backends[0].tier") && err.contains("diamond"),

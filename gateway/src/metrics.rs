@@ -31,6 +31,21 @@ pub struct BackendCounters {
     pub write_errors: AtomicU64,
     pub bytes_read: AtomicU64,
     pub bytes_written: AtomicU64,
+    /// Gateway-clock ms of the last failed read or write (i64::MIN: never).
+    last_error_ms: std::sync::atomic::AtomicI64,
+}
+
+impl BackendCounters {
+    pub fn last_error_ms(&self) -> i64 {
+        match self.last_error_ms.load(Relaxed) {
+            0 => i64::MIN / 2,
+            v => v,
+        }
+    }
+
+    pub fn error_at(&self, now_ms: i64) {
+        self.last_error_ms.store(now_ms, Relaxed);
+    }
 }
 
 /// All counters the gateway keeps in memory.

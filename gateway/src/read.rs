@@ -97,6 +97,7 @@ async fn pump(
                     Ok(s) => s,
                     Err(e) => {
                         counters.read_errors.fetch_add(1, Relaxed);
+                        counters.error_at(strata.clock.now_ms());
                         tracing::warn!(backend = backend.name(), blob = %part.blob, error = %e, "replica read failed; failing over");
                         last_error = e.to_string();
                         continue;
@@ -117,6 +118,8 @@ async fn pump(
                         }
                         Err(e) => {
                             counters.read_errors.fetch_add(1, Relaxed);
+                            counters.error_at(strata.clock.now_ms());
+                            counters.error_at(strata.clock.now_ms());
                             tracing::warn!(backend = backend.name(), blob = %part.blob, at = pos, error = %e, "replica failed mid-stream; failing over");
                             last_error = e.to_string();
                             break;

@@ -8,9 +8,11 @@ use backends::Backend;
 use catalog::{Catalog, CatalogConfig};
 
 use crate::clock::Clock;
-use crate::config::{BackendKind, Config, resolve_profile};
+use crate::config::{Config, Placement, resolve_profile};
 use crate::reaper::ReadLeases;
 use crate::recorder::AccessRecorder;
+use backends::retry::RetryStats;
+use std::collections::BTreeMap;
 
 /// Everything a request handler needs. One per process, behind an `Arc`.
 pub struct Strata {
@@ -34,6 +36,10 @@ pub struct Strata {
     pub started: Instant,
     /// Root directories of local-disk backends (for start-up cleanup of interrupted staging files).
     pub local_roots: Vec<std::path::PathBuf>,
+    /// Retries and give-ups per backend.
+    pub retry_stats: BTreeMap<String, Arc<RetryStats>>,
+    /// The placement policy (replication factor, provider diversity, initial backends, SLA).
+    pub placement: Placement,
 }
 
 impl Strata {
@@ -57,9 +63,9 @@ impl Strata {
         chaos
             .set(config.chaos.clone())
             .map_err(|e| anyhow::anyhow!("invalid [chaos] section: {e}"))?;
-        let (backends, local_roots) = open_backends(config, &config.data_dir, &chaos)?;
-        let initial_placement = config
-            .placement
+        let (backends, local_roots, retry_stats) = open_backends(config, &config.data_dir, &chaos)?;
+        let placement = config.placement()?;
+        let initial_placement = placement
             .initial
             .iter()
             .map(|n| {
@@ -89,6 +95,8 @@ impl Strata {
             region: config.region.clone(),
             started: Instant::now(),
             local_roots,
+            retry_stats,
+            placement,
         }))
     }
 
@@ -102,10 +110,15 @@ impl Strata {
             .iter()
             .filter_map(|n| self.backend(n).cloned())
             .collect();
+        // Healthy first (no error in the last 30 s), then by expected first-byte latency.
+        let now = self.clock.now_ms();
+        let unhealthy = |b: &Backend| now - self.metrics.backend(b.name()).last_error_ms() < 30_000;
         v.sort_by(|a, b| {
-            a.profile()
-                .first_byte_latency_ms
-                .total_cmp(&b.profile().first_byte_latency_ms)
+            unhealthy(a).cmp(&unhealthy(b)).then(
+                a.profile()
+                    .first_byte_latency_ms
+                    .total_cmp(&b.profile().first_byte_latency_ms),
+            )
         });
         v
     }
@@ -126,10 +139,14 @@ impl Strata {
     }
 }
 
-type Opened = (Vec<Arc<Backend>>, Vec<std::path::PathBuf>);
+type Opened = (
+    Vec<Arc<Backend>>,
+    Vec<std::path::PathBuf>,
+    BTreeMap<String, Arc<RetryStats>>,
+);
 
-/// Opens every configured backend, with its raw store wrapped by the chaos layer (under the sealing layer, so
-/// injected corruption hits sealed bytes).
+/// Opens every configured backend and composes its layers: sealing (`Backend`) → retries (`RetryStore`) → fault
+/// injection (`ChaosStore`) → the raw store. Injected faults land in sealed bytes and are retried like real ones.
 fn open_backends(
     config: &Config,
     data_dir: &Path,
@@ -139,25 +156,25 @@ fn open_backends(
     std::fs::create_dir_all(&keys_dir)?;
     let mut out = Vec::new();
     let mut roots = Vec::new();
+    let mut retry_stats = BTreeMap::new();
     for b in config.effective_backends() {
         let profile =
             resolve_profile(&b).map_err(|m| anyhow::anyhow!("backend {}: {m}", b.name))?;
-        match b.kind {
-            BackendKind::Local => {
-                let dir = match &b.path {
-                    Some(p) if p.is_absolute() => p.clone(),
-                    Some(p) => data_dir.join(p),
-                    None => data_dir.join("backends").join(&b.name),
-                };
-                let keyring = keys_dir.join(format!("{}.json", b.name));
-                let backend = Backend::local(b.name.clone(), profile, &dir, &keyring)
-                    .map_err(|e| anyhow::anyhow!("backend {}: {e}", b.name))?;
-                let wrapped =
-                    backend.with_store(chaos::wrap(backend.store().clone(), backend.name(), chaos));
-                out.push(Arc::new(wrapped));
-                roots.push(dir);
-            }
+        let keyring = keys_dir.join(format!("{}.json", b.name));
+        let backend = Backend::open(b.name.clone(), profile, &b.store, data_dir, &keyring)
+            .map_err(|e| anyhow::anyhow!("backend {}: {e}", b.name))?;
+        let chaotic = chaos::wrap(backend.store().clone(), backend.name(), chaos);
+        let (retrying, stats) =
+            backends::retry::wrap(chaotic, backend.name(), config.retry.clone());
+        out.push(Arc::new(backend.with_store(retrying)));
+        retry_stats.insert(b.name.clone(), stats);
+        if let backends::cloud::StoreSpec::Local(l) = &b.store {
+            roots.push(if l.path.is_absolute() {
+                l.path.clone()
+            } else {
+                data_dir.join(&l.path)
+            });
         }
     }
-    Ok((out, roots))
+    Ok((out, roots, retry_stats))
 }
