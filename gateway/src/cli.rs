@@ -329,6 +329,90 @@ pub async fn chaos(opts: &AdminOpts, cmd: ChaosCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `strata moves`.
+pub async fn moves(opts: &AdminOpts, active: bool, limit: usize) -> anyhow::Result<()> {
+    let c = AdminClient::new(opts)?;
+    let v = c
+        .get(&format!(
+            "/admin/moves?limit={limit}{}",
+            if active { "&active=true" } else { "" }
+        ))
+        .await?;
+    if opts.json {
+        print_json(&v);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = v["moves"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| {
+                    vec![
+                        s(&m["id"]),
+                        s(&m["state"]),
+                        format!("{}/{}", s(&m["bucket"]), s(&m["key"])),
+                        s(&m["from"]),
+                        s(&m["to"]),
+                        s(&m["bytes"]),
+                        s(&m["attempts"]),
+                        s(&m["reason"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    print_table(
+        &[
+            "ID", "STATE", "OBJECT", "FROM", "TO", "BYTES", "TRIES", "REASON",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+/// `strata keys status` / `strata keys rotate --backend NAME`.
+pub async fn keys(opts: &AdminOpts, cmd: KeysCmd) -> anyhow::Result<()> {
+    let c = AdminClient::new(opts)?;
+    match cmd {
+        KeysCmd::Rotate { backend } => {
+            let body = serde_json::to_vec(&serde_json::json!({ "backend": backend }))?;
+            let v = c
+                .call(http::Method::POST, "/admin/keys/rotate", Some(body))
+                .await?;
+            if opts.json {
+                print_json(&v);
+            } else {
+                println!(
+                    "backend {} now writes with key {}; older blobs are re-sealed in the background (see `strata keys status`)",
+                    s(&v["backend"]),
+                    s(&v["active_key_id"])
+                );
+            }
+        }
+        KeysCmd::Status => {
+            let v = c.get("/admin/keys").await?;
+            if opts.json {
+                print_json(&v);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = v["backends"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|b| vec![s(&b["name"]), s(&b["active_key_id"]), s(&b["key_ids"])])
+                        .collect()
+                })
+                .unwrap_or_default();
+            print_table(&["BACKEND", "ACTIVE KEY", "KEYS"], &rows);
+            println!(
+                "re-seal: {}",
+                serde_json::to_string(&v["reseal"]).unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Reads chaos rules from JSON (the admin schema) or TOML (`[[rules]]`, or a whole config with a `[chaos]` section).
 pub fn read_chaos_file(path: &Path) -> anyhow::Result<chaos::ChaosConfig> {
     let text =
@@ -366,6 +450,17 @@ pub enum ObjectsCmd {
     },
     /// Show one object: BUCKET/KEY.
     Show { object: String },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum KeysCmd {
+    /// Add a key to a backend's keyring and make it the one new writes use.
+    Rotate {
+        #[arg(long)]
+        backend: String,
+    },
+    /// Keys per backend and the progress of re-sealing.
+    Status,
 }
 
 #[derive(clap::Subcommand, Debug)]

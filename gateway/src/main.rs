@@ -64,6 +64,23 @@ enum Command {
         #[command(subcommand)]
         cmd: cli::ObjectsCmd,
     },
+    /// Move tasks of a running gateway (history and in flight).
+    Moves {
+        #[command(flatten)]
+        admin: cli::AdminOpts,
+        /// Only tasks not yet finished.
+        #[arg(long)]
+        active: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Encryption keys of a running gateway's backends.
+    Keys {
+        #[command(flatten)]
+        admin: cli::AdminOpts,
+        #[command(subcommand)]
+        cmd: cli::KeysCmd,
+    },
     /// Fault injection rules of a running gateway.
     Chaos {
         #[command(flatten)]
@@ -86,6 +103,12 @@ fn main() -> ExitCode {
         Command::Status { admin } => run(cli::status(&admin)),
         Command::Objects { admin, cmd } => run(cli::objects(&admin, cmd)),
         Command::Chaos { admin, cmd } => run(cli::chaos(&admin, cmd)),
+        Command::Moves {
+            admin,
+            active,
+            limit,
+        } => run(cli::moves(&admin, active, limit)),
+        Command::Keys { admin, cmd } => run(cli::keys(&admin, cmd)),
         Command::Serve {
             config,
             data_dir,
