@@ -43,6 +43,26 @@ echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
 echo "venv=$VENV"
 
 # --------------------------------------------------------------------------
+# Debian packages the build and tests need: CBC for the planner's exact MILP
+# check (good_lp's coin_cbc), DejaVu Sans for the load-test chart.
+section "system packages"
+need=()
+for pkg in coinor-libcbc-dev fonts-dejavu-core; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing ${need[*]}"
+    apt-get update -qq </dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" </dev/null
+  else
+    fail "missing Debian packages: ${need[*]} (apt-get install them, as root)"
+  fi
+else
+  echo "coinor-libcbc-dev and fonts-dejavu-core present"
+fi
+
+# --------------------------------------------------------------------------
 setup_venv() {
   "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
     || fail "$PYTHON is $("$PYTHON" --version 2>&1); Python 3.11+ is required"
@@ -94,7 +114,7 @@ fi
 # and are stopped on exit. A per-run state directory keeps a developer's own
 # `scripts/emulators.sh start` untouched. STRATA_SKIP_EMULATORS=1 skips them
 # (the cloud tests then print SKIPPED and pass).
-if [ "${STRATA_SKIP_CARGO:-0}" != 1 ] && [ "${STRATA_SKIP_EMULATORS:-0}" != 1 ]; then
+if [ "${STRATA_SKIP_EMULATORS:-0}" != 1 ]; then
   section "cloud-storage emulators (scripts/emulators.sh)"
   export STRATA_EMU_STATE
   STRATA_EMU_STATE="$(mktemp -d "${TMPDIR:-/tmp}/strata-emu-state.XXXXXX")"
