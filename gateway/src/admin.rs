@@ -10,6 +10,8 @@
 //! - `/metrics` — Prometheus text format (same bearer token).
 //! - `/admin/moves[?active=true][&limit=N]` — move tasks, newest first, with state and reason;
 //!   `POST /admin/moves` with `{"bucket", "key", "to": [backends]}` plans one move by hand.
+//! - `/admin/keys` — keys per backend and re-seal progress; `POST /admin/keys/rotate` `{"backend"}` adds a key.
+//! - `/admin/scrub` — scrubber counters and last run; `POST /admin/scrub` runs one pass now and returns its report.
 //! - `/admin/chaos` — the installed fault-injection rules, in the `[chaos]` config schema (as JSON);
 //!   `PUT /admin/chaos` replaces them (same schema), `DELETE /admin/chaos` clears them;
 //!   `/admin/chaos/stats` — faults injected per rule and in total.
@@ -31,6 +33,10 @@ use crate::state::Strata;
 /// Shared by every admin request.
 pub struct Admin {
     pub strata: Arc<Strata>,
+    /// Re-sealing after key rotation.
+    pub resealer: Arc<crate::reseal::Resealer>,
+    /// Scrub-and-heal.
+    pub scrubber: Arc<crate::scrub::Scrubber>,
     pub token: String,
     pub users: Vec<(String, crate::config::AccessLevel)>,
 }
@@ -106,6 +112,16 @@ impl Admin {
                 self.chaos_get()
             }
             (&Method::GET, "/admin/chaos/stats") => self.chaos_stats(),
+            (&Method::GET, "/admin/keys") => json_reply(
+                StatusCode::OK,
+                &crate::reseal::keys_status(&self.strata, &self.resealer),
+            ),
+            (&Method::POST, "/admin/keys/rotate") => self.rotate(body).await,
+            (&Method::GET, "/admin/scrub") => json_reply(StatusCode::OK, &self.scrubber.status()),
+            (&Method::POST, "/admin/scrub") => {
+                let report = crate::scrub::scrub_once(&self.strata, &self.scrubber).await;
+                json_reply(StatusCode::OK, &report.to_json())
+            }
             (&Method::GET, "/admin/moves") => self.moves(&query).await,
             (&Method::POST, "/admin/moves") => self.plan_move(body).await,
             (&Method::GET, "/admin/health") => self.health().await,
@@ -460,6 +476,41 @@ impl Admin {
             http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         );
         r
+    }
+
+    async fn rotate(&self, body: &[u8]) -> Reply {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Req {
+            backend: String,
+        }
+        let req: Req = match serde_json::from_slice(body) {
+            Ok(r) => r,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    format!("expected {{\"backend\": NAME}}: {e}"),
+                );
+            }
+        };
+        if self.strata.backend(&req.backend).is_none() {
+            return error(
+                StatusCode::NOT_FOUND,
+                "UnknownBackend",
+                format!("no backend {:?}", req.backend),
+            );
+        }
+        match crate::reseal::rotate(&self.strata, &req.backend).await {
+            Ok(id) => {
+                self.resealer.wake();
+                json_reply(
+                    StatusCode::OK,
+                    &json!({ "backend": req.backend, "active_key_id": id }),
+                )
+            }
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "RotationFailed", e),
+        }
     }
 
     fn chaos_get(&self) -> Reply {

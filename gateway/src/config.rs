@@ -37,6 +37,28 @@ pub struct Config {
     /// Retries of backend calls on 429/500/503/timeouts: `max_attempts`, `base_ms`, `max_delay_ms`,
     /// `max_elapsed_ms`, `attempt_timeout_ms`.
     pub retry: backends::retry::RetryPolicy,
+    /// Background scrub-and-heal.
+    pub scrub: ScrubSettings,
+}
+
+/// How often and how fast the scrubber re-reads replicas.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScrubSettings {
+    /// Seconds between the starts of two passes; 0 turns the background scrubber off (`POST /admin/scrub` still
+    /// runs one pass on demand).
+    pub interval_secs: u64,
+    /// Replica parts checked per second at most.
+    pub rate_per_sec: u32,
+}
+
+impl Default for ScrubSettings {
+    fn default() -> Self {
+        Self {
+            interval_secs: 24 * 3600,
+            rate_per_sec: 50,
+        }
+    }
 }
 
 /// One S3 user.
@@ -136,6 +158,7 @@ impl Default for Config {
             catalog: CatalogSettings::default(),
             chaos: chaos::ChaosConfig::default(),
             retry: backends::retry::RetryPolicy::default(),
+            scrub: ScrubSettings::default(),
         }
     }
 }

@@ -67,7 +67,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         b.build()
     };
+    let resealer = Arc::new(crate::reseal::Resealer::new(
+        &strata.backends,
+        Default::default(),
+    ));
+    let scrubber = Arc::new(crate::scrub::Scrubber::new());
     let admin = Arc::new(Admin {
+        resealer: resealer.clone(),
+        scrubber: scrubber.clone(),
         strata: strata.clone(),
         token: root.admin_token.clone(),
         users: users.summary(),
@@ -94,6 +101,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     ));
     tokio::spawn(crate::mover::run(strata.clone(), strata.mover.clone()));
     tokio::spawn(crate::usage::run(strata.clone()));
+    tokio::spawn(crate::reseal::run(strata.clone(), resealer));
+    if config.scrub.interval_secs > 0 {
+        tokio::spawn(crate::scrub::run(
+            strata.clone(),
+            scrubber,
+            Duration::from_secs(config.scrub.interval_secs),
+            config.scrub.rate_per_sec.max(1),
+        ));
+    }
 
     let http = ConnBuilder::new(TokioExecutor::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
