@@ -309,7 +309,7 @@ impl Config {
             }
         }
         if let Some(sla) = p.latency_sla_ms
-            && !(sla > 0.0)
+            && (sla.is_nan() || sla <= 0.0)
         {
             return Err(invalid(
                 "placement.latency_sla_ms",
