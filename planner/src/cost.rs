@@ -142,7 +142,11 @@ impl ReadForecast {
     /// object is read at all, it is read at least once, and at its recent rate if it has one.
     /// Bytes per read = mean of the last 7 days' reads, or the object size without reads.
     pub fn from_features(f: &ObjectFeatures, p_hot: f64, horizon_days: f64) -> ReadForecast {
-        let p = if p_hot.is_finite() { p_hot.clamp(0.0, 1.0) } else { 0.0 };
+        let p = if p_hot.is_finite() {
+            p_hot.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let rate = f64::from(f.reads_24h).max(f64::from(f.reads_7d) / 7.0);
         let expected_reads = p * (rate * horizon_days.max(0.0)).max(1.0);
         let bytes_per_read = f.mean_read_bytes().unwrap_or(f.size_bytes as f64);
@@ -281,13 +285,15 @@ impl CostModel {
         let mut providers: Vec<&str> = Vec::new();
         let provider: Vec<usize> = backends
             .iter()
-            .map(|b| match providers.iter().position(|p| *p == b.profile.provider) {
-                Some(i) => i,
-                None => {
-                    providers.push(&b.profile.provider);
-                    providers.len() - 1
-                }
-            })
+            .map(
+                |b| match providers.iter().position(|p| *p == b.profile.provider) {
+                    Some(i) => i,
+                    None => {
+                        providers.push(&b.profile.provider);
+                        providers.len() - 1
+                    }
+                },
+            )
             .collect();
         let months = cfg.horizon_days / 30.0;
         let rates = Rates {
@@ -304,9 +310,18 @@ impl CostModel {
                 .iter()
                 .map(|b| f64::from(b.profile.min_storage_days))
                 .collect(),
-            get: backends.iter().map(|b| b.profile.get_per_1k / 1000.0).collect(),
-            put: backends.iter().map(|b| b.profile.put_per_1k / 1000.0).collect(),
-            retrieval_gb: backends.iter().map(|b| b.profile.retrieval_per_gb).collect(),
+            get: backends
+                .iter()
+                .map(|b| b.profile.get_per_1k / 1000.0)
+                .collect(),
+            put: backends
+                .iter()
+                .map(|b| b.profile.put_per_1k / 1000.0)
+                .collect(),
+            retrieval_gb: backends
+                .iter()
+                .map(|b| b.profile.retrieval_per_gb)
+                .collect(),
             egress_gb: backends.iter().map(|b| b.profile.egress_per_gb).collect(),
             latency: backends
                 .iter()
@@ -318,7 +333,12 @@ impl CostModel {
         let mut serve = vec![u8::MAX; n_masks];
         let mut rule_ok = vec![false; n_masks];
         let read_gb = |b: usize| {
-            rates.retrieval_gb[b] + if cfg.read_egress { rates.egress_gb[b] } else { 0.0 }
+            rates.retrieval_gb[b]
+                + if cfg.read_egress {
+                    rates.egress_gb[b]
+                } else {
+                    0.0
+                }
         };
         for mask in 1..n_masks {
             let mut best: Option<usize> = None;
@@ -565,7 +585,12 @@ impl CostModel {
             let s = self.serve[target as usize] as usize;
             let per_read = r.get[s]
                 + read_gb
-                    * (r.retrieval_gb[s] + if self.cfg.read_egress { r.egress_gb[s] } else { 0.0 });
+                    * (r.retrieval_gb[s]
+                        + if self.cfg.read_egress {
+                            r.egress_gb[s]
+                        } else {
+                            0.0
+                        });
             let mut total = gb * self.storage_mask[target as usize]
                 + reads * per_read
                 + self.cfg.lambda_latency * reads * (r.latency[s] - self.cfg.sla_ms).max(0.0);
@@ -652,8 +677,14 @@ mod tests {
         assert_eq!(model(2, true).candidates(), &[0b101, 0b110]);
         assert_eq!(model(2, false).candidates(), &[0b011, 0b101, 0b110]);
         assert_eq!(model(1, true).candidates(), &[0b001, 0b010, 0b100]);
-        assert!(CostModel::new(vec![aws_std()], PlacementRules::default(), CostConfig::default())
-            .is_err());
+        assert!(
+            CostModel::new(
+                vec![aws_std()],
+                PlacementRules::default(),
+                CostConfig::default()
+            )
+            .is_err()
+        );
         assert!(
             CostModel::new(
                 vec![aws_std(), aws_gir()],
@@ -727,8 +758,14 @@ mod tests {
         assert!(!m.meets_sla(0b110));
         assert_eq!(m.serving_latency(0b110), Some(40.0));
         let hot = obj(0b101, 0.9, 50.0);
-        close(m.breakdown(&hot, 0b110, 0).latency_penalty, 0.001 * 50.0 * 10.0);
-        assert!(!m.is_feasible(&hot, 0b110), "likely-read object needs a replica within SLA");
+        close(
+            m.breakdown(&hot, 0b110, 0).latency_penalty,
+            0.001 * 50.0 * 10.0,
+        );
+        assert!(
+            !m.is_feasible(&hot, 0b110),
+            "likely-read object needs a replica within SLA"
+        );
         assert!(m.is_feasible(&hot, 0b101));
         let cold = obj(0b101, 0.1, 0.1);
         assert!(m.is_feasible(&cold, 0b110));

@@ -197,7 +197,9 @@ impl ObjectFeatures {
     ) -> ObjectFeatures {
         let h = history.before(now_ms);
         let half_life = cfg.heat_half_life_ms.max(1) as f64;
-        let week_start = h.times.partition_point(|&x| x < now_ms.saturating_sub(WEEK_MS));
+        let week_start = h
+            .times
+            .partition_point(|&x| x < now_ms.saturating_sub(WEEK_MS));
         let week_times = &h.times[week_start..];
         let week_bytes = &h.bytes[week_start..];
 
@@ -516,13 +518,13 @@ mod tests {
     #[test]
     fn windows_counts_and_recency() {
         let times = [
-            NOW - 8 * DAY_MS,     // outside 7 d, inside heat
-            NOW - 3 * DAY_MS,     // 7 d
-            NOW - 2 * HOUR_MS,    // 24 h
-            NOW - 30 * 60_000,    // 1 h
-            NOW - 1,              // 1 h
-            NOW,                  // not before now: ignored
-            NOW + HOUR_MS,        // future: ignored
+            NOW - 8 * DAY_MS,  // outside 7 d, inside heat
+            NOW - 3 * DAY_MS,  // 7 d
+            NOW - 2 * HOUR_MS, // 24 h
+            NOW - 30 * 60_000, // 1 h
+            NOW - 1,           // 1 h
+            NOW,               // not before now: ignored
+            NOW + HOUR_MS,     // future: ignored
         ];
         let f = features(&times);
         assert_eq!((f.reads_1h, f.reads_24h, f.reads_7d), (2, 3, 4));
@@ -554,7 +556,10 @@ mod tests {
     fn hour_of_day_and_weekend_share() {
         // Reads every day at 06:00 UTC for the past 6 days.
         let day0 = NOW.div_euclid(DAY_MS) * DAY_MS;
-        let times: Vec<i64> = (1..=6).rev().map(|d| day0 - d * DAY_MS + 6 * HOUR_MS).collect();
+        let times: Vec<i64> = (1..=6)
+            .rev()
+            .map(|d| day0 - d * DAY_MS + 6 * HOUR_MS)
+            .collect();
         let f = features(&times);
         // 06:00 is a quarter turn: sin = 1, cos = 0.
         assert!((f.read_hour_sin - 1.0).abs() < 1e-9);
@@ -603,7 +608,8 @@ mod tests {
         let n = 200_000u32;
         let mut x = FeatureExtractor::with_capacity(n as usize, 2 * n as usize);
         for i in 0..n {
-            x.register("bench", &format!("obj/{i:07}")).expect("register");
+            x.register("bench", &format!("obj/{i:07}"))
+                .expect("register");
         }
         for i in 0..2 * n {
             x.observe_read(i % n, i64::from(i), 1);

@@ -160,7 +160,11 @@ impl HotModel for RuleModel {
         };
         let w = self.recency_weight.clamp(0.0, 1.0);
         let p = 1.0 - (1.0 - p_freq) * (1.0 - w * p_rec);
-        if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 }
+        if p.is_finite() {
+            p.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
     }
 }
 
@@ -192,9 +196,9 @@ const NO_READ_HOURS: f64 = 60.0 * 24.0;
 /// the planner's own decision, so a model conditioned on it would learn the previous policy rather
 /// than the workload.
 pub fn model_inputs(f: &ObjectFeatures) -> [f64; N_INPUTS] {
-    let since_h = f
-        .since_last_read_ms
-        .map_or(NO_READ_HOURS, |d| (d.max(0) as f64 / HOUR_MS as f64).min(NO_READ_HOURS));
+    let since_h = f.since_last_read_ms.map_or(NO_READ_HOURS, |d| {
+        (d.max(0) as f64 / HOUR_MS as f64).min(NO_READ_HOURS)
+    });
     let now_angle = std::f64::consts::TAU * f64::from(f.now_hour) / 24.0;
     let clean = |x: f64| if x.is_finite() { x } else { 0.0 };
     [
@@ -308,8 +312,7 @@ impl TrainConfig {
                 "max_train_cuts, n_trees and max_depth must be positive",
             ));
         }
-        if self.max_train_examples < MIN_EXAMPLES || self.max_valid_examples < MIN_CLASS_EXAMPLES
-        {
+        if self.max_train_examples < MIN_EXAMPLES || self.max_valid_examples < MIN_CLASS_EXAMPLES {
             return Err(invalid(format!(
                 "max_train_examples must be >= {MIN_EXAMPLES} and max_valid_examples >= \
                  {MIN_CLASS_EXAMPLES}"
@@ -401,7 +404,11 @@ impl ForestModel {
 }
 
 fn clamp01(p: f64) -> f64 {
-    if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 }
+    if p.is_finite() {
+        p.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
 }
 
 impl HotModel for ForestModel {
@@ -606,8 +613,8 @@ fn cut_examples(
             (pos.len(), neg.len())
         } else {
             // Proportional allocation keeps the natural prevalence.
-            let p = ((pos.len() as f64 * quota as f64 / total as f64).round() as usize)
-                .min(pos.len());
+            let p =
+                ((pos.len() as f64 * quota as f64 / total as f64).round() as usize).min(pos.len());
             (p, (quota - p).min(neg.len()))
         }
     };
@@ -667,7 +674,9 @@ pub fn train_forest(
         )));
     }
     let Some((first_read, _)) = histories.span() else {
-        return Err(PlannerError::NotEnoughData("the access log has no reads".into()));
+        return Err(PlannerError::NotEnoughData(
+            "the access log has no reads".into(),
+        ));
     };
     let rule = RuleModel::new(cfg.horizon_ms)?;
     let step = cfg.cut_step_ms.max(cfg.horizon_ms);
@@ -968,7 +977,8 @@ mod tests {
         assert!(a.iter().all(|p| (0.0..=1.0).contains(p)));
         assert_eq!(back.metrics(), model.metrics());
 
-        let (active, status) = choose_model(RuleModel::new(cfg.horizon_ms).expect("rule"), Ok(back));
+        let (active, status) =
+            choose_model(RuleModel::new(cfg.horizon_ms).expect("rule"), Ok(back));
         assert_eq!(status.metrics.as_ref().map(|m| m.auc), Some(m.auc));
         assert_eq!(active.kind(), status.in_use);
     }
@@ -977,7 +987,10 @@ mod tests {
     fn training_refuses_short_history_and_bad_bytes() {
         let (objects, histories, now) = synthetic_log(300, 1, 1);
         let err = train_forest(&objects, &histories, now, &TrainConfig::default());
-        assert!(matches!(err, Err(PlannerError::NotEnoughData(_))), "{err:?}");
+        assert!(
+            matches!(err, Err(PlannerError::NotEnoughData(_))),
+            "{err:?}"
+        );
         let (active, status) = choose_model(RuleModel::new(DAY_MS).expect("rule"), err);
         assert_eq!(active.name(), "rule");
         assert_eq!(status.in_use, ModelKind::Rule);

@@ -166,7 +166,11 @@ impl Problem {
                     let target = if slot < k { candidates[slot] } else { cur };
                     coeff[(g * m + j) * slots + slot] = match c.kind {
                         ConstraintKind::Capacity { backend } => {
-                            if target & (1 << backend) != 0 { 1.0 } else { 0.0 }
+                            if target & (1 << backend) != 0 {
+                                1.0
+                            } else {
+                                0.0
+                            }
                         }
                         ConstraintKind::MoveBytes => f64::from((target & !cur).count_ones()),
                         ConstraintKind::MoveEgress => model.move_egress_per_gb(cur, target),

@@ -124,8 +124,16 @@ pub fn instance(n: usize, seed: u64) -> SyntheticInstance {
                 (1 << hot[pa]) | (1 << cold[pa])
             }
         } else if u < 0.12 {
-            let a = if rng.next_f64() < 0.5 { hot[pa] } else { cold[pa] };
-            let b = if rng.next_f64() < 0.5 { hot[pb] } else { cold[pb] };
+            let a = if rng.next_f64() < 0.5 {
+                hot[pa]
+            } else {
+                cold[pa]
+            };
+            let b = if rng.next_f64() < 0.5 {
+                hot[pb]
+            } else {
+                cold[pb]
+            };
             (1 << a) | (1 << b)
         } else {
             let noisy = (p_hot + 0.15 * rng.normal()).clamp(0.0, 1.0);
@@ -174,8 +182,11 @@ pub fn bind_constraints(
         s.capacity_bytes = None;
     }
     let free = CostModel::new(specs.clone(), *model.rules(), *model.config())?;
+    // Calibration needs the shape of the optimum, not its last digit: no polish, no local search.
     let solver = SolverConfig {
         threads,
+        polish_iterations: 0,
+        improve_work: 0,
         ..SolverConfig::default()
     };
     let stats = |budget: &MoveBudget| -> Result<(Vec<f64>, f64, f64)> {
@@ -218,4 +229,62 @@ pub fn bind_constraints(
     inst.backends = specs;
     inst.budget = budget;
     Ok(inst)
+}
+
+/// A synthetic inventory of `n` objects with `days` days of read history ending at `now_ms`, for
+/// benchmarking feature extraction, training and prediction: 15 % of the objects are read most
+/// days around their own hour of the day, the rest rarely and at random. Replicas follow the
+/// same placement mix as [`instance`], named after [`three_provider_backends`].
+pub fn inventory(
+    n: usize,
+    days: i64,
+    now_ms: i64,
+    seed: u64,
+) -> Result<crate::pipeline::Inventory> {
+    use crate::features::{HOUR_MS, HistoryBuilder, ObjectBasics};
+    use crate::plan::PlanObject;
+    let names: Vec<String> = three_provider_backends()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    let placed = instance(n, seed);
+    let mut rng = SplitMix64::new(seed ^ 0xA5A5_A5A5);
+    let mut builder = HistoryBuilder::with_capacity(n * 2);
+    let mut objects = Vec::with_capacity(n);
+    let mut basics = Vec::with_capacity(n);
+    let start = now_ms - days * DAY_MS;
+    for (id, o) in placed.objects.iter().enumerate() {
+        let replicas = (0..names.len())
+            .filter(|b| o.current & (1 << b) != 0)
+            .map(|b| names[b].clone())
+            .collect();
+        objects.push(PlanObject {
+            bucket: "bench".into(),
+            key: format!("obj/{id:08}"),
+            generation: id as u64 + 1,
+            replicas,
+        });
+        basics.push(ObjectBasics {
+            size_bytes: o.size_bytes,
+            last_modified_ms: o.placed_ms.min(start),
+        });
+        let hot = o.reads.p_hot >= 0.5;
+        let hour = rng.below(24) as i64;
+        let id32 = u32::try_from(id).unwrap_or(u32::MAX);
+        for d in 0..days {
+            if hot && rng.next_f64() < 0.8 {
+                let t = start + d * DAY_MS + hour * HOUR_MS + rng.below(HOUR_MS as u64) as i64;
+                builder.push(id32, t, o.size_bytes);
+            } else if rng.next_f64() < 0.02 {
+                let t = start + d * DAY_MS + rng.below(DAY_MS as u64) as i64;
+                builder.push(id32, t, o.size_bytes);
+            }
+        }
+    }
+    let histories = builder.finish(n)?;
+    Ok(crate::pipeline::Inventory {
+        objects,
+        basics,
+        histories,
+    })
 }

@@ -1,0 +1,108 @@
+//! The catalog adapter: reads objects and the access log into an [`Inventory`].
+//!
+//! This is the only module that does I/O (through [`catalog::Catalog`]); everything else is pure.
+//! The gateway calls [`load_inventory`] from a blocking task, then [`crate::pipeline::plan_cycle`].
+//!
+//! # Contracts
+//!
+//! * Objects are read with `scan_objects` in pages of `page_size` and get dense ids in scan order.
+//! * The access log is read from `now_ms − history_ms` with `access_log_since` in pages; page
+//!   boundaries inside a run of equal timestamps are handled by skipping the events already seen
+//!   at the boundary timestamp (the log orders equal timestamps by arrival). Events appended while
+//!   reading are included if they fall after the read position; log trimming while reading may
+//!   drop a few boundary events, which only makes the history slightly shorter.
+//! * Only reads of objects that exist at scan time are kept (see [`FeatureExtractor`]).
+
+use catalog::Catalog;
+
+use crate::error::{PlannerError, Result, invalid};
+use crate::features::{FeatureExtractor, ObjectBasics, WEEK_MS};
+use crate::pipeline::Inventory;
+use crate::plan::PlanObject;
+
+/// How much to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Objects or log entries per catalog call (positive). Default 10,000.
+    pub page_size: usize,
+    /// How far back to read the access log. Default 7 days (the catalog's default retention).
+    pub history_ms: i64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            page_size: 10_000,
+            history_ms: WEEK_MS,
+        }
+    }
+}
+
+/// Reads every object and the access log of the last `history_ms` into an inventory.
+pub fn load_inventory(catalog: &Catalog, now_ms: i64, opts: &LoadOptions) -> Result<Inventory> {
+    if opts.page_size == 0 || opts.history_ms <= 0 {
+        return Err(invalid(format!(
+            "page_size ({}) and history_ms ({}) must be positive",
+            opts.page_size, opts.history_ms
+        )));
+    }
+    let mut inv = Inventory::default();
+    let mut extractor = FeatureExtractor::default();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let page = catalog
+            .scan_objects(
+                after.as_ref().map(|(b, k)| (b.as_str(), k.as_str())),
+                opts.page_size,
+            )
+            .map_err(|source| PlannerError::Catalog {
+                op: "scan_objects",
+                source,
+            })?;
+        let full = page.len() == opts.page_size;
+        for (bucket, key, record) in page {
+            extractor.register(&bucket, &key)?;
+            inv.basics.push(ObjectBasics {
+                size_bytes: record.size,
+                last_modified_ms: record.last_modified_ms,
+            });
+            inv.objects.push(PlanObject {
+                bucket,
+                key,
+                generation: record.generation,
+                replicas: record.replicas,
+            });
+        }
+        match (full, inv.objects.last()) {
+            (true, Some(last)) => after = Some((last.bucket.clone(), last.key.clone())),
+            _ => break,
+        }
+    }
+
+    let mut since = now_ms.saturating_sub(opts.history_ms);
+    let mut skip = 0usize;
+    loop {
+        let limit = skip.saturating_add(opts.page_size);
+        let page =
+            catalog
+                .access_log_since(since, limit)
+                .map_err(|source| PlannerError::Catalog {
+                    op: "access_log_since",
+                    source,
+                })?;
+        for event in page.iter().skip(skip) {
+            extractor.observe(event);
+        }
+        if page.len() < limit {
+            break;
+        }
+        let Some(last_at) = page.last().map(|e| e.at_ms) else {
+            break;
+        };
+        skip = page.iter().rev().take_while(|e| e.at_ms == last_at).count();
+        since = last_at;
+    }
+    inv.histories = extractor.finish()?;
+    inv.validate()?;
+    Ok(inv)
+}
