@@ -263,6 +263,32 @@ impl Backend {
         self.keyring().active_id()
     }
 
+    /// The ids of every key in the keyring, ascending (the active one
+    /// included). Blobs sealed with any of them are readable.
+    pub fn key_ids(&self) -> Vec<u32> {
+        self.keyring().ids()
+    }
+
+    /// Reads and parses only the sealed header of `blob` (one ranged get of
+    /// [`HEADER_LEN`] bytes), e.g. to learn which key sealed it. Does not
+    /// check that the key is in the keyring nor open any frame.
+    ///
+    /// Errors: [`BackendError::NotFound`] for a missing blob,
+    /// [`BackendError::Corrupt`] (frame 0) for an invalid header or a
+    /// non-empty blob shorter than one, [`BackendError::Store`] otherwise
+    /// (an empty blob may surface so too: some stores refuse a range on it).
+    pub async fn read_header(&self, blob: &str) -> Result<SealHeader, BackendError> {
+        let path = self.path(blob)?;
+        let options = GetOptions::new().with_range(Some(0..HEADER_LEN));
+        let result = self
+            .store
+            .get_opts(&path, options)
+            .await
+            .map_err(|e| self.store_err(blob, e))?;
+        let bytes = result.bytes().await.map_err(|e| self.store_err(blob, e))?;
+        parse_header(&bytes).map_err(|e| self.corrupt(blob, 0, format!("bad header: {e}")))
+    }
+
     /// Read access to the keyring.
     fn keyring(&self) -> RwLockReadGuard<'_, Keyring> {
         // The keyring is replaced wholesale, so a poisoned lock still guards

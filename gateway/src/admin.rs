@@ -10,6 +10,9 @@
 //! - `/metrics` — Prometheus text format (same bearer token).
 //! - `/admin/moves[?active=true][&limit=N]` — move tasks, newest first, with state and reason;
 //!   `POST /admin/moves` with `{"bucket", "key", "to": [backends]}` plans one move by hand.
+//! - `/admin/plan` — a dry-run plan: `moves`, `cost_before`, `cost_after`, `lower_bound`, `gap`, `model_in_use`;
+//!   `POST /admin/plan/apply` computes a plan and turns its moves into move tasks.
+//! - `POST /admin/test/clock` `{"advance_ms"}` — moves the gateway's clock forward (only with STRATA_TEST_CLOCK=1).
 //! - `/admin/keys` — keys per backend and re-seal progress; `POST /admin/keys/rotate` `{"backend"}` adds a key.
 //! - `/admin/scrub` — scrubber counters and last run; `POST /admin/scrub` runs one pass now and returns its report.
 //! - `/admin/chaos` — the installed fault-injection rules, in the `[chaos]` config schema (as JSON);
@@ -33,6 +36,10 @@ use crate::state::Strata;
 /// Shared by every admin request.
 pub struct Admin {
     pub strata: Arc<Strata>,
+    /// Planner settings and placement rules.
+    pub planner: crate::planning::PlannerContext,
+    /// `POST /admin/test/clock` moves the gateway's clock (only with STRATA_TEST_CLOCK=1).
+    pub test_clock: bool,
     /// Re-sealing after key rotation.
     pub resealer: Arc<crate::reseal::Resealer>,
     /// Scrub-and-heal.
@@ -122,6 +129,14 @@ impl Admin {
                 let report = crate::scrub::scrub_once(&self.strata, &self.scrubber).await;
                 json_reply(StatusCode::OK, &report.to_json())
             }
+            (&Method::GET, "/admin/plan") => {
+                match crate::planning::compute(&self.strata, &self.planner).await {
+                    Ok(plan) => json_reply(StatusCode::OK, &json!(plan)),
+                    Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "PlannerError", e),
+                }
+            }
+            (&Method::POST, "/admin/plan/apply") => self.apply_plan().await,
+            (&Method::POST, "/admin/test/clock") if self.test_clock => self.advance_clock(body),
             (&Method::GET, "/admin/moves") => self.moves(&query).await,
             (&Method::POST, "/admin/moves") => self.plan_move(body).await,
             (&Method::GET, "/admin/health") => self.health().await,
@@ -476,6 +491,41 @@ impl Admin {
             http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         );
         r
+    }
+
+    async fn apply_plan(&self) -> Reply {
+        let plan = match crate::planning::compute(&self.strata, &self.planner).await {
+            Ok(p) => p,
+            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, "PlannerError", e),
+        };
+        match crate::planning::apply(&self.strata, &plan).await {
+            Ok(created) => json_reply(
+                StatusCode::ACCEPTED,
+                &json!({ "plan": plan, "created": created }),
+            ),
+            Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "CatalogError", e),
+        }
+    }
+
+    fn advance_clock(&self, body: &[u8]) -> Reply {
+        #[derive(serde::Deserialize)]
+        struct Req {
+            advance_ms: i64,
+        }
+        match serde_json::from_slice::<Req>(body) {
+            Ok(r) if r.advance_ms >= 0 => {
+                self.strata.clock.advance_ms(r.advance_ms);
+                json_reply(
+                    StatusCode::OK,
+                    &json!({ "now_ms": self.strata.clock.now_ms() }),
+                )
+            }
+            _ => error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "expected {\"advance_ms\": non-negative integer}",
+            ),
+        }
     }
 
     async fn rotate(&self, body: &[u8]) -> Reply {

@@ -27,7 +27,6 @@ impl Clock {
     }
 
     /// Moves this clock (and its clones) forward by `ms`.
-    #[cfg(test)]
     pub fn advance_ms(&self, ms: i64) {
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
     }

@@ -39,6 +39,8 @@ pub struct Config {
     pub retry: backends::retry::RetryPolicy,
     /// Background scrub-and-heal.
     pub scrub: ScrubSettings,
+    /// The placement planner.
+    pub planner: crate::planning::PlannerSettings,
 }
 
 /// How often and how fast the scrubber re-reads replicas.
@@ -159,6 +161,7 @@ impl Default for Config {
             chaos: chaos::ChaosConfig::default(),
             retry: backends::retry::RetryPolicy::default(),
             scrub: ScrubSettings::default(),
+            planner: crate::planning::PlannerSettings::default(),
         }
     }
 }
@@ -356,20 +359,10 @@ impl Config {
             resolve_profile(b).map_err(|m| invalid(&format!("backends[{i}].tier"), m))?;
         }
         crate::s3::host::Domains::new(&self.domains).map_err(|m| invalid("domains", m))?;
-        if self.placement.initial.is_empty() {
-            return Err(invalid(
-                "placement.initial",
-                "needs at least one backend".to_owned(),
-            ));
-        }
-        for (i, name) in self.placement.initial.iter().enumerate() {
-            if !names.contains(name) {
-                return Err(invalid(
-                    &format!("placement.initial[{i}]"),
-                    format!("unknown backend {name:?}"),
-                ));
-            }
-        }
+        self.placement()?;
+        self.retry
+            .validate()
+            .map_err(|e| invalid("retry", e.to_string()))?;
         let mut keys = std::collections::HashSet::new();
         for (i, u) in self.users.iter().enumerate() {
             if u.access_key.len() < 3 || u.secret_key.len() < 8 {

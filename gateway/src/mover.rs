@@ -84,7 +84,7 @@ pub fn backoff(n: u32) -> Duration {
 
 /// Why a step failed.
 #[derive(Debug, thiserror::Error)]
-enum StepError {
+pub(crate) enum StepError {
     /// Worth retrying (a backend error).
     #[error("{0}")]
     Transient(String),
@@ -371,7 +371,7 @@ async fn copy_part(
 }
 
 /// Reads the copy back and checks it hashes to the part's recorded blake3.
-async fn verify_part(dest: &Backend, part: &PartRef) -> Result<(), StepError> {
+pub(crate) async fn verify_part(dest: &Backend, part: &PartRef) -> Result<(), StepError> {
     let mut stream = dest
         .read(&part.blob, part.size, 0..part.size)
         .await

@@ -72,7 +72,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Default::default(),
     ));
     let scrubber = Arc::new(crate::scrub::Scrubber::new());
+    let planner_ctx = crate::planning::PlannerContext {
+        settings: config.planner.clone(),
+        rules: planner::PlacementRules {
+            replication_factor: strata.placement.replication_factor,
+            provider_diversity: strata.placement.provider_diversity,
+        },
+        sla_ms: strata.placement.latency_sla_ms,
+    };
     let admin = Arc::new(Admin {
+        planner: planner_ctx.clone(),
+        test_clock: std::env::var("STRATA_TEST_CLOCK").is_ok_and(|v| v == "1"),
         resealer: resealer.clone(),
         scrubber: scrubber.clone(),
         strata: strata.clone(),
@@ -101,6 +111,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     ));
     tokio::spawn(crate::mover::run(strata.clone(), strata.mover.clone()));
     tokio::spawn(crate::usage::run(strata.clone()));
+    if config.planner.enabled {
+        tokio::spawn(crate::planning::run(strata.clone(), planner_ctx));
+    }
     tokio::spawn(crate::reseal::run(strata.clone(), resealer));
     if config.scrub.interval_secs > 0 {
         tokio::spawn(crate::scrub::run(

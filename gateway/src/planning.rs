@@ -1,0 +1,141 @@
+//! The planner inside the gateway: snapshot the catalog, run one planning cycle, and turn the plan into move
+//! tasks for the mover. Runs on an interval when enabled, and on demand through `/admin/plan`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use planner::{
+    BackendSpec, CostConfig, MoveBudget, PlacementRules, Plan, PlannerConfig, RuleModel,
+};
+use serde::Deserialize;
+
+use crate::state::Strata;
+
+/// `[planner]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlannerSettings {
+    /// Run the planner (and apply its plans) in the background.
+    pub enabled: bool,
+    /// Seconds between background cycles.
+    pub interval_secs: u64,
+    /// Planning horizon (days): costs are compared over it, and p_hot is the chance of a read within it.
+    pub horizon_days: f64,
+    /// Most bytes moved per cycle (None: no limit).
+    pub max_move_bytes: Option<u64>,
+    /// Most egress dollars spent per cycle (None: no limit).
+    pub max_egress_usd: Option<f64>,
+}
+
+impl Default for PlannerSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_secs: 3600,
+            horizon_days: 30.0,
+            max_move_bytes: None,
+            max_egress_usd: None,
+        }
+    }
+}
+
+/// What the planner needs from the gateway's configuration.
+#[derive(Debug, Clone)]
+pub struct PlannerContext {
+    pub settings: PlannerSettings,
+    pub rules: PlacementRules,
+    pub sla_ms: Option<f64>,
+}
+
+/// Computes a plan at the gateway clock's now (dry run: nothing changes). Objects with a move in flight are left
+/// out of the plan's moves.
+pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan, String> {
+    let s = strata.clone();
+    let ctx = ctx.clone();
+    let now = strata.clock.now_ms();
+    tokio::task::spawn_blocking(move || {
+        let inv = planner::source::load_inventory(
+            &s.catalog,
+            now,
+            &planner::source::LoadOptions::default(),
+        )
+        .map_err(|e| format!("cannot read the catalog: {e}"))?;
+        let specs: Vec<BackendSpec> = s
+            .backends
+            .iter()
+            .map(|b| BackendSpec {
+                name: b.name().to_owned(),
+                profile: b.profile().clone(),
+                capacity_bytes: None,
+            })
+            .collect();
+        let horizon_ms = (ctx.settings.horizon_days * 86_400_000.0) as i64;
+        let model = RuleModel::new(horizon_ms).map_err(|e| e.to_string())?;
+        let mut cost = CostConfig {
+            horizon_days: ctx.settings.horizon_days,
+            ..CostConfig::default()
+        };
+        if let Some(sla) = ctx.sla_ms {
+            cost.sla_ms = sla;
+        }
+        let cfg = PlannerConfig {
+            rules: ctx.rules,
+            cost,
+            budget: MoveBudget {
+                max_bytes: ctx.settings.max_move_bytes,
+                max_egress_usd: ctx.settings.max_egress_usd,
+            },
+            ..PlannerConfig::default()
+        };
+        let mut plan =
+            planner::plan_cycle(&inv, &specs, &model, &cfg, now).map_err(|e| e.to_string())?;
+        let busy: HashSet<(String, String)> = s
+            .catalog
+            .moves(usize::MAX, true)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|t| (t.bucket, t.key))
+            .collect();
+        plan.moves
+            .retain(|m| !busy.contains(&(m.bucket.clone(), m.key.clone())));
+        Ok(plan)
+    })
+    .await
+    .map_err(|e| format!("planner task failed: {e}"))?
+}
+
+/// Persists the plan's moves as `Planned` tasks and wakes the mover; returns how many were created.
+pub async fn apply(strata: &Arc<Strata>, plan: &Plan) -> Result<Vec<catalog::MoveTask>, String> {
+    let plan_id = format!("plan-{}", plan.planned_at_ms);
+    let moves = plan.new_moves(Some(&plan_id));
+    let now = strata.clock.now_ms();
+    let created = strata
+        .with_catalog(move |c| c.create_moves(moves, now))
+        .await
+        .map_err(|e| e.to_string())?;
+    strata.mover.wake();
+    Ok(created)
+}
+
+/// Background cycles: plan and apply every `interval_secs`.
+pub async fn run(strata: Arc<Strata>, ctx: PlannerContext) {
+    let mut tick = tokio::time::interval(Duration::from_secs(ctx.settings.interval_secs.max(1)));
+    tick.tick().await; // the first tick is immediate: give the gateway a full interval of history first
+    loop {
+        tick.tick().await;
+        match compute(&strata, &ctx).await {
+            Ok(plan) => match apply(&strata, &plan).await {
+                Ok(created) => tracing::info!(
+                    moves = created.len(),
+                    cost_before = plan.cost_before,
+                    cost_after = plan.cost_after,
+                    gap = plan.gap,
+                    "planner cycle applied"
+                ),
+                Err(e) => tracing::warn!(error = %e, "planner cycle could not create its moves"),
+            },
+            Err(e) => tracing::warn!(error = %e, "planner cycle failed"),
+        }
+    }
+}
