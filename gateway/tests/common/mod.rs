@@ -50,6 +50,27 @@ impl Gateway {
         g
     }
 
+    /// Starts the gateway with a TOML config file and extra environment variables.
+    pub fn start_with_config_env(toml: &str, env: &[(&str, &str)]) -> Gateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("strata.toml");
+        std::fs::write(&path, toml).expect("write config");
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut g = Gateway {
+            s3: free_port(),
+            admin: free_port(),
+            dir,
+            child: None,
+            env,
+            config: Some(path),
+        };
+        g.spawn();
+        g
+    }
+
     /// Starts the gateway with a TOML config file (ports and data dir still come from flags).
     pub fn start_with_config(toml: &str) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
