@@ -370,6 +370,57 @@ pub async fn moves(opts: &AdminOpts, active: bool, limit: usize) -> anyhow::Resu
     Ok(())
 }
 
+/// `strata plan [--apply]`: prints the plan (moves, bytes, cost now → after, lower bound, gap); applies it only
+/// with `--apply`.
+pub async fn plan(opts: &AdminOpts, apply: bool) -> anyhow::Result<()> {
+    let c = AdminClient::new(opts)?;
+    let v = if apply {
+        c.call(http::Method::POST, "/admin/plan/apply", None)
+            .await?
+    } else {
+        c.get("/admin/plan").await?
+    };
+    if opts.json {
+        print_json(&v);
+        return Ok(());
+    }
+    let plan = if apply { &v["plan"] } else { &v };
+    let moves = plan["moves"].as_array().cloned().unwrap_or_default();
+    let rows: Vec<Vec<String>> = moves
+        .iter()
+        .map(|m| {
+            vec![
+                format!("{}/{}", s(&m["bucket"]), s(&m["key"])),
+                s(&m["from"]),
+                s(&m["to"]),
+                s(&m["bytes"]),
+                format!("{:.6}", m["cost_delta"].as_f64().unwrap_or(0.0)),
+            ]
+        })
+        .collect();
+    print_table(&["OBJECT", "FROM", "TO", "BYTES", "COST DELTA $"], &rows);
+    let bytes: u64 = moves.iter().filter_map(|m| m["bytes"].as_u64()).sum();
+    println!(
+        "{} move(s), {} bytes; cost ${:.6} -> ${:.6} (lower bound ${:.6}, gap {:.4}%); model: {}",
+        moves.len(),
+        bytes,
+        plan["cost_before"].as_f64().unwrap_or(0.0),
+        plan["cost_after"].as_f64().unwrap_or(0.0),
+        plan["lower_bound"].as_f64().unwrap_or(0.0),
+        plan["gap"].as_f64().unwrap_or(0.0) * 100.0,
+        s(&plan["model_in_use"]),
+    );
+    if apply {
+        println!(
+            "applied: {} move task(s) created (see `strata moves`)",
+            v["created"].as_array().map(Vec::len).unwrap_or(0)
+        );
+    } else {
+        println!("dry run: nothing changed (add --apply to move)");
+    }
+    Ok(())
+}
+
 /// `strata keys status` / `strata keys rotate --backend NAME`.
 pub async fn keys(opts: &AdminOpts, cmd: KeysCmd) -> anyhow::Result<()> {
     let c = AdminClient::new(opts)?;

@@ -77,6 +77,14 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// The placement plan of a running gateway: a dry run, or applied with --apply.
+    Plan {
+        #[command(flatten)]
+        admin: cli::AdminOpts,
+        /// Create the plan's move tasks (without it nothing changes).
+        #[arg(long)]
+        apply: bool,
+    },
     /// Encryption keys of a running gateway's backends.
     Keys {
         #[command(flatten)]
@@ -112,6 +120,7 @@ fn main() -> ExitCode {
             limit,
         } => run(cli::moves(&admin, active, limit)),
         Command::Keys { admin, cmd } => run(cli::keys(&admin, cmd)),
+        Command::Plan { admin, apply } => run(cli::plan(&admin, apply)),
         Command::Serve {
             config,
             data_dir,
