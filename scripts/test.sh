@@ -152,6 +152,11 @@ if [ "${STRATA_SKIP_E2E:-0}" != 1 ]; then
   export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
   export PYTHONDONTWRITEBYTECODE=1
   "$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider "$@" </dev/null
+  if [ -n "${STRATA_EMU_AZURE:-}" ] && [ "$#" -eq 0 ]; then
+    section "end-to-end again on a multi-cloud gateway (RF=2 over moto and Azurite)"
+    STRATA_E2E_CONFIG="$ROOT/tests/e2e/multicloud.toml.tmpl" \
+      "$VENV/bin/python" -m pytest tests/e2e/test_boto3.py tests/e2e/test_cli_clients.py -q -p no:cacheprovider </dev/null
+  fi
 fi
 
 section "all tests passed"

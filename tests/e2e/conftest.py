@@ -89,6 +89,10 @@ def _make_gateway(strata_bin: Path | None, workdir: Path,
     data_dir = workdir / "data"
     data_dir.mkdir()
     extra = []
+    if config_toml is None and os.environ.get("STRATA_E2E_CONFIG"):
+        # Run the module's gateway on another configuration (e.g. the multi-cloud one); ${VAR} from the env.
+        import string
+        config_toml = string.Template(Path(os.environ["STRATA_E2E_CONFIG"]).read_text()).substitute(os.environ)
     if config_toml is not None:
         config = workdir / "strata.toml"
         config.write_text(config_toml)
