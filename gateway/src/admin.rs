@@ -290,6 +290,8 @@ impl Admin {
                     "writes": writes,
                     "write_errors": write_errors,
                     "error_rate": if ops == 0 { 0.0 } else { (read_errors + write_errors) as f64 / ops as f64 },
+                    "healthy": self.strata.clock.now_ms() - c.last_error_ms() >= 30_000,
+                    "last_error_ms": Some(c.last_error_ms()).filter(|t| *t > 0),
                     "retries": self.strata.retry_stats.get(b.name()).map(|r| r.snapshot()),
                 })
             })
