@@ -154,6 +154,33 @@ def test_rf2_across_clouds_sealed_failover_and_clean_failure(make_gateway, own_m
         # Same plaintext, different keys: the sealed bytes differ between the clouds.
         assert raw != moto.get_object(Bucket="strata-mc-hot", Key=name)["Body"].read()
 
+    # Move one object onto the other two clouds' tiers (GCS and local disk): sealed there too, under their keys.
+    r = gw.admin("POST", "/admin/moves", json={"bucket": "multicloud", "key": "small", "to": ["gcs-cold", "disk"]})
+    assert r.status_code == 202, r.text
+    task_id = r.json()["moves"][0]["id"]
+    deadline = time.monotonic() + 60
+    state = None
+    while time.monotonic() < deadline:
+        tasks = gw.admin("GET", "/admin/moves?limit=100").json()["moves"]
+        state = next(t for t in tasks if t["id"] == task_id)["state"]
+        if state in ("Committed", "SourceReleased", "Aborted"):
+            break
+        time.sleep(0.2)
+    assert state in ("Committed", "SourceReleased"), state
+    meta = gw.admin("GET", "/admin/objects/multicloud/small").json()
+    assert meta["replicas"] == ["gcs-cold", "disk"], meta
+    gcs = os.environ["STRATA_EMU_GCS"]
+    listing = requests.get(f"{gcs}/storage/v1/b/strata-cold/o", timeout=10).json().get("items", [])
+    names = [o["name"] for o in listing]
+    moved_blob = next(n for n in names if n in set(s3_blobs))
+    raw_gcs = requests.get(f"{gcs}/download/storage/v1/b/strata-cold/o/{requests.utils.quote(moved_blob, safe='')}",
+                           params={"alt": "media"}, timeout=10).content
+    assert raw_gcs[:4] == b"STRS" and MARKER not in raw_gcs
+    raw_disk = (gw.data_dir / "backends" / "disk" / moved_blob).read_bytes()
+    assert raw_disk[:4] == b"STRS" and MARKER not in raw_disk
+    assert raw_disk != raw_gcs, "each backend seals with its own key"
+    assert s3.get_object(Bucket="multicloud", Key="small")["Body"].read() == bodies["small"]
+
     # The S3 emulator dies mid-test: reads fail over to Azure, byte-identical.
     moto_proc.send_signal(signal.SIGKILL)
     moto_proc.wait()
