@@ -1,7 +1,8 @@
 //! The admin API: JSON over HTTP on its own port, every route behind the admin bearer token.
 //!
 //! Routes (all `GET`):
-//! - `/admin/health` — liveness plus a summary: backends, catalog counts, recorder lag.
+//! - `/admin/health[?deep=true]` — liveness plus a summary: backends, placement, recorder lag; `deep` adds the catalog
+//!   counts (buckets, objects, `blobs_referenced`, `garbage_pending`), which scan the catalog.
 //! - `/admin/objects?bucket=B[&prefix=P][&after=K][&limit=N]` — a page of objects with placement and heat.
 //! - `/admin/objects/{bucket}/{key}` — one object: size, etag, generation, replicas, heat, access counts.
 //! - `/admin/users` — access keys and their access level (never secrets).
@@ -139,7 +140,10 @@ impl Admin {
             (&Method::POST, "/admin/test/clock") if self.test_clock => self.advance_clock(body),
             (&Method::GET, "/admin/moves") => self.moves(&query).await,
             (&Method::POST, "/admin/moves") => self.plan_move(body).await,
-            (&Method::GET, "/admin/health") => self.health().await,
+            (&Method::GET, "/admin/health") => {
+                self.health(query.get("deep").is_some_and(|v| v != "false" && v != "0"))
+                    .await
+            }
             (&Method::GET, "/admin/backends") => self.backends(query.contains_key("refresh")).await,
             (&Method::GET, "/metrics") => self.metrics().await,
             (&Method::GET, "/admin/users") => self.users(),
@@ -173,34 +177,10 @@ impl Admin {
         }
     }
 
-    async fn health(&self) -> Reply {
+    /// Cheap by default (a liveness and readiness probe may call it often). With `deep`, also the catalog counts
+    /// (buckets, objects, referenced blobs, pending garbage, access-log length): each is a scan of the catalog.
+    async fn health(&self, deep: bool) -> Reply {
         let s = &self.strata;
-        let counts = s
-            .with_catalog(|c| {
-                let buckets = c.list_buckets()?;
-                let mut objects = 0;
-                for b in &buckets {
-                    objects += c.object_count(&b.name)?;
-                }
-                Ok((
-                    buckets.len(),
-                    objects,
-                    c.referenced_blobs()?.len(),
-                    c.garbage(usize::MAX)?.len(),
-                    c.access_log_len()?,
-                ))
-            })
-            .await;
-        let (buckets, objects, referenced, garbage, log_len) = match counts {
-            Ok(v) => v,
-            Err(e) => {
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "CatalogError",
-                    e.to_string(),
-                );
-            }
-        };
         let rec = s.recorder.stats();
         use std::sync::atomic::Ordering::Relaxed;
         let backends: Vec<Value> = s
@@ -216,32 +196,59 @@ impl Admin {
                 })
             })
             .collect();
-        json_reply(
-            StatusCode::OK,
-            &json!({
-                "status": "ok",
-                "version": env!("CARGO_PKG_VERSION"),
-                "uptime_s": s.started.elapsed().as_secs(),
-                "now_ms": s.clock.now_ms(),
-                "backends": backends,
-                "initial_placement": s.initial_placement.iter().map(|b| b.name()).collect::<Vec<_>>(),
-                "placement": s.placement,
-                "buckets": buckets,
-                "objects": objects,
-                "blobs_referenced": referenced,
-                "garbage_pending": garbage,
-                "active_reads": s.leases.active_count(),
-                "recorder": {
-                    "recorded": rec.recorded.load(Relaxed),
-                    "flushed": rec.flushed.load(Relaxed),
-                    "dropped": rec.dropped.load(Relaxed),
-                    "flush_errors": rec.flush_errors.load(Relaxed),
-                    "pending": s.recorder.pending(),
-                    "last_lag_ms": rec.last_lag_ms.load(Relaxed),
-                    "access_log_entries": log_len,
-                },
-            }),
-        )
+        let mut body = json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_s": s.started.elapsed().as_secs(),
+            "now_ms": s.clock.now_ms(),
+            "backends": backends,
+            "initial_placement": s.initial_placement.iter().map(|b| b.name()).collect::<Vec<_>>(),
+            "placement": s.placement,
+            "active_reads": s.leases.active_count(),
+            "recorder": {
+                "recorded": rec.recorded.load(Relaxed),
+                "flushed": rec.flushed.load(Relaxed),
+                "dropped": rec.dropped.load(Relaxed),
+                "flush_errors": rec.flush_errors.load(Relaxed),
+                "pending": s.recorder.pending(),
+                "last_lag_ms": rec.last_lag_ms.load(Relaxed),
+            },
+        });
+        if deep {
+            let counts = s
+                .with_catalog(|c| {
+                    let buckets = c.list_buckets()?;
+                    let mut objects = 0;
+                    for b in &buckets {
+                        objects += c.object_count(&b.name)?;
+                    }
+                    let referenced = c.referenced_blobs()?.len();
+                    Ok((
+                        buckets.len(),
+                        objects,
+                        referenced,
+                        c.garbage(usize::MAX)?.len(),
+                        c.access_log_len()?,
+                    ))
+                })
+                .await;
+            let (buckets, objects, referenced, garbage, log_len) = match counts {
+                Ok(v) => v,
+                Err(e) => {
+                    return error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "CatalogError",
+                        e.to_string(),
+                    );
+                }
+            };
+            body["buckets"] = json!(buckets);
+            body["objects"] = json!(objects);
+            body["blobs_referenced"] = json!(referenced);
+            body["garbage_pending"] = json!(garbage);
+            body["recorder"]["access_log_entries"] = json!(log_len);
+        }
+        json_reply(StatusCode::OK, &body)
     }
 
     /// The usage snapshot, computed now if none exists yet (or when asked to).

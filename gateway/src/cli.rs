@@ -169,7 +169,7 @@ fn s(v: &Value) -> String {
 /// `strata status`.
 pub async fn status(opts: &AdminOpts) -> anyhow::Result<()> {
     let c = AdminClient::new(opts)?;
-    let h = c.get("/admin/health").await?;
+    let h = c.get("/admin/health?deep=true").await?;
     if opts.json {
         print_json(&h);
         return Ok(());

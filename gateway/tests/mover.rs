@@ -82,7 +82,7 @@ fn assert_no_orphans(g: &Gateway) {
         30,
         "blob files on disk to equal blobs the catalog references",
         || {
-            let (_, body) = g.admin_get("/admin/health")?;
+            let (_, body) = g.admin_get("/admin/health?deep=true")?;
             let h = json(&body);
             let referenced = h["blobs_referenced"].as_u64()?;
             let pending = h["garbage_pending"].as_u64()?;

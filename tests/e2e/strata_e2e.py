@@ -424,7 +424,7 @@ class Gateway:
                                  timeout=kw.pop("timeout", 30), **kw)
 
     def health(self) -> dict:
-        r = self.admin("GET", "/admin/health")
+        r = self.admin("GET", "/admin/health?deep=true")
         assert r.status_code == 200, r.text
         return r.json()
 
