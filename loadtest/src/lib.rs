@@ -8,9 +8,9 @@
 //! * [`driver`]: `strata-loadtest run`, signed S3 requests against any
 //!   endpoint with latency histograms per operation.
 //! * [`sim`]: `strata-loadtest simulate`, a trace replayed through
-//!   placement policies (all-hot, age rules, Intelligent-Tiering, the
-//!   offline oracle) with one price table. The `strata` policy is not
-//!   available until the planner implements [`sim::Policy`]; see [`sim`].
+//!   placement policies (all-hot, age rules, Intelligent-Tiering, `strata`
+//!   — the planner's features, rule model and cost model on the simulated
+//!   clock — and the offline oracle) with one price table; see [`sim`].
 
 pub mod cli;
 pub mod driver;

@@ -103,7 +103,13 @@ fn simulate_json_has_the_documented_schema() {
         .collect();
     assert_eq!(
         names,
-        ["all-hot", "age-rules", "intelligent-tiering", "oracle"]
+        [
+            "all-hot",
+            "age-rules",
+            "intelligent-tiering",
+            "strata",
+            "oracle"
+        ]
     );
     for p in policies {
         let obj = p.as_object().expect("policy object");
@@ -132,8 +138,8 @@ fn simulate_json_has_the_documented_schema() {
         assert!(p["sla_adherence"].as_f64().unwrap_or(2.0) <= 1.0);
         assert!(p["reads"].as_u64().unwrap_or(0) > 0);
     }
-    // strata is reported as unavailable, not faked.
-    assert_eq!(j["unavailable"][0]["name"], "strata");
+    // strata is a real policy now: nothing is unavailable.
+    assert_eq!(j["unavailable"], serde_json::json!([]));
     assert!(j["trace"]["records"].as_u64().unwrap_or(0) > 0);
     assert_eq!(j["trace"]["bad"], 0);
 }

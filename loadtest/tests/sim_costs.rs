@@ -5,7 +5,7 @@ use std::path::Path;
 
 use loadtest::sim::{
     self, AgeRules, AllHot, IntelligentTiering, Move, ObjId, ObjectMeta, Policy, PolicyResult,
-    PriceTable, SimConfig, SimReport, Simulator, TickView, TierIdx,
+    PriceTable, SimConfig, SimReport, Simulator, StrataPolicy, TickView, TierIdx,
 };
 use loadtest::trace::TraceWriter;
 use loadtest::workload::{Generator, GeneratorOptions, Profile};
@@ -371,6 +371,7 @@ fn oracle_is_a_lower_bound_on_generated_traces() {
                     Box::new(AllHot),
                     Box::new(AgeRules::default()),
                     Box::new(IntelligentTiering),
+                    Box::new(StrataPolicy::new(&table, 100.0).expect("planner accepts the table")),
                 ],
                 table,
                 100.0,
@@ -391,6 +392,72 @@ fn oracle_is_a_lower_bound_on_generated_traces() {
             );
         }
     }
+}
+
+#[test]
+fn strata_beats_all_hot_on_the_archive_and_respects_the_oracle() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    let p = Profile::load(&dir.join("archive.toml")).expect("shipped profile");
+    let table = PriceTable::default();
+    let mut s = Simulator::with_builtin_policies(table, SimConfig::default());
+    assert!(
+        s.add_policy(Box::new(AllHot)).is_err(),
+        "built-ins are registered"
+    );
+    let trace = generated(&p);
+    let (r, parse) = sim::replay(s, trace.as_bytes()).expect("in-memory trace");
+    assert_eq!(parse.bad(), 0);
+    assert!(r.unavailable.is_empty(), "{:?}", r.unavailable);
+    let names: Vec<&str> = r.policies.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "all-hot",
+            "age-rules",
+            "intelligent-tiering",
+            "strata",
+            "oracle"
+        ]
+    );
+    let strata = policy(&r, "strata");
+    let all_hot = policy(&r, "all-hot").cost.total();
+    let oracle = policy(&r, "oracle").cost.total();
+    assert!(
+        strata.cost.total() < all_hot,
+        "strata {} >= all-hot {all_hot}",
+        strata.cost.total()
+    );
+    assert!(
+        strata.cost.total() >= oracle * (1.0 - 1e-9),
+        "strata {} < oracle {oracle}",
+        strata.cost.total()
+    );
+    assert!(strata.moves > 0, "strata tiers something");
+    assert_eq!(strata.reads, policy(&r, "all-hot").reads);
+}
+
+#[test]
+fn strata_keeps_a_read_object_hot_and_cools_an_idle_one() {
+    // "a" is read every day, "b" never: after the ticks, only "b" has
+    // left tier 0, and "a" was served hot throughout.
+    let mut trace = format!("0 REST.PUT.OBJECT a {GB}\n1 REST.PUT.OBJECT b {GB}\n");
+    for d in 0..120 {
+        trace.push_str(&format!("{} REST.GET.OBJECT a {GB}\n", d * DAY + 2));
+    }
+    let table = PriceTable::default();
+    let r = run(
+        &trace,
+        vec![Box::new(
+            StrataPolicy::new(&table, 100.0).expect("planner accepts the table"),
+        )],
+        table,
+        100.0,
+    );
+    let s = policy(&r, "strata");
+    assert_eq!(s.reads, 120);
+    assert_eq!(s.cost.retrieval, 0.0, "a is never read from a cold tier");
+    assert!(s.moves >= 1, "b is cooled");
+    assert!(s.cost.total() < policy(&r, "oracle").cost.total() * 1.5);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use super::policies::{AgeRules, AllHot, IntelligentTiering};
 use super::policy::{Move, Policy, TickView};
 use super::prices::{PriceModel, PriceTable};
 use super::report::{PolicyResult, SimReport, SimStats, Unavailable};
+use super::strata_policy::StrataPolicy;
 use super::time::{DAY_MS, HOUR_MS, MAX_SPAN_MS};
 use crate::trace::{Op, Record};
 
@@ -102,10 +103,11 @@ impl Simulator {
     }
 
     /// A simulator with the built-in policies (`all-hot`, `age-rules`,
-    /// `intelligent-tiering`) and the oracle. `strata` is listed as
-    /// unavailable until a planner-backed policy is registered with
-    /// [`Simulator::add_policy`] under that name.
+    /// `intelligent-tiering`, `strata`) and the oracle. If the planner
+    /// rejects the price table (e.g. more than 16 tiers), `strata` is
+    /// listed as unavailable with the planner's error.
     pub fn with_builtin_policies(table: PriceTable, cfg: SimConfig) -> Simulator {
+        let strata = StrataPolicy::new(&table, cfg.sla_ms);
         let mut s = Simulator::new(table, cfg);
         let builtin: [Box<dyn Policy>; 3] = [
             Box::new(AllHot),
@@ -116,12 +118,15 @@ impl Simulator {
             // Built-in names are distinct and their models have 3+ tiers.
             let _ = s.add_policy(p);
         }
-        s.unavailable.push(Unavailable {
-            name: STRATA.into(),
-            reason: "no planner-backed policy is registered (the planner crate does not \
-                     implement the Policy trait yet)"
-                .into(),
-        });
+        match strata {
+            Ok(p) => {
+                let _ = s.add_policy(Box::new(p));
+            }
+            Err(e) => s.unavailable.push(Unavailable {
+                name: STRATA.into(),
+                reason: format!("the planner rejects the price table: {e}"),
+            }),
+        }
         s
     }
 

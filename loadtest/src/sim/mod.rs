@@ -7,12 +7,8 @@
 //!   ([`AgeRules`]).
 //! * `intelligent-tiering`: S3 Intelligent-Tiering as AWS specifies and
 //!   bills it ([`IntelligentTiering`], [`PriceModel::intelligent_tiering`]).
-//! * `strata`: **not available yet.** It is meant to be the planner
-//!   crate's real planner and model code run on the simulated clock,
-//!   plugged in through the [`Policy`] trait with
-//!   [`Simulator::add_policy`]. The planner does not implement it yet, so
-//!   `strata` is left out of `policies` and listed in `unavailable` with
-//!   the reason; nothing stands in for it.
+//! * `strata`: the planner crate's feature extraction, `RuleModel` and
+//!   `CostModel` run on the simulated clock ([`StrataPolicy`]).
 //! * `oracle`: the offline optimum per object ([`oracle`] module docs).
 //!
 //! Billing (the same code for every policy, see `Account`): storage
@@ -42,6 +38,7 @@ mod policies;
 mod policy;
 mod prices;
 mod report;
+mod strata_policy;
 pub mod time;
 
 use std::io::BufRead;
@@ -55,6 +52,7 @@ pub use prices::{
     PriceModel, PriceTable, TierPrice,
 };
 pub use report::{Cost, PolicyResult, SimReport, SimStats, Unavailable};
+pub use strata_policy::{STRATA_HORIZON_DAYS, StrataPolicy};
 
 use crate::trace::{ParseStats, TraceReader};
 
