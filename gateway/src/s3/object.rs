@@ -297,133 +297,58 @@ impl StrataS3 {
         }))
     }
 
-    pub(super) async fn get_object_impl(
+    /// What GET and HEAD share: the version check, the lookup, the conditional headers, the range, and every
+    /// header of the answer (as a HEAD answer). Access recording is left to the caller.
+    async fn describe(
         &self,
-        req: S3Request<GetObjectInput>,
-    ) -> S3Result<S3Response<GetObjectOutput>> {
-        let input = req.input;
-        if input.version_id.as_deref().is_some_and(|v| v != "null") {
+        i: HeadObjectInput,
+    ) -> S3Result<(ObjectRecord, std::ops::Range<u64>, HeadObjectOutput)> {
+        if i.version_id.as_deref().is_some_and(|v| v != "null") {
             return Err(s3_error!(
                 NoSuchVersion,
                 "The specified version does not exist."
             ));
         }
-        let rec = self.lookup(&input.bucket, &input.key).await?;
+        let rec = self.lookup(&i.bucket, &i.key).await?;
         if let Precondition::NotModified = evaluate_conditions(
             &rec,
-            input.if_match.as_ref(),
-            input.if_unmodified_since.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
+            i.if_match.as_ref(),
+            i.if_unmodified_since.as_ref(),
+            i.if_none_match.as_ref(),
+            i.if_modified_since.as_ref(),
         )? {
             return Err(not_modified(&rec));
         }
-        let (range, content_range) =
-            requested_range(&rec, input.range.as_ref(), input.part_number)?;
-        let len = range.end - range.start;
-        let body = read::open(&self.strata, &rec, range.clone()).await?;
-        self.record(&input.bucket, &input.key, AccessKind::Get, len);
-        let whole = content_range.is_none();
-        let sums = if whole && input.checksum_mode.is_some() {
+        let (range, content_range) = requested_range(&rec, i.range.as_ref(), i.part_number)?;
+        // S3 returns whole-object checksums only for whole-object reads, and only when asked to.
+        let sums = if content_range.is_none() && i.checksum_mode.is_some() {
             to_dto(&rec.meta.checksums)
         } else {
             Checksum::default()
         };
         let m = &rec.meta;
-        let output = GetObjectOutput {
-            body: Some(body.into_blob()),
-            content_length: i64::try_from(len).ok(),
-            content_range,
-            accept_ranges: Some("bytes".to_owned()),
-            last_modified: Some(ms_to_timestamp(rec.last_modified_ms)),
-            e_tag: Some(etag_of(&rec)),
-            metadata: user_metadata(m),
-            content_type: input
-                .response_content_type
-                .or_else(|| Some(content_type_of(m))),
-            content_encoding: input
-                .response_content_encoding
-                .or_else(|| m.content_encoding.clone()),
-            content_disposition: input
-                .response_content_disposition
-                .or_else(|| m.content_disposition.clone()),
-            content_language: input
-                .response_content_language
-                .or_else(|| m.content_language.clone()),
-            cache_control: input
-                .response_cache_control
-                .or_else(|| m.cache_control.clone()),
-            expires: input
-                .response_expires
-                .or_else(|| m.expires.as_deref().and_then(parse_http_date)),
-            parts_count: (input.part_number.is_some() && rec.parts.len() > 1)
-                .then(|| i32::try_from(rec.parts.len()).unwrap_or(i32::MAX)),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            ..Default::default()
-        };
-        Ok(S3Response::new(output))
-    }
-
-    pub(super) async fn head_object_impl(
-        &self,
-        req: S3Request<HeadObjectInput>,
-    ) -> S3Result<S3Response<HeadObjectOutput>> {
-        let input = req.input;
-        if input.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(s3_error!(
-                NoSuchVersion,
-                "The specified version does not exist."
-            ));
-        }
-        let rec = self.lookup(&input.bucket, &input.key).await?;
-        if let Precondition::NotModified = evaluate_conditions(
-            &rec,
-            input.if_match.as_ref(),
-            input.if_unmodified_since.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
-        )? {
-            return Err(not_modified(&rec));
-        }
-        let (range, content_range) =
-            requested_range(&rec, input.range.as_ref(), input.part_number)?;
-        self.record(&input.bucket, &input.key, AccessKind::Head, 0);
-        let sums = if content_range.is_none() && input.checksum_mode.is_some() {
-            to_dto(&rec.meta.checksums)
-        } else {
-            Checksum::default()
-        };
-        let m = &rec.meta;
-        Ok(S3Response::new(HeadObjectOutput {
+        let head = HeadObjectOutput {
             content_length: i64::try_from(range.end - range.start).ok(),
             content_range,
             accept_ranges: Some("bytes".to_owned()),
             last_modified: Some(ms_to_timestamp(rec.last_modified_ms)),
             e_tag: Some(etag_of(&rec)),
             metadata: user_metadata(m),
-            content_type: input
-                .response_content_type
-                .or_else(|| Some(content_type_of(m))),
-            content_encoding: input
+            content_type: i.response_content_type.or_else(|| Some(content_type_of(m))),
+            content_encoding: i
                 .response_content_encoding
                 .or_else(|| m.content_encoding.clone()),
-            content_disposition: input
+            content_disposition: i
                 .response_content_disposition
                 .or_else(|| m.content_disposition.clone()),
-            content_language: input
+            content_language: i
                 .response_content_language
                 .or_else(|| m.content_language.clone()),
-            cache_control: input
-                .response_cache_control
-                .or_else(|| m.cache_control.clone()),
-            expires: input
+            cache_control: i.response_cache_control.or_else(|| m.cache_control.clone()),
+            expires: i
                 .response_expires
                 .or_else(|| m.expires.as_deref().and_then(parse_http_date)),
-            parts_count: (input.part_number.is_some() && rec.parts.len() > 1)
+            parts_count: (i.part_number.is_some() && rec.parts.len() > 1)
                 .then(|| i32::try_from(rec.parts.len()).unwrap_or(i32::MAX)),
             checksum_crc32: sums.checksum_crc32,
             checksum_crc32c: sums.checksum_crc32c,
@@ -431,7 +356,75 @@ impl StrataS3 {
             checksum_sha256: sums.checksum_sha256,
             checksum_crc64nvme: sums.checksum_crc64nvme,
             ..Default::default()
+        };
+        Ok((rec, range, head))
+    }
+
+    pub(super) async fn get_object_impl(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let i = req.input;
+        let (bucket, key) = (i.bucket.clone(), i.key.clone());
+        let head = HeadObjectInput {
+            bucket: i.bucket,
+            checksum_mode: i.checksum_mode,
+            expected_bucket_owner: i.expected_bucket_owner,
+            if_match: i.if_match,
+            if_modified_since: i.if_modified_since,
+            if_none_match: i.if_none_match,
+            if_unmodified_since: i.if_unmodified_since,
+            key: i.key,
+            part_number: i.part_number,
+            range: i.range,
+            request_payer: i.request_payer,
+            response_cache_control: i.response_cache_control,
+            response_content_disposition: i.response_content_disposition,
+            response_content_encoding: i.response_content_encoding,
+            response_content_language: i.response_content_language,
+            response_content_type: i.response_content_type,
+            response_expires: i.response_expires,
+            sse_customer_algorithm: i.sse_customer_algorithm,
+            sse_customer_key: i.sse_customer_key,
+            sse_customer_key_md5: i.sse_customer_key_md5,
+            version_id: i.version_id,
+        };
+        let (rec, range, h) = self.describe(head).await?;
+        let len = range.end - range.start;
+        let body = read::open(&self.strata, &rec, range).await?;
+        self.record(&bucket, &key, AccessKind::Get, len);
+        Ok(S3Response::new(GetObjectOutput {
+            body: Some(body.into_blob()),
+            content_length: h.content_length,
+            content_range: h.content_range,
+            accept_ranges: h.accept_ranges,
+            last_modified: h.last_modified,
+            e_tag: h.e_tag,
+            metadata: h.metadata,
+            content_type: h.content_type,
+            content_encoding: h.content_encoding,
+            content_disposition: h.content_disposition,
+            content_language: h.content_language,
+            cache_control: h.cache_control,
+            expires: h.expires,
+            parts_count: h.parts_count,
+            checksum_crc32: h.checksum_crc32,
+            checksum_crc32c: h.checksum_crc32c,
+            checksum_sha1: h.checksum_sha1,
+            checksum_sha256: h.checksum_sha256,
+            checksum_crc64nvme: h.checksum_crc64nvme,
+            ..Default::default()
         }))
+    }
+
+    pub(super) async fn head_object_impl(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let (_, _, head) = self.describe(req.input).await?;
+        self.record(&bucket, &key, AccessKind::Head, 0);
+        Ok(S3Response::new(head))
     }
 
     async fn delete_one(&self, bucket: &str, key: &str) -> S3Result<()> {
