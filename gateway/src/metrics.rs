@@ -51,7 +51,8 @@ impl BackendCounters {
 /// All counters the gateway keeps in memory.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Operation → HTTP status → count.
+    requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
@@ -71,14 +72,21 @@ impl Metrics {
 
     /// Records one finished S3 request.
     pub fn request(&self, op: &str, status: u16, seconds: f64) {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((op.to_owned(), status))
-            .or_default() += 1;
+        // The operation's entries exist after its first request: no allocation on the hot path after that.
+        {
+            let mut req = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+            if !req.contains_key(op) {
+                req.insert(op.to_owned(), BTreeMap::new());
+            }
+            if let Some(by_status) = req.get_mut(op) {
+                *by_status.entry(status).or_default() += 1;
+            }
+        }
         let mut lat = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        let h = lat.entry(op.to_owned()).or_default();
+        if !lat.contains_key(op) {
+            lat.insert(op.to_owned(), Histogram::default());
+        }
+        let Some(h) = lat.get_mut(op) else { return };
         for (i, b) in BUCKETS.iter().enumerate() {
             if seconds <= *b {
                 h.counts[i] += 1;
@@ -94,13 +102,12 @@ impl Metrics {
         self.requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|((o, _), _)| o == op)
-            .map(|(_, n)| n)
-            .sum()
+            .get(op)
+            .map(|by_status| by_status.values().sum())
+            .unwrap_or(0)
     }
 
-    /// Renders the in-memory counters; `extra` appends gauges computed by the caller.
+    /// Renders the in-memory counters (the admin route appends the gauges it computes).
     pub fn render(&self, out: &mut String) {
         header(
             out,
@@ -108,16 +115,18 @@ impl Metrics {
             "counter",
             "S3 requests by operation and HTTP status",
         );
-        for ((op, status), n) in self
+        for (op, by_status) in self
             .requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
         {
-            let _ = writeln!(
-                out,
-                "strata_requests_total{{op=\"{op}\",status=\"{status}\"}} {n}"
-            );
+            for (status, n) in by_status {
+                let _ = writeln!(
+                    out,
+                    "strata_requests_total{{op=\"{op}\",status=\"{status}\"}} {n}"
+                );
+            }
         }
         header(
             out,

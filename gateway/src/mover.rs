@@ -111,6 +111,20 @@ pub async fn run(strata: Arc<Strata>, handle: MoverHandle) {
                 Vec::new()
             }
         };
+        // Committed tasks wait for the reaper: read the garbage table once per pass, not once per task.
+        let pending = if tasks.iter().any(|t| t.state == MoveState::Committed) {
+            strata
+                .with_catalog(|c| {
+                    Ok(c.garbage(usize::MAX)?
+                        .into_iter()
+                        .map(|g| (g.backend, g.blob))
+                        .collect())
+                })
+                .await
+                .ok()
+        } else {
+            None
+        };
         // Oldest first.
         for task in tasks.into_iter().rev() {
             match task.state {
@@ -137,7 +151,7 @@ pub async fn run(strata: Arc<Strata>, handle: MoverHandle) {
                         drop(permit);
                     });
                 }
-                MoveState::Committed => release_if_done(&strata, &task).await,
+                MoveState::Committed => release_if_done(&strata, &task, pending.as_ref()).await,
                 _ => {}
             }
         }
@@ -407,18 +421,15 @@ async fn cleanup(dests: &[Arc<Backend>], parts: &[PartRef]) {
     }
 }
 
-/// Marks a committed task `SourceReleased` once none of its released blobs is still waiting in the garbage table.
-async fn release_if_done(strata: &Strata, task: &MoveTask) {
-    let released: HashSet<(String, String)> = task.released.iter().cloned().collect();
-    let pending = strata
-        .with_catalog(move |c| {
-            let garbage = c.garbage(usize::MAX)?;
-            Ok(garbage
-                .iter()
-                .any(|g| released.contains(&(g.backend.clone(), g.blob.clone()))))
-        })
-        .await;
-    if let Ok(false) = pending {
+/// Marks a committed task `SourceReleased` once none of its released blobs is still waiting in `pending` (the
+/// garbage table's `(backend, blob)` pairs; `None` when it could not be read, and then nothing is marked).
+async fn release_if_done(
+    strata: &Strata,
+    task: &MoveTask,
+    pending: Option<&HashSet<(String, String)>>,
+) {
+    let Some(pending) = pending else { return };
+    if !task.released.iter().any(|r| pending.contains(r)) {
         set_state(strata, task.id, MoveState::SourceReleased, None).await;
     }
 }
