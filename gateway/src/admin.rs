@@ -149,6 +149,13 @@ impl Admin {
             (&Method::GET, "/admin/users") => self.users(),
             (&Method::GET, "/admin/objects") => self.list_objects(&query).await,
             (&Method::GET, p) if p.starts_with("/admin/objects/") => {
+            (&Method::GET, "/admin/model") => {
+                json_reply(StatusCode::OK, &json!(self.strata.model.report()))
+            }
+            (&Method::POST, "/admin/model/retrain") => json_reply(
+                StatusCode::OK,
+                &json!(self.strata.model.retrain(&self.strata).await),
+            ),
                 let rest = &p["/admin/objects/".len()..];
                 let decoded = percent_encoding::percent_decode_str(rest)
                     .decode_utf8_lossy()
@@ -781,6 +788,7 @@ impl Admin {
                 )
             }
         }
+        let score = self.strata.model.score_of(bucket, key);
     }
 
     async fn list_objects(&self, q: &std::collections::HashMap<String, String>) -> Reply {
@@ -796,6 +804,10 @@ impl Admin {
         let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
             None => 100,
             Some(Ok(n)) if (1..=1000).contains(&n) => n,
+            "p_hot": score.map(|s| s.p_hot),
+            "p_hot_model": score.map(|s| s.model),
+            "p_hot_scored_at_ms": score.map(|s| s.scored_at_ms),
+            "p_hot_horizon_ms": self.strata.model.report_horizon_ms(),
             Some(_) => {
                 return error(
                     StatusCode::BAD_REQUEST,

@@ -382,6 +382,19 @@ impl Config {
         self.chaos
             .validate(&known)
             .map_err(|e| invalid(&format!("chaos.{}", e.field()), e.to_string()))?;
+        let p = &self.planner;
+        if !(p.model_horizon_hours.is_finite() && p.model_horizon_hours >= 1.0) {
+            return Err(invalid(
+                "planner.model_horizon_hours",
+                format!("must be at least 1, got {}", p.model_horizon_hours),
+            ));
+        }
+        if !(p.horizon_days.is_finite() && p.horizon_days > 0.0) {
+            return Err(invalid(
+                "planner.horizon_days",
+                format!("must be positive, got {}", p.horizon_days),
+            ));
+        }
         if self.catalog.heat_half_life_secs == 0 {
             return Err(invalid(
                 "catalog.heat_half_life_secs",

@@ -9,6 +9,7 @@ mod credentials;
 mod ingest;
 mod metrics;
 mod mover;
+mod model;
 mod planning;
 mod read;
 mod reaper;

@@ -5,9 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use planner::{
-    BackendSpec, CostConfig, MoveBudget, PlacementRules, Plan, PlannerConfig, RuleModel,
-};
+use planner::{BackendSpec, CostConfig, MoveBudget, PlacementRules, Plan, PlannerConfig, Rescaled};
 use serde::Deserialize;
 
 use crate::state::Strata;
@@ -26,6 +24,22 @@ pub struct PlannerSettings {
     pub max_move_bytes: Option<u64>,
     /// Most egress dollars spent per cycle (None: no limit).
     pub max_egress_usd: Option<f64>,
+    /// The horizon of `p_hot` as the model predicts it (hours): the label window the forest is
+    /// trained on. Plans restate it for `horizon_days` (see `planner::Rescaled`).
+    pub model_horizon_hours: f64,
+    /// Seconds between scheduled trainings of the `p_hot` forest (0: only on demand, through
+    /// `POST /admin/model/retrain`). Measured on the gateway clock.
+    pub retrain_interval_secs: u64,
+}
+
+impl PlannerSettings {
+    /// The settings of the `p_hot` model.
+    pub fn model_settings(&self) -> crate::model::ModelSettings {
+        crate::model::ModelSettings {
+            horizon_ms: (self.model_horizon_hours * 3_600_000.0) as i64,
+            retrain_interval_secs: self.retrain_interval_secs,
+        }
+    }
 }
 
 impl Default for PlannerSettings {
@@ -36,6 +50,8 @@ impl Default for PlannerSettings {
             horizon_days: 30.0,
             max_move_bytes: None,
             max_egress_usd: None,
+            model_horizon_hours: 24.0,
+            retrain_interval_secs: 24 * 3600,
         }
     }
 }
@@ -48,8 +64,9 @@ pub struct PlannerContext {
     pub sla_ms: Option<f64>,
 }
 
-/// Computes a plan at the gateway clock's now (dry run: nothing changes). Objects with a move in flight are left
-/// out of the plan's moves.
+/// Computes a plan at the gateway clock's now (dry run: nothing changes) with the `p_hot` model in use, restated
+/// for the planning horizon, and refreshes every object's `p_hot` on the way. Objects with a move in flight are
+/// left out of the plan's moves.
 pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan, String> {
     let s = strata.clone();
     let ctx = ctx.clone();
@@ -71,7 +88,8 @@ pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan,
             })
             .collect();
         let horizon_ms = (ctx.settings.horizon_days * 86_400_000.0) as i64;
-        let model = RuleModel::new(horizon_ms).map_err(|e| e.to_string())?;
+        let in_use = s.model.current();
+        let model = Rescaled::new(in_use.as_ref(), horizon_ms);
         let mut cost = CostConfig {
             horizon_days: ctx.settings.horizon_days,
             ..CostConfig::default()
@@ -90,6 +108,9 @@ pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan,
         };
         let mut plan =
             planner::plan_cycle(&inv, &specs, &model, &cfg, now).map_err(|e| e.to_string())?;
+        if let Err(e) = s.model.score_inventory(&inv, now) {
+            tracing::warn!(error = %e, "scoring objects failed");
+        }
         let busy: HashSet<(String, String)> = s
             .catalog
             .moves(usize::MAX, true)

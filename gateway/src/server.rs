@@ -111,6 +111,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     ));
     tokio::spawn(crate::mover::run(strata.clone(), strata.mover.clone()));
     tokio::spawn(crate::usage::run(strata.clone()));
+    tokio::spawn(crate::model::run(strata.clone()));
     if config.planner.enabled {
         tokio::spawn(crate::planning::run(strata.clone(), planner_ctx));
     }

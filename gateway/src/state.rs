@@ -40,6 +40,8 @@ pub struct Strata {
     pub retry_stats: BTreeMap<String, Arc<RetryStats>>,
     /// The placement policy (replication factor, provider diversity, initial backends, SLA).
     pub placement: Placement,
+    /// The `p_hot` model in use and the objects' last scores.
+    pub model: Arc<crate::model::CurrentModel>,
 }
 
 impl Strata {
@@ -76,6 +78,10 @@ impl Strata {
                     .ok_or_else(|| anyhow::anyhow!("placement.initial names unknown backend {n:?}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let model = Arc::new(crate::model::CurrentModel::open(
+            &config.data_dir,
+            config.planner.model_settings(),
+        )?);
         let recorder = AccessRecorder::start(
             catalog.clone(),
             Duration::from_millis(config.catalog.flush_interval_ms),
@@ -97,6 +103,7 @@ impl Strata {
             local_roots,
             retry_stats,
             placement,
+            model,
         }))
     }
 

@@ -152,6 +152,41 @@ pub fn object_inputs(
     Ok((index, inputs))
 }
 
+/// `p_hot` of every object of `inv` at `now_ms` from `hot` (index `i` is inventory object `i`),
+/// on the model's own horizon. Features are computed in chunks, so memory stays bounded by the
+/// output.
+pub fn score(
+    inv: &Inventory,
+    hot: &dyn HotModel,
+    features: &FeatureConfig,
+    now_ms: i64,
+) -> Result<Vec<f64>> {
+    inv.validate()?;
+    features.validate()?;
+    let mut out = Vec::with_capacity(inv.len());
+    let mut feats = Vec::with_capacity(FEATURE_CHUNK.min(inv.len()));
+    let mut p = Vec::new();
+    let mut start = 0;
+    while start < inv.len() {
+        let end = (start + FEATURE_CHUNK).min(inv.len());
+        feats.clear();
+        for i in start..end {
+            let b = inv.basics[i];
+            feats.push(ObjectFeatures::compute(
+                b.size_bytes,
+                b.last_modified_ms,
+                inv.histories.get(i),
+                now_ms,
+                features,
+            ));
+        }
+        hot.p_hot_batch(&feats, &mut p);
+        out.extend_from_slice(&p);
+        start = end;
+    }
+    Ok(out)
+}
+
 /// Runs one planning cycle over `inv` at `now_ms` with `hot` as the `p_hot` model.
 ///
 /// Objects that cannot be planned (see [`object_inputs`]) stay where they are; their bytes on

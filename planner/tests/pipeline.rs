@@ -4,7 +4,7 @@ use catalog::{AccessEvent, AccessKind, Catalog, CatalogConfig, NewObject, Object
 use planner::cost::{CostConfig, PlacementRules};
 use planner::features::{DAY_MS, HOUR_MS};
 use planner::model::{RuleModel, TrainConfig, choose_model, train_forest};
-use planner::pipeline::{PlannerConfig, plan_cycle};
+use planner::pipeline::{PlannerConfig, plan_cycle, score};
 use planner::problem::MoveBudget;
 use planner::source::{LoadOptions, load_inventory};
 use planner::synth::three_provider_backends;
@@ -166,6 +166,23 @@ fn catalog_to_plan() {
     let plan = plan_cycle(&inv, &backends, &rule, &tight, NOW).expect("plan");
     assert!(plan.bytes_to_copy <= 120_000_000);
     assert!(plan.moves.iter().map(|m| m.bytes).sum::<u64>() <= 120_000_000);
+
+    // Scores line up with the inventory: every hot object scores above every cold one.
+    let scores = score(&inv, &rule, &cfg.features, NOW).expect("score");
+    assert_eq!(scores.len(), inv.len());
+    let of = |prefix: &str| -> Vec<f64> {
+        inv.objects
+            .iter()
+            .zip(&scores)
+            .filter(|(o, _)| o.key.starts_with(prefix))
+            .map(|(_, &p)| p)
+            .collect()
+    };
+    let (hot, cold) = (of("hot-"), of("cold-"));
+    assert_eq!((hot.len(), cold.len()), (15, 15));
+    let coldest_hot = hot.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!(coldest_hot > 0.9, "hot objects score {coldest_hot}");
+    assert!(cold.iter().all(|&p| p == 0.0), "never-read objects score 0");
 
     // Two days of history are not enough to train: the rule stays in use.
     let trained = train_forest(&inv.basics, &inv.histories, NOW, &TrainConfig::default());

@@ -1,0 +1,391 @@
+//! The `p_hot` model the planner uses, and the last `p_hot` of every object.
+//!
+//! # Contracts
+//!
+//! * The model in use is the trained forest when one exists and its validation AUC is at least the
+//!   recency-frequency rule's on the same split (`planner::choose_model`); the rule otherwise. The
+//!   report ([`ModelReport`]) always says which one and why.
+//! * A forest is persisted at `<data_dir>/model/forest.json` (written to a temporary file, synced,
+//!   then renamed: a crash leaves the old file or the new one, never half of one) and loaded at
+//!   start. A file that does not load is reported and the rule is used.
+//! * Training runs on a schedule (`[planner] retrain_interval_secs`, measured on the gateway clock;
+//!   0 turns it off) and on demand (`POST /admin/model/retrain`), one training at a time. A training
+//!   that fails (for example, not enough history yet) keeps the model in use.
+//! * `p_hot` is the probability of a read within the model's horizon
+//!   (`[planner] model_horizon_hours`). Objects are scored in whole passes (at start, after each
+//!   training attempt and with each plan), so an object's `p_hot` is as of the last pass
+//!   (`scored_at_ms`); an object written after it has none yet.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use planner::model::RetrainSchedule;
+use planner::source::{LoadOptions, load_inventory};
+use planner::{
+    ActiveModel, ForestModel, HotModel, Inventory, Metrics, ModelKind, ModelStatus, RuleModel,
+    TrainConfig, choose_model, train_forest,
+};
+use serde::Serialize;
+
+use crate::state::Strata;
+
+/// What the admin API reports about the model (`GET /admin/model`).
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelReport {
+    /// `"rule"` or `"forest"`.
+    pub in_use: ModelKind,
+    /// Why that model is in use.
+    pub reason: String,
+    /// The horizon `p_hot` refers to, in milliseconds.
+    pub horizon_ms: i64,
+    /// When the forest in the report was trained (gateway clock), if any.
+    pub trained_at_ms: Option<i64>,
+    /// Validation metrics of that forest against the rule on the same split: `auc`, `precision`,
+    /// `recall` at `threshold`, and `rule_auc`, `rule_precision`, `rule_recall`.
+    pub metrics: Option<Metrics>,
+    /// Where the forest is persisted (present once a forest has been trained or loaded).
+    pub path: Option<String>,
+    /// Scheduled retraining interval (0: on demand only).
+    pub retrain_interval_secs: u64,
+    /// When the next scheduled training is due (gateway clock), if scheduled.
+    pub next_training_ms: Option<i64>,
+    /// The last training attempt, if any since start.
+    pub last_attempt: Option<TrainingAttempt>,
+    /// Whether a training is running now.
+    pub training: bool,
+    /// Objects scored by the last scoring pass.
+    pub scored_objects: usize,
+    /// When the last scoring pass ran (gateway clock).
+    pub scored_at_ms: Option<i64>,
+}
+
+/// One training attempt.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainingAttempt {
+    /// Gateway clock at the start of the attempt.
+    pub at_ms: i64,
+    /// `"trained"`, `"not_enough_data"` or `"failed"`.
+    pub outcome: &'static str,
+    /// Details (the refusal or the error; the AUCs when trained).
+    pub message: String,
+    /// Wall-clock duration of the attempt.
+    pub duration_ms: u64,
+}
+
+/// The last `p_hot` of an object, as the admin API shows it.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ObjectScore {
+    pub p_hot: f64,
+    pub model: ModelKind,
+    pub scored_at_ms: i64,
+}
+
+/// `[planner]` settings the model needs.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelSettings {
+    pub horizon_ms: i64,
+    pub retrain_interval_secs: u64,
+}
+
+struct InUse {
+    model: Arc<ActiveModel>,
+    status: ModelStatus,
+    last_attempt: Option<TrainingAttempt>,
+}
+
+#[derive(Default)]
+struct Scores {
+    at_ms: Option<i64>,
+    model: Option<ModelKind>,
+    by_object: HashMap<u64, f32>,
+}
+
+/// The model in use, its status and the objects' last scores. One per gateway, in [`Strata`].
+pub struct CurrentModel {
+    path: PathBuf,
+    settings: ModelSettings,
+    rule: RuleModel,
+    in_use: RwLock<InUse>,
+    scores: RwLock<Scores>,
+    training: tokio::sync::Mutex<()>,
+}
+
+fn object_id(bucket: &str, key: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    bucket.hash(&mut h);
+    key.hash(&mut h);
+    h.finish()
+}
+
+impl CurrentModel {
+    /// The model for a gateway whose data lives in `data_dir`: the persisted forest if it loads
+    /// (and beats the rule on its own validation split), the rule otherwise.
+    pub fn open(data_dir: &Path, settings: ModelSettings) -> anyhow::Result<CurrentModel> {
+        let rule = RuleModel::new(settings.horizon_ms)
+            .map_err(|e| anyhow::anyhow!("planner.model_horizon_hours: {e}"))?;
+        let path = data_dir.join("model").join("forest.json");
+        let (model, status) = match std::fs::read(&path) {
+            Ok(bytes) => {
+                let loaded = ForestModel::from_bytes(&bytes).and_then(|f| {
+                    if f.horizon_ms() == settings.horizon_ms {
+                        Ok(f)
+                    } else {
+                        Err(planner::PlannerError::Persistence(format!(
+                            "it was trained for a {} h horizon, the configuration asks for {} h",
+                            f.horizon_ms() / 3_600_000,
+                            settings.horizon_ms / 3_600_000
+                        )))
+                    }
+                });
+                let failed = loaded.as_ref().err().map(|e| e.to_string());
+                let (model, mut status) = choose_model(rule, loaded);
+                status.reason = match failed {
+                    Some(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "the persisted model does not load; using the rule");
+                        format!("the persisted model {} does not load: {e}", path.display())
+                    }
+                    None => format!("loaded from {}: {}", path.display(), status.reason),
+                };
+                (model, status)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                ActiveModel::Rule(rule),
+                ModelStatus {
+                    in_use: ModelKind::Rule,
+                    reason: "no model trained yet".into(),
+                    metrics: None,
+                    trained_at_ms: None,
+                },
+            ),
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        };
+        Ok(CurrentModel {
+            path,
+            settings,
+            rule,
+            in_use: RwLock::new(InUse {
+                model: Arc::new(model),
+                status,
+                last_attempt: None,
+            }),
+            scores: RwLock::default(),
+            training: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The model in use.
+    pub fn current(&self) -> Arc<ActiveModel> {
+        self.in_use
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .model
+            .clone()
+    }
+
+    /// The report for `GET /admin/model`.
+    pub fn report(&self) -> ModelReport {
+        let in_use = self.in_use.read().unwrap_or_else(|e| e.into_inner());
+        let scores = self.scores.read().unwrap_or_else(|e| e.into_inner());
+        let interval_ms = (self.settings.retrain_interval_secs as i64).saturating_mul(1000);
+        let last = in_use
+            .last_attempt
+            .as_ref()
+            .map(|a| a.at_ms)
+            .or(in_use.status.trained_at_ms);
+        ModelReport {
+            in_use: in_use.status.in_use,
+            reason: in_use.status.reason.clone(),
+            horizon_ms: self.settings.horizon_ms,
+            trained_at_ms: in_use.status.trained_at_ms,
+            metrics: in_use.status.metrics.clone(),
+            path: self.path.exists().then(|| self.path.display().to_string()),
+            retrain_interval_secs: self.settings.retrain_interval_secs,
+            next_training_ms: (interval_ms > 0).then(|| last.map_or(0, |t| t + interval_ms)),
+            last_attempt: in_use.last_attempt.clone(),
+            training: self.training.try_lock().is_err(),
+            scored_objects: scores.by_object.len(),
+            scored_at_ms: scores.at_ms,
+        }
+    }
+
+    /// The horizon `p_hot` refers to, in milliseconds.
+    pub fn report_horizon_ms(&self) -> i64 {
+        self.settings.horizon_ms
+    }
+
+    /// The object's `p_hot` from the last scoring pass, if it was scored.
+    pub fn score_of(&self, bucket: &str, key: &str) -> Option<ObjectScore> {
+        let scores = self.scores.read().unwrap_or_else(|e| e.into_inner());
+        let p = *scores.by_object.get(&object_id(bucket, key))?;
+        Some(ObjectScore {
+            p_hot: f64::from(p),
+            model: scores.model?,
+            scored_at_ms: scores.at_ms?,
+        })
+    }
+
+    /// Scores every object of `inv` with the model in use and keeps the scores (blocking: call it
+    /// from a blocking task).
+    pub fn score_inventory(&self, inv: &Inventory, now_ms: i64) -> planner::Result<()> {
+        let model = self.current();
+        let p = planner::score(
+            inv,
+            model.as_ref(),
+            &planner::FeatureConfig::default(),
+            now_ms,
+        )?;
+        let by_object = inv
+            .objects
+            .iter()
+            .zip(p)
+            .map(|(o, p)| (object_id(&o.bucket, &o.key), p as f32))
+            .collect();
+        *self.scores.write().unwrap_or_else(|e| e.into_inner()) = Scores {
+            at_ms: Some(now_ms),
+            model: Some(model.kind()),
+            by_object,
+        };
+        Ok(())
+    }
+
+    /// Trains a forest on the catalog's access log now, switches to it if it beats the rule,
+    /// persists it, and re-scores every object. Waits for a training already running.
+    pub async fn retrain(self: &Arc<Self>, strata: &Arc<Strata>) -> ModelReport {
+        let _one_at_a_time = self.training.lock().await;
+        let now = strata.clock.now_ms();
+        let (me, s) = (self.clone(), strata.clone());
+        let started = std::time::Instant::now();
+        let outcome = tokio::task::spawn_blocking(move || me.train_blocking(&s.catalog, now))
+            .await
+            .unwrap_or_else(|e| Err(("failed", format!("training task failed: {e}"))));
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (outcome, message) = match outcome {
+            Ok(message) => ("trained", message),
+            Err((kind, message)) => (kind, message),
+        };
+        tracing::info!(outcome, %message, duration_ms, "model training");
+        self.in_use
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_attempt = Some(TrainingAttempt {
+            at_ms: now,
+            outcome,
+            message,
+            duration_ms,
+        });
+        self.report()
+    }
+
+    /// The training step of [`CurrentModel::retrain`]: `Ok(summary)` or `Err((outcome, message))`.
+    fn train_blocking(
+        &self,
+        catalog: &catalog::Catalog,
+        now_ms: i64,
+    ) -> Result<String, (&'static str, String)> {
+        let inv = load_inventory(catalog, now_ms, &LoadOptions::default())
+            .map_err(|e| ("failed", format!("cannot read the catalog: {e}")))?;
+        let cfg = TrainConfig {
+            horizon_ms: self.settings.horizon_ms,
+            cut_step_ms: self.settings.horizon_ms,
+            ..TrainConfig::default()
+        };
+        let trained = match train_forest(&inv.basics, &inv.histories, now_ms, &cfg) {
+            Ok(f) => f,
+            Err(planner::PlannerError::NotEnoughData(m)) => {
+                // Scores still move with time: refresh them with the model in use.
+                let _ = self.score_inventory(&inv, now_ms);
+                return Err(("not_enough_data", format!("not enough data: {m}")));
+            }
+            Err(e) => return Err(("failed", e.to_string())),
+        };
+        let m = trained.metrics().clone();
+        let bytes = trained.to_bytes().map_err(|e| ("failed", e.to_string()))?;
+        write_atomically(&self.path, &bytes).map_err(|e| {
+            (
+                "failed",
+                format!("cannot persist {}: {e}", self.path.display()),
+            )
+        })?;
+        let (model, status) = choose_model(self.rule, Ok(trained));
+        let summary = format!(
+            "forest AUC {:.4} vs rule AUC {:.4} on {} validation examples; in use: {}",
+            m.auc,
+            m.rule_auc,
+            m.n_valid,
+            status.in_use.as_str()
+        );
+        {
+            let mut in_use = self.in_use.write().unwrap_or_else(|e| e.into_inner());
+            in_use.model = Arc::new(model);
+            in_use.status = status;
+        }
+        self.score_inventory(&inv, now_ms)
+            .map_err(|e| ("failed", format!("trained, but scoring failed: {e}")))?;
+        Ok(summary)
+    }
+
+    /// Scores every object with the model in use (at start, so `p_hot` shows before any plan).
+    pub async fn rescore(self: &Arc<Self>, strata: &Arc<Strata>) -> Result<(), String> {
+        let now = strata.clock.now_ms();
+        let (me, s) = (self.clone(), strata.clone());
+        tokio::task::spawn_blocking(move || {
+            let inv = load_inventory(&s.catalog, now, &LoadOptions::default())
+                .map_err(|e| e.to_string())?;
+            me.score_inventory(&inv, now).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("scoring task failed: {e}"))?
+    }
+}
+
+/// Writes `bytes` to `path` through a synced temporary file and a rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Background: score every object once at start, then retrain whenever the schedule says so
+/// (checked on the gateway clock every `min(interval, 60 s)`).
+pub async fn run(strata: Arc<Strata>) {
+    let model = strata.model.clone();
+    if let Err(e) = model.rescore(&strata).await {
+        tracing::warn!(error = %e, "initial scoring failed");
+    }
+    let interval_secs = model.settings.retrain_interval_secs;
+    if interval_secs == 0 {
+        return;
+    }
+    let schedule = RetrainSchedule {
+        interval_ms: (interval_secs as i64).saturating_mul(1000),
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(interval_secs.clamp(1, 60)));
+    loop {
+        tick.tick().await;
+        let last = {
+            let in_use = model.in_use.read().unwrap_or_else(|e| e.into_inner());
+            in_use
+                .last_attempt
+                .as_ref()
+                .map(|a| a.at_ms)
+                .or(in_use.status.trained_at_ms)
+        };
+        if schedule.due(last, strata.clock.now_ms()) {
+            model.retrain(&strata).await;
+        }
+    }
+}
