@@ -13,6 +13,9 @@
 #   STRATA_SKIP_CARGO=1  skip fmt/clippy/cargo test (still builds the binary)
 #   STRATA_SKIP_E2E=1    skip the end-to-end suite
 #   STRATA_SKIP_EMULATORS=1  do not start the cloud-storage emulators (scripts/emulators.sh)
+#   STRATA_SKIP_BROWSER=1    skip the dashboard's headless-Chromium test (tests/e2e/test_dashboard.py);
+#                        without it, a machine where chromium/chromium-driver cannot be installed fails
+#   STRATA_ARTIFACTS     where tests leave artifacts such as dashboard.png (default <repo>/artifacts)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,10 +47,14 @@ echo "venv=$VENV"
 
 # --------------------------------------------------------------------------
 # Debian packages the build and tests need: CBC for the planner's exact MILP
-# check (good_lp's coin_cbc), DejaVu Sans for the load-test chart.
+# check (good_lp's coin_cbc), DejaVu Sans for the load-test chart, Chromium
+# and its WebDriver for the dashboard's browser test (not with
+# STRATA_SKIP_BROWSER=1).
 section "system packages"
 need=()
-for pkg in coinor-libcbc-dev fonts-dejavu-core; do
+pkgs=(coinor-libcbc-dev fonts-dejavu-core)
+[ "${STRATA_SKIP_BROWSER:-0}" = 1 ] || pkgs+=(chromium chromium-driver)
+for pkg in "${pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -59,7 +66,7 @@ if [ "${#need[@]}" -gt 0 ]; then
     fail "missing Debian packages: ${need[*]} (apt-get install them, as root)"
   fi
 else
-  echo "coinor-libcbc-dev and fonts-dejavu-core present"
+  echo "${pkgs[*]} present"
 fi
 
 # --------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 //! Routes (all `GET`):
 //! - `/admin/health[?deep=true]` — liveness plus a summary: backends, placement, recorder lag; `deep` adds the catalog
 //!   counts (buckets, objects, `blobs_referenced`, `garbage_pending`), which scan the catalog.
-//! - `/admin/objects?bucket=B[&prefix=P][&after=K][&limit=N]` — a page of objects with placement and heat.
+//! - `/admin/objects?bucket=B[&prefix=P][&after=K][&limit=N][&backend=NAME][&min_heat=H][&max_heat=H]` — a page of
+//!   objects with placement and heat; `backend`, `min_heat`, `max_heat` keep objects with a replica there and heat
+//!   in `[min, max)` (a filtered page may be short and still truncated: continue with `next_after`).
 //! - `/admin/objects/{bucket}/{key}` — one object: size, etag, generation, replicas, heat, access counts.
 //! - `/admin/users` — access keys and their access level (never secrets).
 //! - `/admin/backends` — per backend: profile, objects, bytes, estimated monthly cost, read/write counters and
@@ -19,6 +21,11 @@
 //! - `/admin/chaos` — the installed fault-injection rules, in the `[chaos]` config schema (as JSON);
 //!   `PUT /admin/chaos` replaces them (same schema), `DELETE /admin/chaos` clears them;
 //!   `/admin/chaos/stats` — faults injected per rule and in total.
+//! - `/admin/cost/history` — monthly cost now and all-hot of every usage snapshot kept (one per 30 s, bounded);
+//!   `/admin/heat` — objects counted by heat now; `/admin/openapi.json` — the OpenAPI document of these routes
+//!   (`gateway/assets/openapi.json`, kept true by `tests/e2e/test_openapi.py`).
+//! - `GET /` (and its `/dashboard.js`, `/dashboard.css`) — the operator dashboard, served without the token
+//!   ([`crate::dashboard`]); its data calls carry the token.
 //!
 //! Errors are JSON `{"error": CODE, "message": TEXT}` with a fitting status. New routes are added in [`route`].
 
@@ -82,6 +89,10 @@ impl Admin {
         self: Arc<Self>,
         req: Request<hyper::body::Incoming>,
     ) -> Result<Reply, Infallible> {
+        // The dashboard's own files hold no data: served without the token (its API calls send it).
+        if let Some(page) = crate::dashboard::page(req.method(), req.uri().path()) {
+            return Ok(page);
+        }
         let authorized = req
             .headers()
             .get(http::header::AUTHORIZATION)
@@ -138,6 +149,13 @@ impl Admin {
             }
             (&Method::POST, "/admin/plan/apply") => self.apply_plan().await,
             (&Method::POST, "/admin/test/clock") if self.test_clock => self.advance_clock(body),
+            (&Method::GET, "/admin/model") => {
+                json_reply(StatusCode::OK, &json!(self.strata.model.report()))
+            }
+            (&Method::POST, "/admin/model/retrain") => json_reply(
+                StatusCode::OK,
+                &json!(self.strata.model.retrain(&self.strata).await),
+            ),
             (&Method::GET, "/admin/moves") => self.moves(&query).await,
             (&Method::POST, "/admin/moves") => self.plan_move(body).await,
             (&Method::GET, "/admin/health") => {
@@ -147,15 +165,11 @@ impl Admin {
             (&Method::GET, "/admin/backends") => self.backends(query.contains_key("refresh")).await,
             (&Method::GET, "/metrics") => self.metrics().await,
             (&Method::GET, "/admin/users") => self.users(),
+            (&Method::GET, "/admin/openapi.json") => crate::dashboard::openapi(),
+            (&Method::GET, "/admin/cost/history") => self.cost_history(),
+            (&Method::GET, "/admin/heat") => self.heat().await,
             (&Method::GET, "/admin/objects") => self.list_objects(&query).await,
             (&Method::GET, p) if p.starts_with("/admin/objects/") => {
-            (&Method::GET, "/admin/model") => {
-                json_reply(StatusCode::OK, &json!(self.strata.model.report()))
-            }
-            (&Method::POST, "/admin/model/retrain") => json_reply(
-                StatusCode::OK,
-                &json!(self.strata.model.retrain(&self.strata).await),
-            ),
                 let rest = &p["/admin/objects/".len()..];
                 let decoded = percent_encoding::percent_decode_str(rest)
                     .decode_utf8_lossy()
@@ -727,6 +741,35 @@ impl Admin {
         }
     }
 
+    /// The cost of every usage snapshot kept (see `usage::HISTORY_LEN`), oldest first.
+    fn cost_history(&self) -> Reply {
+        json_reply(
+            StatusCode::OK,
+            &json!({
+                "interval_ms": crate::usage::REFRESH.as_millis() as u64,
+                "max_samples": crate::usage::HISTORY_LEN,
+                "samples": self.strata.usage.history(),
+            }),
+        )
+    }
+
+    /// Objects counted by their heat now (a scan of the catalog).
+    async fn heat(&self) -> Reply {
+        let now = self.strata.clock.now_ms();
+        match self
+            .strata
+            .with_catalog(move |c| crate::usage::heat_histogram(c, now))
+            .await
+        {
+            Ok(h) => json_reply(StatusCode::OK, &json!(h)),
+            Err(e) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CatalogError",
+                e.to_string(),
+            ),
+        }
+    }
+
     fn users(&self) -> Reply {
         let users: Vec<Value> = self
             .users
@@ -745,6 +788,7 @@ impl Admin {
     ) -> Value {
         let now = self.strata.clock.now_ms();
         let half_life = self.strata.catalog.heat_half_life_ms();
+        let score = self.strata.model.score_of(bucket, key);
         json!({
             "bucket": bucket,
             "key": key,
@@ -760,6 +804,10 @@ impl Admin {
             "writes": stats.map(|s| s.writes).unwrap_or(0),
             "bytes_read": stats.map(|s| s.bytes_read).unwrap_or(0),
             "last_access_ms": stats.map(|s| s.last_access_ms),
+            "p_hot": score.map(|s| s.p_hot),
+            "p_hot_model": score.map(|s| s.model),
+            "p_hot_scored_at_ms": score.map(|s| s.scored_at_ms),
+            "p_hot_horizon_ms": self.strata.model.report_horizon_ms(),
         })
     }
 
@@ -788,7 +836,6 @@ impl Admin {
                 )
             }
         }
-        let score = self.strata.model.score_of(bucket, key);
     }
 
     async fn list_objects(&self, q: &std::collections::HashMap<String, String>) -> Reply {
@@ -804,10 +851,6 @@ impl Admin {
         let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
             None => 100,
             Some(Ok(n)) if (1..=1000).contains(&n) => n,
-            "p_hot": score.map(|s| s.p_hot),
-            "p_hot_model": score.map(|s| s.model),
-            "p_hot_scored_at_ms": score.map(|s| s.scored_at_ms),
-            "p_hot_horizon_ms": self.strata.model.report_horizon_ms(),
             Some(_) => {
                 return error(
                     StatusCode::BAD_REQUEST,
@@ -816,18 +859,14 @@ impl Admin {
                 );
             }
         };
+        let filter = match crate::object_filter::ObjectFilter::parse(q, &self.strata) {
+            Ok(f) => f,
+            Err((code, message)) => return error(StatusCode::BAD_REQUEST, code, message),
+        };
         let b = bucket.clone();
         let page = self
             .strata
-            .with_catalog(move |c| {
-                let page = c.list_objects(&b, &prefix, None, after.as_deref(), limit)?;
-                let mut out = Vec::with_capacity(page.objects.len());
-                for (k, r) in page.objects {
-                    let st = c.stats(&b, &k)?;
-                    out.push((k, r, st));
-                }
-                Ok((out, page.is_truncated, page.next_marker))
-            })
+            .with_catalog(move |c| filter.page(c, &b, &prefix, after, limit))
             .await;
         match page {
             Ok((items, truncated, next)) => {

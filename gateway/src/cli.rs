@@ -1,5 +1,7 @@
 //! Operator commands that talk to a running gateway's admin API: `strata status`, `strata objects`,
-//! `strata chaos`. Each prints a human table by default and the API's JSON with `--json`.
+//! `strata chaos`, `strata moves`, `strata plan`, `strata keys`, `strata scrub`. Each prints a human table by default
+//! and the API's JSON with `--json`. Waiting for long operations (`plan --apply --wait`, `keys rotate --wait`,
+//! `scrub`) shows a progress bar, only when stdout is a terminal and without `--json`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -69,6 +71,18 @@ impl AdminClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> anyhow::Result<Value> {
+        self.call_within(method, path, body, Duration::from_secs(30))
+            .await
+    }
+
+    /// [`AdminClient::call`] for requests that may take longer than 30 s (a scrub pass).
+    pub async fn call_within(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> anyhow::Result<Value> {
         let url = format!("{}{}", self.base, path);
         let mut req = http::Request::builder()
             .method(method.clone())
@@ -81,10 +95,22 @@ impl AdminClient {
             req = req.header(http::header::CONTENT_TYPE, "application/json");
         }
         let req = req.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
-        let resp = tokio::time::timeout(Duration::from_secs(30), self.http.request(req))
+        let resp = tokio::time::timeout(timeout, self.http.request(req))
             .await
-            .with_context(|| format!("the admin API at {} did not answer within 30 s", self.base))?
-            .map_err(|e| anyhow::anyhow!("cannot reach the admin API at {}: {e}", self.base))?;
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the admin API at {} did not answer within {} s",
+                    self.base,
+                    timeout.as_secs()
+                )
+            })?
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot reach the admin API at {}: {}",
+                    self.base,
+                    error_chain(&e)
+                )
+            })?;
         let status = resp.status();
         let bytes = resp
             .into_body()
@@ -128,6 +154,44 @@ fn stored_token(data_dir: &Path) -> anyhow::Result<String> {
         .map(str::to_owned)
         .with_context(|| format!("{} has no admin_token", path.display()))
 }
+
+/// An error and its sources on one line ("client error (Connect): tcp connect error: Connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// A progress bar drawn on stdout when it is a terminal and the output is not `--json`; hidden otherwise.
+fn progress_bar(opts: &AdminOpts, len: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if opts.json || !std::io::stdout().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stdout(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
+    ) {
+        pb.set_style(style);
+    }
+    pb.set_prefix(what.to_owned());
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
+/// How often waiting commands ask the gateway again.
+const POLL: Duration = Duration::from_millis(300);
 
 fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
@@ -218,10 +282,22 @@ pub async fn objects(opts: &AdminOpts, cmd: ObjectsCmd) -> anyhow::Result<()> {
             bucket,
             prefix,
             limit,
+            backend,
+            min_heat,
+            max_heat,
+            after,
         } => {
             let mut path = format!("/admin/objects?bucket={}&limit={limit}", enc(&bucket));
-            if let Some(p) = prefix {
-                path.push_str(&format!("&prefix={}", enc(&p)));
+            for (name, value) in [
+                ("prefix", prefix),
+                ("backend", backend),
+                ("min_heat", min_heat.map(|h| h.to_string())),
+                ("max_heat", max_heat.map(|h| h.to_string())),
+                ("after", after),
+            ] {
+                if let Some(v) = value {
+                    path.push_str(&format!("&{name}={}", enc(&v)));
+                }
             }
             let v = c.get(&path).await?;
             if opts.json {
@@ -246,10 +322,7 @@ pub async fn objects(opts: &AdminOpts, cmd: ObjectsCmd) -> anyhow::Result<()> {
                 .unwrap_or_default();
             print_table(&["KEY", "SIZE", "REPLICAS", "HEAT", "READS"], &rows);
             if v["is_truncated"].as_bool() == Some(true) {
-                println!(
-                    "(more: --limit or /admin/objects?after={})",
-                    s(&v["next_after"])
-                );
+                println!("(more: --after {})", s(&v["next_after"]));
             }
         }
         ObjectsCmd::Show { object } => {
@@ -370,9 +443,9 @@ pub async fn moves(opts: &AdminOpts, active: bool, limit: usize) -> anyhow::Resu
     Ok(())
 }
 
-/// `strata plan [--apply]`: prints the plan (moves, bytes, cost now → after, lower bound, gap); applies it only
-/// with `--apply`.
-pub async fn plan(opts: &AdminOpts, apply: bool) -> anyhow::Result<()> {
+/// `strata plan [--apply [--wait]]`: prints the plan (moves, bytes, cost now → after, lower bound, gap); applies it
+/// only with `--apply`; `--wait` then waits until every created move task has finished.
+pub async fn plan(opts: &AdminOpts, apply: bool, wait: bool) -> anyhow::Result<()> {
     let c = AdminClient::new(opts)?;
     let v = if apply {
         c.call(http::Method::POST, "/admin/plan/apply", None)
@@ -380,8 +453,15 @@ pub async fn plan(opts: &AdminOpts, apply: bool) -> anyhow::Result<()> {
     } else {
         c.get("/admin/plan").await?
     };
+    let created: Vec<u64> = v["created"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|m| m["id"].as_u64()).collect())
+        .unwrap_or_default();
     if opts.json {
         print_json(&v);
+        if wait {
+            wait_for_moves(&c, opts, &created).await?;
+        }
         return Ok(());
     }
     let plan = if apply { &v["plan"] } else { &v };
@@ -415,6 +495,10 @@ pub async fn plan(opts: &AdminOpts, apply: bool) -> anyhow::Result<()> {
             "applied: {} move task(s) created (see `strata moves`)",
             v["created"].as_array().map(Vec::len).unwrap_or(0)
         );
+        if wait {
+            let (done, aborted) = wait_for_moves(&c, opts, &created).await?;
+            println!("finished: {done} move(s) committed, {aborted} aborted");
+        }
     } else {
         println!("dry run: nothing changed (add --apply to move)");
     }
@@ -425,7 +509,7 @@ pub async fn plan(opts: &AdminOpts, apply: bool) -> anyhow::Result<()> {
 pub async fn keys(opts: &AdminOpts, cmd: KeysCmd) -> anyhow::Result<()> {
     let c = AdminClient::new(opts)?;
     match cmd {
-        KeysCmd::Rotate { backend } => {
+        KeysCmd::Rotate { backend, wait } => {
             let body = serde_json::to_vec(&serde_json::json!({ "backend": backend }))?;
             let v = c
                 .call(http::Method::POST, "/admin/keys/rotate", Some(body))
@@ -438,6 +522,14 @@ pub async fn keys(opts: &AdminOpts, cmd: KeysCmd) -> anyhow::Result<()> {
                     s(&v["backend"]),
                     s(&v["active_key_id"])
                 );
+            }
+            if wait {
+                let resealed = wait_for_reseal(&c, opts, &backend).await?;
+                if !opts.json {
+                    println!(
+                        "re-sealed: every blob of {backend} is under its active key ({resealed} re-sealed while waiting)"
+                    );
+                }
             }
         }
         KeysCmd::Status => {
@@ -461,6 +553,128 @@ pub async fn keys(opts: &AdminOpts, cmd: KeysCmd) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// Waits until none of the move tasks `ids` is active; returns (committed, aborted) among them.
+async fn wait_for_moves(
+    c: &AdminClient,
+    opts: &AdminOpts,
+    ids: &[u64],
+) -> anyhow::Result<(usize, usize)> {
+    let pb = progress_bar(opts, ids.len() as u64, "moves");
+    let ours = |v: &Value| -> Vec<Value> {
+        v["moves"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|m| m["id"].as_u64().is_some_and(|id| ids.contains(&id)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    loop {
+        let active = ours(&c.get("/admin/moves?active=true&limit=1000000").await?);
+        pb.set_position((ids.len() - active.len()) as u64);
+        if active.is_empty() {
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    pb.finish_and_clear();
+    let limit = ids.len() + 1000;
+    let all = ours(&c.get(&format!("/admin/moves?limit={limit}")).await?);
+    let aborted = all.iter().filter(|m| m["state"] == "Aborted").count();
+    Ok((ids.len() - aborted, aborted))
+}
+
+/// Waits until every blob of `backend` is known to be sealed with its active key; returns the blobs re-sealed
+/// meanwhile.
+async fn wait_for_reseal(c: &AdminClient, opts: &AdminOpts, backend: &str) -> anyhow::Result<u64> {
+    let status = |v: &Value| v["reseal"]["backends"][backend].clone();
+    let start = status(&c.get("/admin/keys").await?)["blobs_resealed"]
+        .as_u64()
+        .unwrap_or(0);
+    let pb = progress_bar(opts, 0, &format!("re-seal {backend}"));
+    loop {
+        let st = status(&c.get("/admin/keys").await?);
+        let done = st["blobs_resealed"]
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_sub(start);
+        let pending = st["blobs_pending_estimate"].as_u64().unwrap_or(0);
+        pb.set_length(done + pending);
+        pb.set_position(done);
+        if st["complete"].as_bool() == Some(true) {
+            pb.finish_and_clear();
+            return Ok(done);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// `strata scrub [--status]`: runs one scrub pass now (progress bar while it runs) and prints its report, or with
+/// `--status` the scrubber's counters and last run.
+pub async fn scrub(opts: &AdminOpts, status_only: bool) -> anyhow::Result<()> {
+    let c = AdminClient::new(opts)?;
+    let v = if status_only {
+        c.get("/admin/scrub").await?
+    } else {
+        let total = c.get("/admin/health?deep=true").await?["objects"]
+            .as_u64()
+            .unwrap_or(0);
+        let pb = progress_bar(opts, total, "scrub");
+        let run = c.call_within(
+            http::Method::POST,
+            "/admin/scrub",
+            None,
+            Duration::from_secs(24 * 3600),
+        );
+        tokio::pin!(run);
+        let report = loop {
+            tokio::select! {
+                r = &mut run => break r?,
+                () = tokio::time::sleep(POLL) => {
+                    if let Ok(st) = c.get("/admin/scrub").await
+                        && let Some(n) = st["current_pass"]["objects_checked"].as_u64()
+                    {
+                        pb.set_position(n);
+                    }
+                }
+            }
+        };
+        pb.finish_and_clear();
+        report
+    };
+    if opts.json {
+        print_json(&v);
+        return Ok(());
+    }
+    let counts = if status_only && v["last_report"].is_object() {
+        &v["last_report"]
+    } else {
+        &v
+    };
+    if status_only {
+        println!(
+            "running {}  passes {}  last run {} -> {}",
+            s(&v["running"]),
+            s(&v["passes"]),
+            s(&v["last_run_start_ms"]),
+            s(&v["last_run_end_ms"])
+        );
+    }
+    println!(
+        "objects checked {}  replicas checked {}  bad {}  missing {}  healed {}  heal failures {}  transient errors {}",
+        s(&counts["objects_checked"]),
+        s(&counts["replicas_checked"]),
+        s(&counts["bad_found"]),
+        s(&counts["missing_found"]),
+        s(&counts["healed"]),
+        s(&counts["heal_failures"]),
+        s(&counts["transient_errors"]),
+    );
     Ok(())
 }
 
@@ -498,6 +712,18 @@ pub enum ObjectsCmd {
         prefix: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// Only objects with a replica on this backend.
+        #[arg(long)]
+        backend: Option<String>,
+        /// Only objects at least this hot now (heat: +1 per read, halving every half-life).
+        #[arg(long)]
+        min_heat: Option<f64>,
+        /// Only objects less hot than this now.
+        #[arg(long)]
+        max_heat: Option<f64>,
+        /// Start after this key (the `next_after` of the previous page).
+        #[arg(long)]
+        after: Option<String>,
     },
     /// Show one object: BUCKET/KEY.
     Show { object: String },
@@ -509,6 +735,9 @@ pub enum KeysCmd {
     Rotate {
         #[arg(long)]
         backend: String,
+        /// Wait until every blob of the backend is re-sealed under the new key.
+        #[arg(long)]
+        wait: bool,
     },
     /// Keys per backend and the progress of re-sealing.
     Status,
@@ -554,6 +783,15 @@ mod tests {
         assert_eq!(read_chaos_file(&j).unwrap().rules.len(), 1);
         std::fs::write(&j, r#"{"rules":[{"fault":{"type":"nonsense"}}]}"#).unwrap();
         assert!(read_chaos_file(&j).is_err());
+    }
+
+    #[test]
+    fn errors_name_their_causes_on_one_line() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let wrapped = anyhow::Error::new(io).context("tcp connect error");
+        let line = error_chain(wrapped.as_ref());
+        assert_eq!(line, "tcp connect error: connection refused");
+        assert!(!line.contains('\n'));
     }
 
     #[test]

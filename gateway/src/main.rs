@@ -6,10 +6,12 @@ mod cli;
 mod clock;
 mod config;
 mod credentials;
+mod dashboard;
 mod ingest;
 mod metrics;
-mod mover;
 mod model;
+mod mover;
+mod object_filter;
 mod planning;
 mod read;
 mod reaper;
@@ -85,6 +87,9 @@ enum Command {
         /// Create the plan's move tasks (without it nothing changes).
         #[arg(long)]
         apply: bool,
+        /// With --apply: wait until every created move has finished (progress bar on a terminal).
+        #[arg(long, requires = "apply")]
+        wait: bool,
     },
     /// Encryption keys of a running gateway's backends.
     Keys {
@@ -92,6 +97,14 @@ enum Command {
         admin: cli::AdminOpts,
         #[command(subcommand)]
         cmd: cli::KeysCmd,
+    },
+    /// Scrub a running gateway now: check every replica, heal bad ones (progress bar on a terminal).
+    Scrub {
+        #[command(flatten)]
+        admin: cli::AdminOpts,
+        /// Only show the scrubber's counters and last run.
+        #[arg(long)]
+        status: bool,
     },
     /// Fault injection rules of a running gateway.
     Chaos {
@@ -121,7 +134,8 @@ fn main() -> ExitCode {
             limit,
         } => run(cli::moves(&admin, active, limit)),
         Command::Keys { admin, cmd } => run(cli::keys(&admin, cmd)),
-        Command::Plan { admin, apply } => run(cli::plan(&admin, apply)),
+        Command::Plan { admin, apply, wait } => run(cli::plan(&admin, apply, wait)),
+        Command::Scrub { admin, status } => run(cli::scrub(&admin, status)),
         Command::Serve {
             config,
             data_dir,

@@ -1,9 +1,11 @@
 //! What each backend stores and what that costs per month, from a scan of the catalog.
 //!
 //! A scan is linear in the number of objects, so it runs in the background every [`REFRESH`] and readers
-//! (admin API, metrics) take the last snapshot.
+//! (admin API, metrics) take the last snapshot. Every snapshot also becomes a [`CostSample`] of a bounded
+//! in-memory history (`/admin/cost/history`, the dashboard's cost chart). [`heat_histogram`] counts objects by
+//! their current heat (`/admin/heat`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,18 +37,131 @@ pub struct Usage {
     pub all_hot_monthly_cost: f64,
 }
 
-/// The last computed snapshot, shared.
+/// Samples kept in the cost history: 24 hours at one per [`REFRESH`] (more often when refreshes are asked for).
+pub const HISTORY_LEN: usize = 2880;
+
+/// One point of the cost history, taken from a usage snapshot.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct CostSample {
+    /// Gateway-clock time of the snapshot.
+    pub at_ms: i64,
+    pub objects: u64,
+    pub logical_bytes: u64,
+    pub monthly_cost: f64,
+    pub all_hot_monthly_cost: f64,
+}
+
+/// The last computed snapshot and the history of their costs, shared.
 #[derive(Default)]
-pub struct UsageCache(Mutex<Option<Usage>>);
+pub struct UsageCache {
+    last: Mutex<Option<Usage>>,
+    history: Mutex<VecDeque<CostSample>>,
+}
 
 impl UsageCache {
     pub fn get(&self) -> Option<Usage> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Cost samples, oldest first (at most [`HISTORY_LEN`]).
+    pub fn history(&self) -> Vec<CostSample> {
+        let h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        h.iter().copied().collect()
     }
 
     fn set(&self, u: Usage) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(u);
+        {
+            let mut h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+            if h.len() == HISTORY_LEN {
+                h.pop_front();
+            }
+            h.push_back(CostSample {
+                at_ms: u.computed_ms,
+                objects: u.objects,
+                logical_bytes: u.logical_bytes,
+                monthly_cost: u.monthly_cost,
+                all_hot_monthly_cost: u.all_hot_monthly_cost,
+            });
+        }
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(u);
     }
+}
+
+/// Lower edges of the heat histogram's buckets after the first (which holds everything below `0.01`, including
+/// objects never read); the last bucket has no upper edge.
+pub const HEAT_EDGES: [f64; 5] = [0.01, 0.1, 1.0, 10.0, 100.0];
+
+/// How many objects have each level of heat now (heat decays with the catalog's half-life, +1 per read).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HeatHistogram {
+    pub computed_ms: i64,
+    pub half_life_ms: i64,
+    pub objects: u64,
+    pub max_heat: f64,
+    /// `min` inclusive, `max` exclusive (`None`: unbounded), `count` objects.
+    pub buckets: Vec<HeatBucket>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HeatBucket {
+    pub min: f64,
+    pub max: Option<f64>,
+    pub count: u64,
+}
+
+impl HeatHistogram {
+    fn new(computed_ms: i64, half_life_ms: i64) -> HeatHistogram {
+        let mut buckets = vec![HeatBucket {
+            min: 0.0,
+            max: Some(HEAT_EDGES[0]),
+            count: 0,
+        }];
+        for (i, &min) in HEAT_EDGES.iter().enumerate() {
+            buckets.push(HeatBucket {
+                min,
+                max: HEAT_EDGES.get(i + 1).copied(),
+                count: 0,
+            });
+        }
+        HeatHistogram {
+            computed_ms,
+            half_life_ms,
+            objects: 0,
+            max_heat: 0.0,
+            buckets,
+        }
+    }
+
+    fn add(&mut self, heat: f64) {
+        self.objects += 1;
+        self.max_heat = self.max_heat.max(heat);
+        let i = HEAT_EDGES.iter().take_while(|&&e| heat >= e).count();
+        self.buckets[i].count += 1;
+    }
+}
+
+/// Scans every object and its access stats once (blocking: call from a blocking task).
+pub fn heat_histogram(catalog: &catalog::Catalog, now_ms: i64) -> catalog::Result<HeatHistogram> {
+    let half_life = catalog.heat_half_life_ms();
+    let mut hist = HeatHistogram::new(now_ms, half_life);
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let page =
+            catalog.scan_objects(after.as_ref().map(|(b, k)| (b.as_str(), k.as_str())), PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.0.clone(), last.1.clone()));
+        for (bucket, key, _) in &page {
+            let heat = catalog
+                .stats(bucket, key)?
+                .map(|s| s.heat_at(now_ms, half_life))
+                .unwrap_or(0.0);
+            hist.add(heat);
+        }
+        if page.len() < PAGE {
+            break;
+        }
+    }
+    Ok(hist)
 }
 
 /// Scans the catalog once.
@@ -115,5 +230,44 @@ pub async fn run(strata: Arc<Strata>) {
         if let Err(e) = refresh(&strata).await {
             tracing::warn!(error = %e, "usage scan failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_is_bounded_and_ordered() {
+        let cache = UsageCache::default();
+        for i in 0..(HISTORY_LEN as i64 + 10) {
+            cache.set(Usage {
+                computed_ms: i,
+                monthly_cost: i as f64,
+                ..Default::default()
+            });
+        }
+        let h = cache.history();
+        assert_eq!(h.len(), HISTORY_LEN);
+        assert_eq!(h[0].at_ms, 10);
+        assert_eq!(h.last().map(|s| s.at_ms), Some(HISTORY_LEN as i64 + 9));
+        assert_eq!(
+            cache.get().map(|u| u.computed_ms),
+            Some(HISTORY_LEN as i64 + 9)
+        );
+    }
+
+    #[test]
+    fn heat_lands_in_its_bucket() {
+        let mut h = HeatHistogram::new(0, 1);
+        for heat in [0.0, 0.009, 0.01, 0.5, 1.0, 9.99, 10.0, 150.0] {
+            h.add(heat);
+        }
+        let counts: Vec<u64> = h.buckets.iter().map(|b| b.count).collect();
+        assert_eq!(counts, vec![2, 1, 1, 2, 1, 1]);
+        assert_eq!(h.objects, 8);
+        assert_eq!(h.max_heat, 150.0);
+        assert_eq!(h.buckets[5].max, None);
+        assert_eq!(h.buckets[0].max, Some(0.01));
     }
 }

@@ -269,9 +269,10 @@ class Gateway:
     def __init__(self, *, endpoint: str, admin_url: str | None, token: str | None,
                  access_key: str, secret_key: str, data_dir: Path | None,
                  log_path: Path | None, workdir: Path, binary: Path | None = None,
-                 extra_args: list[str] | None = None):
+                 extra_args: list[str] | None = None, extra_env: dict[str, str] | None = None):
         self.endpoint = endpoint
         self.extra_args = list(extra_args or [])
+        self.extra_env = dict(extra_env or {})
         self.admin_url = admin_url
         self.token = token
         self.access_key = access_key
@@ -336,6 +337,7 @@ class Gateway:
                 "STRATA_ADMIN_TOKEN": self.token,
                 "RUST_BACKTRACE": env.get("RUST_BACKTRACE", "1"),
             })
+            env.update(self.extra_env)
             cmd = [str(self.binary), "serve",
                    "--data-dir", str(self.data_dir),
                    "--s3-addr", f"127.0.0.1:{self.s3_port}",
@@ -520,6 +522,16 @@ class Gateway:
             pytest.fail(f"rclone {' '.join(args)} exited {p.returncode}\nstdout:\n{p.stdout[-4000:]}\n"
                         f"stderr:\n{p.stderr[-6000:]}", pytrace=False)
         return p
+
+
+def managed_gateway(binary: Path, workdir: Path, extra_env: dict[str, str] | None = None) -> Gateway:
+    """Starts a gateway of its own on an empty data dir under ``workdir`` (e.g. with STRATA_TEST_CLOCK=1)."""
+    (workdir / "data").mkdir(parents=True)
+    gw = Gateway(endpoint="", admin_url=None, token=ADMIN_TOKEN, access_key=ACCESS_KEY, secret_key=SECRET_KEY,
+                 data_dir=workdir / "data", log_path=workdir / "gateway.log", workdir=workdir, binary=binary,
+                 extra_env=extra_env)
+    gw.start()
+    return gw
 
 
 def empty_bucket(client, bucket: str):
