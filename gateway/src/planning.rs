@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use planner::{BackendSpec, CostConfig, MoveBudget, PlacementRules, Plan, PlannerConfig, Rescaled};
+use planner::{BackendSpec, CostConfig, MoveBudget, PlacementRules, Plan, PlannerConfig};
 use serde::Deserialize;
 
 use crate::state::Strata;
@@ -18,14 +18,16 @@ pub struct PlannerSettings {
     pub enabled: bool,
     /// Seconds between background cycles.
     pub interval_secs: u64,
-    /// Planning horizon (days): costs are compared over it, and p_hot is the chance of a read within it.
+    /// Planning horizon (days): placements are compared by their cost over it (storage, forecast reads, moves).
+    /// Default 7: re-planned daily, a week beat a month in the simulator (loadtest/README.md), because reads beyond
+    /// the access log's week are extrapolation.
     pub horizon_days: f64,
     /// Most bytes moved per cycle (None: no limit).
     pub max_move_bytes: Option<u64>,
     /// Most egress dollars spent per cycle (None: no limit).
     pub max_egress_usd: Option<f64>,
-    /// The horizon of `p_hot` as the model predicts it (hours): the label window the forest is
-    /// trained on. Plans restate it for `horizon_days` (see `planner::Rescaled`).
+    /// The horizon of `p_hot` (hours): the label window the forest is trained on, and the period
+    /// the read forecast counts in (`planner::cost::ReadForecast`).
     pub model_horizon_hours: f64,
     /// Seconds between scheduled trainings of the `p_hot` forest (0: only on demand, through
     /// `POST /admin/model/retrain`). Measured on the gateway clock.
@@ -47,7 +49,7 @@ impl Default for PlannerSettings {
         Self {
             enabled: true,
             interval_secs: 3600,
-            horizon_days: 30.0,
+            horizon_days: 7.0,
             max_move_bytes: None,
             max_egress_usd: None,
             model_horizon_hours: 24.0,
@@ -64,8 +66,7 @@ pub struct PlannerContext {
     pub sla_ms: Option<f64>,
 }
 
-/// Computes a plan at the gateway clock's now (dry run: nothing changes) with the `p_hot` model in use, restated
-/// for the planning horizon, and refreshes every object's `p_hot` on the way. Objects with a move in flight are
+/// Computes a plan at the gateway clock's now (dry run: nothing changes) with the `p_hot` model in use, and refreshes every object's `p_hot` on the way. Objects with a move in flight are
 /// left out of the plan's moves.
 pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan, String> {
     let s = strata.clone();
@@ -87,9 +88,7 @@ pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan,
                 capacity_bytes: None,
             })
             .collect();
-        let horizon_ms = (ctx.settings.horizon_days * 86_400_000.0) as i64;
-        let in_use = s.model.current();
-        let model = Rescaled::new(in_use.as_ref(), horizon_ms);
+        let model = s.model.current();
         let mut cost = CostConfig {
             horizon_days: ctx.settings.horizon_days,
             ..CostConfig::default()
@@ -106,8 +105,8 @@ pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan,
             },
             ..PlannerConfig::default()
         };
-        let mut plan =
-            planner::plan_cycle(&inv, &specs, &model, &cfg, now).map_err(|e| e.to_string())?;
+        let mut plan = planner::plan_cycle(&inv, &specs, model.as_ref(), &cfg, now)
+            .map_err(|e| e.to_string())?;
         if let Err(e) = s.model.score_inventory(&inv, now) {
             tracing::warn!(error = %e, "scoring objects failed");
         }

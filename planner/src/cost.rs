@@ -138,17 +138,50 @@ pub struct ReadForecast {
 }
 
 impl ReadForecast {
-    /// `E = p_hot · max(1, rate · H)` with `rate = max(reads_24h, reads_7d / 7)` per day: if the
-    /// object is read at all, it is read at least once, and at its recent rate if it has one.
-    /// Bytes per read = mean of the last 7 days' reads, or the object size without reads.
-    pub fn from_features(f: &ObjectFeatures, p_hot: f64, horizon_days: f64) -> ReadForecast {
+    /// The forecast over `horizon_days` from a `p_hot` on the model's horizon `model_horizon_ms`
+    /// (`h`), counting in periods of length `h`:
+    ///
+    /// * expected active periods = `p_hot · H / h` (each of the `H / h` periods of the horizon is
+    ///   active with the probability the model gives for the next one);
+    /// * reads per active period = `max(1, rate · h)`, with `rate` the reads per day on the days
+    ///   the object was read in the last week (`reads_7d / distinct_days_7d`);
+    /// * `E` = their product.
+    ///
+    /// So a daily reader (`p_hot ≈ 1` on a day horizon) is expected every day at its usual daily
+    /// count, and an object read once by a monthly job (a small `p_hot` for the next day, if the
+    /// model has learned the job) is not expected thirty times. `p_hot` itself is kept on the
+    /// model's horizon: it decides "likely read" (the SLA) with the same threshold the model's
+    /// precision and recall are reported at. Bytes per read = mean of the last 7 days' reads, or the
+    /// object size without reads.
+    pub fn from_features(
+        f: &ObjectFeatures,
+        p_hot: f64,
+        model_horizon_ms: i64,
+        horizon_days: f64,
+    ) -> ReadForecast {
         let p = if p_hot.is_finite() {
             p_hot.clamp(0.0, 1.0)
         } else {
             0.0
         };
-        let rate = f64::from(f.reads_24h).max(f64::from(f.reads_7d) / 7.0);
-        let expected_reads = p * (rate * horizon_days.max(0.0)).max(1.0);
+        let period_days = model_horizon_ms.max(1) as f64 / DAY_MS as f64;
+        let tau: f64 = std::env::var("TAU")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1e9);
+        let n = horizon_days.max(0.0) / period_days;
+        let q = (-(period_days / tau)).exp2();
+        let periods = if tau > 1e8 {
+            n
+        } else {
+            (1.0 - q.powf(n)) / (1.0 - q)
+        };
+        let rate = if f.distinct_days_7d > 0 {
+            f64::from(f.reads_7d) / f64::from(f.distinct_days_7d)
+        } else {
+            0.0
+        };
+        let expected_reads = p * periods * (rate * period_days).max(1.0);
         let bytes_per_read = f.mean_read_bytes().unwrap_or(f.size_bytes as f64);
         ReadForecast {
             p_hot: p,
@@ -798,15 +831,25 @@ mod tests {
             DAY_MS,
             &Default::default(),
         );
-        let r = ReadForecast::from_features(&f, 0.5, 30.0);
-        close(r.expected_reads, 0.5);
+        // Never read, p = 0.5 per day: half of the 30 days are expected active, one read each.
+        let r = ReadForecast::from_features(&f, 0.5, DAY_MS, 30.0);
+        close(r.expected_reads, 15.0);
         close(r.bytes_per_read, 5000.0);
+        // 7 reads on 2 distinct days: 3.5 reads per active day.
         f.reads_24h = 2;
         f.reads_7d = 7;
+        f.distinct_days_7d = 2;
         f.bytes_read_7d = 700;
-        let r = ReadForecast::from_features(&f, 0.5, 30.0);
-        close(r.expected_reads, 0.5 * 60.0);
+        let r = ReadForecast::from_features(&f, 0.5, DAY_MS, 30.0);
+        close(r.expected_reads, 0.5 * 30.0 * 3.5);
         close(r.bytes_per_read, 100.0);
-        assert_eq!(ReadForecast::from_features(&f, f64::NAN, 30.0).p_hot, 0.0);
+        assert_eq!(r.p_hot, 0.5, "p_hot stays on the model's horizon");
+        // A 30-day model horizon: one period, 30 days x 3.5 reads per day in it.
+        let r = ReadForecast::from_features(&f, 0.5, 30 * DAY_MS, 30.0);
+        close(r.expected_reads, 0.5 * 105.0);
+        assert_eq!(
+            ReadForecast::from_features(&f, f64::NAN, DAY_MS, 30.0).p_hot,
+            0.0
+        );
     }
 }

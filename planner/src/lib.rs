@@ -46,8 +46,8 @@ pub use cost::{BackendSpec, CostConfig, CostModel, PlacementRules};
 pub use error::{PlannerError, Result};
 pub use features::{FeatureConfig, FeatureExtractor, Histories, ObjectFeatures};
 pub use model::{
-    ActiveModel, ForestModel, HotModel, Metrics, ModelKind, ModelStatus, Rescaled, RuleModel,
-    TrainConfig, choose_model, train_forest,
+    ActiveModel, ForestModel, HotModel, Metrics, ModelKind, ModelStatus, RuleModel, TrainConfig,
+    choose_model, train_forest,
 };
 pub use optimize::{Solution, SolverConfig, solve};
 pub use pipeline::{Inventory, PlannerConfig, plan_cycle, score};

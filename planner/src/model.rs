@@ -478,53 +478,6 @@ impl HotModel for ActiveModel {
     }
 }
 
-/// A model's `p_hot` restated for another horizon, assuming reads arrive as a Poisson process:
-/// `p_H = 1 − (1 − p_h)^(H / h)` for the model's horizon `h` and the target horizon `H`.
-///
-/// The gateway trains on a short horizon (the access log keeps days, not months) and plans over a
-/// long one; this converts between the two. `p_H` is in `[0, 1]`, equals `p_h` when `H = h`, and is
-/// non-decreasing in `H`.
-pub struct Rescaled<'a> {
-    inner: &'a dyn HotModel,
-    horizon_ms: i64,
-}
-
-impl<'a> Rescaled<'a> {
-    /// `inner` restated for `horizon_ms` (raised to 1 ms if smaller).
-    pub fn new(inner: &'a dyn HotModel, horizon_ms: i64) -> Rescaled<'a> {
-        Rescaled {
-            inner,
-            horizon_ms: horizon_ms.max(1),
-        }
-    }
-
-    fn rescale(&self, p: f64) -> f64 {
-        let ratio = self.horizon_ms as f64 / self.inner.horizon_ms().max(1) as f64;
-        clamp01(1.0 - (1.0 - clamp01(p)).powf(ratio))
-    }
-}
-
-impl HotModel for Rescaled<'_> {
-    fn kind(&self) -> ModelKind {
-        self.inner.kind()
-    }
-
-    fn horizon_ms(&self) -> i64 {
-        self.horizon_ms
-    }
-
-    fn p_hot(&self, features: &ObjectFeatures) -> f64 {
-        self.rescale(self.inner.p_hot(features))
-    }
-
-    fn p_hot_batch(&self, features: &[ObjectFeatures], out: &mut Vec<f64>) {
-        self.inner.p_hot_batch(features, out);
-        for p in out.iter_mut() {
-            *p = self.rescale(*p);
-        }
-    }
-}
-
 /// What the admin API reports about the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelStatus {
@@ -935,32 +888,6 @@ mod tests {
         let p = rule.p_hot(&feats(1, 1, Some(DAY_MS)));
         assert!((p - (1.0 - (-1.0f64).exp() * 0.75)).abs() < 1e-12);
         assert!(RuleModel::new(0).is_err());
-    }
-
-    #[test]
-    fn rescaled_restates_the_horizon() {
-        let rule = RuleModel::new(DAY_MS).expect("rule");
-        let f = feats(0, 1, Some(2 * DAY_MS));
-        let p = rule.p_hot(&f);
-        assert!(p > 0.0 && p < 1.0);
-        let same = Rescaled::new(&rule, DAY_MS);
-        assert!((same.p_hot(&f) - p).abs() < 1e-12);
-        let month = Rescaled::new(&rule, 30 * DAY_MS);
-        assert_eq!(month.horizon_ms(), 30 * DAY_MS);
-        assert_eq!(month.kind(), ModelKind::Rule);
-        let expected = 1.0 - (1.0 - p).powi(30);
-        assert!((month.p_hot(&f) - expected).abs() < 1e-12);
-        // Never read stays 0 at any horizon; the batch path agrees with the single one.
-        let cold = feats(0, 0, None);
-        let mut out = Vec::new();
-        month.p_hot_batch(&[f.clone(), cold], &mut out);
-        assert!((out[0] - expected).abs() < 1e-12);
-        assert_eq!(out[1], 0.0);
-        let hour = Rescaled::new(&rule, HOUR_MS);
-        assert!(
-            hour.p_hot(&f) < p,
-            "a shorter horizon gives a smaller probability"
-        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `strata`: the planner crate's real feature, model and cost code run on
-//! the simulated clock.
+//! the simulated clock, as the gateway runs them.
 //!
 //! * New objects go to tier 0, the hottest tier (Strata writes new
 //!   objects to its fast tier first).
@@ -9,27 +9,32 @@
 //!   recorded with the object's size. Like the catalog's access log, reads
 //!   older than 7 days are dropped (at each tick), except the latest one,
 //!   so `since_last_read_ms` stays exact.
+//! * `p_hot` is the probability of a read in the next 24 h. Every
+//!   [`RETRAIN_DAYS`] days a forest is trained on the histories kept so far
+//!   ([`train_forest`], the gateway's protocol); [`choose_model`] keeps it
+//!   when its validation AUC is at least the rule's, else the
+//!   recency-frequency [`RuleModel`] stays in use (as it does before
+//!   enough history exists).
 //! * At each daily tick, **every** live object is re-evaluated (no
-//!   skipping, no N-day cadence: the pass is linear in objects plus the
-//!   last week's reads, which is fast enough for the 10M-request trace):
-//!   [`ObjectFeatures::compute`] at `now_ms`, `p_hot` from
-//!   [`RuleModel`] (30-day horizon), a [`ReadForecast`] over 30 days, and
-//!   the [`CostModel`] cost of every single-tier placement (RF 1, no
-//!   provider diversity, one [`BackendSpec`] per price-table tier, SLA =
-//!   the simulator's, read egress off since the simulator leaves egress
-//!   out), with the object's current tier as the current replica set and
-//!   its tier entry time as `placed_ms` (so the move and early-deletion
-//!   costs are the planner's). Infeasible targets (a likely-read object
-//!   outside the SLA) are skipped, as the planner does; keeping the current
-//!   tier is always allowed, with the planner's non-compliance penalty when
-//!   it breaks the SLA. The cheapest target wins (ties keep the current
-//!   tier); a different one becomes a [`Move`].
+//!   skipping, no N-day cadence): [`ObjectFeatures::compute`] at `now_ms`,
+//!   `p_hot` in batches, a [`ReadForecast`] over [`STRATA_HORIZON_DAYS`], and the
+//!   [`CostModel`] cost of every single-tier placement (RF 1, no provider
+//!   diversity, one [`BackendSpec`] per price-table tier, SLA = the
+//!   simulator's, read egress off since the simulator leaves egress out),
+//!   with the object's current tier as the current replica set and its tier
+//!   entry time as `placed_ms` (so the move and early-deletion costs are
+//!   the planner's). Infeasible targets (a likely-read object outside the
+//!   SLA) are skipped, as the planner does; keeping the current tier is
+//!   always allowed, with the planner's non-compliance penalty when it
+//!   breaks the SLA. The cheapest target wins (ties keep the current tier);
+//!   a different one becomes a [`Move`].
 
 use backends::TierProfile;
 use planner::cost::{Mask, ObjectInput, ReadForecast};
-use planner::features::{AccessHistory, FeatureConfig, WEEK_MS};
+use planner::features::{AccessHistory, FeatureConfig, HistoryBuilder, ObjectBasics, WEEK_MS};
 use planner::{
-    BackendSpec, CostConfig, CostModel, HotModel, ObjectFeatures, PlacementRules, RuleModel,
+    ActiveModel, BackendSpec, CostConfig, CostModel, HotModel, ModelKind, ObjectFeatures,
+    PlacementRules, RuleModel, TrainConfig, choose_model, train_forest,
 };
 
 use super::objects::{ObjId, ObjectMeta};
@@ -37,12 +42,24 @@ use super::policy::{Move, Policy, TickView, TierIdx};
 use super::prices::PriceTable;
 use super::time::DAY_MS;
 
-/// Planning horizon of the model and of the cost comparison, in days.
-pub const STRATA_HORIZON_DAYS: u64 = 30;
+/// Planning horizon of the cost comparison, in days (the gateway's default:
+/// see `[planner] horizon_days`).
+pub const STRATA_HORIZON_DAYS: u64 = 7;
+/// Days between forest trainings.
+pub const RETRAIN_DAYS: u64 = 7;
+/// Objects per prediction batch.
+const BATCH: usize = 8192;
 
 /// The planner-backed policy (see the module docs).
 pub struct StrataPolicy {
-    model: RuleModel,
+    rule: RuleModel,
+    model: ActiveModel,
+    train: TrainConfig,
+    /// Day of the last training attempt.
+    last_training_day: Option<u64>,
+    /// Training attempts, and how many put a forest in use.
+    trainings: u32,
+    forest_in_use: u32,
     cost: CostModel,
     features: FeatureConfig,
     /// Per object: read times (ms on the simulated clock), ascending.
@@ -51,12 +68,18 @@ pub struct StrataPolicy {
     bytes: Vec<Vec<u64>>,
     /// Scratch: cost of each candidate.
     costs: Vec<f64>,
+    /// Scratch: one batch of objects, their features and `p_hot`.
+    batch: Vec<usize>,
+    feats: Vec<ObjectFeatures>,
+    p_hot: Vec<f64>,
 }
 
 impl std::fmt::Debug for StrataPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StrataPolicy")
-            .field("model", &self.model)
+            .field("model", &self.model.kind())
+            .field("trainings", &self.trainings)
+            .field("forest_in_use", &self.forest_in_use)
             .field("backends", &self.cost.backends().len())
             .finish_non_exhaustive()
     }
@@ -79,7 +102,6 @@ impl StrataPolicy {
     /// The policy over `table`'s tiers, with the simulator's SLA. Fails if
     /// the planner rejects the tiers (more than 16, bad prices).
     pub fn new(table: &PriceTable, sla_ms: f64) -> planner::Result<StrataPolicy> {
-        let horizon_ms = (STRATA_HORIZON_DAYS * DAY_MS) as i64;
         let backends = table
             .tiers
             .iter()
@@ -98,14 +120,82 @@ impl StrataPolicy {
         };
         let cost = CostModel::new(backends, rules, cfg)?;
         let n = cost.candidates().len();
+        let rule = RuleModel::new(DAY_MS as i64)?;
         Ok(StrataPolicy {
-            model: RuleModel::new(horizon_ms)?,
+            rule,
+            model: ActiveModel::Rule(rule),
+            train: TrainConfig {
+                n_trees: 30,
+                max_train_examples: 12_000,
+                max_valid_examples: 6_000,
+                ..TrainConfig::default()
+            },
+            last_training_day: None,
+            trainings: 0,
+            forest_in_use: 0,
             cost,
             features: FeatureConfig::default(),
             times: Vec::new(),
             bytes: Vec::new(),
             costs: vec![0.0; n],
+            batch: Vec::with_capacity(BATCH),
+            feats: Vec::with_capacity(BATCH),
+            p_hot: Vec::with_capacity(BATCH),
         })
+    }
+
+    /// Which model decided the last tick.
+    pub fn model_in_use(&self) -> ModelKind {
+        self.model.kind()
+    }
+
+    /// Training attempts so far, and how many of them put a forest in use.
+    pub fn trainings(&self) -> (u32, u32) {
+        (self.trainings, self.forest_in_use)
+    }
+
+    /// Trains a forest on the live objects' kept histories and switches to
+    /// it if it beats the rule ([`choose_model`]); a refused training
+    /// (not enough history) keeps the model in use.
+    fn retrain(&mut self, view: &TickView<'_>, now: i64) {
+        let mut basics = Vec::new();
+        let mut reads = 0;
+        let ids: Vec<usize> = view
+            .objects
+            .all()
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.alive)
+            .map(|(i, m)| {
+                basics.push(ObjectBasics {
+                    size_bytes: m.size,
+                    last_modified_ms: m.created_ms as i64,
+                });
+                reads += self.times.get(i).map_or(0, Vec::len);
+                i
+            })
+            .collect();
+        let mut b = HistoryBuilder::with_capacity(reads);
+        for (dense, &i) in ids.iter().enumerate() {
+            if let (Some(t), Some(by)) = (self.times.get(i), self.bytes.get(i)) {
+                for (&t, &by) in t.iter().zip(by) {
+                    b.push(dense as u32, t, by);
+                }
+            }
+        }
+        let Ok(histories) = b.finish(ids.len()) else {
+            return;
+        };
+        self.trainings += 1;
+        let trained = train_forest(&basics, &histories, now, &self.train);
+        if trained.is_err() && self.model.kind() == ModelKind::Forest {
+            return; // keep the forest in use
+        }
+        let (model, _) = choose_model(self.rule, trained);
+        if model.kind() == ModelKind::Forest {
+            self.forest_in_use += 1;
+        }
+        self.model = model;
     }
 
     fn slot(&mut self, obj: ObjId) -> usize {
@@ -125,9 +215,9 @@ impl StrataPolicy {
         }
     }
 
-    /// The planner's choice for one object at `now`: the cheapest feasible
-    /// single-tier target (the current tier on ties).
-    fn choose(&mut self, i: usize, meta: &ObjectMeta, tier: TierIdx, entered: u64, now: i64) -> u8 {
+    /// Trims object `i`'s history to the catalog's retention and computes its
+    /// features at `now`.
+    fn features_of(&mut self, i: usize, meta: &ObjectMeta, now: i64) -> ObjectFeatures {
         let (times, bytes) = match (self.times.get_mut(i), self.bytes.get_mut(i)) {
             (Some(t), Some(b)) => (t, b),
             _ => (&mut Vec::new(), &mut Vec::new()),
@@ -140,20 +230,37 @@ impl StrataPolicy {
             bytes.drain(..drop);
         }
         let history = AccessHistory::new(times, bytes).unwrap_or(AccessHistory::EMPTY);
-        let f = ObjectFeatures::compute(
+        ObjectFeatures::compute(
             meta.size,
             meta.created_ms as i64,
             history,
             now,
             &self.features,
-        );
-        let p_hot = self.model.p_hot(&f);
+        )
+    }
+
+    /// The planner's choice for one object: the cheapest feasible
+    /// single-tier target (the current tier on ties).
+    fn choose(
+        &mut self,
+        f: &ObjectFeatures,
+        p_hot: f64,
+        size: u64,
+        tier: TierIdx,
+        entered: u64,
+        now: i64,
+    ) -> u8 {
         let current: Mask = 1 << tier;
         let obj = ObjectInput {
-            size_bytes: meta.size,
+            size_bytes: size,
             current,
             placed_ms: entered as i64,
-            reads: ReadForecast::from_features(&f, p_hot, STRATA_HORIZON_DAYS as f64),
+            reads: ReadForecast::from_features(
+                f,
+                p_hot,
+                self.model.horizon_ms(),
+                STRATA_HORIZON_DAYS as f64,
+            ),
         };
         let targets = self.cost.candidates();
         self.costs.resize(targets.len(), 0.0);
@@ -178,6 +285,27 @@ impl StrataPolicy {
             }
         }
         best.0
+    }
+
+    /// Decides the objects of the current batch.
+    fn decide_batch(&mut self, view: &TickView<'_>, now: i64, moves: &mut Vec<Move>) {
+        self.model.p_hot_batch(&self.feats, &mut self.p_hot);
+        let batch = std::mem::take(&mut self.batch);
+        let feats = std::mem::take(&mut self.feats);
+        let p_hot = std::mem::take(&mut self.p_hot);
+        for ((&i, f), &p) in batch.iter().zip(&feats).zip(&p_hot) {
+            let (meta, place) = (&view.objects.all()[i], view.placement[i]);
+            let to = self.choose(f, p, meta.size, place.tier, place.entered_ms, now);
+            if to != place.tier {
+                moves.push(Move {
+                    obj: i as ObjId,
+                    to,
+                });
+            }
+        }
+        (self.batch, self.feats, self.p_hot) = (batch, feats, p_hot);
+        self.batch.clear();
+        self.feats.clear();
     }
 }
 
@@ -210,17 +338,27 @@ impl Policy for StrataPolicy {
 
     fn on_tick(&mut self, now_ms: u64, view: &TickView<'_>, moves: &mut Vec<Move>) {
         let now = now_ms as i64;
+        let day = now_ms / DAY_MS;
+        if self
+            .last_training_day
+            .is_none_or(|d| day >= d + RETRAIN_DAYS)
+        {
+            self.last_training_day = Some(day);
+            self.retrain(view, now);
+        }
         for (i, (meta, place)) in view.objects.all().iter().zip(view.placement).enumerate() {
             if !meta.alive || place.tier == super::policy::Placement::NONE {
                 continue;
             }
-            let to = self.choose(i, meta, place.tier, place.entered_ms, now);
-            if to != place.tier {
-                moves.push(Move {
-                    obj: i as ObjId,
-                    to,
-                });
+            let f = self.features_of(i, meta, now);
+            self.batch.push(i);
+            self.feats.push(f);
+            if self.batch.len() == BATCH {
+                self.decide_batch(view, now, moves);
             }
+        }
+        if !self.batch.is_empty() {
+            self.decide_batch(view, now, moves);
         }
     }
 }
