@@ -678,6 +678,76 @@ pub async fn scrub(opts: &AdminOpts, status_only: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `strata model [--retrain]`: the `p_hot` model in use, why, and its validation against the rule; with
+/// `--retrain`, trains the forest now first (a spinner on a terminal while it runs).
+pub async fn model(opts: &AdminOpts, retrain: bool) -> anyhow::Result<()> {
+    let c = AdminClient::new(opts)?;
+    let v = if retrain {
+        let pb = progress_bar(opts, 0, "training the forest");
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{prefix} [{elapsed_precise}] {spinner}")
+        {
+            pb.set_style(style);
+        }
+        let r = c
+            .call_within(
+                http::Method::POST,
+                "/admin/model/retrain",
+                None,
+                Duration::from_secs(3600),
+            )
+            .await;
+        pb.finish_and_clear();
+        r?
+    } else {
+        c.get("/admin/model").await?
+    };
+    if opts.json {
+        print_json(&v);
+        return Ok(());
+    }
+    println!("model in use: {}  ({})", s(&v["in_use"]), s(&v["reason"]));
+    let hours = v["horizon_ms"].as_f64().unwrap_or(0.0) / 3_600_000.0;
+    println!(
+        "p_hot = P(read within {hours} h); trained at {}; objects scored {} at {}",
+        s(&v["trained_at_ms"]),
+        s(&v["scored_objects"]),
+        s(&v["scored_at_ms"])
+    );
+    let m = &v["metrics"];
+    if m.is_object() {
+        let f = |k: &str| m[k].as_f64().map_or("-".into(), |x| format!("{x:.4}"));
+        println!(
+            "validation: {} examples ({} read), threshold {}",
+            s(&m["n_valid"]),
+            s(&m["n_valid_positive"]),
+            f("threshold")
+        );
+        print_table(
+            &["model", "AUC", "precision", "recall"],
+            &[
+                vec!["forest".into(), f("auc"), f("precision"), f("recall")],
+                vec![
+                    "rule".into(),
+                    f("rule_auc"),
+                    f("rule_precision"),
+                    f("rule_recall"),
+                ],
+            ],
+        );
+    }
+    if let Some(a) = v["last_attempt"].as_object() {
+        println!(
+            "last training: {} at {} ({} ms): {}",
+            s(&a["outcome"]),
+            s(&a["at_ms"]),
+            s(&a["duration_ms"]),
+            s(&a["message"])
+        );
+    }
+    Ok(())
+}
+
 /// Reads chaos rules from JSON (the admin schema) or TOML (`[[rules]]`, or a whole config with a `[chaos]` section).
 pub fn read_chaos_file(path: &Path) -> anyhow::Result<chaos::ChaosConfig> {
     let text =

@@ -106,6 +106,14 @@ enum Command {
         #[arg(long)]
         status: bool,
     },
+    /// The p_hot model of a running gateway: which one is in use, and its validation against the rule.
+    Model {
+        #[command(flatten)]
+        admin: cli::AdminOpts,
+        /// Train the forest on the access log now, then show the result.
+        #[arg(long)]
+        retrain: bool,
+    },
     /// Fault injection rules of a running gateway.
     Chaos {
         #[command(flatten)]
@@ -136,6 +144,7 @@ fn main() -> ExitCode {
         Command::Keys { admin, cmd } => run(cli::keys(&admin, cmd)),
         Command::Plan { admin, apply, wait } => run(cli::plan(&admin, apply, wait)),
         Command::Scrub { admin, status } => run(cli::scrub(&admin, status)),
+        Command::Model { admin, retrain } => run(cli::model(&admin, retrain)),
         Command::Serve {
             config,
             data_dir,

@@ -97,6 +97,7 @@ pub fn object_inputs(
         }
     }
     let horizon_days = model.config().horizon_days;
+    let model_horizon_ms = hot.horizon_ms();
     let work = |ids: &[usize], masks: &[Mask]| -> Vec<ObjectInput> {
         let mut out = Vec::with_capacity(ids.len());
         let mut feats = Vec::with_capacity(FEATURE_CHUNK.min(ids.len()));
@@ -122,7 +123,7 @@ pub fn object_inputs(
                     size_bytes: inv.basics[i].size_bytes,
                     current: mask,
                     placed_ms: inv.basics[i].last_modified_ms,
-                    reads: ReadForecast::from_features(f, ph, horizon_days),
+                    reads: ReadForecast::from_features(f, ph, model_horizon_ms, horizon_days),
                 });
             }
         }

@@ -136,3 +136,22 @@ def test_errors_are_one_clear_line(gw, tmp_path):
     assert "no admin token given (--token or STRATA_ADMIN_TOKEN)" in line, line
     line = one_line_error(strata(gw, "objects", "show", "cli/nope"))
     assert "404" in line and "NoSuchKey" in line, line
+
+
+def test_model_shows_the_model_in_use_and_retrains(gw, objects):
+    shown = json.loads(ok(strata(gw, "model", "--json")))
+    api = gw.admin("GET", "/admin/model").json()
+    assert shown["in_use"] == api["in_use"] and shown["horizon_ms"] == api["horizon_ms"] == 86_400_000
+    human = ok(strata(gw, "model"))
+    assert f"model in use: {api['in_use']}" in human and "P(read within 24 h)" in human
+    # Only one day of history: training refuses, the rule stays, and the CLI says why.
+    retrained = json.loads(ok(strata(gw, "model", "--retrain", "--json")))
+    assert retrained["last_attempt"]["outcome"] == "not_enough_data", retrained
+    assert retrained["in_use"] == "rule"
+    human = ok(strata(gw, "model", "--retrain"))
+    assert "last training: not_enough_data" in human, human
+    # The objects' p_hot is scored by then: read objects above never-read ones.
+    hot = gw.object_info("cli", "hot-0").json()
+    cold = gw.object_info("cli", "cold-0").json()
+    assert hot["p_hot_model"] == "rule" and hot["p_hot_horizon_ms"] == 86_400_000
+    assert hot["p_hot"] > cold["p_hot"], (hot, cold)
