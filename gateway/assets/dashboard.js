@@ -203,6 +203,14 @@
     })));
   }
 
+  function renderModel(m) {
+    setValue("model-in-use", m.in_use, String(m.in_use));
+    const v = m.metrics;
+    const auc = v ? ` — validation AUC forest ${v.auc.toFixed(3)} vs rule ${v.rule_auc.toFixed(3)}` : "";
+    $("model-detail").textContent = `(${m.reason})${auc}; p_hot = P(read within ` +
+      `${(m.horizon_ms / 3600000).toFixed(0)} h)`;
+  }
+
   // ---- actions ----
   function showError(e) {
     if (e instanceof AuthError) return logout("Logged out: " + e.message + ".");
@@ -220,6 +228,7 @@
       active: api("GET", "/admin/moves?active=true"),
       chaos: api("GET", "/admin/chaos"),
       chaosStats: api("GET", "/admin/chaos/stats"),
+      model: api("GET", "/admin/model"),
     };
     const names = Object.keys(calls);
     const settled = await Promise.allSettled(Object.values(calls));
@@ -237,6 +246,7 @@
     }
     if (r.recent && r.active) renderMoves(r.recent, r.active);
     if (r.chaos && r.chaosStats) renderChaos(r.chaos, r.chaosStats);
+    if (r.model) renderModel(r.model);
     $("load-error").hidden = errors.length === 0;
     $("load-error").textContent = errors.map((e) => e.message).join("; ");
     $("last-updated").textContent = "updated " + new Date().toLocaleTimeString();

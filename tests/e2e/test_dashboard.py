@@ -171,6 +171,7 @@ def test_dashboard_in_chromium(gw, browser):
         assert int(value(driver, "object-count")) == backends["objects"]
         assert driver.find_element("id", "object-count").text == "5"
         assert int(value(driver, "backend-count")) == len(backends["backends"]) == 3
+        assert value(driver, "model-in-use") == gw.admin("GET", "/admin/model").json()["in_use"]
         assert int(value(driver, "logical-bytes")) == backends["logical_bytes"]
         assert close(float(value(driver, "cost-now")), backends["monthly_cost"])
         assert close(float(value(driver, "cost-all-hot")), backends["all_hot_monthly_cost"])
