@@ -455,6 +455,33 @@ impl Admin {
                 by_state.get(st).copied().unwrap_or(0)
             );
         }
+        let model = self.strata.model.report();
+        header(
+            &mut out,
+            "strata_model_forest_in_use",
+            "gauge",
+            "1 when the trained forest gives p_hot, 0 when the recency-frequency rule does",
+        );
+        let forest = u8::from(model.in_use == planner::ModelKind::Forest);
+        let _ = writeln!(out, "strata_model_forest_in_use {forest}");
+        if let Some(m) = &model.metrics {
+            header(
+                &mut out,
+                "strata_model_validation_auc",
+                "gauge",
+                "validation ROC AUC of the last trained forest and of the rule on the same split",
+            );
+            let _ = writeln!(
+                out,
+                "strata_model_validation_auc{{model=\"forest\"}} {}",
+                m.auc
+            );
+            let _ = writeln!(
+                out,
+                "strata_model_validation_auc{{model=\"rule\"}} {}",
+                m.rule_auc
+            );
+        }
         if let Ok(u) = self.usage(false).await {
             header(
                 &mut out,

@@ -169,6 +169,17 @@ async fn forest_trains_on_the_access_log_persists_and_scores_objects() {
     assert_eq!(status, 200, "{b}");
     assert_eq!(json(&b)["model_in_use"], expected);
 
+    // Prometheus sees the same.
+    let (_, metrics) = g.admin_get("/metrics").expect("metrics");
+    let in_use = u8::from(expected == "forest");
+    assert!(
+        metrics.contains(&format!("strata_model_forest_in_use {in_use}")),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&format!(
+        "strata_model_validation_auc{{model=\"forest\"}} {auc}"
+    )));
+
     // A restart loads the persisted forest.
     g.restart_with(&env);
     let m = model(&g);
