@@ -53,31 +53,72 @@ fn object_entry(key: &str, rec: &ObjectRecord, url: bool) -> Object {
     }
 }
 
-fn prefixes(page: &ListPage, url: bool) -> Option<Vec<CommonPrefix>> {
-    (!page.common_prefixes.is_empty()).then(|| {
-        page.common_prefixes
+/// What the three list operations share: the request's common arguments, checked, and one catalog page.
+struct Listing {
+    page: ListPage,
+    /// Keys in the answer are percent-encoded (`encoding-type=url`).
+    url: bool,
+    max: usize,
+    prefix: String,
+}
+
+/// The common arguments of a list request, as the client sent them.
+struct ListArgs<'a> {
+    bucket: &'a str,
+    prefix: Option<&'a str>,
+    delimiter: Option<&'a str>,
+    after: Option<&'a str>,
+    max_keys: Option<i32>,
+    encoding: Option<&'a EncodingType>,
+}
+
+impl Listing {
+    fn encode(&self, s: &str) -> String {
+        encode(s, self.url)
+    }
+
+    /// Where the next page starts, when this one is truncated.
+    fn next_marker(&self) -> Option<&str> {
+        self.page
+            .next_marker
+            .as_deref()
+            .filter(|_| self.page.is_truncated)
+    }
+
+    fn contents(&self) -> Option<Vec<Object>> {
+        let v: Vec<Object> = self
+            .page
+            .objects
             .iter()
-            .map(|p| CommonPrefix {
-                prefix: Some(encode(p, url)),
-            })
-            .collect()
-    })
+            .map(|(k, r)| object_entry(k, r, self.url))
+            .collect();
+        (!v.is_empty()).then_some(v)
+    }
+
+    fn common_prefixes(&self) -> Option<Vec<CommonPrefix>> {
+        (!self.page.common_prefixes.is_empty()).then(|| {
+            self.page
+                .common_prefixes
+                .iter()
+                .map(|p| CommonPrefix {
+                    prefix: Some(self.encode(p)),
+                })
+                .collect()
+        })
+    }
 }
 
 impl StrataS3 {
-    async fn page(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        delimiter: Option<&str>,
-        after: Option<&str>,
-        max: usize,
-    ) -> S3Result<ListPage> {
-        let (b, p, d, a) = (
-            bucket.to_owned(),
-            prefix.to_owned(),
-            delimiter.map(str::to_owned),
-            after.map(str::to_owned),
+    /// Checks the common arguments, reads one page from the catalog and records the listing.
+    async fn listing(&self, a: ListArgs<'_>) -> S3Result<Listing> {
+        let url = url_encoding(a.encoding)?;
+        let max = max_keys(a.max_keys)?;
+        let prefix = a.prefix.unwrap_or_default().to_owned();
+        let (b, p, d, after) = (
+            a.bucket.to_owned(),
+            prefix.clone(),
+            a.delimiter.filter(|d| !d.is_empty()).map(str::to_owned),
+            a.after.map(str::to_owned),
         );
         let page = self
             .strata
@@ -85,18 +126,17 @@ impl StrataS3 {
                 if c.bucket(&b)?.is_none() {
                     return Err(catalog::CatalogError::NoSuchBucket(b));
                 }
-                c.list_objects(
-                    &b,
-                    &p,
-                    d.as_deref().filter(|d| !d.is_empty()),
-                    a.as_deref(),
-                    max,
-                )
+                c.list_objects(&b, &p, d.as_deref(), after.as_deref(), max)
             })
             .await
             .map_err(catalog_err)?;
-        self.record(bucket, prefix, AccessKind::List, 0);
-        Ok(page)
+        self.record(a.bucket, &prefix, AccessKind::List, 0);
+        Ok(Listing {
+            page,
+            url,
+            max,
+            prefix,
+        })
     }
 
     pub(super) async fn list_objects_impl(
@@ -104,37 +144,26 @@ impl StrataS3 {
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
         let i = req.input;
-        let url = url_encoding(i.encoding_type.as_ref())?;
-        let max = max_keys(i.max_keys)?;
-        let prefix = i.prefix.clone().unwrap_or_default();
-        let page = self
-            .page(
-                &i.bucket,
-                &prefix,
-                i.delimiter.as_deref(),
-                i.marker.as_deref(),
-                max,
-            )
+        let l = self
+            .listing(ListArgs {
+                bucket: &i.bucket,
+                prefix: i.prefix.as_deref(),
+                delimiter: i.delimiter.as_deref(),
+                after: i.marker.as_deref(),
+                max_keys: i.max_keys,
+                encoding: i.encoding_type.as_ref(),
+            })
             .await?;
-        let contents: Vec<Object> = page
-            .objects
-            .iter()
-            .map(|(k, r)| object_entry(k, r, url))
-            .collect();
         Ok(S3Response::new(ListObjectsOutput {
+            prefix: Some(l.encode(&l.prefix)),
+            marker: Some(i.marker.map(|m| l.encode(&m)).unwrap_or_default()),
+            max_keys: Some(l.max as i32),
+            is_truncated: Some(l.page.is_truncated),
+            next_marker: l.next_marker().map(|m| l.encode(m)),
+            common_prefixes: l.common_prefixes(),
+            contents: l.contents(),
+            delimiter: i.delimiter.map(|d| l.encode(&d)),
             name: Some(i.bucket),
-            prefix: Some(encode(&prefix, url)),
-            marker: Some(i.marker.map(|m| encode(&m, url)).unwrap_or_default()),
-            max_keys: Some(max as i32),
-            is_truncated: Some(page.is_truncated),
-            next_marker: page
-                .next_marker
-                .as_deref()
-                .filter(|_| page.is_truncated)
-                .map(|m| encode(m, url)),
-            common_prefixes: prefixes(&page, url),
-            contents: (!contents.is_empty()).then_some(contents),
-            delimiter: i.delimiter.map(|d| encode(&d, url)),
             encoding_type: i.encoding_type,
             ..Default::default()
         }))
@@ -145,9 +174,6 @@ impl StrataS3 {
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let i = req.input;
-        let url = url_encoding(i.encoding_type.as_ref())?;
-        let max = max_keys(i.max_keys)?;
-        let prefix = i.prefix.clone().unwrap_or_default();
         let after = match &i.continuation_token {
             Some(t) => Some(
                 TOKEN
@@ -163,37 +189,29 @@ impl StrataS3 {
             ),
             None => i.start_after.clone(),
         };
-        let page = self
-            .page(
-                &i.bucket,
-                &prefix,
-                i.delimiter.as_deref(),
-                after.as_deref(),
-                max,
-            )
+        let l = self
+            .listing(ListArgs {
+                bucket: &i.bucket,
+                prefix: i.prefix.as_deref(),
+                delimiter: i.delimiter.as_deref(),
+                after: after.as_deref(),
+                max_keys: i.max_keys,
+                encoding: i.encoding_type.as_ref(),
+            })
             .await?;
-        let contents: Vec<Object> = page
-            .objects
-            .iter()
-            .map(|(k, r)| object_entry(k, r, url))
-            .collect();
-        let key_count = page.objects.len() + page.common_prefixes.len();
+        let key_count = l.page.objects.len() + l.page.common_prefixes.len();
         Ok(S3Response::new(ListObjectsV2Output {
-            name: Some(i.bucket),
-            prefix: Some(encode(&prefix, url)),
-            max_keys: Some(max as i32),
+            prefix: Some(l.encode(&l.prefix)),
+            max_keys: Some(l.max as i32),
             key_count: Some(key_count as i32),
-            is_truncated: Some(page.is_truncated),
+            is_truncated: Some(l.page.is_truncated),
             continuation_token: i.continuation_token,
-            next_continuation_token: page
-                .next_marker
-                .as_deref()
-                .filter(|_| page.is_truncated)
-                .map(|m| TOKEN.encode(m.as_bytes())),
-            start_after: i.start_after.map(|s| encode(&s, url)),
-            common_prefixes: prefixes(&page, url),
-            contents: (!contents.is_empty()).then_some(contents),
-            delimiter: i.delimiter.map(|d| encode(&d, url)),
+            next_continuation_token: l.next_marker().map(|m| TOKEN.encode(m.as_bytes())),
+            start_after: i.start_after.map(|s| l.encode(&s)),
+            common_prefixes: l.common_prefixes(),
+            contents: l.contents(),
+            delimiter: i.delimiter.map(|d| l.encode(&d)),
+            name: Some(i.bucket),
             encoding_type: i.encoding_type,
             ..Default::default()
         }))
@@ -204,23 +222,22 @@ impl StrataS3 {
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         let i = req.input;
-        let url = url_encoding(i.encoding_type.as_ref())?;
-        let max = max_keys(i.max_keys)?;
-        let prefix = i.prefix.clone().unwrap_or_default();
-        let page = self
-            .page(
-                &i.bucket,
-                &prefix,
-                i.delimiter.as_deref(),
-                i.key_marker.as_deref(),
-                max,
-            )
+        let l = self
+            .listing(ListArgs {
+                bucket: &i.bucket,
+                prefix: i.prefix.as_deref(),
+                delimiter: i.delimiter.as_deref(),
+                after: i.key_marker.as_deref(),
+                max_keys: i.max_keys,
+                encoding: i.encoding_type.as_ref(),
+            })
             .await?;
-        let versions: Vec<ObjectVersion> = page
+        let versions: Vec<ObjectVersion> = l
+            .page
             .objects
             .iter()
             .map(|(k, r)| ObjectVersion {
-                key: Some(encode(k, url)),
+                key: Some(l.encode(k)),
                 version_id: Some("null".to_owned()),
                 is_latest: Some(true),
                 size: i64::try_from(r.size).ok(),
@@ -232,23 +249,19 @@ impl StrataS3 {
                 ..Default::default()
             })
             .collect();
-        let next_key = page
-            .next_marker
-            .as_deref()
-            .filter(|_| page.is_truncated)
-            .map(|m| encode(m, url));
+        let next_key = l.next_marker().map(|m| l.encode(m));
         Ok(S3Response::new(ListObjectVersionsOutput {
-            name: Some(i.bucket),
-            prefix: Some(encode(&prefix, url)),
-            key_marker: i.key_marker.map(|m| encode(&m, url)),
+            prefix: Some(l.encode(&l.prefix)),
+            key_marker: i.key_marker.map(|m| l.encode(&m)),
             version_id_marker: i.version_id_marker,
-            max_keys: Some(max as i32),
-            is_truncated: Some(page.is_truncated),
+            max_keys: Some(l.max as i32),
+            is_truncated: Some(l.page.is_truncated),
             next_version_id_marker: next_key.as_ref().map(|_| "null".to_owned()),
             next_key_marker: next_key,
-            common_prefixes: prefixes(&page, url),
+            common_prefixes: l.common_prefixes(),
             versions: (!versions.is_empty()).then_some(versions),
-            delimiter: i.delimiter.map(|d| encode(&d, url)),
+            delimiter: i.delimiter.map(|d| l.encode(&d)),
+            name: Some(i.bucket),
             encoding_type: i.encoding_type,
             ..Default::default()
         }))
