@@ -491,3 +491,189 @@ mod tests {
         );
     }
 }
+
+/// Property tests: random and mutated TOML never panics the parser or `validate`, and invalid values are refused
+/// with an error naming the field.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A valid config touching every section.
+    const VALID: &str = r#"
+data_dir = "./d"
+s3_addr = "127.0.0.1:9000"
+admin_addr = "127.0.0.1:9001"
+region = "us-east-1"
+domains = ["s3.local"]
+
+[[users]]
+access_key = "reader"
+secret_key = "reader-secret-123"
+access = "read-only"
+
+[[backends]]
+name = "hot"
+kind = "local"
+path = "backends/hot"
+tier = "aws-s3-standard"
+
+[[backends]]
+name = "cool"
+kind = "local"
+path = "backends/cool"
+tier = "azure-cool"
+
+[placement]
+replication_factor = 2
+provider_diversity = true
+initial = ["hot", "cool"]
+
+[retry]
+max_attempts = 4
+base_ms = 100
+max_delay_ms = 2000
+max_elapsed_ms = 10000
+
+[scrub]
+interval_secs = 86400
+rate_per_sec = 50
+
+[catalog]
+heat_half_life_secs = 86400
+flush_interval_ms = 200
+
+[[chaos.rules]]
+backend = "hot"
+ops = ["get"]
+fault = { type = "error", status = 503 }
+probability = 0.2
+max_count = 100
+"#;
+
+    /// Parses and validates like `strata serve` does; the error text, if any.
+    fn load(text: &str) -> Result<Config, String> {
+        let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        c.validate().map_err(|e| e.to_string())?;
+        Ok(c)
+    }
+
+    #[test]
+    fn the_valid_config_is_valid() {
+        let c = load(VALID).unwrap();
+        assert_eq!(c.placement().unwrap().replication_factor, 2);
+    }
+
+    /// `VALID` with `key = value` replaced in `section` (or appended to it when the key is absent).
+    fn with(section: &str, key: &str, value: &str) -> String {
+        let mut out = String::new();
+        let mut current = String::new();
+        let mut done = false;
+        for line in VALID.lines() {
+            let t = line.trim();
+            if t.starts_with('[') {
+                if current == section && !done {
+                    out.push_str(&format!("{key} = {value}\n"));
+                    done = true;
+                }
+                current = t.trim_matches(|c| c == '[' || c == ']').to_owned();
+            }
+            if current == section && t.split('=').next().map(str::trim) == Some(key) && !done {
+                out.push_str(&format!("{key} = {value}\n"));
+                done = true;
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        if !done {
+            out.push_str(&format!("[{section}]\n{key} = {value}\n"));
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn random_text_never_panics(text in ".{0,300}") {
+            let _ = load(&text);
+        }
+
+        #[test]
+        fn mutated_configs_never_panic(
+            cuts in prop::collection::vec((any::<prop::sample::Index>(), 0usize..4, ".{0,12}"), 1..6),
+        ) {
+            let mut text: Vec<char> = VALID.chars().collect();
+            for (at, kind, s) in cuts {
+                let i = at.index(text.len().max(1)).min(text.len());
+                match kind {
+                    // delete a span, insert text, replace a char, duplicate a line
+                    0 => { let end = (i + s.len() + 1).min(text.len()); text.drain(i..end); }
+                    1 => { text.splice(i..i, s.chars()); }
+                    2 => { if i < text.len() { text[i] = s.chars().next().unwrap_or('='); } }
+                    _ => {
+                        let start = text[..i].iter().rposition(|c| *c == '\n').map_or(0, |p| p + 1);
+                        let end = text[i..].iter().position(|c| *c == '\n').map_or(text.len(), |p| i + p + 1);
+                        let line: Vec<char> = text[start..end].to_vec();
+                        text.splice(end..end, line);
+                    }
+                }
+            }
+            let _ = load(&text.into_iter().collect::<String>());
+        }
+
+        #[test]
+        fn bad_numbers_name_their_field(
+            case in 0usize..6,
+            n in prop_oneof![Just(0i64), i64::MIN..0, 1i64..5],
+            p in prop_oneof![-1e9f64..-1e-9, 1.000001f64..1e9],
+        ) {
+            let (text, field) = match case {
+                0 => (with("placement", "replication_factor", &n.to_string()), "replication_factor"),
+                1 => (with("retry", "max_attempts", &n.to_string()), "max_attempts"),
+                2 => (with("catalog", "heat_half_life_secs", &n.to_string()), "heat_half_life_secs"),
+                3 => (with("chaos.rules", "probability", &format!("{p:?}")), "chaos.rules[0].probability"),
+                4 => (with("chaos.rules", "max_count", &n.to_string()), "max_count"),
+                _ => (with("placement", "latency_sla_ms", &format!("{:?}", -p.abs())), "latency_sla_ms"),
+            };
+            match load(&text) {
+                // Some of the generated numbers are valid for some fields (e.g. 2 replicas, 3 attempts).
+                Ok(c) => prop_assert!(
+                    (case == 0 && n == 2)
+                        || (case == 1 && n >= 1)
+                        || (case == 2 && n >= 1)
+                        || (case == 4 && n >= 1),
+                    "accepted: {:?}", c.placement
+                ),
+                Err(e) => prop_assert!(e.contains(field), "error {:?} does not name {}", e, field),
+            }
+        }
+
+        #[test]
+        fn bad_names_and_statuses_name_their_field(
+            name in "[a-z]{0,3}[^a-zA-Z0-9_\\-\"\\\\\n\r\t]{1,3}[a-z]{0,3}",
+            status in prop_oneof![0u16..400, 600u16..],
+            key in "[a-z][a-z_]{2,12}",
+        ) {
+            let text = VALID.replacen("name = \"cool\"", &format!("name = {}", toml::Value::String(name.clone())), 1);
+            let e = load(&text).expect_err("bad backend name accepted");
+            prop_assert!(e.contains("backends[1].name"), "{}", e);
+
+            let text = VALID.replace("status = 503", &format!("status = {status}"));
+            let e = load(&text).expect_err("bad status accepted");
+            prop_assert!(e.contains("chaos.rules[0].fault.status"), "{}", e);
+
+            let known = ["data_dir", "s3_addr", "admin_addr", "region", "domains", "users", "backends", "placement",
+                "catalog", "chaos", "retry", "scrub", "planner"];
+            if !known.contains(&key.as_str()) {
+                let text = format!("{key} = 1\n{VALID}");
+                let e = load(&text).expect_err("unknown field accepted");
+                prop_assert!(e.contains(&key), "{}", e);
+            }
+            let text = VALID.replace("s3_addr = \"127.0.0.1:9000\"", &format!("s3_addr = \"{key}\""));
+            let e = load(&text).expect_err("bad address accepted");
+            prop_assert!(e.contains("s3_addr"), "{}", e);
+        }
+    }
+}

@@ -128,6 +128,7 @@ impl StrataS3 {
         if i.key.len() > 1024 {
             return Err(s3_error!(KeyTooLongError, "Your key is too long"));
         }
+        check_user_metadata(i.metadata.as_ref())?;
         let algorithm = match &i.checksum_algorithm {
             Some(a) => Some(
                 crate::checksums::ALGORITHMS
@@ -287,6 +288,8 @@ impl StrataS3 {
             let n = p
                 .part_number
                 .ok_or_else(|| s3_error!(MalformedXML, "a part has no PartNumber"))?;
+            // Out of range is InvalidArgument (as for UploadPart), not a misleading InvalidPartOrder.
+            check_part_number(n)?;
             if n <= last_number {
                 return Err(s3_error!(
                     InvalidPartOrder,
@@ -534,5 +537,39 @@ mod tests {
         assert!(parse_copy_range("bytes=9-1", 10).is_err());
         assert!(check_part_number(0).is_err() && check_part_number(10_001).is_err());
         assert_eq!(check_part_number(10_000).unwrap(), 10_000);
+    }
+}
+
+/// Property test of x-amz-copy-source-range parsing (our own parser): any text and any object size give a
+/// non-empty range within the object or an error; never a panic.
+#[cfg(test)]
+mod copy_range_props {
+    use super::*;
+    use proptest::prelude::*;
+    use s3s::S3ErrorCode;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn copy_source_ranges_stay_in_bounds(
+            s in prop_oneof![
+                (any::<u64>(), any::<u64>()).prop_map(|(a, b)| format!("bytes={a}-{b}")),
+                (0u64..20, 0u64..20).prop_map(|(a, b)| format!("bytes={a}-{b}")),
+                "bytes=[-0-9 +]{0,14}",
+                ".{0,20}",
+            ],
+            size in prop_oneof![0u64..20, any::<u64>()],
+        ) {
+            match parse_copy_range(&s, size) {
+                Ok(r) => {
+                    prop_assert!(r.start < r.end && r.end <= size, "{} on {}: {:?}", s, size, r);
+                }
+                Err(e) => prop_assert!(
+                    matches!(e.code(), S3ErrorCode::InvalidArgument | S3ErrorCode::InvalidRange),
+                    "{:?}", e.code()
+                ),
+            }
+        }
     }
 }

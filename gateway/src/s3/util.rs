@@ -79,6 +79,23 @@ pub fn user_metadata(meta: &ObjectMeta) -> Option<Metadata> {
     }
 }
 
+/// S3's limit on user-defined metadata: keys and values together, in UTF-8 bytes.
+pub const MAX_USER_METADATA: usize = 2048;
+
+/// Refuses user metadata over [`MAX_USER_METADATA`] as S3 does (400 MetadataTooLarge), before anything is written.
+pub fn check_user_metadata(user: Option<&Metadata>) -> Result<(), S3Error> {
+    let size: usize = user
+        .map(|m| m.iter().map(|(k, v)| k.len() + v.len()).sum())
+        .unwrap_or(0);
+    if size > MAX_USER_METADATA {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MetadataTooLarge,
+            format!("Your metadata headers are {size} bytes; the limit is {MAX_USER_METADATA}."),
+        ));
+    }
+    Ok(())
+}
+
 /// Builds stored metadata from the headers a client sent with PutObject / CreateMultipartUpload / CopyObject.
 #[allow(clippy::too_many_arguments)]
 pub fn meta_from_request(
@@ -145,6 +162,17 @@ mod tests {
     fn timestamps_round_trip_at_ms() {
         let ms = 1_700_000_000_123;
         assert_eq!(timestamp_to_ms(&ms_to_timestamp(ms)), ms);
+    }
+
+    #[test]
+    fn user_metadata_over_2_kib_is_refused() {
+        let mut m = Metadata::new();
+        m.insert("k".into(), "v".repeat(MAX_USER_METADATA - 1));
+        assert!(check_user_metadata(Some(&m)).is_ok());
+        m.insert("x".into(), String::new());
+        let err = check_user_metadata(Some(&m)).unwrap_err();
+        assert_eq!(*err.code(), S3ErrorCode::MetadataTooLarge);
+        assert!(check_user_metadata(None).is_ok());
     }
 
     #[test]
