@@ -335,83 +335,31 @@ async fn reads_survive(fault: Value, ops: &[&str]) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_survive_error_429_on_one_replica() {
-    reads_survive(
-        serde_json::json!({"type": "error", "status": 429}),
-        &["get"],
-    )
-    .await;
+/// One test per fault type: `name: fault JSON, operations it applies to;`.
+macro_rules! reads_survive_each {
+    ($($(#[doc = $doc:expr])* $name:ident: $fault:tt, $ops:expr;)*) => {$(
+        $(#[doc = $doc])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            reads_survive(serde_json::json!($fault), $ops).await;
+        }
+    )*};
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_survive_error_500_on_one_replica() {
-    reads_survive(
-        serde_json::json!({"type": "error", "status": 500}),
-        &["get"],
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_survive_error_503_on_one_replica() {
-    reads_survive(
-        serde_json::json!({"type": "error", "status": 503}),
-        &["get"],
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_survive_timeouts_on_one_replica() {
-    reads_survive(
-        serde_json::json!({"type": "timeout", "after_ms": 100}),
-        &["get"],
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_survive_hangs_on_one_replica() {
-    // The attempt timeout (1 s) abandons each hung call; after 3 attempts the read fails over.
-    reads_survive(serde_json::json!({"type": "hang"}), &["get"]).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_survive_connection_resets_mid_stream_on_one_replica() {
-    reads_survive(
-        serde_json::json!({"type": "reset_mid_stream", "after_bytes": 1_200_000}),
-        &["get"],
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_survive_truncated_reads_on_one_replica() {
-    reads_survive(
-        serde_json::json!({"type": "truncate", "after_bytes": 10}),
-        &["get"],
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_survive_flipped_bytes_on_one_replica() {
-    reads_survive(serde_json::json!({"type": "corrupt", "flips": 3}), &["get"]).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_survive_latency_on_one_replica() {
-    reads_survive(
-        serde_json::json!({"type": "latency", "fixed_ms": 150, "jitter_ms": 100}),
-        &["get", "head"],
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_survive_one_replica_fully_down() {
-    reads_survive(serde_json::json!({"type": "down"}), &[]).await;
+reads_survive_each! {
+    reads_survive_error_429_on_one_replica: {"type": "error", "status": 429}, &["get"];
+    reads_survive_error_500_on_one_replica: {"type": "error", "status": 500}, &["get"];
+    reads_survive_error_503_on_one_replica: {"type": "error", "status": 503}, &["get"];
+    reads_survive_timeouts_on_one_replica: {"type": "timeout", "after_ms": 100}, &["get"];
+    /// The attempt timeout (1 s) abandons each hung call; after 3 attempts the read fails over.
+    reads_survive_hangs_on_one_replica: {"type": "hang"}, &["get"];
+    reads_survive_connection_resets_mid_stream_on_one_replica:
+        {"type": "reset_mid_stream", "after_bytes": 1_200_000}, &["get"];
+    reads_survive_truncated_reads_on_one_replica: {"type": "truncate", "after_bytes": 10}, &["get"];
+    reads_survive_flipped_bytes_on_one_replica: {"type": "corrupt", "flips": 3}, &["get"];
+    reads_survive_latency_on_one_replica:
+        {"type": "latency", "fixed_ms": 150, "jitter_ms": 100}, &["get", "head"];
+    reads_survive_one_replica_fully_down: {"type": "down"}, &[];
 }
 
 // ------------------------------------------------------------------------------------------------------------
