@@ -96,6 +96,10 @@ pub struct BackendConfig {
     /// ...or a full profile.
     #[serde(default)]
     pub profile: Option<TierProfile>,
+    /// Most plaintext bytes the planner may place on this backend (None: unlimited). New writes are not refused
+    /// when it is exceeded; the planner moves objects off it.
+    #[serde(default)]
+    pub capacity_bytes: Option<u64>,
     #[serde(flatten)]
     pub store: backends::cloud::StoreSpec,
 }
@@ -209,6 +213,7 @@ impl Config {
             name: name.to_owned(),
             tier: Some(tier.to_owned()),
             profile: None,
+            capacity_bytes: None,
             store: backends::cloud::StoreSpec::Local(backends::cloud::LocalSpec {
                 path: PathBuf::from("backends").join(name),
             }),
@@ -357,6 +362,12 @@ impl Config {
                 ));
             }
             resolve_profile(b).map_err(|m| invalid(&format!("backends[{i}].tier"), m))?;
+            if b.capacity_bytes == Some(0) {
+                return Err(invalid(
+                    &format!("backends[{i}].capacity_bytes"),
+                    "must be positive (leave it out for no limit)".to_owned(),
+                ));
+            }
         }
         crate::s3::host::Domains::new(&self.domains).map_err(|m| invalid("domains", m))?;
         self.placement()?;
@@ -461,6 +472,19 @@ mod tests {
         .unwrap();
         c.validate().unwrap();
         assert_eq!(c.users[0].access, AccessLevel::ReadOnly);
+    }
+
+    #[test]
+    fn capacity_is_optional_and_positive() {
+        let base = "[[backends]]\nname = \"a\"\nkind = \"local\"\npath = \"a\"\ntier = \"aws-s3-standard\"\n";
+        let c: Config = toml::from_str(&format!("{base}capacity_bytes = 1000\n")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.effective_backends()[0].capacity_bytes, Some(1000));
+        let c: Config = toml::from_str(&format!("{base}capacity_bytes = 0\n")).unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("backends[0].capacity_bytes"), "{err}");
+        let c: Config = toml::from_str(base).unwrap();
+        assert_eq!(c.effective_backends()[0].capacity_bytes, None);
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct PlannerContext {
     pub settings: PlannerSettings,
     pub rules: PlacementRules,
     pub sla_ms: Option<f64>,
+    /// `capacity_bytes` of the backends that have one.
+    pub capacities: std::collections::BTreeMap<String, u64>,
 }
 
 /// Computes a plan at the gateway clock's now (dry run: nothing changes) with the `p_hot` model in use, and refreshes every object's `p_hot` on the way. Objects with a move in flight are
@@ -85,7 +87,7 @@ pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan,
             .map(|b| BackendSpec {
                 name: b.name().to_owned(),
                 profile: b.profile().clone(),
-                capacity_bytes: None,
+                capacity_bytes: ctx.capacities.get(b.name()).copied(),
             })
             .collect();
         let model = s.model.current();

@@ -79,6 +79,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             provider_diversity: strata.placement.provider_diversity,
         },
         sla_ms: strata.placement.latency_sla_ms,
+        capacities: config
+            .effective_backends()
+            .into_iter()
+            .filter_map(|b| Some((b.name, b.capacity_bytes?)))
+            .collect(),
     };
     let admin = Arc::new(Admin {
         planner: planner_ctx.clone(),
