@@ -59,7 +59,7 @@ pub struct CatalogConfig {
     /// Half-life of object heat. Must be positive. Default: 24 h.
     pub heat_half_life_ms: i64,
     /// Access-log entries older than the newest entry minus this are trimmed. Must be positive.
-    /// Default: 7 days.
+    /// Default: 14 days.
     pub access_log_retention_ms: i64,
     /// The access log is trimmed (oldest first) to at most this many entries. Default: 5,000,000.
     pub access_log_max_entries: u64,
@@ -69,7 +69,7 @@ impl Default for CatalogConfig {
     fn default() -> Self {
         CatalogConfig {
             heat_half_life_ms: 24 * 3_600_000,
-            access_log_retention_ms: 7 * 24 * 3_600_000,
+            access_log_retention_ms: 14 * 24 * 3_600_000,
             access_log_max_entries: 5_000_000,
         }
     }

@@ -143,7 +143,7 @@ impl Default for CatalogSettings {
     fn default() -> Self {
         Self {
             heat_half_life_secs: 24 * 3600,
-            access_log_retention_secs: 7 * 24 * 3600,
+            access_log_retention_secs: 14 * 24 * 3600,
             access_log_max_entries: 5_000_000,
             flush_interval_ms: 200,
         }

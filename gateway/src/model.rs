@@ -285,11 +285,18 @@ impl CurrentModel {
         catalog: &catalog::Catalog,
         now_ms: i64,
     ) -> Result<String, (&'static str, String)> {
-        let inv = load_inventory(catalog, now_ms, &LoadOptions::default())
+        // The whole retained log: training cuts need a week of history before them.
+        let history_ms = catalog.config().access_log_retention_ms;
+        let opts = LoadOptions {
+            history_ms,
+            ..LoadOptions::default()
+        };
+        let inv = load_inventory(catalog, now_ms, &opts)
             .map_err(|e| ("failed", format!("cannot read the catalog: {e}")))?;
         let cfg = TrainConfig {
             horizon_ms: self.settings.horizon_ms,
             cut_step_ms: self.settings.horizon_ms,
+            history_from_ms: Some(now_ms - history_ms),
             ..TrainConfig::default()
         };
         let trained = match train_forest(&inv.basics, &inv.histories, now_ms, &cfg) {

@@ -138,24 +138,17 @@ pub struct ReadForecast {
 }
 
 impl ReadForecast {
-    /// The forecast over `horizon_days` from a `p_hot` on the model's horizon `model_horizon_ms`
-    /// (`h`), counting in periods of length `h`:
+    /// The forecast over `horizon_days` from a model with horizon `model_horizon_ms` (`h`):
+    /// `p_hot` (a read within `h`) and `reads_per_period` (expected reads within `h`), counting
+    /// the horizon in periods of length `h`: `E = reads_per_period · H / h`.
     ///
-    /// * expected active periods = `p_hot · H / h` (each of the `H / h` periods of the horizon is
-    ///   active with the probability the model gives for the next one);
-    /// * reads per active period = `max(1, rate · h)`, with `rate` the reads per day on the days
-    ///   the object was read in the last week (`reads_7d / distinct_days_7d`);
-    /// * `E` = their product.
-    ///
-    /// So a daily reader (`p_hot ≈ 1` on a day horizon) is expected every day at its usual daily
-    /// count, and an object read once by a monthly job (a small `p_hot` for the next day, if the
-    /// model has learned the job) is not expected thirty times. `p_hot` itself is kept on the
-    /// model's horizon: it decides "likely read" (the SLA) with the same threshold the model's
-    /// precision and recall are reported at. Bytes per read = mean of the last 7 days' reads, or the
-    /// object size without reads.
-    pub fn from_features(
+    /// `p_hot` itself is kept on the model's horizon: it decides "likely read" (the SLA) with the
+    /// same threshold the model's precision and recall are reported at. Bytes per read = mean of
+    /// the last 7 days' reads, or the object size without reads.
+    pub fn new(
         f: &ObjectFeatures,
         p_hot: f64,
+        reads_per_period: f64,
         model_horizon_ms: i64,
         horizon_days: f64,
     ) -> ReadForecast {
@@ -164,30 +157,30 @@ impl ReadForecast {
         } else {
             0.0
         };
-        let period_days = model_horizon_ms.max(1) as f64 / DAY_MS as f64;
-        let tau: f64 = std::env::var("TAU")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1e9);
-        let n = horizon_days.max(0.0) / period_days;
-        let q = (-(period_days / tau)).exp2();
-        let periods = if tau > 1e8 {
-            n
-        } else {
-            (1.0 - q.powf(n)) / (1.0 - q)
-        };
-        let rate = if f.distinct_days_7d > 0 {
-            f64::from(f.reads_7d) / f64::from(f.distinct_days_7d)
+        let per_period = if reads_per_period.is_finite() {
+            reads_per_period.max(0.0)
         } else {
             0.0
         };
-        let expected_reads = p * periods * (rate * period_days).max(1.0);
-        let bytes_per_read = f.mean_read_bytes().unwrap_or(f.size_bytes as f64);
+        let period_days = model_horizon_ms.max(1) as f64 / DAY_MS as f64;
+        let periods = horizon_days.max(0.0) / period_days;
         ReadForecast {
             p_hot: p,
-            expected_reads,
-            bytes_per_read,
+            expected_reads: per_period * periods,
+            bytes_per_read: f.mean_read_bytes().unwrap_or(f.size_bytes as f64),
         }
+    }
+
+    /// [`ReadForecast::new`] with the expected reads per period derived from `p_hot` alone
+    /// ([`crate::model::reads_given_p_hot`]: expected active periods × reads per active day).
+    pub fn from_features(
+        f: &ObjectFeatures,
+        p_hot: f64,
+        model_horizon_ms: i64,
+        horizon_days: f64,
+    ) -> ReadForecast {
+        let per_period = crate::model::reads_given_p_hot(f, p_hot, model_horizon_ms);
+        ReadForecast::new(f, p_hot, per_period, model_horizon_ms, horizon_days)
     }
 }
 
@@ -844,6 +837,15 @@ mod tests {
         close(r.expected_reads, 0.5 * 30.0 * 3.5);
         close(r.bytes_per_read, 100.0);
         assert_eq!(r.p_hot, 0.5, "p_hot stays on the model's horizon");
+        // A learned count per day: 2 reads a day for 30 days; a negative or NaN count is 0.
+        close(
+            ReadForecast::new(&f, 0.5, 2.0, DAY_MS, 30.0).expected_reads,
+            60.0,
+        );
+        close(
+            ReadForecast::new(&f, 0.5, f64::NAN, DAY_MS, 30.0).expected_reads,
+            0.0,
+        );
         // A 30-day model horizon: one period, 30 days x 3.5 reads per day in it.
         let r = ReadForecast::from_features(&f, 0.5, 30 * DAY_MS, 30.0);
         close(r.expected_reads, 0.5 * 105.0);

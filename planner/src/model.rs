@@ -41,7 +41,9 @@ use smartcore::ensemble::random_forest_regressor::{
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::error::{PlannerError, Result, invalid};
-use crate::features::{DAY_MS, FeatureConfig, HOUR_MS, Histories, ObjectBasics, ObjectFeatures};
+use crate::features::{
+    DAY_MS, FeatureConfig, HOUR_MS, Histories, ObjectBasics, ObjectFeatures, WEEK_MS,
+};
 use crate::rng::SplitMix64;
 
 /// Fewest training examples [`train_forest`] accepts.
@@ -91,6 +93,33 @@ pub trait HotModel: Send + Sync {
         out.clear();
         out.extend(features.iter().map(|f| self.p_hot(f)));
     }
+
+    /// Expected reads within the horizon of many objects into `out` (cleared first), in order,
+    /// given their `p_hot` (same order). The default is [`reads_given_p_hot`]; a model that
+    /// learns read counts overrides it.
+    fn expected_reads_batch(&self, features: &[ObjectFeatures], p_hot: &[f64], out: &mut Vec<f64>) {
+        out.clear();
+        out.extend(
+            features
+                .iter()
+                .zip(p_hot)
+                .map(|(f, &p)| reads_given_p_hot(f, p, self.horizon_ms())),
+        );
+    }
+}
+
+/// Expected reads within `horizon_ms` from `p_hot` alone: `p_hot · max(1, rate · h)`, with `rate`
+/// the reads per day on the days the object was read in the last week
+/// (`reads_7d / distinct_days_7d`): if it is read at all, at its usual daily count.
+pub fn reads_given_p_hot(f: &ObjectFeatures, p_hot: f64, horizon_ms: i64) -> f64 {
+    let p = clamp01(p_hot);
+    let days = horizon_ms.max(1) as f64 / DAY_MS as f64;
+    let rate = if f.distinct_days_7d > 0 {
+        f64::from(f.reads_7d) / f64::from(f.distinct_days_7d)
+    } else {
+        0.0
+    };
+    p * (rate * days).max(1.0)
 }
 
 /// The recency-frequency rule.
@@ -277,6 +306,11 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Feature extraction settings (heat half-life).
     pub features: FeatureConfig,
+    /// Reads before this instant may be missing from the histories (a log trimmed by retention):
+    /// a cut is used only when its 7-day feature window starts at or after it, so features at
+    /// training cuts are computed from the same amount of history as at prediction time. `None`:
+    /// the histories are complete.
+    pub history_from_ms: Option<i64>,
 }
 
 impl Default for TrainConfig {
@@ -293,6 +327,7 @@ impl Default for TrainConfig {
             threshold: 0.5,
             seed: 0x5EED,
             features: FeatureConfig::default(),
+            history_from_ms: None,
         }
     }
 }
@@ -338,11 +373,16 @@ pub struct ForestModel {
     n_inputs: usize,
     trained_at_ms: i64,
     metrics: Metrics,
+    /// `p_hot`: fitted to the 0/1 label.
     forest: Forest,
+    /// Expected reads within the horizon: fitted to the (capped) read count.
+    reads: Forest,
 }
 
 const FOREST_FORMAT: &str = "strata-planner-forest";
-const FOREST_VERSION: u32 = 1;
+const FOREST_VERSION: u32 = 2;
+/// Read counts above this are capped in training (one object's burst should not dominate a leaf).
+const MAX_COUNT_LABEL: f64 = 1000.0;
 /// Rows per prediction batch (bounds the temporary matrix).
 const PREDICT_CHUNK: usize = 8192;
 
@@ -387,21 +427,33 @@ impl ForestModel {
         Ok(model)
     }
 
-    /// Predictions for rows of inputs (row-major), appended to `out`; a failure yields 0s.
+    /// `p_hot` for rows of inputs (row-major), appended to `out`; a failure yields 0s.
     fn predict_rows(&self, rows: Vec<f64>, out: &mut Vec<f64>) {
-        let n = rows.len() / N_INPUTS;
-        if n == 0 {
-            return;
-        }
-        let predicted = DenseMatrix::new(n, N_INPUTS, rows, false)
-            .ok()
-            .and_then(|x| self.forest.predict(&x).ok());
-        match predicted {
-            Some(p) if p.len() == n => out.extend(p.into_iter().map(clamp01)),
-            _ => out.extend(std::iter::repeat_n(0.0, n)),
-        }
+        predict_with(&self.forest, rows, out, clamp01);
     }
 }
+
+/// Predictions of `forest` for rows of inputs (row-major), mapped by `f` and appended to `out`; a
+/// failure yields 0s.
+fn predict_with(forest: &Forest, rows: Vec<f64>, out: &mut Vec<f64>, f: fn(f64) -> f64) {
+    let n = rows.len() / N_INPUTS;
+    if n == 0 {
+        return;
+    }
+    let predicted = DenseMatrix::new(n, N_INPUTS, rows, false)
+        .ok()
+        .and_then(|x| forest.predict(&x).ok());
+    match predicted {
+        Some(p) if p.len() == n => out.extend(p.into_iter().map(f)),
+        _ => out.extend(std::iter::repeat_n(0.0, n)),
+    }
+}
+
+fn non_negative(x: f64) -> f64 {
+    if x.is_finite() { x.max(0.0) } else { 0.0 }
+}
+
+impl ForestModel {}
 
 fn clamp01(p: f64) -> f64 {
     if p.is_finite() {
@@ -435,6 +487,23 @@ impl HotModel for ForestModel {
                 rows.extend_from_slice(&model_inputs(f));
             }
             self.predict_rows(rows, out);
+        }
+    }
+
+    /// The count forest's prediction: the mean read count of similar objects in the training
+    /// windows (bursts included), never below `p_hot` (a read at all is at least one read).
+    fn expected_reads_batch(&self, features: &[ObjectFeatures], p_hot: &[f64], out: &mut Vec<f64>) {
+        out.clear();
+        out.reserve(features.len());
+        for chunk in features.chunks(PREDICT_CHUNK) {
+            let mut rows = Vec::with_capacity(chunk.len() * N_INPUTS);
+            for f in chunk {
+                rows.extend_from_slice(&model_inputs(f));
+            }
+            predict_with(&self.reads, rows, out, non_negative);
+        }
+        for (e, &p) in out.iter_mut().zip(p_hot) {
+            *e = e.max(clamp01(p));
         }
     }
 }
@@ -474,6 +543,13 @@ impl HotModel for ActiveModel {
         match self {
             ActiveModel::Rule(m) => m.p_hot_batch(features, out),
             ActiveModel::Forest(m) => m.p_hot_batch(features, out),
+        }
+    }
+
+    fn expected_reads_batch(&self, features: &[ObjectFeatures], p_hot: &[f64], out: &mut Vec<f64>) {
+        match self {
+            ActiveModel::Rule(m) => m.expected_reads_batch(features, p_hot, out),
+            ActiveModel::Forest(m) => m.expected_reads_batch(features, p_hot, out),
         }
     }
 }
@@ -570,6 +646,8 @@ struct Example {
     inputs: [f64; N_INPUTS],
     rule_score: f64,
     label: bool,
+    /// Reads in the label window.
+    count: usize,
     weight: f64,
 }
 
@@ -638,6 +716,11 @@ fn cut_examples(
                 inputs: model_inputs(&f),
                 rule_score: rule.p_hot(&f),
                 label,
+                count: if label {
+                    histories.get(id as usize).count_in(cut, end)
+                } else {
+                    0
+                },
                 weight,
             });
         }
@@ -681,13 +764,23 @@ pub fn train_forest(
     let rule = RuleModel::new(cfg.horizon_ms)?;
     let step = cfg.cut_step_ms.max(cfg.horizon_ms);
     let valid_cut = now_ms - cfg.horizon_ms;
+    let complete_from = cfg
+        .history_from_ms
+        .map_or(i64::MIN, |t| t.saturating_add(WEEK_MS));
+    if valid_cut < complete_from {
+        return Err(PlannerError::NotEnoughData(format!(
+            "the access log kept covers {} h; features need 7 days before the validation cut",
+            (now_ms - cfg.history_from_ms.unwrap_or(now_ms)) / HOUR_MS
+        )));
+    }
     let train_cuts: Vec<i64> = (1..=cfg.max_train_cuts as i64)
         .map(|k| valid_cut - k * step)
-        .filter(|&t| t > first_read)
+        .filter(|&t| t > first_read && t >= complete_from)
         .collect();
     if train_cuts.is_empty() {
         return Err(PlannerError::NotEnoughData(format!(
-            "history starts {} h before now; training needs more than horizon + step = {} h",
+            "history starts {} h before now; training needs more than horizon + step = {} h \
+             (and, once the log is trimmed, 7 days of features before every cut)",
             (now_ms - first_read) / HOUR_MS,
             (cfg.horizon_ms + step) / HOUR_MS
         )));
@@ -734,10 +827,12 @@ pub fn train_forest(
 
     let mut x = Vec::with_capacity(train.len() * N_INPUTS);
     let mut y = Vec::with_capacity(train.len());
+    let mut counts = Vec::with_capacity(train.len());
     let mut w = Vec::with_capacity(train.len());
     for e in &train {
         x.extend_from_slice(&e.inputs);
         y.push(if e.label { 1.0 } else { 0.0 });
+        counts.push((e.count as f64).min(MAX_COUNT_LABEL));
         w.push(e.weight);
     }
     let x = DenseMatrix::new(train.len(), N_INPUTS, x, false).map_err(|e| PlannerError::Model {
@@ -749,10 +844,14 @@ pub fn train_forest(
         .with_max_depth(cfg.max_depth)
         .with_min_samples_leaf(cfg.min_samples_leaf.max(1))
         .with_seed(cfg.seed);
-    let forest = Forest::fit_with_weights(&x, &y, &w, params).map_err(|e| PlannerError::Model {
-        op: "fit",
-        detail: e.to_string(),
-    })?;
+    let fit = |labels: &Vec<f64>| {
+        Forest::fit_with_weights(&x, labels, &w, params.clone()).map_err(|e| PlannerError::Model {
+            op: "fit",
+            detail: e.to_string(),
+        })
+    };
+    let forest = fit(&y)?;
+    let reads = fit(&counts)?;
     let mut model = ForestModel {
         format: FOREST_FORMAT.into(),
         version: FOREST_VERSION,
@@ -776,6 +875,7 @@ pub fn train_forest(
             rule_recall: 0.0,
         },
         forest,
+        reads,
     };
     let mut rows = Vec::with_capacity(valid.len() * N_INPUTS);
     for e in &valid {
@@ -976,6 +1076,26 @@ mod tests {
         assert_eq!(a[7], model.p_hot(&feats[7]));
         assert!(a.iter().all(|p| (0.0..=1.0).contains(p)));
         assert_eq!(back.metrics(), model.metrics());
+
+        // The count forest: daily readers expect about one read a day, idle objects far less;
+        // never below p_hot, identical after the round trip.
+        let (mut e, mut e_back) = (Vec::new(), Vec::new());
+        model.expected_reads_batch(&feats, &a, &mut e);
+        back.expected_reads_batch(&feats, &b, &mut e_back);
+        assert_eq!(e, e_back);
+        assert!(e.iter().zip(&a).all(|(e, p)| e >= p));
+        let mean = |keep: &dyn Fn(&ObjectFeatures) -> bool| {
+            let v: Vec<f64> = feats
+                .iter()
+                .zip(&e)
+                .filter(|(f, _)| keep(f))
+                .map(|(_, &e)| e)
+                .collect();
+            v.iter().sum::<f64>() / v.len().max(1) as f64
+        };
+        let daily = mean(&|f| f.reads_7d >= 5);
+        let idle = mean(&|f| f.reads_7d == 0);
+        assert!(daily > 0.5 && idle < 0.2, "daily {daily}, idle {idle}");
 
         let (active, status) =
             choose_model(RuleModel::new(cfg.horizon_ms).expect("rule"), Ok(back));

@@ -102,6 +102,7 @@ pub fn object_inputs(
         let mut out = Vec::with_capacity(ids.len());
         let mut feats = Vec::with_capacity(FEATURE_CHUNK.min(ids.len()));
         let mut p = Vec::with_capacity(FEATURE_CHUNK.min(ids.len()));
+        let mut e = Vec::with_capacity(FEATURE_CHUNK.min(ids.len()));
         for (ids, masks) in ids.chunks(FEATURE_CHUNK).zip(masks.chunks(FEATURE_CHUNK)) {
             feats.clear();
             for (&i, &mask) in ids.iter().zip(masks) {
@@ -118,12 +119,15 @@ pub fn object_inputs(
                 );
             }
             hot.p_hot_batch(&feats, &mut p);
-            for ((f, &ph), (&i, &mask)) in feats.iter().zip(&p).zip(ids.iter().zip(masks)) {
+            hot.expected_reads_batch(&feats, &p, &mut e);
+            for (((f, &ph), &er), (&i, &mask)) in
+                feats.iter().zip(&p).zip(&e).zip(ids.iter().zip(masks))
+            {
                 out.push(ObjectInput {
                     size_bytes: inv.basics[i].size_bytes,
                     current: mask,
                     placed_ms: inv.basics[i].last_modified_ms,
-                    reads: ReadForecast::from_features(f, ph, model_horizon_ms, horizon_days),
+                    reads: ReadForecast::new(f, ph, er, model_horizon_ms, horizon_days),
                 });
             }
         }

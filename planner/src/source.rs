@@ -25,7 +25,8 @@ use crate::plan::PlanObject;
 pub struct LoadOptions {
     /// Objects or log entries per catalog call (positive). Default 10,000.
     pub page_size: usize,
-    /// How far back to read the access log. Default 7 days (the catalog's default retention).
+    /// How far back to read the access log. Default 7 days (the longest feature window; training
+    /// reads the whole retained log).
     pub history_ms: i64,
 }
 

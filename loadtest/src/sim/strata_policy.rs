@@ -7,7 +7,7 @@
 //!   layout of [`planner::features::AccessHistory`]. The [`Policy`] trait
 //!   does not pass the bytes a ranged GET returned, so each read is
 //!   recorded with the object's size. Like the catalog's access log, reads
-//!   older than 7 days are dropped (at each tick), except the latest one,
+//!   older than 14 days are dropped (at each tick), except the latest one,
 //!   so `since_last_read_ms` stays exact.
 //! * `p_hot` is the probability of a read in the next 24 h. Every
 //!   [`RETRAIN_DAYS`] days a forest is trained on the histories kept so far
@@ -45,6 +45,8 @@ use super::time::DAY_MS;
 /// Planning horizon of the cost comparison, in days (the gateway's default:
 /// see `[planner] horizon_days`).
 pub const STRATA_HORIZON_DAYS: u64 = 7;
+/// The access log kept, as the catalog's default retention.
+const LOG_RETENTION_MS: i64 = 2 * WEEK_MS;
 /// Days between forest trainings.
 pub const RETRAIN_DAYS: u64 = 7;
 /// Objects per prediction batch.
@@ -72,6 +74,7 @@ pub struct StrataPolicy {
     batch: Vec<usize>,
     feats: Vec<ObjectFeatures>,
     p_hot: Vec<f64>,
+    reads: Vec<f64>,
 }
 
 impl std::fmt::Debug for StrataPolicy {
@@ -141,6 +144,7 @@ impl StrataPolicy {
             batch: Vec::with_capacity(BATCH),
             feats: Vec::with_capacity(BATCH),
             p_hot: Vec::with_capacity(BATCH),
+            reads: Vec::with_capacity(BATCH),
         })
     }
 
@@ -187,7 +191,11 @@ impl StrataPolicy {
             return;
         };
         self.trainings += 1;
-        let trained = train_forest(&basics, &histories, now, &self.train);
+        let cfg = TrainConfig {
+            history_from_ms: Some(now - LOG_RETENTION_MS),
+            ..self.train.clone()
+        };
+        let trained = train_forest(&basics, &histories, now, &cfg);
         if trained.is_err() && self.model.kind() == ModelKind::Forest {
             return; // keep the forest in use
         }
@@ -222,8 +230,8 @@ impl StrataPolicy {
             (Some(t), Some(b)) => (t, b),
             _ => (&mut Vec::new(), &mut Vec::new()),
         };
-        // Catalog-style retention: 7 days, but keep the latest read.
-        let old = times.partition_point(|&t| t < now - WEEK_MS);
+        // Catalog-style retention (the gateway's default), but keep the latest read.
+        let old = times.partition_point(|&t| t < now - LOG_RETENTION_MS);
         let drop = old.min(times.len().saturating_sub(1));
         if drop > 0 {
             times.drain(..drop);
@@ -241,10 +249,12 @@ impl StrataPolicy {
 
     /// The planner's choice for one object: the cheapest feasible
     /// single-tier target (the current tier on ties).
+    #[allow(clippy::too_many_arguments)]
     fn choose(
         &mut self,
         f: &ObjectFeatures,
         p_hot: f64,
+        reads_per_day: f64,
         size: u64,
         tier: TierIdx,
         entered: u64,
@@ -255,9 +265,10 @@ impl StrataPolicy {
             size_bytes: size,
             current,
             placed_ms: entered as i64,
-            reads: ReadForecast::from_features(
+            reads: ReadForecast::new(
                 f,
                 p_hot,
+                reads_per_day,
                 self.model.horizon_ms(),
                 STRATA_HORIZON_DAYS as f64,
             ),
@@ -290,12 +301,15 @@ impl StrataPolicy {
     /// Decides the objects of the current batch.
     fn decide_batch(&mut self, view: &TickView<'_>, now: i64, moves: &mut Vec<Move>) {
         self.model.p_hot_batch(&self.feats, &mut self.p_hot);
+        self.model
+            .expected_reads_batch(&self.feats, &self.p_hot, &mut self.reads);
         let batch = std::mem::take(&mut self.batch);
         let feats = std::mem::take(&mut self.feats);
         let p_hot = std::mem::take(&mut self.p_hot);
-        for ((&i, f), &p) in batch.iter().zip(&feats).zip(&p_hot) {
+        let reads = std::mem::take(&mut self.reads);
+        for (((&i, f), &p), &r) in batch.iter().zip(&feats).zip(&p_hot).zip(&reads) {
             let (meta, place) = (&view.objects.all()[i], view.placement[i]);
-            let to = self.choose(f, p, meta.size, place.tier, place.entered_ms, now);
+            let to = self.choose(f, p, r, meta.size, place.tier, place.entered_ms, now);
             if to != place.tier {
                 moves.push(Move {
                     obj: i as ObjId,
@@ -303,7 +317,7 @@ impl StrataPolicy {
                 });
             }
         }
-        (self.batch, self.feats, self.p_hot) = (batch, feats, p_hot);
+        (self.batch, self.feats, self.p_hot, self.reads) = (batch, feats, p_hot, reads);
         self.batch.clear();
         self.feats.clear();
     }
