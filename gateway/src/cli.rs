@@ -724,14 +724,21 @@ pub async fn model(opts: &AdminOpts, retrain: bool) -> anyhow::Result<()> {
             f("threshold")
         );
         print_table(
-            &["model", "AUC", "precision", "recall"],
+            &["model", "AUC", "precision", "recall", "reads MAE"],
             &[
-                vec!["forest".into(), f("auc"), f("precision"), f("recall")],
+                vec![
+                    "forest".into(),
+                    f("auc"),
+                    f("precision"),
+                    f("recall"),
+                    f("reads_mae"),
+                ],
                 vec![
                     "rule".into(),
                     f("rule_auc"),
                     f("rule_precision"),
                     f("rule_recall"),
+                    f("rule_reads_mae"),
                 ],
             ],
         );

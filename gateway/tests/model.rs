@@ -130,6 +130,10 @@ async fn forest_trains_on_the_access_log_persists_and_scores_objects() {
         let v = metrics[f].as_f64().unwrap_or(-1.0);
         assert!((0.0..=1.0).contains(&v), "{f} = {v}");
     }
+    for f in ["reads_mae", "rule_reads_mae"] {
+        let v = metrics[f].as_f64().unwrap_or(-1.0);
+        assert!(v >= 0.0, "{f} = {v}");
+    }
     assert_eq!(
         metrics["n_valid"], OBJECTS,
         "every object is a validation example"

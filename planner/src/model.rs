@@ -279,6 +279,11 @@ pub struct Metrics {
     pub rule_precision: f64,
     /// Rule recall at `threshold`.
     pub rule_recall: f64,
+    /// Mean absolute error of the count forest's expected reads per horizon on the validation
+    /// cut (reads, not capped).
+    pub reads_mae: f64,
+    /// The same for the rule's stand-in, `p_hot` × reads per active day.
+    pub rule_reads_mae: f64,
 }
 
 /// Training parameters.
@@ -648,6 +653,8 @@ struct Example {
     label: bool,
     /// Reads in the label window.
     count: usize,
+    /// The rule's expected reads in the label window.
+    rule_reads: f64,
     weight: f64,
 }
 
@@ -715,6 +722,7 @@ fn cut_examples(
             out.push(Example {
                 inputs: model_inputs(&f),
                 rule_score: rule.p_hot(&f),
+                rule_reads: reads_given_p_hot(&f, rule.p_hot(&f), cfg.horizon_ms),
                 label,
                 count: if label {
                     histories.get(id as usize).count_in(cut, end)
@@ -873,6 +881,8 @@ pub fn train_forest(
             rule_auc: 0.0,
             rule_precision: 0.0,
             rule_recall: 0.0,
+            reads_mae: 0.0,
+            rule_reads_mae: 0.0,
         },
         forest,
         reads,
@@ -881,8 +891,19 @@ pub fn train_forest(
     for e in &valid {
         rows.extend_from_slice(&e.inputs);
     }
+    let mut counts = Vec::with_capacity(valid.len());
+    predict_with(&model.reads, rows.clone(), &mut counts, non_negative);
     let mut scores = Vec::with_capacity(valid.len());
     model.predict_rows(rows, &mut scores);
+    let mae = |predicted: &mut dyn Iterator<Item = f64>| {
+        let total: f64 = predicted
+            .zip(&valid)
+            .map(|(x, e)| (x - e.count as f64).abs())
+            .sum();
+        total / valid.len().max(1) as f64
+    };
+    let reads_mae = mae(&mut counts.iter().zip(&scores).map(|(c, p)| c.max(*p)));
+    let rule_reads_mae = mae(&mut valid.iter().map(|e| e.rule_reads));
     let labels: Vec<bool> = valid.iter().map(|e| e.label).collect();
     let rule_scores: Vec<f64> = valid.iter().map(|e| e.rule_score).collect();
     let (p, r) = precision_recall(&scores, &labels, cfg.threshold);
@@ -894,6 +915,8 @@ pub fn train_forest(
     m.rule_auc = auc(&rule_scores, &labels);
     m.rule_precision = rp;
     m.rule_recall = rr;
+    m.reads_mae = reads_mae;
+    m.rule_reads_mae = rule_reads_mae;
     Ok(model)
 }
 
@@ -1053,6 +1076,11 @@ mod tests {
         assert!(m.auc > 0.8, "forest AUC {} should clearly beat 0.5", m.auc);
         assert!(m.n_train >= MIN_EXAMPLES && m.n_valid > 0);
         assert!(m.train_cuts >= 1);
+        assert!(m.reads_mae.is_finite() && m.reads_mae >= 0.0, "{m:?}");
+        assert!(
+            m.rule_reads_mae.is_finite() && m.rule_reads_mae >= 0.0,
+            "{m:?}"
+        );
         assert_eq!(model.name(), "forest");
 
         // Persistence: identical predictions after a round trip.
