@@ -23,6 +23,8 @@ cd "$ROOT"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# One-shot builds gain nothing from incremental state, which grew to tens of GB in a reused target dir.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 TOOLS="${STRATA_TOOLS:-$HOME/.cache/strata-tools}"
 VENV="$TOOLS/venv"
 REQS="$ROOT/tests/e2e/requirements.txt"
