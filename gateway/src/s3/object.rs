@@ -644,7 +644,8 @@ mod tests {
     use super::*;
     use catalog::{ObjectMeta, PartRef};
 
-    fn rec(parts: &[u64]) -> ObjectRecord {
+    /// A one-version record whose parts have these sizes.
+    pub(super) fn rec(parts: &[u64]) -> ObjectRecord {
         ObjectRecord {
             generation: 1,
             size: parts.iter().sum(),
@@ -729,29 +730,9 @@ mod tests {
 /// range within the object (RFC 9110 semantics) and a matching Content-Range, or an S3 error; never a panic.
 #[cfg(test)]
 mod range_props {
+    use super::tests::rec;
     use super::*;
-    use catalog::{ObjectMeta, PartRef};
     use proptest::prelude::*;
-
-    fn rec(parts: &[u64]) -> ObjectRecord {
-        ObjectRecord {
-            generation: 1,
-            size: parts.iter().sum(),
-            etag: "abc".into(),
-            last_modified_ms: 0,
-            parts: parts
-                .iter()
-                .map(|s| PartRef {
-                    blob: "b".into(),
-                    size: *s,
-                    blake3: String::new(),
-                    etag: String::new(),
-                })
-                .collect(),
-            replicas: vec!["a".into()],
-            meta: ObjectMeta::default(),
-        }
-    }
 
     /// Range header values: well-formed ones around the interesting sizes, and arbitrary text.
     fn header() -> impl Strategy<Value = String> {
