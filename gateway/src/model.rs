@@ -94,6 +94,8 @@ struct InUse {
     model: Arc<ActiveModel>,
     status: ModelStatus,
     last_attempt: Option<TrainingAttempt>,
+    /// A forest file is at `CurrentModel::path` (found at start or written since).
+    persisted: bool,
 }
 
 #[derive(Default)]
@@ -127,6 +129,7 @@ impl CurrentModel {
         let rule = RuleModel::new(settings.horizon_ms)
             .map_err(|e| anyhow::anyhow!("planner.model_horizon_hours: {e}"))?;
         let path = data_dir.join("model").join("forest.json");
+        let mut persisted = true;
         let (model, status) = match std::fs::read(&path) {
             Ok(bytes) => {
                 let loaded = ForestModel::from_bytes(&bytes).and_then(|f| {
@@ -151,15 +154,18 @@ impl CurrentModel {
                 };
                 (model, status)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
-                ActiveModel::Rule(rule),
-                ModelStatus {
-                    in_use: ModelKind::Rule,
-                    reason: "no model trained yet".into(),
-                    metrics: None,
-                    trained_at_ms: None,
-                },
-            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                persisted = false;
+                (
+                    ActiveModel::Rule(rule),
+                    ModelStatus {
+                        in_use: ModelKind::Rule,
+                        reason: "no model trained yet".into(),
+                        metrics: None,
+                        trained_at_ms: None,
+                    },
+                )
+            }
             Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
         };
         Ok(CurrentModel {
@@ -170,6 +176,7 @@ impl CurrentModel {
                 model: Arc::new(model),
                 status,
                 last_attempt: None,
+                persisted,
             }),
             scores: RwLock::default(),
             training: tokio::sync::Mutex::new(()),
@@ -201,7 +208,7 @@ impl CurrentModel {
             horizon_ms: self.settings.horizon_ms,
             trained_at_ms: in_use.status.trained_at_ms,
             metrics: in_use.status.metrics.clone(),
-            path: self.path.exists().then(|| self.path.display().to_string()),
+            path: in_use.persisted.then(|| self.path.display().to_string()),
             retrain_interval_secs: self.settings.retrain_interval_secs,
             next_training_ms: (interval_ms > 0).then(|| last.map_or(0, |t| t + interval_ms)),
             last_attempt: in_use.last_attempt.clone(),
@@ -237,18 +244,29 @@ impl CurrentModel {
             &planner::FeatureConfig::default(),
             now_ms,
         )?;
+        self.keep_scores(inv, p.into_iter().map(Some), model.kind(), now_ms);
+        Ok(())
+    }
+
+    /// Keeps `scores` (in inventory order; `None`: not scored) as the objects' last `p_hot`.
+    pub fn keep_scores(
+        &self,
+        inv: &Inventory,
+        scores: impl IntoIterator<Item = Option<f64>>,
+        model: ModelKind,
+        now_ms: i64,
+    ) {
         let by_object = inv
             .objects
             .iter()
-            .zip(p)
-            .map(|(o, p)| (object_id(&o.bucket, &o.key), p as f32))
+            .zip(scores)
+            .filter_map(|(o, p)| Some((object_id(&o.bucket, &o.key), p? as f32)))
             .collect();
         *self.scores.write().unwrap_or_else(|e| e.into_inner()) = Scores {
             at_ms: Some(now_ms),
-            model: Some(model.kind()),
+            model: Some(model),
             by_object,
         };
-        Ok(())
     }
 
     /// Trains a forest on the catalog's access log now, switches to it if it beats the rule,
@@ -328,6 +346,7 @@ impl CurrentModel {
             let mut in_use = self.in_use.write().unwrap_or_else(|e| e.into_inner());
             in_use.model = Arc::new(model);
             in_use.status = status;
+            in_use.persisted = true;
         }
         self.score_inventory(&inv, now_ms)
             .map_err(|e| ("failed", format!("trained, but scoring failed: {e}")))?;

@@ -107,11 +107,10 @@ pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan,
             },
             ..PlannerConfig::default()
         };
-        let mut plan = planner::plan_cycle(&inv, &specs, model.as_ref(), &cfg, now)
-            .map_err(|e| e.to_string())?;
-        if let Err(e) = s.model.score_inventory(&inv, now) {
-            tracing::warn!(error = %e, "scoring objects failed");
-        }
+        let (mut plan, scores) =
+            planner::plan_cycle_scored(&inv, &specs, model.as_ref(), &cfg, now)
+                .map_err(|e| e.to_string())?;
+        s.model.keep_scores(&inv, scores, plan.model_in_use, now);
         let busy: HashSet<(String, String)> = s
             .catalog
             .moves(usize::MAX, true)

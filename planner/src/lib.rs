@@ -50,6 +50,6 @@ pub use model::{
     choose_model, train_forest,
 };
 pub use optimize::{Solution, SolverConfig, solve};
-pub use pipeline::{Inventory, PlannerConfig, plan_cycle, score};
+pub use pipeline::{Inventory, PlannerConfig, plan_cycle, plan_cycle_scored, score};
 pub use plan::{Move, Plan, PlanObject};
 pub use problem::{MoveBudget, Problem};

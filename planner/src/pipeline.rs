@@ -204,6 +204,19 @@ pub fn plan_cycle(
     cfg: &PlannerConfig,
     now_ms: i64,
 ) -> Result<Plan> {
+    plan_cycle_scored(inv, backends, hot, cfg, now_ms).map(|(plan, _)| plan)
+}
+
+/// [`plan_cycle`], also returning the `p_hot` the plan used for every inventory object (index
+/// `i` is inventory object `i`; `None` for the objects it skipped), so a caller that keeps scores
+/// does not compute the features twice.
+pub fn plan_cycle_scored(
+    inv: &Inventory,
+    backends: &[BackendSpec],
+    hot: &dyn HotModel,
+    cfg: &PlannerConfig,
+    now_ms: i64,
+) -> Result<(Plan, Vec<Option<f64>>)> {
     let model = CostModel::new(backends.to_vec(), cfg.rules, cfg.cost)?;
     let threads = cfg.solver.threads.max(1);
     let (index, inputs) = object_inputs(inv, &model, hot, &cfg.features, now_ms, threads)?;
@@ -242,5 +255,9 @@ pub fn plan_cycle(
         solve_ms,
     )?;
     plan.skipped = inv.len() - index.len();
-    Ok(plan)
+    let mut scores = vec![None; inv.len()];
+    for (&i, input) in index.iter().zip(&inputs) {
+        scores[i] = Some(input.reads.p_hot);
+    }
+    Ok((plan, scores))
 }

@@ -4,7 +4,7 @@ use catalog::{AccessEvent, AccessKind, Catalog, CatalogConfig, NewObject, Object
 use planner::cost::{CostConfig, PlacementRules};
 use planner::features::{DAY_MS, HOUR_MS};
 use planner::model::{RuleModel, TrainConfig, choose_model, train_forest};
-use planner::pipeline::{PlannerConfig, plan_cycle, score};
+use planner::pipeline::{PlannerConfig, plan_cycle, plan_cycle_scored, score};
 use planner::problem::MoveBudget;
 use planner::source::{LoadOptions, load_inventory};
 use planner::synth::three_provider_backends;
@@ -183,6 +183,21 @@ fn catalog_to_plan() {
     let coldest_hot = hot.iter().cloned().fold(f64::INFINITY, f64::min);
     assert!(coldest_hot > 0.9, "hot objects score {coldest_hot}");
     assert!(cold.iter().all(|&p| p == 0.0), "never-read objects score 0");
+    // The plan's own scores are the same numbers, without the skipped object.
+    let (again, planned) = plan_cycle_scored(&inv, &backends, &rule, &cfg, NOW).expect("plan");
+    assert_eq!(
+        again.moves.len(),
+        plan_cycle(&inv, &backends, &rule, &cfg, NOW)
+            .expect("plan")
+            .moves
+            .len()
+    );
+    for ((o, p), s) in inv.objects.iter().zip(&planned).zip(&scores) {
+        match p {
+            Some(p) => assert_eq!(p, s, "{}", o.key),
+            None => assert_eq!(o.key, "elsewhere"),
+        }
+    }
 
     // Two days of history are not enough to train: the rule stays in use.
     let trained = train_forest(&inv.basics, &inv.histories, NOW, &TrainConfig::default());
