@@ -27,11 +27,11 @@ use crate::DEFAULT_FRAME_SIZE;
 use crate::cloud::{StoreSpec, build_store_with_env};
 use crate::error::{BackendError, SealError};
 use crate::keys::Keyring;
-use crate::profile::TierProfile;
 use crate::seal::{
     self, HEADER_LEN, MAX_FRAME_SIZE, SealHeader, Sealer, frame_data_len, frame_span, open_frame,
     parse_header, sealed_len,
 };
+use tiers::TierProfile;
 
 /// Size of each multipart part a [`SealedWriter`] uploads. Parts are all
 /// exactly this size except the last (S3 requires >= 5 MiB for non-final

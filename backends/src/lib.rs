@@ -21,8 +21,6 @@ pub mod cloud;
 pub mod error;
 mod fake_gcs;
 pub mod keys;
-pub mod prices;
-pub mod profile;
 pub mod retry;
 pub mod seal;
 mod storage_class;
@@ -33,12 +31,12 @@ pub use cloud::{
 };
 pub use error::{BackendError, KeyError, SealError};
 pub use keys::Keyring;
-pub use prices::{preset, preset_names};
-pub use profile::TierProfile;
 pub use retry::{RetryPolicy, RetryStats, RetryStatsSnapshot, RetryStore};
 pub use seal::{
     FrameSpan, SealHeader, Sealer, frame_span, open_frame, parse_header, sealed_len, token_len,
 };
+/// Tier profiles and price presets live in the leaf crate `tiers`; re-exported here for the storage side.
+pub use tiers::{TierProfile, preset, preset_names, prices, profile};
 
 /// Plaintext bytes per frame for newly written blobs (1 MiB).
 pub const DEFAULT_FRAME_SIZE: u32 = 1 << 20;

@@ -8,13 +8,17 @@
 //! carries:
 //! - an HTTP status 408, 429, 500, 502, 503 or 504 from a cloud client
 //!   (object_store's own request error, also the S3 `SlowDown` /
-//!   `InternalError` reply to a 200), or from a `chaos` injected fault;
+//!   `InternalError` reply to a 200);
 //! - a timeout or connection failure: object_store's
 //!   [`HttpError`](object_store::client::HttpError) of kind `Connect`,
 //!   `Request`, `Timeout` or `Interrupted`, an `std::io::Error` of kind
 //!   `TimedOut`, `ConnectionReset`, `ConnectionAborted`, `ConnectionRefused`,
-//!   `BrokenPipe` or `UnexpectedEof`, a chaos timeout / reset / `down`, or
-//!   an attempt that exceeded [`RetryPolicy::attempt_timeout`].
+//!   `BrokenPipe` or `UnexpectedEof`, or an attempt that exceeded
+//!   [`RetryPolicy::attempt_timeout`].
+//!
+//! This crate knows nothing of fault injection: a fault layer below it must
+//! fail the way the real fault it imitates fails (the `chaos` crate does,
+//! and its tests check that this classification agrees).
 //!
 //! Never retried: `NotFound`, `AlreadyExists`, `Precondition`,
 //! `NotModified`, `PermissionDenied`, `Unauthenticated`, `NotSupported`,
@@ -332,16 +336,6 @@ pub fn classify(err: &object_store::Error) -> Option<Transient> {
 pub fn classify_chain(err: &(dyn std::error::Error + 'static)) -> Option<Transient> {
     let mut current = Some(err);
     while let Some(e) = current {
-        if let Some(fault) = e.downcast_ref::<chaos::InjectedFault>() {
-            if !fault.is_retryable() {
-                return None;
-            }
-            return Some(match (fault.kind, fault.status) {
-                (chaos::InjectedKind::Timeout, _) => Transient::Timeout,
-                (chaos::InjectedKind::Error, Some(status)) => Transient::Status(status),
-                _ => Transient::Connection,
-            });
-        }
         if e.downcast_ref::<AttemptTimeout>().is_some() {
             return Some(Transient::Timeout);
         }
@@ -1074,31 +1068,6 @@ mod tests {
         assert_eq!(
             classify(&generic(Box::new(timeout))),
             Some(Transient::Timeout)
-        );
-        let injected = chaos::InjectedFault {
-            rule: "r".into(),
-            backend: "b".into(),
-            op: chaos::Op::Get,
-            kind: chaos::InjectedKind::Error,
-            status: Some(429),
-        };
-        assert_eq!(
-            classify(&injected.clone().into_store_error("x")),
-            Some(Transient::Status(429))
-        );
-        let forbidden = chaos::InjectedFault {
-            status: Some(400),
-            ..injected.clone()
-        };
-        assert_eq!(classify(&forbidden.into_store_error("x")), None);
-        let down = chaos::InjectedFault {
-            kind: chaos::InjectedKind::Down,
-            status: None,
-            ..injected
-        };
-        assert_eq!(
-            classify(&down.into_store_error("x")),
-            Some(Transient::Connection)
         );
     }
 }

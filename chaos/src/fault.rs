@@ -50,7 +50,12 @@ impl fmt::Display for InjectedKind {
 /// status 401 → `Unauthenticated`, 403 → `PermissionDenied`, 404 →
 /// `NotFound`, 412 → `Precondition` (so callers treat them as a real store's
 /// answer); every other status, timeouts, resets and `down` → `Generic` with
-/// store `"chaos"`.
+/// store `"chaos"`, shaped like the real failure it imitates so that nothing
+/// below has to know this crate: an error status says `status code: N` in
+/// its message as object_store's HTTP errors do, a timeout is a
+/// `std::io::Error` of kind `TimedOut`, `down` one of kind
+/// `ConnectionRefused` and a reset one of kind `ConnectionReset` (each
+/// wrapping the `InjectedFault`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.describe())]
 pub struct InjectedFault {
@@ -70,7 +75,8 @@ pub struct InjectedFault {
 impl InjectedFault {
     fn describe(&self) -> String {
         let what = match (self.kind, self.status) {
-            (InjectedKind::Error, Some(status)) => format!("error response, status {status}"),
+            // Worded like object_store's HTTP errors, which retry layers read the status from.
+            (InjectedKind::Error, Some(status)) => format!("error response, status code: {status}"),
             (InjectedKind::Timeout, _) => "request timed out".to_string(),
             (InjectedKind::Down, _) => "backend unreachable".to_string(),
             (InjectedKind::ResetMidStream, _) => "connection reset mid-stream".to_string(),
@@ -96,7 +102,16 @@ impl InjectedFault {
     /// is the location involved (used by the path-carrying variants).
     pub fn into_store_error(self, path: &str) -> object_store::Error {
         let path = path.to_string();
-        let source: Box<dyn std::error::Error + Send + Sync> = Box::new(self.clone());
+        let io_kind = match self.kind {
+            InjectedKind::Timeout => Some(std::io::ErrorKind::TimedOut),
+            InjectedKind::Down => Some(std::io::ErrorKind::ConnectionRefused),
+            InjectedKind::ResetMidStream => Some(std::io::ErrorKind::ConnectionReset),
+            _ => None,
+        };
+        let source: Box<dyn std::error::Error + Send + Sync> = match io_kind {
+            Some(kind) => Box::new(std::io::Error::new(kind, self.clone())),
+            None => Box::new(self.clone()),
+        };
         match (self.kind, self.status) {
             (InjectedKind::Error, Some(401)) => {
                 object_store::Error::Unauthenticated { path, source }
@@ -119,6 +134,14 @@ impl InjectedFault {
         let mut current = Some(err);
         while let Some(e) = current {
             if let Some(fault) = e.downcast_ref::<InjectedFault>() {
+                return Some(fault);
+            }
+            // An `io::Error`'s `source()` skips the error it wraps: look inside.
+            if let Some(fault) = e
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<InjectedFault>())
+            {
                 return Some(fault);
             }
             current = e.source();

@@ -678,3 +678,47 @@ async fn config_reports_ids_and_set_rejects_invalid_configs() {
     // The previous config stays installed.
     assert_eq!(chaos.config(), config);
 }
+
+/// An injected fault must look to a retry layer exactly like the real failure it imitates: `backends`'
+/// classification (which knows nothing of this crate) retries what a real store's failure would get retried,
+/// and `InjectedFault::find` still recognises the fault behind the imitation.
+#[test]
+fn injected_faults_classify_like_the_real_failures_they_imitate() {
+    use backends::retry::{Transient, classify};
+    let fault = |kind: InjectedKind, status: Option<u16>| InjectedFault {
+        rule: "r".into(),
+        backend: "b".into(),
+        op: Op::Get,
+        kind,
+        status,
+    };
+    let cases = [
+        (
+            fault(InjectedKind::Error, Some(429)),
+            Some(Transient::Status(429)),
+        ),
+        (
+            fault(InjectedKind::Error, Some(503)),
+            Some(Transient::Status(503)),
+        ),
+        (
+            fault(InjectedKind::Error, Some(500)),
+            Some(Transient::Status(500)),
+        ),
+        (fault(InjectedKind::Error, Some(400)), None),
+        (fault(InjectedKind::Error, Some(403)), None),
+        (fault(InjectedKind::Error, Some(404)), None),
+        (fault(InjectedKind::Timeout, None), Some(Transient::Timeout)),
+        (fault(InjectedKind::Down, None), Some(Transient::Connection)),
+        (
+            fault(InjectedKind::ResetMidStream, None),
+            Some(Transient::Connection),
+        ),
+    ];
+    for (f, want) in cases {
+        assert_eq!(f.is_retryable(), want.is_some(), "{f}");
+        let err = f.clone().into_store_error("x");
+        assert_eq!(classify(&err), want, "{f} as {err}");
+        assert_eq!(InjectedFault::find(&err), Some(&f), "{err}");
+    }
+}

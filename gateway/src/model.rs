@@ -2,9 +2,11 @@
 //!
 //! # Contracts
 //!
-//! * The model in use is the trained forest when one exists and its validation AUC is at least the
-//!   recency-frequency rule's on the same split (`planner::choose_model`); the rule otherwise. The
-//!   report ([`ModelReport`]) always says which one and why.
+//! * Which model is in use, when training is due and what a training changes are decided by
+//!   `planner::ModelLifecycle` (the same code the simulator runs): the trained forest when its
+//!   validation AUC is at least the recency-frequency rule's on the same split, the rule otherwise.
+//!   This module adds persistence, the async schedule and the objects' scores. The report
+//!   ([`ModelReport`]) always says which model is in use and why.
 //! * A forest is persisted at `<data_dir>/model/forest.json` (written to a temporary file, synced,
 //!   then renamed: a crash leaves the old file or the new one, never half of one) and loaded at
 //!   start. A file that does not load is reported and the rule is used.
@@ -22,11 +24,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use planner::model::RetrainSchedule;
 use planner::source::{LoadOptions, load_inventory};
 use planner::{
-    ActiveModel, ForestModel, HotModel, Inventory, Metrics, ModelKind, ModelStatus, RuleModel,
-    TrainConfig, choose_model, train_forest,
+    ActiveModel, ForestModel, HotModel, Inventory, LifecycleConfig, Metrics, ModelKind,
+    ModelLifecycle, TrainingOutcome,
 };
 use serde::Serialize;
 
@@ -88,11 +89,12 @@ pub struct ObjectScore {
 pub struct ModelSettings {
     pub horizon_ms: i64,
     pub retrain_interval_secs: u64,
+    /// The access log kept (the catalog's retention): what a training reads.
+    pub history_ms: i64,
 }
 
 struct InUse {
-    model: Arc<ActiveModel>,
-    status: ModelStatus,
+    lifecycle: ModelLifecycle,
     last_attempt: Option<TrainingAttempt>,
     /// A forest file is at `CurrentModel::path` (found at start or written since).
     persisted: bool,
@@ -109,7 +111,6 @@ struct Scores {
 pub struct CurrentModel {
     path: PathBuf,
     settings: ModelSettings,
-    rule: RuleModel,
     in_use: RwLock<InUse>,
     scores: RwLock<Scores>,
     training: tokio::sync::Mutex<()>,
@@ -126,55 +127,37 @@ impl CurrentModel {
     /// The model for a gateway whose data lives in `data_dir`: the persisted forest if it loads
     /// (and beats the rule on its own validation split), the rule otherwise.
     pub fn open(data_dir: &Path, settings: ModelSettings) -> anyhow::Result<CurrentModel> {
-        let rule = RuleModel::new(settings.horizon_ms)
-            .map_err(|e| anyhow::anyhow!("planner.model_horizon_hours: {e}"))?;
+        let mut lifecycle = ModelLifecycle::new(LifecycleConfig::new(
+            settings.horizon_ms,
+            (settings.retrain_interval_secs as i64).saturating_mul(1000),
+            settings.history_ms,
+        ))
+        .map_err(|e| anyhow::anyhow!("[planner] model settings: {e}"))?;
         let path = data_dir.join("model").join("forest.json");
         let mut persisted = true;
-        let (model, status) = match std::fs::read(&path) {
+        match std::fs::read(&path) {
             Ok(bytes) => {
-                let loaded = ForestModel::from_bytes(&bytes).and_then(|f| {
-                    if f.horizon_ms() == settings.horizon_ms {
-                        Ok(f)
-                    } else {
-                        Err(planner::PlannerError::Persistence(format!(
-                            "it was trained for a {} h horizon, the configuration asks for {} h",
-                            f.horizon_ms() / 3_600_000,
-                            settings.horizon_ms / 3_600_000
-                        )))
-                    }
-                });
-                let failed = loaded.as_ref().err().map(|e| e.to_string());
-                let (model, mut status) = choose_model(rule, loaded);
-                status.reason = match failed {
+                let reason = match lifecycle.load(ForestModel::from_bytes(&bytes)) {
                     Some(e) => {
                         tracing::warn!(path = %path.display(), error = %e, "the persisted model does not load; using the rule");
                         format!("the persisted model {} does not load: {e}", path.display())
                     }
-                    None => format!("loaded from {}: {}", path.display(), status.reason),
+                    None => format!(
+                        "loaded from {}: {}",
+                        path.display(),
+                        lifecycle.status().reason
+                    ),
                 };
-                (model, status)
+                lifecycle.set_reason(reason);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                persisted = false;
-                (
-                    ActiveModel::Rule(rule),
-                    ModelStatus {
-                        in_use: ModelKind::Rule,
-                        reason: "no model trained yet".into(),
-                        metrics: None,
-                        trained_at_ms: None,
-                    },
-                )
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => persisted = false,
             Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
-        };
+        }
         Ok(CurrentModel {
             path,
             settings,
-            rule,
             in_use: RwLock::new(InUse {
-                model: Arc::new(model),
-                status,
+                lifecycle,
                 last_attempt: None,
                 persisted,
             }),
@@ -188,7 +171,8 @@ impl CurrentModel {
         self.in_use
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .model
+            .lifecycle
+            .current()
             .clone()
     }
 
@@ -196,21 +180,16 @@ impl CurrentModel {
     pub fn report(&self) -> ModelReport {
         let in_use = self.in_use.read().unwrap_or_else(|e| e.into_inner());
         let scores = self.scores.read().unwrap_or_else(|e| e.into_inner());
-        let interval_ms = (self.settings.retrain_interval_secs as i64).saturating_mul(1000);
-        let last = in_use
-            .last_attempt
-            .as_ref()
-            .map(|a| a.at_ms)
-            .or(in_use.status.trained_at_ms);
+        let status = in_use.lifecycle.status();
         ModelReport {
-            in_use: in_use.status.in_use,
-            reason: in_use.status.reason.clone(),
+            in_use: status.in_use,
+            reason: status.reason.clone(),
             horizon_ms: self.settings.horizon_ms,
-            trained_at_ms: in_use.status.trained_at_ms,
-            metrics: in_use.status.metrics.clone(),
+            trained_at_ms: status.trained_at_ms,
+            metrics: status.metrics.clone(),
             path: in_use.persisted.then(|| self.path.display().to_string()),
             retrain_interval_secs: self.settings.retrain_interval_secs,
-            next_training_ms: (interval_ms > 0).then(|| last.map_or(0, |t| t + interval_ms)),
+            next_training_ms: in_use.lifecycle.next_training_ms(),
             last_attempt: in_use.last_attempt.clone(),
             training: self.training.try_lock().is_err(),
             scored_objects: scores.by_object.len(),
@@ -278,12 +257,9 @@ impl CurrentModel {
         let started = std::time::Instant::now();
         let outcome = tokio::task::spawn_blocking(move || me.train_blocking(&s.catalog, now))
             .await
-            .unwrap_or_else(|e| Err(("failed", format!("training task failed: {e}"))));
+            .unwrap_or_else(|e| TrainingOutcome::Failed(format!("training task failed: {e}")));
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let (outcome, message) = match outcome {
-            Ok(message) => ("trained", message),
-            Err((kind, message)) => (kind, message),
-        };
+        let (outcome, message) = (outcome.as_str(), outcome.message().to_owned());
         tracing::info!(outcome, %message, duration_ms, "model training");
         self.in_use
             .write()
@@ -297,60 +273,48 @@ impl CurrentModel {
         self.report()
     }
 
-    /// The training step of [`CurrentModel::retrain`]: `Ok(summary)` or `Err((outcome, message))`.
-    fn train_blocking(
-        &self,
-        catalog: &catalog::Catalog,
-        now_ms: i64,
-    ) -> Result<String, (&'static str, String)> {
+    /// The training step of [`CurrentModel::retrain`]: trains without holding the model's lock, persists a
+    /// trained forest, then installs the result in the lifecycle (which keeps the model in use on failure).
+    fn train_blocking(&self, catalog: &catalog::Catalog, now_ms: i64) -> TrainingOutcome {
+        let trainer = self.lock_in_use().lifecycle.trainer();
         // The whole retained log: training cuts need a week of history before them.
-        let history_ms = catalog.config().access_log_retention_ms;
         let opts = LoadOptions {
-            history_ms,
+            history_ms: trainer.history_ms(),
             ..LoadOptions::default()
         };
-        let inv = load_inventory(catalog, now_ms, &opts)
-            .map_err(|e| ("failed", format!("cannot read the catalog: {e}")))?;
-        let cfg = TrainConfig {
-            horizon_ms: self.settings.horizon_ms,
-            cut_step_ms: self.settings.horizon_ms,
-            history_from_ms: Some(now_ms - history_ms),
-            ..TrainConfig::default()
+        let inv = match load_inventory(catalog, now_ms, &opts) {
+            Ok(inv) => inv,
+            Err(e) => return TrainingOutcome::Failed(format!("cannot read the catalog: {e}")),
         };
-        let trained = match train_forest(&inv.basics, &inv.histories, now_ms, &cfg) {
-            Ok(f) => f,
-            Err(planner::PlannerError::NotEnoughData(m)) => {
-                // Scores still move with time: refresh them with the model in use.
-                let _ = self.score_inventory(&inv, now_ms);
-                return Err(("not_enough_data", format!("not enough data: {m}")));
+        let trained = trainer
+            .train(&inv.basics, &inv.histories, now_ms)
+            .and_then(|forest| {
+                let bytes = forest.to_bytes()?;
+                write_atomically(&self.path, &bytes).map_err(|e| {
+                    planner::PlannerError::Persistence(format!(
+                        "cannot persist {}: {e}",
+                        self.path.display()
+                    ))
+                })?;
+                Ok(forest)
+            });
+        let forest_written = trained.is_ok();
+        let outcome = {
+            let mut in_use = self.lock_in_use();
+            in_use.persisted |= forest_written;
+            in_use.lifecycle.install(trained, now_ms)
+        };
+        // Scores move with time even when the model does not: refresh them with the model in use.
+        match self.score_inventory(&inv, now_ms) {
+            Err(e) if matches!(outcome, TrainingOutcome::Trained { .. }) => {
+                TrainingOutcome::Failed(format!("trained, but scoring failed: {e}"))
             }
-            Err(e) => return Err(("failed", e.to_string())),
-        };
-        let m = trained.metrics().clone();
-        let bytes = trained.to_bytes().map_err(|e| ("failed", e.to_string()))?;
-        write_atomically(&self.path, &bytes).map_err(|e| {
-            (
-                "failed",
-                format!("cannot persist {}: {e}", self.path.display()),
-            )
-        })?;
-        let (model, status) = choose_model(self.rule, Ok(trained));
-        let summary = format!(
-            "forest AUC {:.4} vs rule AUC {:.4} on {} validation examples; in use: {}",
-            m.auc,
-            m.rule_auc,
-            m.n_valid,
-            status.in_use.as_str()
-        );
-        {
-            let mut in_use = self.in_use.write().unwrap_or_else(|e| e.into_inner());
-            in_use.model = Arc::new(model);
-            in_use.status = status;
-            in_use.persisted = true;
+            _ => outcome,
         }
-        self.score_inventory(&inv, now_ms)
-            .map_err(|e| ("failed", format!("trained, but scoring failed: {e}")))?;
-        Ok(summary)
+    }
+
+    fn lock_in_use(&self) -> std::sync::RwLockWriteGuard<'_, InUse> {
+        self.in_use.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Scores every object with the model in use (at start, so `p_hot` shows before any plan).
@@ -396,21 +360,16 @@ pub async fn run(strata: Arc<Strata>) {
     if interval_secs == 0 {
         return;
     }
-    let schedule = RetrainSchedule {
-        interval_ms: (interval_secs as i64).saturating_mul(1000),
-    };
     let mut tick = tokio::time::interval(Duration::from_secs(interval_secs.clamp(1, 60)));
     loop {
         tick.tick().await;
-        let last = {
-            let in_use = model.in_use.read().unwrap_or_else(|e| e.into_inner());
-            in_use
-                .last_attempt
-                .as_ref()
-                .map(|a| a.at_ms)
-                .or(in_use.status.trained_at_ms)
-        };
-        if schedule.due(last, strata.clock.now_ms()) {
+        let due = model
+            .in_use
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .lifecycle
+            .is_due(strata.clock.now_ms());
+        if due {
             model.retrain(&strata).await;
         }
     }

@@ -35,11 +35,12 @@ pub struct PlannerSettings {
 }
 
 impl PlannerSettings {
-    /// The settings of the `p_hot` model.
-    pub fn model_settings(&self) -> crate::model::ModelSettings {
+    /// The settings of the `p_hot` model, which trains on `history_ms` of access log.
+    pub fn model_settings(&self, history_ms: i64) -> crate::model::ModelSettings {
         crate::model::ModelSettings {
             horizon_ms: (self.model_horizon_hours * 3_600_000.0) as i64,
             retrain_interval_secs: self.retrain_interval_secs,
+            history_ms,
         }
     }
 }

@@ -80,7 +80,9 @@ impl Strata {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let model = Arc::new(crate::model::CurrentModel::open(
             &config.data_dir,
-            config.planner.model_settings(),
+            config
+                .planner
+                .model_settings(catalog.config().access_log_retention_ms),
         )?);
         let recorder = AccessRecorder::start(
             catalog.clone(),

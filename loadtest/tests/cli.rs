@@ -164,9 +164,9 @@ fn simulate_counts_bad_lines_and_honours_prices_and_sla() {
         ("GLACIER_IR", 400.0),
     ] {
         let t = match class {
-            "STANDARD" => backends::profile::TierProfile::s3_standard(),
-            "STANDARD_IA" => backends::profile::TierProfile::s3_standard_ia(),
-            _ => backends::profile::TierProfile::s3_glacier_ir(),
+            "STANDARD" => tiers::TierProfile::s3_standard(),
+            "STANDARD_IA" => tiers::TierProfile::s3_standard_ia(),
+            _ => tiers::TierProfile::s3_glacier_ir(),
         };
         table.push_str(&format!(
             "[[tiers]]\nprovider = \"aws\"\nstorage_class = \"{class}\"\nstorage_gb_month = {}\n\

@@ -32,8 +32,8 @@
 //!
 //! All functions are pure; `now_ms` only enters through the early-deletion age.
 
-use backends::TierProfile;
 use serde::{Deserialize, Serialize};
+use tiers::TierProfile;
 
 use crate::error::{Result, invalid};
 use crate::features::{DAY_MS, ObjectFeatures};

@@ -7,7 +7,7 @@
 //! exactly what the decomposition avoids) and is refused above [`MAX_EXACT_VARIABLES`].
 //!
 //! CBC is linked from Debian's `coinor-libcbc-dev` (see `SOLVER.md`); this module exists only
-//! with the crate's `exact` feature (on by default).
+//! with the crate's `exact` feature (off by default; the test command turns it on).
 
 use good_lp::{
     Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus, SolverModel, Variable,

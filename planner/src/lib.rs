@@ -12,6 +12,8 @@
 //! * [`features`] — per-object features at `now_ms` from compact read histories.
 //! * [`model`] — `p_hot`: the recency-frequency [`model::RuleModel`] and the trained
 //!   [`model::ForestModel`], training protocol, metrics, persistence.
+//! * [`lifecycle`] — the model in use over time: schedule, training, forest-or-rule choice (one
+//!   [`ModelLifecycle`] in the gateway, one in the simulator).
 //! * [`cost`] — the cost of a replica set over the planning horizon (storage, reads, moves,
 //!   early deletion, latency), candidate enumeration (RF, provider diversity, SLA).
 //! * [`problem`] — the instance in struct-of-arrays form with its coupling constraints.
@@ -33,6 +35,7 @@ pub mod error;
 #[cfg(feature = "exact")]
 pub mod exact;
 pub mod features;
+pub mod lifecycle;
 pub mod model;
 pub mod optimize;
 pub mod pipeline;
@@ -45,6 +48,7 @@ pub mod synth;
 pub use cost::{BackendSpec, CostConfig, CostModel, PlacementRules};
 pub use error::{PlannerError, Result};
 pub use features::{FeatureConfig, FeatureExtractor, Histories, ObjectFeatures};
+pub use lifecycle::{LifecycleConfig, ModelLifecycle, Trainer, TrainingOutcome};
 pub use model::{
     ActiveModel, ForestModel, HotModel, Metrics, ModelKind, ModelStatus, RuleModel, TrainConfig,
     choose_model, train_forest,

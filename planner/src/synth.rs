@@ -8,7 +8,7 @@
 //!
 //! Everything is deterministic in the seed.
 
-use backends::TierProfile;
+use tiers::TierProfile;
 
 use crate::cost::{BackendSpec, CostModel, Mask, ObjectInput, ReadForecast};
 use crate::error::Result;

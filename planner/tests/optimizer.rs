@@ -2,6 +2,7 @@
 //! exact MILP on small instances.
 
 use planner::cost::{CostConfig, CostModel, Mask, PlacementRules};
+#[cfg(feature = "exact")]
 use planner::exact::{ExactOptions, solve_exact};
 use planner::optimize::{SolverConfig, solve};
 use planner::problem::{ConstraintKind, MoveBudget, Problem};
@@ -211,6 +212,7 @@ fn result_does_not_depend_on_thread_count() {
 /// part of a capacity or of the move budget and the integrality gap is large (the bound sits up
 /// to 15 % below the optimum); the primal's excess over the optimum is 0–1.1 % here. On large
 /// instances the integrality gap vanishes (the 1M benchmark's gap to the bound is ~0.005 %).
+#[cfg(feature = "exact")]
 #[test]
 fn decomposition_matches_exact_milp_on_small_instances() {
     for (seed, n) in [(21u64, 150usize), (22, 250), (23, 300)] {

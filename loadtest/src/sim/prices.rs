@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use backends::profile::TierProfile;
 use serde::Deserialize;
+use tiers::TierProfile;
 
 use super::time::{DAY_MS, MONTH_MS};
 

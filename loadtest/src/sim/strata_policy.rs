@@ -9,12 +9,13 @@
 //!   recorded with the object's size. Like the catalog's access log, reads
 //!   older than 14 days are dropped (at each tick), except the latest one,
 //!   so `since_last_read_ms` stays exact.
-//! * `p_hot` is the probability of a read in the next 24 h. Every
-//!   [`RETRAIN_DAYS`] days a forest is trained on the histories kept so far
-//!   ([`train_forest`], the gateway's protocol); [`choose_model`] keeps it
-//!   when its validation AUC is at least the rule's, else the
-//!   recency-frequency [`RuleModel`] stays in use (as it does before
-//!   enough history exists).
+//! * `p_hot` is the probability of a read in the next 24 h. The model's
+//!   life is the gateway's own [`ModelLifecycle`]: a forest is trained
+//!   every [`RETRAIN_DAYS`] days (the schedule's interval) on the histories
+//!   kept so far, with the catalog's retention; it is used when its
+//!   validation AUC is at least the rule's, else the recency-frequency rule
+//!   stays in use (as it does before enough history exists); a refused
+//!   training keeps the model in use.
 //! * At each daily tick, **every** live object is re-evaluated (no
 //!   skipping, no N-day cadence): [`ObjectFeatures::compute`] at `now_ms`,
 //!   `p_hot` in batches, a [`ReadForecast`] over [`STRATA_HORIZON_DAYS`], and the
@@ -29,13 +30,13 @@
 //!   breaks the SLA. The cheapest target wins (ties keep the current tier);
 //!   a different one becomes a [`Move`].
 
-use backends::TierProfile;
 use planner::cost::{Mask, ObjectInput, ReadForecast};
 use planner::features::{AccessHistory, FeatureConfig, HistoryBuilder, ObjectBasics, WEEK_MS};
 use planner::{
-    ActiveModel, BackendSpec, CostConfig, CostModel, HotModel, ModelKind, ObjectFeatures,
-    PlacementRules, RuleModel, TrainConfig, choose_model, train_forest,
+    BackendSpec, CostConfig, CostModel, HotModel, LifecycleConfig, ModelKind, ModelLifecycle,
+    ObjectFeatures, PlacementRules, TrainConfig,
 };
+use tiers::TierProfile;
 
 use super::objects::{ObjId, ObjectMeta};
 use super::policy::{Move, Policy, TickView, TierIdx};
@@ -54,14 +55,8 @@ const BATCH: usize = 8192;
 
 /// The planner-backed policy (see the module docs).
 pub struct StrataPolicy {
-    rule: RuleModel,
-    model: ActiveModel,
-    train: TrainConfig,
-    /// Day of the last training attempt.
-    last_training_day: Option<u64>,
-    /// Training attempts, and how many put a forest in use.
-    trainings: u32,
-    forest_in_use: u32,
+    /// The model in use and its training schedule: the gateway's code.
+    model: ModelLifecycle,
     cost: CostModel,
     features: FeatureConfig,
     /// Per object: read times (ms on the simulated clock), ascending.
@@ -80,9 +75,8 @@ pub struct StrataPolicy {
 impl std::fmt::Debug for StrataPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StrataPolicy")
-            .field("model", &self.model.kind())
-            .field("trainings", &self.trainings)
-            .field("forest_in_use", &self.forest_in_use)
+            .field("model", &self.model.current().kind())
+            .field("trainings", &self.model.trainings())
             .field("backends", &self.cost.backends().len())
             .finish_non_exhaustive()
     }
@@ -123,19 +117,20 @@ impl StrataPolicy {
         };
         let cost = CostModel::new(backends, rules, cfg)?;
         let n = cost.candidates().len();
-        let rule = RuleModel::new(DAY_MS as i64)?;
+        let mut lifecycle = LifecycleConfig::new(
+            DAY_MS as i64,
+            (RETRAIN_DAYS * DAY_MS) as i64,
+            LOG_RETENTION_MS,
+        );
+        // A smaller forest than the gateway's default, so a simulation trains in seconds.
+        lifecycle.train = TrainConfig {
+            n_trees: 30,
+            max_train_examples: 12_000,
+            max_valid_examples: 6_000,
+            ..lifecycle.train
+        };
         Ok(StrataPolicy {
-            rule,
-            model: ActiveModel::Rule(rule),
-            train: TrainConfig {
-                n_trees: 30,
-                max_train_examples: 12_000,
-                max_valid_examples: 6_000,
-                ..TrainConfig::default()
-            },
-            last_training_day: None,
-            trainings: 0,
-            forest_in_use: 0,
+            model: ModelLifecycle::new(lifecycle)?,
             cost,
             features: FeatureConfig::default(),
             times: Vec::new(),
@@ -150,17 +145,17 @@ impl StrataPolicy {
 
     /// Which model decided the last tick.
     pub fn model_in_use(&self) -> ModelKind {
-        self.model.kind()
+        self.model.current().kind()
     }
 
     /// Training attempts so far, and how many of them put a forest in use.
     pub fn trainings(&self) -> (u32, u32) {
-        (self.trainings, self.forest_in_use)
+        self.model.trainings()
     }
 
-    /// Trains a forest on the live objects' kept histories and switches to
-    /// it if it beats the rule ([`choose_model`]); a refused training
-    /// (not enough history) keeps the model in use.
+    /// Trains a forest on the live objects' kept histories and installs the
+    /// result in the lifecycle (the forest if it beats the rule; a refused
+    /// training keeps the model in use).
     fn retrain(&mut self, view: &TickView<'_>, now: i64) {
         let mut basics = Vec::new();
         let mut reads = 0;
@@ -190,20 +185,7 @@ impl StrataPolicy {
         let Ok(histories) = b.finish(ids.len()) else {
             return;
         };
-        self.trainings += 1;
-        let cfg = TrainConfig {
-            history_from_ms: Some(now - LOG_RETENTION_MS),
-            ..self.train.clone()
-        };
-        let trained = train_forest(&basics, &histories, now, &cfg);
-        if trained.is_err() && self.model.kind() == ModelKind::Forest {
-            return; // keep the forest in use
-        }
-        let (model, _) = choose_model(self.rule, trained);
-        if model.kind() == ModelKind::Forest {
-            self.forest_in_use += 1;
-        }
-        self.model = model;
+        self.model.train_now(&basics, &histories, now);
     }
 
     fn slot(&mut self, obj: ObjId) -> usize {
@@ -300,9 +282,9 @@ impl StrataPolicy {
 
     /// Decides the objects of the current batch.
     fn decide_batch(&mut self, view: &TickView<'_>, now: i64, moves: &mut Vec<Move>) {
-        self.model.p_hot_batch(&self.feats, &mut self.p_hot);
-        self.model
-            .expected_reads_batch(&self.feats, &self.p_hot, &mut self.reads);
+        let model = self.model.current().clone();
+        model.p_hot_batch(&self.feats, &mut self.p_hot);
+        model.expected_reads_batch(&self.feats, &self.p_hot, &mut self.reads);
         let batch = std::mem::take(&mut self.batch);
         let feats = std::mem::take(&mut self.feats);
         let p_hot = std::mem::take(&mut self.p_hot);
@@ -352,12 +334,7 @@ impl Policy for StrataPolicy {
 
     fn on_tick(&mut self, now_ms: u64, view: &TickView<'_>, moves: &mut Vec<Move>) {
         let now = now_ms as i64;
-        let day = now_ms / DAY_MS;
-        if self
-            .last_training_day
-            .is_none_or(|d| day >= d + RETRAIN_DAYS)
-        {
-            self.last_training_day = Some(day);
+        if self.model.is_due(now) {
             self.retrain(view, now);
         }
         for (i, (meta, place)) in view.objects.all().iter().zip(view.placement).enumerate() {

@@ -13,7 +13,7 @@
 //!
 //! The `storage_class` of each preset is the provider's own name of the
 //! class, which is also what a store sends on writes (`storage_class` in
-//! [`crate::StoreSpec`]): `STANDARD_IA`, `Cool`, `NEARLINE`, ...
+//! `backends::StoreSpec`): `STANDARD_IA`, `Cool`, `NEARLINE`, ...
 
 use crate::profile::TierProfile;
 
