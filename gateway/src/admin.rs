@@ -39,19 +39,16 @@ use http_body_util::Full;
 use serde_json::{Value, json};
 
 use crate::s3::util::catalog_err;
-use crate::state::Strata;
+use engine::{Core, Engine};
 
 /// Shared by every admin request.
 pub struct Admin {
-    pub strata: Arc<Strata>,
-    /// Planner settings and placement rules.
-    pub planner: crate::planning::PlannerContext,
+    /// The node's shared state (`engine.core`, kept at hand: most routes read only it).
+    pub strata: Arc<Core>,
+    /// The node: its workers' handles (model, mover, usage, scrubber, resealer) and planner settings.
+    pub engine: Arc<Engine>,
     /// `POST /admin/test/clock` moves the gateway's clock (only with STRATA_TEST_CLOCK=1).
     pub test_clock: bool,
-    /// Re-sealing after key rotation.
-    pub resealer: Arc<crate::reseal::Resealer>,
-    /// Scrub-and-heal.
-    pub scrubber: Arc<crate::scrub::Scrubber>,
     pub token: String,
     pub users: Vec<(String, crate::config::AccessLevel)>,
 }
@@ -133,28 +130,28 @@ impl Admin {
             (&Method::GET, "/admin/chaos/stats") => self.chaos_stats(),
             (&Method::GET, "/admin/keys") => json_reply(
                 StatusCode::OK,
-                &crate::reseal::keys_status(&self.strata, &self.resealer),
+                &engine::reseal::keys_status(&self.strata, &self.engine.resealer),
             ),
             (&Method::POST, "/admin/keys/rotate") => self.rotate(body).await,
-            (&Method::GET, "/admin/scrub") => json_reply(StatusCode::OK, &self.scrubber.status()),
+            (&Method::GET, "/admin/scrub") => {
+                json_reply(StatusCode::OK, &self.engine.scrubber.status())
+            }
             (&Method::POST, "/admin/scrub") => {
-                let report = crate::scrub::scrub_once(&self.strata, &self.scrubber).await;
+                let report = engine::scrub::scrub_once(&self.strata, &self.engine.scrubber).await;
                 json_reply(StatusCode::OK, &report.to_json())
             }
-            (&Method::GET, "/admin/plan") => {
-                match crate::planning::compute(&self.strata, &self.planner).await {
-                    Ok(plan) => json_reply(StatusCode::OK, &json!(plan)),
-                    Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "PlannerError", e),
-                }
-            }
+            (&Method::GET, "/admin/plan") => match self.engine.plan().await {
+                Ok(plan) => json_reply(StatusCode::OK, &json!(plan)),
+                Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "PlannerError", e),
+            },
             (&Method::POST, "/admin/plan/apply") => self.apply_plan().await,
             (&Method::POST, "/admin/test/clock") if self.test_clock => self.advance_clock(body),
             (&Method::GET, "/admin/model") => {
-                json_reply(StatusCode::OK, &json!(self.strata.model.report()))
+                json_reply(StatusCode::OK, &json!(self.engine.model.report()))
             }
             (&Method::POST, "/admin/model/retrain") => json_reply(
                 StatusCode::OK,
-                &json!(self.strata.model.retrain(&self.strata).await),
+                &json!(self.engine.model.retrain(&self.strata).await),
             ),
             (&Method::GET, "/admin/moves") => self.moves(&query).await,
             (&Method::POST, "/admin/moves") => self.plan_move(body).await,
@@ -273,10 +270,10 @@ impl Admin {
     }
 
     /// The usage snapshot, computed now if none exists yet (or when asked to).
-    async fn usage(&self, refresh: bool) -> Result<crate::usage::Usage, catalog::CatalogError> {
-        match self.strata.usage.get() {
+    async fn usage(&self, refresh: bool) -> Result<engine::usage::Usage, catalog::CatalogError> {
+        match self.engine.usage.get() {
             Some(u) if !refresh => Ok(u),
-            _ => crate::usage::refresh(&self.strata).await,
+            _ => self.engine.refresh_usage().await,
         }
     }
 
@@ -338,7 +335,7 @@ impl Admin {
     }
 
     async fn metrics(&self) -> Reply {
-        use crate::metrics::{header, label};
+        use engine::metrics::{header, label};
         use std::fmt::Write as _;
         use std::sync::atomic::Ordering::Relaxed;
         let s = &self.strata;
@@ -455,7 +452,7 @@ impl Admin {
                 by_state.get(st).copied().unwrap_or(0)
             );
         }
-        let model = self.strata.model.report();
+        let model = self.engine.model.report();
         header(
             &mut out,
             "strata_model_forest_in_use",
@@ -551,11 +548,11 @@ impl Admin {
     }
 
     async fn apply_plan(&self) -> Reply {
-        let plan = match crate::planning::compute(&self.strata, &self.planner).await {
+        let plan = match self.engine.plan().await {
             Ok(p) => p,
             Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, "PlannerError", e),
         };
-        match crate::planning::apply(&self.strata, &plan).await {
+        match self.engine.apply(&plan).await {
             Ok(created) => json_reply(
                 StatusCode::ACCEPTED,
                 &json!({ "plan": plan, "created": created }),
@@ -608,9 +605,9 @@ impl Admin {
                 format!("no backend {:?}", req.backend),
             );
         }
-        match crate::reseal::rotate(&self.strata, &req.backend).await {
+        match engine::reseal::rotate(&self.strata, &req.backend).await {
             Ok(id) => {
-                self.resealer.wake();
+                self.engine.resealer.wake();
                 json_reply(
                     StatusCode::OK,
                     &json!({ "backend": req.backend, "active_key_id": id }),
@@ -756,7 +753,7 @@ impl Admin {
             .await;
         match created {
             Ok(Some(tasks)) => {
-                self.strata.mover.wake();
+                self.engine.mover.wake();
                 json_reply(StatusCode::ACCEPTED, &json!({ "moves": tasks }))
             }
             Ok(None) => error(StatusCode::NOT_FOUND, "NoSuchKey", "no such object"),
@@ -773,9 +770,9 @@ impl Admin {
         json_reply(
             StatusCode::OK,
             &json!({
-                "interval_ms": crate::usage::REFRESH.as_millis() as u64,
-                "max_samples": crate::usage::HISTORY_LEN,
-                "samples": self.strata.usage.history(),
+                "interval_ms": engine::usage::REFRESH.as_millis() as u64,
+                "max_samples": engine::usage::HISTORY_LEN,
+                "samples": self.engine.usage.history(),
             }),
         )
     }
@@ -785,7 +782,7 @@ impl Admin {
         let now = self.strata.clock.now_ms();
         match self
             .strata
-            .with_catalog(move |c| crate::usage::heat_histogram(c, now))
+            .with_catalog(move |c| engine::usage::heat_histogram(c, now))
             .await
         {
             Ok(h) => json_reply(StatusCode::OK, &json!(h)),
@@ -815,7 +812,7 @@ impl Admin {
     ) -> Value {
         let now = self.strata.clock.now_ms();
         let half_life = self.strata.catalog.heat_half_life_ms();
-        let score = self.strata.model.score_of(bucket, key);
+        let score = self.engine.model.score_of(bucket, key);
         json!({
             "bucket": bucket,
             "key": key,
@@ -834,7 +831,7 @@ impl Admin {
             "p_hot": score.map(|s| s.p_hot),
             "p_hot_model": score.map(|s| s.model),
             "p_hot_scored_at_ms": score.map(|s| s.scored_at_ms),
-            "p_hot_horizon_ms": self.strata.model.report_horizon_ms(),
+            "p_hot_horizon_ms": self.engine.model.report_horizon_ms(),
         })
     }
 

@@ -7,7 +7,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use backends::TierProfile;
+pub use engine::config::{
+    BackendConfig, CatalogSettings, ConfigError, EngineConfig, PlacementConfig, ScrubSettings,
+};
 use serde::Deserialize;
 
 /// Everything the gateway needs to start. Unknown TOML fields are refused so that a typo fails fast.
@@ -40,27 +42,7 @@ pub struct Config {
     /// Background scrub-and-heal.
     pub scrub: ScrubSettings,
     /// The placement planner.
-    pub planner: crate::planning::PlannerSettings,
-}
-
-/// How often and how fast the scrubber re-reads replicas.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ScrubSettings {
-    /// Seconds between the starts of two passes; 0 turns the background scrubber off (`POST /admin/scrub` still
-    /// runs one pass on demand).
-    pub interval_secs: u64,
-    /// Replica parts checked per second at most.
-    pub rate_per_sec: u32,
-}
-
-impl Default for ScrubSettings {
-    fn default() -> Self {
-        Self {
-            interval_secs: 24 * 3600,
-            rate_per_sec: 50,
-        }
-    }
+    pub planner: engine::config::PlannerSettings,
 }
 
 /// One S3 user.
@@ -83,73 +65,6 @@ pub enum AccessLevel {
     ReadOnly,
 }
 
-/// One storage backend: a name, a tier profile and where its bytes live (`kind` and its fields, see
-/// `backends::cloud::StoreSpec`: `local {path}`, `s3 {endpoint, bucket, region, access_key_env, ...}`,
-/// `azure {endpoint, account, container, access_key_env, ...}`, `gcs {endpoint, bucket, anonymous, ...}`).
-/// Unknown fields are still refused: whatever this struct does not take reaches the spec, which refuses it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct BackendConfig {
-    pub name: String,
-    /// Tier profile: a preset name from `backends::prices` (`aws-s3-standard`, `azure-cool`, `gcs-coldline`, ...)...
-    #[serde(default)]
-    pub tier: Option<String>,
-    /// ...or a full profile.
-    #[serde(default)]
-    pub profile: Option<TierProfile>,
-    /// Most plaintext bytes the planner may place on this backend (None: unlimited). New writes are not refused
-    /// when it is exceeded; the planner moves objects off it.
-    #[serde(default)]
-    pub capacity_bytes: Option<u64>,
-    #[serde(flatten)]
-    pub store: backends::cloud::StoreSpec,
-}
-
-/// Placement policy.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PlacementConfig {
-    /// Backends that receive every new object (its replicas), in order. Default: the first `replication_factor`
-    /// backends in config order that satisfy provider diversity.
-    pub initial: Vec<String>,
-    /// Replicas per object. Default: 1 when all backends share one provider, else 2.
-    pub replication_factor: Option<usize>,
-    /// Replicas of one object on distinct providers. Default: true when several providers exist.
-    pub provider_diversity: Option<bool>,
-    /// First-byte latency (ms) that objects likely to be read must get from at least one replica.
-    pub latency_sla_ms: Option<f64>,
-}
-
-/// The placement policy with its defaults filled in.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Placement {
-    pub initial: Vec<String>,
-    pub replication_factor: usize,
-    pub provider_diversity: bool,
-    pub latency_sla_ms: Option<f64>,
-}
-
-/// Heat decay and access-log retention.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CatalogSettings {
-    pub heat_half_life_secs: u64,
-    pub access_log_retention_secs: u64,
-    pub access_log_max_entries: u64,
-    /// Longest delay before recorded accesses reach the catalog.
-    pub flush_interval_ms: u64,
-}
-
-impl Default for CatalogSettings {
-    fn default() -> Self {
-        Self {
-            heat_half_life_secs: 24 * 3600,
-            access_log_retention_secs: 14 * 24 * 3600,
-            access_log_max_entries: 5_000_000,
-            flush_interval_ms: 200,
-        }
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -165,23 +80,9 @@ impl Default for Config {
             chaos: chaos::ChaosConfig::default(),
             retry: backends::retry::RetryPolicy::default(),
             scrub: ScrubSettings::default(),
-            planner: crate::planning::PlannerSettings::default(),
+            planner: engine::config::PlannerSettings::default(),
         }
     }
-}
-
-/// A configuration problem, naming the field at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("invalid config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("invalid config: {field}: {message}")]
-    Invalid { field: String, message: String },
 }
 
 impl Config {
@@ -198,182 +99,29 @@ impl Config {
         Ok(config)
     }
 
-    /// The backends to open: the configured ones, or the embedded default.
-    pub fn effective_backends(&self) -> Vec<BackendConfig> {
-        if !self.backends.is_empty() {
-            return self.backends.clone();
+    /// The engine's sections of this configuration.
+    pub fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            data_dir: self.data_dir.clone(),
+            region: self.region.clone(),
+            backends: self.backends.clone(),
+            placement: self.placement.clone(),
+            catalog: self.catalog.clone(),
+            chaos: self.chaos.clone(),
+            retry: self.retry.clone(),
+            scrub: self.scrub.clone(),
+            planner: self.planner.clone(),
         }
-        [
-            ("hot", "s3-standard"),
-            ("warm", "s3-standard-ia"),
-            ("cold", "s3-glacier-ir"),
-        ]
-        .into_iter()
-        .map(|(name, tier)| BackendConfig {
-            name: name.to_owned(),
-            tier: Some(tier.to_owned()),
-            profile: None,
-            capacity_bytes: None,
-            store: backends::cloud::StoreSpec::Local(backends::cloud::LocalSpec {
-                path: PathBuf::from("backends").join(name),
-            }),
-        })
-        .collect()
     }
 
-    /// The placement policy with defaults applied, checked against the backends.
-    pub fn placement(&self) -> Result<Placement, ConfigError> {
-        let invalid = |field: &str, message: String| ConfigError::Invalid {
-            field: field.to_owned(),
-            message,
-        };
-        let backends = self.effective_backends();
-        let provider_of = |name: &str| -> Option<String> {
-            backends
-                .iter()
-                .find(|b| b.name == name)
-                .and_then(|b| resolve_profile(b).ok())
-                .map(|p| p.provider)
-        };
-        let providers: std::collections::BTreeSet<String> = backends
-            .iter()
-            .filter_map(|b| resolve_profile(b).ok())
-            .map(|p| p.provider)
-            .collect();
-        let p = &self.placement;
-        let diversity = p.provider_diversity.unwrap_or(providers.len() > 1);
-        let rf = match p.replication_factor {
-            Some(0) => {
-                return Err(invalid(
-                    "placement.replication_factor",
-                    "must be at least 1".to_owned(),
-                ));
-            }
-            Some(n) => n,
-            None if !p.initial.is_empty() => p.initial.len(),
-            None => {
-                if providers.len() > 1 {
-                    2
-                } else {
-                    1
-                }
-            }
-        };
-        let initial = if p.initial.is_empty() {
-            // The first backends in config order that keep providers distinct when required.
-            let mut chosen: Vec<String> = Vec::new();
-            for b in &backends {
-                if chosen.len() == rf {
-                    break;
-                }
-                let prov = provider_of(&b.name);
-                if diversity && chosen.iter().any(|c| provider_of(c) == prov) {
-                    continue;
-                }
-                chosen.push(b.name.clone());
-            }
-            chosen
-        } else {
-            p.initial.clone()
-        };
-        for (i, name) in initial.iter().enumerate() {
-            if provider_of(name).is_none() {
-                return Err(invalid(
-                    &format!("placement.initial[{i}]"),
-                    format!("unknown backend {name:?}"),
-                ));
-            }
-        }
-        if initial.len() != rf {
-            return Err(invalid(
-                "placement.initial",
-                format!(
-                    "{} backend(s) {:?} for replication_factor {rf}{}",
-                    initial.len(),
-                    initial,
-                    if diversity {
-                        " with provider diversity"
-                    } else {
-                        ""
-                    }
-                ),
-            ));
-        }
-        let distinct: std::collections::BTreeSet<_> = initial.iter().collect();
-        if distinct.len() != initial.len() {
-            return Err(invalid(
-                "placement.initial",
-                "a backend is listed twice".to_owned(),
-            ));
-        }
-        if diversity {
-            let provs: std::collections::BTreeSet<_> =
-                initial.iter().map(|n| provider_of(n)).collect();
-            if provs.len() != initial.len() {
-                return Err(invalid(
-                    "placement.provider_diversity",
-                    format!("the initial backends {initial:?} share a provider"),
-                ));
-            }
-        }
-        if let Some(sla) = p.latency_sla_ms
-            && (sla.is_nan() || sla <= 0.0)
-        {
-            return Err(invalid(
-                "placement.latency_sla_ms",
-                "must be > 0".to_owned(),
-            ));
-        }
-        Ok(Placement {
-            initial,
-            replication_factor: rf,
-            provider_diversity: diversity,
-            latency_sla_ms: p.latency_sla_ms,
-        })
-    }
-
-    /// Checks cross-field rules that serde cannot express.
+    /// Checks cross-field rules that serde cannot express: the engine's, then the front's (domains, users).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |field: &str, message: String| ConfigError::Invalid {
             field: field.to_owned(),
             message,
         };
-        let backends = self.effective_backends();
-        let mut names = std::collections::HashSet::new();
-        for (i, b) in backends.iter().enumerate() {
-            if b.name.is_empty()
-                || !b
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(invalid(
-                    &format!("backends[{i}].name"),
-                    format!(
-                        "{:?} must be non-empty ASCII letters, digits, '-' or '_'",
-                        b.name
-                    ),
-                ));
-            }
-            if !names.insert(b.name.clone()) {
-                return Err(invalid(
-                    &format!("backends[{i}].name"),
-                    format!("duplicate backend {:?}", b.name),
-                ));
-            }
-            resolve_profile(b).map_err(|m| invalid(&format!("backends[{i}].tier"), m))?;
-            if b.capacity_bytes == Some(0) {
-                return Err(invalid(
-                    &format!("backends[{i}].capacity_bytes"),
-                    "must be positive (leave it out for no limit)".to_owned(),
-                ));
-            }
-        }
+        self.engine().validate()?;
         crate::s3::host::Domains::new(&self.domains).map_err(|m| invalid("domains", m))?;
-        self.placement()?;
-        self.retry
-            .validate()
-            .map_err(|e| invalid("retry", e.to_string()))?;
         let mut keys = std::collections::HashSet::new();
         for (i, u) in self.users.iter().enumerate() {
             if u.access_key.len() < 3 || u.secret_key.len() < 8 {
@@ -389,44 +137,7 @@ impl Config {
                 ));
             }
         }
-        let known: Vec<&str> = backends.iter().map(|b| b.name.as_str()).collect();
-        self.chaos
-            .validate(&known)
-            .map_err(|e| invalid(&format!("chaos.{}", e.field()), e.to_string()))?;
-        let p = &self.planner;
-        if !(p.model_horizon_hours.is_finite() && p.model_horizon_hours >= 1.0) {
-            return Err(invalid(
-                "planner.model_horizon_hours",
-                format!("must be at least 1, got {}", p.model_horizon_hours),
-            ));
-        }
-        if !(p.horizon_days.is_finite() && p.horizon_days > 0.0) {
-            return Err(invalid(
-                "planner.horizon_days",
-                format!("must be positive, got {}", p.horizon_days),
-            ));
-        }
-        if self.catalog.heat_half_life_secs == 0 {
-            return Err(invalid(
-                "catalog.heat_half_life_secs",
-                "must be > 0".to_owned(),
-            ));
-        }
         Ok(())
-    }
-}
-
-/// The tier profile of a backend: its explicit profile, or a preset of the default price table.
-pub fn resolve_profile(b: &BackendConfig) -> Result<TierProfile, String> {
-    match (&b.profile, b.tier.as_deref()) {
-        (Some(p), _) => Ok(p.clone()),
-        (None, Some(name)) => backends::prices::preset(name).ok_or_else(|| {
-            format!(
-                "unknown tier {name:?} (known: {}; or give a [profile])",
-                backends::prices::preset_names().join(", ")
-            )
-        }),
-        (None, None) => Err("needs `tier` or `profile`".to_owned()),
     }
 }
 
@@ -438,9 +149,14 @@ mod tests {
     fn embedded_default_is_valid_and_has_three_tiers() {
         let c = Config::default();
         c.validate().unwrap();
-        let names: Vec<_> = c.effective_backends().into_iter().map(|b| b.name).collect();
+        let names: Vec<_> = c
+            .engine()
+            .effective_backends()
+            .into_iter()
+            .map(|b| b.name)
+            .collect();
         assert_eq!(names, ["hot", "warm", "cold"]);
-        let p = c.placement().unwrap();
+        let p = c.engine().placement().unwrap();
         assert_eq!(p.initial, ["hot"]);
         assert_eq!(p.replication_factor, 1);
         assert!(!p.provider_diversity);
@@ -479,12 +195,15 @@ mod tests {
         let base = "[[backends]]\nname = \"a\"\nkind = \"local\"\npath = \"a\"\ntier = \"aws-s3-standard\"\n";
         let c: Config = toml::from_str(&format!("{base}capacity_bytes = 1000\n")).unwrap();
         c.validate().unwrap();
-        assert_eq!(c.effective_backends()[0].capacity_bytes, Some(1000));
+        assert_eq!(
+            c.engine().effective_backends()[0].capacity_bytes,
+            Some(1000)
+        );
         let c: Config = toml::from_str(&format!("{base}capacity_bytes = 0\n")).unwrap();
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("backends[0].capacity_bytes"), "{err}");
         let c: Config = toml::from_str(base).unwrap();
-        assert_eq!(c.effective_backends()[0].capacity_bytes, None);
+        assert_eq!(c.engine().effective_backends()[0].capacity_bytes, None);
     }
 
     #[test]
@@ -585,7 +304,7 @@ max_count = 100
     #[test]
     fn the_valid_config_is_valid() {
         let c = load(VALID).unwrap();
-        assert_eq!(c.placement().unwrap().replication_factor, 2);
+        assert_eq!(c.engine().placement().unwrap().replication_factor, 2);
     }
 
     /// `VALID` with `key = value` replaced in `section` (or appended to it when the key is absent).

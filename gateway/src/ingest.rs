@@ -15,7 +15,7 @@ use s3s::crypto::{Checksum as _, Md5};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
 
 use crate::checksums::Expectations;
-use crate::metrics::Metrics;
+use engine::metrics::Metrics;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// Largest single PUT (and part) S3 accepts.

@@ -3,26 +3,15 @@
 mod admin;
 mod checksums;
 mod cli;
-mod clock;
 mod config;
 mod credentials;
 mod dashboard;
 mod ingest;
-mod metrics;
-mod model;
-mod mover;
 mod object_filter;
-mod planning;
 mod read;
-mod reaper;
-mod recorder;
-mod recovery;
-mod reseal;
+mod request_metrics;
 mod s3;
-mod scrub;
 mod server;
-mod state;
-mod usage;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 
 use catalog::ObjectRecord;
 
-use crate::state::Strata;
+use engine::Core;
 
 /// The filters of `GET /admin/objects` besides bucket and prefix: `backend` (a replica there), `min_heat` and
 /// `max_heat` (heat now in `[min, max)`).
@@ -29,7 +29,7 @@ impl ObjectFilter {
     /// The filters of the query; a bad one is `(error code, message)` for a 400.
     pub fn parse(
         q: &std::collections::HashMap<String, String>,
-        strata: &Strata,
+        strata: &Core,
     ) -> Result<Self, (&'static str, String)> {
         let heat = |name: &str| match q.get(name).map(|v| v.parse::<f64>()) {
             None => Ok(None),

@@ -3,7 +3,7 @@
 //! A reader task walks the object's parts that overlap the range. For each part it reads from the replica with
 //! the lowest expected first-byte latency; on an error — opening, mid-stream, or a frame that fails its check —
 //! it resumes from the next replica at the byte it had reached. Backends only yield bytes of frames that opened
-//! and verified, so a corrupt frame is never served. The task holds a [`ReadLease`](crate::reaper::ReadLease)
+//! and verified, so a corrupt frame is never served. The task holds a [`ReadLease`](engine::reaper::ReadLease)
 //! on the object's blobs until it ends, so an overwrite cannot delete them under it. A bounded channel carries
 //! the bytes: memory does not grow with object size, and a slow client slows only its own reader.
 
@@ -20,7 +20,7 @@ use s3s::{S3Error, S3ErrorCode, S3Result};
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::mpsc;
 
-use crate::state::Strata;
+use engine::Core;
 
 /// Why a read could not continue.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +53,7 @@ impl ObjectBody {
 /// Starts reading `range` of `rec` and waits for the first bytes, so that an object that cannot be read at all
 /// is an S3 error (503) rather than a truncated 200.
 pub async fn open(
-    strata: &Arc<Strata>,
+    strata: &Arc<Core>,
     rec: &ObjectRecord,
     range: Range<u64>,
 ) -> S3Result<ObjectBody> {
@@ -75,7 +75,7 @@ pub async fn open(
 }
 
 async fn pump(
-    strata: &Strata,
+    strata: &Core,
     rec: &ObjectRecord,
     range: Range<u64>,
     tx: mpsc::Sender<Result<Bytes, ReadError>>,

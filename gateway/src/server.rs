@@ -8,15 +8,12 @@ use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
+use engine::{Clock, Engine};
+
 use crate::admin::Admin;
-use crate::clock::Clock;
 use crate::config::{AccessLevel, Config};
 use crate::credentials;
 use crate::s3::{StrataAccess, StrataAuth, StrataS3, auth::Users};
-use crate::state::Strata;
-
-/// How long deleted or overwritten blobs stay readable for requests that already started.
-const GARBAGE_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     config.validate()?;
@@ -41,8 +38,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let root = creds.credentials;
 
-    let strata = Strata::open(&config, Clock::system())?;
-    let report = crate::recovery::recover(&strata).await?;
+    let engine = Engine::open(&config.engine(), Clock::system())?;
+    let strata = engine.core.clone();
+    let report = engine.recover().await?;
     tracing::info!(?report, "start-up recovery done");
 
     let mut users = Users::default();
@@ -67,30 +65,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         b.build()
     };
-    let resealer = Arc::new(crate::reseal::Resealer::new(
-        &strata.backends,
-        Default::default(),
-    ));
-    let scrubber = Arc::new(crate::scrub::Scrubber::new());
-    let planner_ctx = crate::planning::PlannerContext {
-        settings: config.planner.clone(),
-        rules: planner::PlacementRules {
-            replication_factor: strata.placement.replication_factor,
-            provider_diversity: strata.placement.provider_diversity,
-        },
-        sla_ms: strata.placement.latency_sla_ms,
-        capacities: config
-            .effective_backends()
-            .into_iter()
-            .filter_map(|b| Some((b.name, b.capacity_bytes?)))
-            .collect(),
-    };
     let admin = Arc::new(Admin {
-        planner: planner_ctx.clone(),
         test_clock: std::env::var("STRATA_TEST_CLOCK").is_ok_and(|v| v == "1"),
-        resealer: resealer.clone(),
-        scrubber: scrubber.clone(),
         strata: strata.clone(),
+        engine: engine.clone(),
         token: root.admin_token.clone(),
         users: users.summary(),
     });
@@ -109,26 +87,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         config.data_dir.display()
     );
 
-    tokio::spawn(crate::reaper::run(
-        strata.clone(),
-        Duration::from_secs(2),
-        GARBAGE_GRACE,
-    ));
-    tokio::spawn(crate::mover::run(strata.clone(), strata.mover.clone()));
-    tokio::spawn(crate::usage::run(strata.clone()));
-    tokio::spawn(crate::model::run(strata.clone()));
-    if config.planner.enabled {
-        tokio::spawn(crate::planning::run(strata.clone(), planner_ctx));
-    }
-    tokio::spawn(crate::reseal::run(strata.clone(), resealer));
-    if config.scrub.interval_secs > 0 {
-        tokio::spawn(crate::scrub::run(
-            strata.clone(),
-            scrubber,
-            Duration::from_secs(config.scrub.interval_secs),
-            config.scrub.rate_per_sec.max(1),
-        ));
-    }
+    engine.start().await;
 
     let http = ConnBuilder::new(TokioExecutor::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -140,10 +99,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     let service = service.clone();
                     let metrics = strata.metrics.clone();
                     let svc = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                        let slot = crate::metrics::OpSlot::default();
+                        let slot = crate::request_metrics::OpSlot::default();
                         req.extensions_mut().insert(slot.clone());
                         let fut = hyper::service::Service::call(&service, req);
-                        crate::metrics::observe(metrics.clone(), slot, fut)
+                        crate::request_metrics::observe(metrics.clone(), slot, fut)
                     });
                     let conn = http.serve_connection(TokioIo::new(sock), svc).into_owned();
                     let conn = graceful.watch(conn);
@@ -169,6 +128,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("requests still running after 10 s; stopping"),
     }
+    engine.shutdown().await;
     Ok(())
 }
 

@@ -684,7 +684,7 @@ fn task(g: &Gateway, id: u64) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// The mover's attempts per copy-and-verify step (`gateway/src/mover.rs`).
+/// The mover's attempts per copy-and-verify step (`engine/src/mover.rs`).
 const MOVER_ATTEMPTS: u64 = 5;
 
 async fn move_aborts(fault: Value, ops: &[&str], faults_per_attempt: u64) {

@@ -75,7 +75,7 @@ impl S3Access for StrataAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         // Tell the metrics layer which operation this request is.
         let op = cx.s3_op().name().to_owned();
-        if let Some(slot) = cx.extensions_mut().get::<crate::metrics::OpSlot>() {
+        if let Some(slot) = cx.extensions_mut().get::<crate::request_metrics::OpSlot>() {
             let _ = slot.0.set(op);
         }
         let Some(creds) = cx.credentials() else {

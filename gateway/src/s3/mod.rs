@@ -19,16 +19,16 @@ use s3s::{S3, S3Request, S3Response, S3Result};
 
 pub use auth::{StrataAccess, StrataAuth};
 
-use crate::state::Strata;
+use engine::Core;
 
-/// The S3 service: a thin shell over the shared [`Strata`] state.
+/// The S3 service: a thin shell over the shared [`Core`] state.
 #[derive(Clone)]
 pub struct StrataS3 {
-    strata: Arc<Strata>,
+    strata: Arc<Core>,
 }
 
 impl StrataS3 {
-    pub fn new(strata: Arc<Strata>) -> StrataS3 {
+    pub fn new(strata: Arc<Core>) -> StrataS3 {
         StrataS3 { strata }
     }
 

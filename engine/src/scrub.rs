@@ -38,8 +38,8 @@ use catalog::{ObjectRecord, PartRef};
 use futures::StreamExt;
 use serde::Serialize;
 
+use crate::core::Core;
 use crate::mover::{StepError, backoff, verify_part};
-use crate::state::Strata;
 
 /// Objects fetched from the catalog per page.
 const PAGE: usize = 256;
@@ -203,7 +203,7 @@ impl Scrubber {
 /// `min(interval, 10 min)`), each reading at most `rate_per_sec` replica-parts per second (0: unpaced). A zero
 /// `interval` disables background scrubbing (returns at once); [`scrub_once`] still works.
 pub async fn run(
-    strata: Arc<Strata>,
+    strata: Arc<Core>,
     scrubber: Arc<Scrubber>,
     interval: Duration,
     rate_per_sec: u32,
@@ -223,11 +223,11 @@ pub async fn run(
 
 /// One full, unpaced pass over every object (waiting first for a running pass to end); returns its report. Used
 /// by `POST /admin/scrub` and tests.
-pub async fn scrub_once(strata: &Arc<Strata>, scrubber: &Scrubber) -> ScrubReport {
+pub async fn scrub_once(strata: &Arc<Core>, scrubber: &Scrubber) -> ScrubReport {
     pass(strata, scrubber, 0).await
 }
 
-async fn pass(strata: &Arc<Strata>, scrubber: &Scrubber, rate_per_sec: u32) -> ScrubReport {
+async fn pass(strata: &Arc<Core>, scrubber: &Scrubber, rate_per_sec: u32) -> ScrubReport {
     let _one_at_a_time = scrubber.pass.lock().await;
     let started_ms = strata.clock.now_ms();
     {
@@ -339,7 +339,7 @@ async fn check_replica(b: &Backend, part: &PartRef) -> Health {
 
 /// Whether `bucket/key` is still at `generation`: `Ok(false)` if it changed or is gone.
 pub(crate) async fn unchanged(
-    strata: &Strata,
+    strata: &Core,
     bucket: &str,
     key: &str,
     generation: u64,
@@ -353,7 +353,7 @@ pub(crate) async fn unchanged(
 }
 
 async fn scrub_object(
-    strata: &Arc<Strata>,
+    strata: &Arc<Core>,
     pacer: &mut Pacer,
     report: &mut ScrubReport,
     bucket: &str,
@@ -464,7 +464,7 @@ enum HealError {
 /// Rewrites `part` on `dest` from `sources` and verifies it, after confirming (each attempt) that the object is
 /// still at `generation`. The caller holds a read lease on the blob. Returns the source used.
 async fn heal(
-    strata: &Strata,
+    strata: &Core,
     bucket: &str,
     key: &str,
     generation: u64,
@@ -617,18 +617,15 @@ impl Pacer {
 pub(crate) mod tests {
     use super::*;
     use crate::clock::Clock;
-    use crate::config::Config;
+    use crate::config::EngineConfig;
     use bytes::Bytes;
     use catalog::{NewObject, ObjectMeta};
 
     /// A gateway state over the embedded default backends (hot, warm, cold on local disk) in a temp dir.
-    pub(crate) fn state() -> (tempfile::TempDir, Arc<Strata>) {
+    pub(crate) fn state() -> (tempfile::TempDir, Arc<Core>) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config {
-            data_dir: dir.path().join("data"),
-            ..Config::default()
-        };
-        let strata = Strata::open(&config, Clock::system()).expect("open state");
+        let config = EngineConfig::embedded(dir.path().join("data"));
+        let strata = Core::open(&config, Clock::system()).expect("open state");
         strata.catalog.create_bucket("b", 0).expect("create bucket");
         (dir, strata)
     }
@@ -640,7 +637,7 @@ pub(crate) mod tests {
     }
 
     /// Writes `body` as a one-part object on every backend of `replicas` and commits it.
-    pub(crate) async fn put(strata: &Strata, key: &str, body: &[u8], replicas: &[&str]) -> PartRef {
+    pub(crate) async fn put(strata: &Core, key: &str, body: &[u8], replicas: &[&str]) -> PartRef {
         let blob = format!("blobs/{:02x}/{}", body.len() % 256, uuid::Uuid::new_v4());
         for r in replicas {
             let b = strata.backend(r).expect("backend");
@@ -673,7 +670,7 @@ pub(crate) mod tests {
     }
 
     /// The file holding `blob` on the local backend `backend`.
-    pub(crate) fn blob_file(strata: &Strata, backend: &str, blob: &str) -> std::path::PathBuf {
+    pub(crate) fn blob_file(strata: &Core, backend: &str, blob: &str) -> std::path::PathBuf {
         let i = strata
             .backends
             .iter()

@@ -1,4 +1,8 @@
-//! The gateway's shared state: the catalog, the backends, the placement policy and the request-side helpers.
+//! [`Core`]: the shared state of one node — catalog, backends, placement policy, clock, read leases, access
+//! recorder and counters — that the S3 front and every worker read.
+//!
+//! It holds no worker: the mover, the model, the usage cache and the rest hold an `Arc<Core>`, never the other
+//! way round (see [`crate::Engine`], which owns both).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,14 +12,14 @@ use backends::Backend;
 use catalog::{Catalog, CatalogConfig};
 
 use crate::clock::Clock;
-use crate::config::{Config, Placement, resolve_profile};
+use crate::config::{EngineConfig, Placement, resolve_profile};
 use crate::reaper::ReadLeases;
 use crate::recorder::AccessRecorder;
 use backends::retry::RetryStats;
 use std::collections::BTreeMap;
 
-/// Everything a request handler needs. One per process, behind an `Arc`.
-pub struct Strata {
+/// Everything a request handler needs. One per node, behind an `Arc`.
+pub struct Core {
     pub catalog: Arc<Catalog>,
     /// In configuration order.
     pub backends: Vec<Arc<Backend>>,
@@ -24,13 +28,9 @@ pub struct Strata {
     pub recorder: AccessRecorder,
     /// In-memory counters for /metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// Last snapshot of bytes and cost per backend.
-    pub usage: crate::usage::UsageCache,
     /// Fault injection shared by every backend's store (no rules: pass-through).
     pub chaos: Arc<chaos::Chaos>,
     pub leases: Arc<ReadLeases>,
-    /// Wakes the mover when tasks are planned.
-    pub mover: crate::mover::MoverHandle,
     pub clock: Clock,
     pub region: String,
     pub started: Instant,
@@ -40,13 +40,11 @@ pub struct Strata {
     pub retry_stats: BTreeMap<String, Arc<RetryStats>>,
     /// The placement policy (replication factor, provider diversity, initial backends, SLA).
     pub placement: Placement,
-    /// The `p_hot` model in use and the objects' last scores.
-    pub model: Arc<crate::model::CurrentModel>,
 }
 
-impl Strata {
+impl Core {
     /// Opens the catalog and the backends described by `config`. Must run inside a tokio runtime.
-    pub fn open(config: &Config, clock: Clock) -> anyhow::Result<Arc<Strata>> {
+    pub fn open(config: &EngineConfig, clock: Clock) -> anyhow::Result<Arc<Core>> {
         std::fs::create_dir_all(&config.data_dir)?;
         let catalog_config = CatalogConfig {
             heat_half_life_ms: (config.catalog.heat_half_life_secs * 1000) as i64,
@@ -78,34 +76,25 @@ impl Strata {
                     .ok_or_else(|| anyhow::anyhow!("placement.initial names unknown backend {n:?}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let model = Arc::new(crate::model::CurrentModel::open(
-            &config.data_dir,
-            config
-                .planner
-                .model_settings(catalog.config().access_log_retention_ms),
-        )?);
         let recorder = AccessRecorder::start(
             catalog.clone(),
             Duration::from_millis(config.catalog.flush_interval_ms),
             clock.clone(),
         );
-        Ok(Arc::new(Strata {
+        Ok(Arc::new(Core {
             catalog,
             backends,
             initial_placement,
             recorder,
             metrics: Arc::default(),
-            usage: Default::default(),
             chaos,
             leases: Arc::new(ReadLeases::default()),
-            mover: crate::mover::MoverHandle::default(),
             clock,
             region: config.region.clone(),
             started: Instant::now(),
             local_roots,
             retry_stats,
             placement,
-            model,
         }))
     }
 
@@ -157,7 +146,7 @@ type Opened = (
 /// Opens every configured backend and composes its layers: sealing (`Backend`) → retries (`RetryStore`) → fault
 /// injection (`ChaosStore`) → the raw store. Injected faults land in sealed bytes and are retried like real ones.
 fn open_backends(
-    config: &Config,
+    config: &EngineConfig,
     data_dir: &Path,
     chaos: &Arc<chaos::Chaos>,
 ) -> anyhow::Result<Opened> {

@@ -1,14 +1,13 @@
 //! Prometheus metrics, rendered in the text exposition format at `GET /metrics` on the admin port.
 //!
-//! Request counters and latency histograms are recorded by [`observe`], which wraps the S3 service; byte and
+//! Request counters and latency histograms are recorded by the S3 front (`Metrics::request`, around the s3s service); byte and
 //! backend counters by the read and write paths; everything else (catalog size, usage and cost per backend,
 //! moves, chaos faults, recorder lag) is read when the page is rendered.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
 
 /// Upper bounds (seconds) of the request latency histogram.
 const BUCKETS: [f64; 12] = [
@@ -233,28 +232,6 @@ pub fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-/// Filled in by the access check with the S3 operation's name, read back when the response is counted.
-#[derive(Clone, Default)]
-pub struct OpSlot(pub Arc<OnceLock<String>>);
-
-/// Times and counts one S3 request around the s3s service.
-pub async fn observe<F, B, E>(
-    metrics: Arc<Metrics>,
-    slot: OpSlot,
-    fut: F,
-) -> Result<http::Response<B>, E>
-where
-    F: std::future::Future<Output = Result<http::Response<B>, E>>,
-{
-    let start = Instant::now();
-    let result = fut.await;
-    if let Ok(resp) = &result {
-        let op = slot.0.get().map(String::as_str).unwrap_or("Unknown");
-        metrics.request(op, resp.status().as_u16(), start.elapsed().as_secs_f64());
-    }
-    result
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use futures::StreamExt;
 
-use crate::state::Strata;
+use crate::core::Core;
 
 /// What recovery found and did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -20,7 +20,7 @@ pub struct RecoveryReport {
     pub errors: u64,
 }
 
-pub async fn recover(strata: &Strata) -> anyhow::Result<RecoveryReport> {
+pub async fn recover(strata: &Core) -> anyhow::Result<RecoveryReport> {
     let mut report = RecoveryReport::default();
     // Moves interrupted before their commit start over; their copies are orphans, collected below.
     let cat = strata.catalog.clone();

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::state::Strata;
+use crate::core::Core;
 
 /// Blob names currently being read, with a count of readers.
 #[derive(Default, Debug)]
@@ -63,7 +63,7 @@ impl Drop for ReadLease {
 }
 
 /// Runs forever: every `period`, deletes garbage older than `grace` that nobody reads.
-pub async fn run(strata: Arc<Strata>, period: Duration, grace: Duration) {
+pub async fn run(strata: Arc<Core>, period: Duration, grace: Duration) {
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
@@ -74,7 +74,7 @@ pub async fn run(strata: Arc<Strata>, period: Duration, grace: Duration) {
 }
 
 /// One pass; returns how many blobs were deleted.
-pub async fn reap_once(strata: &Strata, grace: Duration) -> anyhow::Result<usize> {
+pub async fn reap_once(strata: &Core, grace: Duration) -> anyhow::Result<usize> {
     let cat = strata.catalog.clone();
     let garbage = tokio::task::spawn_blocking(move || cat.garbage(1024)).await??;
     // The catalog stamps garbage with wall-clock time, so the grace period is measured on the wall clock too

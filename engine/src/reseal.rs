@@ -57,9 +57,9 @@ use catalog::{ObjectRecord, PartRef};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+use crate::core::Core;
 use crate::mover::{StepError, backoff, verify_part};
 use crate::scrub::{Pacer, copy_checked, is_transient};
-use crate::state::Strata;
 
 /// Objects fetched from the catalog per page.
 const PAGE: usize = 256;
@@ -220,7 +220,7 @@ impl Resealer {
 /// first, off the async workers); returns the new key id. New writes use it at once; [`run`] notices the rotation
 /// within a second and starts re-sealing. Errors: an unknown backend name (`"unknown backend ..."`), or the
 /// keyring could not be saved (the active key is then unchanged).
-pub async fn rotate(strata: &Arc<Strata>, backend: &str) -> Result<u32, String> {
+pub async fn rotate(strata: &Arc<Core>, backend: &str) -> Result<u32, String> {
     let b = strata
         .backend(backend)
         .cloned()
@@ -238,7 +238,7 @@ pub async fn rotate(strata: &Arc<Strata>, backend: &str) -> Result<u32, String> 
 }
 
 /// `GET /admin/keys`: `{"backends": [{"name", "active_key_id", "key_ids": [..]}], "reseal": Resealer::status()}`.
-pub fn keys_status(strata: &Strata, resealer: &Resealer) -> Value {
+pub fn keys_status(strata: &Core, resealer: &Resealer) -> Value {
     let backends: Vec<Value> = strata
         .backends
         .iter()
@@ -266,7 +266,7 @@ enum PassOutcome {
 
 /// Runs forever: re-seals blobs of backends whose active key is not verified yet (see the module docs for the
 /// schedule). Spawn once, after start-up recovery.
-pub async fn run(strata: Arc<Strata>, resealer: Arc<Resealer>) {
+pub async fn run(strata: Arc<Core>, resealer: Arc<Resealer>) {
     let mut not_before: HashMap<String, Instant> = HashMap::new();
     let mut last_full = Instant::now();
     loop {
@@ -317,7 +317,7 @@ struct Tally {
 
 /// One pass over the catalog for `targets`; returns how it left each of them.
 async fn pass(
-    strata: &Arc<Strata>,
+    strata: &Arc<Core>,
     resealer: &Resealer,
     targets: &[Arc<Backend>],
 ) -> Vec<(String, PassOutcome)> {
@@ -388,10 +388,7 @@ async fn pass(
 }
 
 /// Part locations on each of `names`, from the catalog (no backend I/O).
-async fn count_locations(
-    strata: &Strata,
-    names: &[String],
-) -> Result<HashMap<String, u64>, String> {
+async fn count_locations(strata: &Core, names: &[String]) -> Result<HashMap<String, u64>, String> {
     let names = names.to_vec();
     strata
         .with_catalog(move |c| {
@@ -419,7 +416,7 @@ async fn count_locations(
 /// Walks every object once, checking and re-sealing the blobs on `targets`. Returns false if the catalog could
 /// not be read to the end.
 async fn walk(
-    strata: &Arc<Strata>,
+    strata: &Arc<Core>,
     resealer: &Resealer,
     targets: &[Arc<Backend>],
     tally: &mut BTreeMap<String, Tally>,
@@ -505,7 +502,7 @@ enum BlobOutcome {
 
 /// Checks the header of `part` on `b` and re-seals the blob if it is not sealed with the active key.
 async fn check_blob(
-    strata: &Arc<Strata>,
+    strata: &Arc<Core>,
     reseals: &mut Pacer,
     b: &Arc<Backend>,
     bucket: &str,
@@ -539,7 +536,7 @@ async fn check_blob(
 
 /// Re-seals `part` on `b` in place, under a read lease, if the object still references it (see the module docs).
 async fn reseal(
-    strata: &Arc<Strata>,
+    strata: &Arc<Core>,
     b: &Arc<Backend>,
     bucket: &str,
     key: &str,
@@ -599,7 +596,7 @@ async fn reseal(
 
 /// Whether `bucket/key` is still at `generation` with `blob` among its parts and `backend` among its replicas.
 async fn still_referenced(
-    strata: &Strata,
+    strata: &Core,
     bucket: &str,
     key: &str,
     generation: u64,
@@ -621,7 +618,7 @@ mod tests {
     use super::*;
     use crate::scrub::tests::{blob_file, data, put, read_all, state};
 
-    fn header_key(strata: &Strata, backend: &str, blob: &str) -> u32 {
+    fn header_key(strata: &Core, backend: &str, blob: &str) -> u32 {
         let raw = std::fs::read(blob_file(strata, backend, blob)).expect("blob file");
         u32::from_le_bytes([raw[12], raw[13], raw[14], raw[15]])
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::state::Strata;
+use crate::core::Core;
 
 /// How often the snapshot is recomputed.
 pub const REFRESH: Duration = Duration::from_secs(30);
@@ -165,7 +165,7 @@ pub fn heat_histogram(catalog: &catalog::Catalog, now_ms: i64) -> catalog::Resul
 }
 
 /// Scans the catalog once.
-pub fn compute(strata: &Strata) -> catalog::Result<Usage> {
+pub fn compute(strata: &Core) -> catalog::Result<Usage> {
     let mut usage = Usage {
         computed_ms: strata.clock.now_ms(),
         ..Default::default()
@@ -212,22 +212,22 @@ pub fn compute(strata: &Strata) -> catalog::Result<Usage> {
     Ok(usage)
 }
 
-/// Recomputes the snapshot now.
-pub async fn refresh(strata: &Arc<Strata>) -> catalog::Result<Usage> {
+/// Recomputes the snapshot now and keeps it in `cache`.
+pub async fn refresh(strata: &Arc<Core>, cache: &UsageCache) -> catalog::Result<Usage> {
     let s = strata.clone();
     let u = tokio::task::spawn_blocking(move || compute(&s))
         .await
         .map_err(|e| catalog::CatalogError::Storage(format!("usage scan failed: {e}")))??;
-    strata.usage.set(u.clone());
+    cache.set(u.clone());
     Ok(u)
 }
 
 /// Runs forever, refreshing every [`REFRESH`].
-pub async fn run(strata: Arc<Strata>) {
+pub async fn run(strata: Arc<Core>, cache: Arc<UsageCache>) {
     let mut tick = tokio::time::interval(REFRESH);
     loop {
         tick.tick().await;
-        if let Err(e) = refresh(&strata).await {
+        if let Err(e) = refresh(&strata, &cache).await {
             tracing::warn!(error = %e, "usage scan failed");
         }
     }

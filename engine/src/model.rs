@@ -31,7 +31,7 @@ use planner::{
 };
 use serde::Serialize;
 
-use crate::state::Strata;
+use crate::core::Core;
 
 /// What the admin API reports about the model (`GET /admin/model`).
 #[derive(Clone, Debug, Serialize)]
@@ -107,7 +107,7 @@ struct Scores {
     by_object: HashMap<u64, f32>,
 }
 
-/// The model in use, its status and the objects' last scores. One per gateway, in [`Strata`].
+/// The model in use, its status and the objects' last scores. One per node, in [`crate::Engine`].
 pub struct CurrentModel {
     path: PathBuf,
     settings: ModelSettings,
@@ -250,7 +250,7 @@ impl CurrentModel {
 
     /// Trains a forest on the catalog's access log now, switches to it if it beats the rule,
     /// persists it, and re-scores every object. Waits for a training already running.
-    pub async fn retrain(self: &Arc<Self>, strata: &Arc<Strata>) -> ModelReport {
+    pub async fn retrain(self: &Arc<Self>, strata: &Arc<Core>) -> ModelReport {
         let _one_at_a_time = self.training.lock().await;
         let now = strata.clock.now_ms();
         let (me, s) = (self.clone(), strata.clone());
@@ -318,7 +318,7 @@ impl CurrentModel {
     }
 
     /// Scores every object with the model in use (at start, so `p_hot` shows before any plan).
-    pub async fn rescore(self: &Arc<Self>, strata: &Arc<Strata>) -> Result<(), String> {
+    pub async fn rescore(self: &Arc<Self>, strata: &Arc<Core>) -> Result<(), String> {
         let now = strata.clock.now_ms();
         let (me, s) = (self.clone(), strata.clone());
         tokio::task::spawn_blocking(move || {
@@ -351,8 +351,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Background: score every object once at start, then retrain whenever the schedule says so
 /// (checked on the gateway clock every `min(interval, 60 s)`).
-pub async fn run(strata: Arc<Strata>) {
-    let model = strata.model.clone();
+pub async fn run(strata: Arc<Core>, model: Arc<CurrentModel>) {
     if let Err(e) = model.rescore(&strata).await {
         tracing::warn!(error = %e, "initial scoring failed");
     }

@@ -26,19 +26,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backends::Backend;
+use backends::retry::RetryPolicy;
 use catalog::{MoveState, MoveTask, ObjectRecord, PartRef};
 use futures::StreamExt;
-use rand::Rng;
 use tokio::sync::Notify;
 
-use crate::state::Strata;
+use crate::core::Core;
 
 /// Tasks executed at once.
 const CONCURRENCY: usize = 2;
 /// Attempts per copy or verification step before the move is aborted.
 const MAX_ATTEMPTS: u32 = 5;
-const BACKOFF_BASE: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// The workers' backoff between attempts of one step (mover, scrub heals, re-seals): the backends' own
+/// [`RetryPolicy::backoff`] (exponential, full jitter), with a 100 ms base and a 5 s cap. Only its delays are
+/// used here: how many attempts a step gets is each worker's own bound.
+pub const WORKER_BACKOFF: RetryPolicy = RetryPolicy {
+    max_attempts: MAX_ATTEMPTS,
+    base: Duration::from_millis(100),
+    max_delay: Duration::from_secs(5),
+    max_elapsed: Duration::from_secs(60),
+    attempt_timeout: None,
+};
 
 /// Handle to wake the mover when new tasks are planned.
 #[derive(Clone, Default)]
@@ -74,12 +82,9 @@ async fn hook(state: MoveState, task: &MoveTask) {
     }
 }
 
-/// Exponential backoff with full jitter for attempt `n` (1-based).
+/// The delay before retry `n` (1-based) of a worker's step: [`WORKER_BACKOFF`], at least half its base.
 pub fn backoff(n: u32) -> Duration {
-    let exp = BACKOFF_BASE.saturating_mul(1u32 << n.min(16).saturating_sub(1));
-    let cap = exp.min(BACKOFF_MAX);
-    let jitter = rand::thread_rng().gen_range(0..=cap.as_millis() as u64);
-    Duration::from_millis(jitter.max(BACKOFF_BASE.as_millis() as u64 / 2))
+    WORKER_BACKOFF.backoff(n).max(WORKER_BACKOFF.base / 2)
 }
 
 /// Why a step failed.
@@ -94,7 +99,7 @@ pub(crate) enum StepError {
 }
 
 /// Runs forever, executing planned tasks and releasing committed ones.
-pub async fn run(strata: Arc<Strata>, handle: MoverHandle) {
+pub async fn run(strata: Arc<Core>, handle: MoverHandle) {
     let in_flight: Arc<std::sync::Mutex<HashSet<u64>>> = Arc::default();
     let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     loop {
@@ -163,7 +168,7 @@ pub async fn run(strata: Arc<Strata>, handle: MoverHandle) {
 }
 
 async fn set_state(
-    strata: &Strata,
+    strata: &Core,
     id: u64,
     state: MoveState,
     reason: Option<String>,
@@ -182,7 +187,7 @@ async fn set_state(
 }
 
 /// Runs one task from `Planned` to `Committed` or `Aborted`.
-pub async fn execute(strata: &Arc<Strata>, task: MoveTask) {
+pub async fn execute(strata: &Arc<Core>, task: MoveTask) {
     let Some(task) = set_state(strata, task.id, MoveState::Copying, None).await else {
         return;
     };
@@ -424,7 +429,7 @@ async fn cleanup(dests: &[Arc<Backend>], parts: &[PartRef]) {
 /// Marks a committed task `SourceReleased` once none of its released blobs is still waiting in `pending` (the
 /// garbage table's `(backend, blob)` pairs; `None` when it could not be read, and then nothing is marked).
 async fn release_if_done(
-    strata: &Strata,
+    strata: &Core,
     task: &MoveTask,
     pending: Option<&HashSet<(String, String)>>,
 ) {
@@ -460,11 +465,11 @@ mod tests {
     fn backoff_grows_and_is_capped() {
         for n in 1..20 {
             let d = backoff(n);
-            assert!(d <= BACKOFF_MAX, "{n}: {d:?}");
-            assert!(d >= BACKOFF_BASE / 2);
+            assert!(d <= WORKER_BACKOFF.max_delay, "{n}: {d:?}");
+            assert!(d >= WORKER_BACKOFF.base / 2);
         }
         // The cap for attempt 1 is the base; for attempt 6 it is 3.2 s: sample until one draw exceeds 1 s.
-        assert!(backoff(1) <= BACKOFF_BASE);
+        assert!(backoff(1) <= WORKER_BACKOFF.base);
         assert!((0..200).any(|_| backoff(6) > Duration::from_secs(1)));
     }
 }

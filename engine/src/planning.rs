@@ -8,7 +8,9 @@ use std::time::Duration;
 use planner::{BackendSpec, CostConfig, MoveBudget, PlacementRules, Plan, PlannerConfig};
 use serde::Deserialize;
 
-use crate::state::Strata;
+use crate::core::Core;
+use crate::model::CurrentModel;
+use crate::mover::MoverHandle;
 
 /// `[planner]` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -71,8 +73,13 @@ pub struct PlannerContext {
 
 /// Computes a plan at the gateway clock's now (dry run: nothing changes) with the `p_hot` model in use, and refreshes every object's `p_hot` on the way. Objects with a move in flight are
 /// left out of the plan's moves.
-pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan, String> {
+pub async fn compute(
+    strata: &Arc<Core>,
+    model: &Arc<CurrentModel>,
+    ctx: &PlannerContext,
+) -> Result<Plan, String> {
     let s = strata.clone();
+    let scores = model.clone();
     let ctx = ctx.clone();
     let now = strata.clock.now_ms();
     tokio::task::spawn_blocking(move || {
@@ -91,7 +98,7 @@ pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan,
                 capacity_bytes: ctx.capacities.get(b.name()).copied(),
             })
             .collect();
-        let model = s.model.current();
+        let model = scores.current();
         let mut cost = CostConfig {
             horizon_days: ctx.settings.horizon_days,
             ..CostConfig::default()
@@ -108,10 +115,9 @@ pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan,
             },
             ..PlannerConfig::default()
         };
-        let (mut plan, scores) =
-            planner::plan_cycle_scored(&inv, &specs, model.as_ref(), &cfg, now)
-                .map_err(|e| e.to_string())?;
-        s.model.keep_scores(&inv, scores, plan.model_in_use, now);
+        let (mut plan, p_hot) = planner::plan_cycle_scored(&inv, &specs, model.as_ref(), &cfg, now)
+            .map_err(|e| e.to_string())?;
+        scores.keep_scores(&inv, p_hot, plan.model_in_use, now);
         let busy: HashSet<(String, String)> = s
             .catalog
             .moves(usize::MAX, true)
@@ -128,7 +134,11 @@ pub async fn compute(strata: &Arc<Strata>, ctx: &PlannerContext) -> Result<Plan,
 }
 
 /// Persists the plan's moves as `Planned` tasks and wakes the mover; returns how many were created.
-pub async fn apply(strata: &Arc<Strata>, plan: &Plan) -> Result<Vec<catalog::MoveTask>, String> {
+pub async fn apply(
+    strata: &Arc<Core>,
+    mover: &MoverHandle,
+    plan: &Plan,
+) -> Result<Vec<catalog::MoveTask>, String> {
     let plan_id = format!("plan-{}", plan.planned_at_ms);
     let moves = plan.new_moves(Some(&plan_id));
     let now = strata.clock.now_ms();
@@ -136,18 +146,23 @@ pub async fn apply(strata: &Arc<Strata>, plan: &Plan) -> Result<Vec<catalog::Mov
         .with_catalog(move |c| c.create_moves(moves, now))
         .await
         .map_err(|e| e.to_string())?;
-    strata.mover.wake();
+    mover.wake();
     Ok(created)
 }
 
 /// Background cycles: plan and apply every `interval_secs`.
-pub async fn run(strata: Arc<Strata>, ctx: PlannerContext) {
+pub async fn run(
+    strata: Arc<Core>,
+    model: Arc<CurrentModel>,
+    mover: MoverHandle,
+    ctx: PlannerContext,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(ctx.settings.interval_secs.max(1)));
     tick.tick().await; // the first tick is immediate: give the gateway a full interval of history first
     loop {
         tick.tick().await;
-        match compute(&strata, &ctx).await {
-            Ok(plan) => match apply(&strata, &plan).await {
+        match compute(&strata, &model, &ctx).await {
+            Ok(plan) => match apply(&strata, &mover, &plan).await {
                 Ok(created) => tracing::info!(
                     moves = created.len(),
                     cost_before = plan.cost_before,

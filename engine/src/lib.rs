@@ -1,0 +1,160 @@
+//! Strata's engine: one node's shared state and the background work that keeps its objects placed, sealed,
+//! healthy and accounted for. The `strata` binary puts the S3 front, the admin API and the CLI on top.
+//!
+//! # Map
+//!
+//! * [`core::Core`] — the shared state every request and worker reads: catalog, backends (sealing → retries →
+//!   fault injection → raw store), placement policy, [`clock::Clock`], read leases, the access
+//!   [`recorder`] and the [`metrics`] counters. It holds no worker.
+//! * Workers, each holding an `Arc<Core>` and its own handle: [`mover`] (move tasks: copy → verify → CAS commit
+//!   → release), [`scrub`] (re-read every replica, heal from a good one), [`reseal`] (re-seal blobs under a
+//!   rotated key), [`reaper`] (deferred deletes once no reader leases a blob), [`usage`] (bytes and cost per
+//!   backend), [`planning`] (one planner cycle and the background interval), [`model`] (the `p_hot` model in
+//!   use: `planner::ModelLifecycle` plus persistence and the objects' scores). [`recovery`] runs once at start.
+//! * [`Engine`] owns the core and the workers' handles, starts the workers under one supervisor and stops them.
+//! * [`config`] — the engine's sections of the configuration.
+//!
+//! Data flows one way: front → core (catalog, backends); planner → mover → catalog.
+
+pub mod clock;
+pub mod config;
+pub mod core;
+pub mod metrics;
+pub mod model;
+pub mod mover;
+pub mod planning;
+pub mod reaper;
+pub mod recorder;
+pub mod recovery;
+pub mod reseal;
+pub mod scrub;
+pub mod usage;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use crate::clock::Clock;
+pub use crate::config::EngineConfig;
+pub use crate::core::Core;
+
+/// How long deleted or overwritten blobs stay readable for requests that already started.
+pub const GARBAGE_GRACE: Duration = Duration::from_secs(10);
+/// How often the reaper looks for garbage it may delete.
+const REAP_PERIOD: Duration = Duration::from_secs(2);
+
+/// One node: the shared [`Core`] and the handles of its workers.
+///
+/// # Contract
+/// * [`Engine::open`] opens the catalog and the backends; nothing runs in the background yet.
+/// * [`Engine::recover`] must run before the node serves requests (it resets interrupted moves and collects
+///   orphans).
+/// * [`Engine::start`] spawns every worker under one supervisor; [`Engine::shutdown`] stops them and returns
+///   once every one has ended. A worker stopped mid-task leaves what a crash at that point would leave, which
+///   the move protocol and recovery are built for.
+pub struct Engine {
+    pub core: Arc<Core>,
+    /// The `p_hot` model in use and the objects' last scores.
+    pub model: Arc<model::CurrentModel>,
+    /// Wakes the mover when tasks are planned.
+    pub mover: mover::MoverHandle,
+    /// Last snapshot of bytes and cost per backend, and its history.
+    pub usage: Arc<usage::UsageCache>,
+    /// Scrub-and-heal counters and its one-pass-at-a-time lock.
+    pub scrubber: Arc<scrub::Scrubber>,
+    /// Re-sealing after key rotation.
+    pub resealer: Arc<reseal::Resealer>,
+    /// Planner settings and placement rules.
+    pub planner: planning::PlannerContext,
+    scrub: config::ScrubSettings,
+    workers: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
+}
+
+impl Engine {
+    /// Opens the node described by `config` on `clock`. Must run inside a tokio runtime.
+    pub fn open(config: &EngineConfig, clock: Clock) -> anyhow::Result<Arc<Engine>> {
+        let core = Core::open(config, clock)?;
+        let model = Arc::new(model::CurrentModel::open(
+            &config.data_dir,
+            config
+                .planner
+                .model_settings(core.catalog.config().access_log_retention_ms),
+        )?);
+        let planner = planning::PlannerContext {
+            settings: config.planner.clone(),
+            rules: planner::PlacementRules {
+                replication_factor: core.placement.replication_factor,
+                provider_diversity: core.placement.provider_diversity,
+            },
+            sla_ms: core.placement.latency_sla_ms,
+            capacities: config
+                .effective_backends()
+                .into_iter()
+                .filter_map(|b| Some((b.name, b.capacity_bytes?)))
+                .collect(),
+        };
+        Ok(Arc::new(Engine {
+            resealer: Arc::new(reseal::Resealer::new(&core.backends, Default::default())),
+            scrubber: Arc::new(scrub::Scrubber::new()),
+            core,
+            model,
+            mover: mover::MoverHandle::default(),
+            usage: Arc::default(),
+            planner,
+            scrub: config.scrub.clone(),
+            workers: Default::default(),
+        }))
+    }
+
+    /// Start-up recovery (see [`recovery::recover`]): run it once, before serving.
+    pub async fn recover(&self) -> anyhow::Result<recovery::RecoveryReport> {
+        recovery::recover(&self.core).await
+    }
+
+    /// Spawns every background worker under the supervisor.
+    pub async fn start(&self) {
+        let core = &self.core;
+        let mut set = self.workers.lock().await;
+        set.spawn(reaper::run(core.clone(), REAP_PERIOD, GARBAGE_GRACE));
+        set.spawn(mover::run(core.clone(), self.mover.clone()));
+        set.spawn(usage::run(core.clone(), self.usage.clone()));
+        set.spawn(model::run(core.clone(), self.model.clone()));
+        if self.planner.settings.enabled {
+            set.spawn(planning::run(
+                core.clone(),
+                self.model.clone(),
+                self.mover.clone(),
+                self.planner.clone(),
+            ));
+        }
+        set.spawn(reseal::run(core.clone(), self.resealer.clone()));
+        if self.scrub.interval_secs > 0 {
+            set.spawn(scrub::run(
+                core.clone(),
+                self.scrubber.clone(),
+                Duration::from_secs(self.scrub.interval_secs),
+                self.scrub.rate_per_sec.max(1),
+            ));
+        }
+    }
+
+    /// Stops every worker and waits until each has ended.
+    pub async fn shutdown(&self) {
+        let mut set = self.workers.lock().await;
+        set.shutdown().await;
+    }
+
+    /// Computes a plan now (dry run) with the model in use; refreshes the objects' `p_hot`.
+    pub async fn plan(&self) -> Result<planner::Plan, String> {
+        planning::compute(&self.core, &self.model, &self.planner).await
+    }
+
+    /// Turns a plan's moves into `Planned` tasks and wakes the mover.
+    pub async fn apply(&self, plan: &planner::Plan) -> Result<Vec<catalog::MoveTask>, String> {
+        planning::apply(&self.core, &self.mover, plan).await
+    }
+
+    /// Recomputes the usage snapshot now.
+    pub async fn refresh_usage(&self) -> catalog::Result<usage::Usage> {
+        usage::refresh(&self.core, &self.usage).await
+    }
+}
