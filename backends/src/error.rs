@@ -108,6 +108,17 @@ pub enum BackendError {
     },
 }
 
+impl BackendError {
+    /// Whether the store or the network failed (`Store`, `Io`: an HTTP error, a timeout, a refused connection)
+    /// rather than the blob itself being missing, corrupt or unreadable with the keys at hand. A store failure
+    /// says nothing about the stored bytes, and the operation may succeed later: workers retry it and never
+    /// count it as damage. Whether one *call* is retried at once is the retry layer's finer decision
+    /// ([`crate::retry::classify`]).
+    pub fn is_store_failure(&self) -> bool {
+        matches!(self, BackendError::Store { .. } | BackendError::Io { .. })
+    }
+}
+
 /// Errors of the sealed format ([`crate::seal`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

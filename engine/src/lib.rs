@@ -12,21 +12,26 @@
 //!   backend), [`planning`] (one planner cycle and the background interval), [`model`] (the `p_hot` model in
 //!   use: `planner::ModelLifecycle` plus persistence and the objects' scores). [`recovery`] runs once at start.
 //! * [`Engine`] owns the core and the workers' handles, starts the workers under one supervisor and stops them.
-//! * [`config`] — the engine's sections of the configuration.
+//! * [`config`] — the engine's sections of the configuration; [`scan`] — the one paged walk over every object
+//!   (scrub, re-seal, usage); [`blob_copy`] — the one verified blob copy (mover, scrub heals, re-seal).
 //!
 //! Data flows one way: front → core (catalog, backends); planner → mover → catalog.
 
+pub mod blob_copy;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod error;
 pub mod metrics;
 pub mod model;
 pub mod mover;
 pub mod planning;
+pub mod prometheus;
 pub mod reaper;
 pub mod recorder;
 pub mod recovery;
 pub mod reseal;
+pub mod scan;
 pub mod scrub;
 pub mod usage;
 
@@ -36,11 +41,20 @@ use std::time::Duration;
 pub use crate::clock::Clock;
 pub use crate::config::EngineConfig;
 pub use crate::core::Core;
+pub use crate::error::EngineError;
 
 /// How long deleted or overwritten blobs stay readable for requests that already started.
 pub const GARBAGE_GRACE: Duration = Duration::from_secs(10);
 /// How often the reaper looks for garbage it may delete.
 const REAP_PERIOD: Duration = Duration::from_secs(2);
+
+/// Seams for tests, injected in-process (the engine reads no environment variable). The clock is the other
+/// one: [`Engine::open`] takes it, and [`Clock::advance_ms`] moves every clone.
+#[derive(Clone, Debug, Default)]
+pub struct Hooks {
+    /// The mover stops forever when a task reaches this state (see [`mover::MoverHandle::pausing_at`]).
+    pub mover_pause_at: Option<catalog::MoveState>,
+}
 
 /// One node: the shared [`Core`] and the handles of its workers.
 ///
@@ -72,6 +86,15 @@ pub struct Engine {
 impl Engine {
     /// Opens the node described by `config` on `clock`. Must run inside a tokio runtime.
     pub fn open(config: &EngineConfig, clock: Clock) -> anyhow::Result<Arc<Engine>> {
+        Engine::open_with(config, clock, Hooks::default())
+    }
+
+    /// [`Engine::open`] with test hooks injected.
+    pub fn open_with(
+        config: &EngineConfig,
+        clock: Clock,
+        hooks: Hooks,
+    ) -> anyhow::Result<Arc<Engine>> {
         let core = Core::open(config, clock)?;
         let model = Arc::new(model::CurrentModel::open(
             &config.data_dir,
@@ -97,7 +120,10 @@ impl Engine {
             scrubber: Arc::new(scrub::Scrubber::new()),
             core,
             model,
-            mover: mover::MoverHandle::default(),
+            mover: match hooks.mover_pause_at {
+                Some(state) => mover::MoverHandle::pausing_at(state),
+                None => mover::MoverHandle::default(),
+            },
             usage: Arc::default(),
             planner,
             scrub: config.scrub.clone(),
@@ -137,24 +163,34 @@ impl Engine {
         }
     }
 
-    /// Stops every worker and waits until each has ended.
+    /// Stops every worker and waits until each has ended, then writes the queued access events and stops the
+    /// recorder. Requests still running may find their accesses dropped (and counted).
     pub async fn shutdown(&self) {
         let mut set = self.workers.lock().await;
         set.shutdown().await;
+        self.core.recorder.close().await;
     }
 
     /// Computes a plan now (dry run) with the model in use; refreshes the objects' `p_hot`.
-    pub async fn plan(&self) -> Result<planner::Plan, String> {
+    pub async fn plan(&self) -> Result<planner::Plan, EngineError> {
         planning::compute(&self.core, &self.model, &self.planner).await
     }
 
     /// Turns a plan's moves into `Planned` tasks and wakes the mover.
-    pub async fn apply(&self, plan: &planner::Plan) -> Result<Vec<catalog::MoveTask>, String> {
+    pub async fn apply(&self, plan: &planner::Plan) -> Result<Vec<catalog::MoveTask>, EngineError> {
         planning::apply(&self.core, &self.mover, plan).await
     }
 
     /// Recomputes the usage snapshot now.
     pub async fn refresh_usage(&self) -> catalog::Result<usage::Usage> {
         usage::refresh(&self.core, &self.usage).await
+    }
+
+    /// The usage snapshot: the last one kept, computed now if none exists yet or when `refresh` asks.
+    pub async fn usage(&self, refresh: bool) -> catalog::Result<usage::Usage> {
+        match self.usage.get() {
+            Some(u) if !refresh => Ok(u),
+            _ => self.refresh_usage().await,
+        }
     }
 }

@@ -32,6 +32,7 @@ use planner::{
 use serde::Serialize;
 
 use crate::core::Core;
+use crate::error::EngineError;
 
 /// What the admin API reports about the model (`GET /admin/model`).
 #[derive(Clone, Debug, Serialize)]
@@ -318,16 +319,16 @@ impl CurrentModel {
     }
 
     /// Scores every object with the model in use (at start, so `p_hot` shows before any plan).
-    pub async fn rescore(self: &Arc<Self>, strata: &Arc<Core>) -> Result<(), String> {
+    pub async fn rescore(self: &Arc<Self>, strata: &Arc<Core>) -> Result<(), EngineError> {
         let now = strata.clock.now_ms();
         let (me, s) = (self.clone(), strata.clone());
         tokio::task::spawn_blocking(move || {
-            let inv = load_inventory(&s.catalog, now, &LoadOptions::default())
-                .map_err(|e| e.to_string())?;
-            me.score_inventory(&inv, now).map_err(|e| e.to_string())
+            let inv = load_inventory(&s.catalog, now, &LoadOptions::default())?;
+            me.score_inventory(&inv, now)?;
+            Ok(())
         })
         .await
-        .map_err(|e| format!("scoring task failed: {e}"))?
+        .map_err(|e| EngineError::task("scoring", e))?
     }
 }
 

@@ -17,92 +17,73 @@
 //! `Copying`/`Verified` tasks back to `Planned` (their unreferenced copies are collected as orphans) and the
 //! mover starts them again.
 //!
-//! Test hook: with `STRATA_TEST_MOVER_PAUSE=<State>` the mover stops forever when a task reaches that state
-//! (`Copying`: after the copies are written; `Verified`: before the commit; `Committed`: before the release),
-//! so a test can kill the process there.
+//! Test hook, injected in-process: a [`MoverHandle::pausing_at`] handle makes the mover stop forever when a task
+//! reaches that state (`Copying`: after the copies are written; `Verified`: before the commit; `Committed`:
+//! before the release), so a test can inspect the node or kill the process there. Nothing here reads the
+//! environment.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use backends::Backend;
-use backends::retry::RetryPolicy;
 use catalog::{MoveState, MoveTask, ObjectRecord, PartRef};
-use futures::StreamExt;
 use tokio::sync::Notify;
 
+use crate::blob_copy::{copy_verified, with_retries};
 use crate::core::Core;
 
 /// Tasks executed at once.
 const CONCURRENCY: usize = 2;
 /// Attempts per copy or verification step before the move is aborted.
 const MAX_ATTEMPTS: u32 = 5;
-/// The workers' backoff between attempts of one step (mover, scrub heals, re-seals): the backends' own
-/// [`RetryPolicy::backoff`] (exponential, full jitter), with a 100 ms base and a 5 s cap. Only its delays are
-/// used here: how many attempts a step gets is each worker's own bound.
-pub const WORKER_BACKOFF: RetryPolicy = RetryPolicy {
-    max_attempts: MAX_ATTEMPTS,
-    base: Duration::from_millis(100),
-    max_delay: Duration::from_secs(5),
-    max_elapsed: Duration::from_secs(60),
-    attempt_timeout: None,
-};
-
-/// Handle to wake the mover when new tasks are planned.
+/// Handle to wake the mover when new tasks are planned (and the mover's test hook).
 #[derive(Clone, Default)]
 pub struct MoverHandle {
     wake: Arc<Notify>,
+    pause_at: Option<MoveState>,
 }
 
 impl MoverHandle {
+    /// A handle whose mover stops forever when a task reaches `state` (`Copying`, `Verified` or `Committed`;
+    /// any other state never pauses). For tests.
+    pub fn pausing_at(state: MoveState) -> MoverHandle {
+        MoverHandle {
+            pause_at: Some(state),
+            ..MoverHandle::default()
+        }
+    }
+
+    /// The state this handle's mover pauses at, if any.
+    pub fn pause_at(&self) -> Option<MoveState> {
+        self.pause_at
+    }
+
     pub fn wake(&self) {
         self.wake.notify_one();
     }
-}
 
-fn pause_state() -> Option<MoveState> {
-    let v = std::env::var("STRATA_TEST_MOVER_PAUSE").ok()?;
-    [
-        MoveState::Copying,
-        MoveState::Verified,
-        MoveState::Committed,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == v)
-}
-
-async fn hook(state: MoveState, task: &MoveTask) {
-    if pause_state() == Some(state) {
-        tracing::warn!(
-            task = task.id,
-            state = state.as_str(),
-            "mover paused by STRATA_TEST_MOVER_PAUSE"
-        );
-        std::future::pending::<()>().await;
+    async fn hook(&self, state: MoveState, task: &MoveTask) {
+        if self.pause_at == Some(state) {
+            tracing::warn!(
+                task = task.id,
+                state = state.as_str(),
+                "mover paused by its test hook"
+            );
+            std::future::pending::<()>().await;
+        }
     }
-}
-
-/// The delay before retry `n` (1-based) of a worker's step: [`WORKER_BACKOFF`], at least half its base.
-pub fn backoff(n: u32) -> Duration {
-    WORKER_BACKOFF.backoff(n).max(WORKER_BACKOFF.base / 2)
-}
-
-/// Why a step failed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum StepError {
-    /// Worth retrying (a backend error).
-    #[error("{0}")]
-    Transient(String),
-    /// Not worth retrying (content does not verify, object gone).
-    #[error("{0}")]
-    Fatal(String),
 }
 
 /// Runs forever, executing planned tasks and releasing committed ones.
 pub async fn run(strata: Arc<Core>, handle: MoverHandle) {
     let in_flight: Arc<std::sync::Mutex<HashSet<u64>>> = Arc::default();
     let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    // Tasks in flight belong to this loop: stopping the mover (dropping this future) aborts them too, which
+    // leaves what a crash would (recovery resets them to `Planned`).
+    let mut running = tokio::task::JoinSet::new();
     loop {
+        while running.try_join_next().is_some() {}
         let cat = strata.catalog.clone();
         let active = tokio::task::spawn_blocking(move || cat.moves(usize::MAX, true)).await;
         let tasks = match active {
@@ -146,9 +127,10 @@ pub async fn run(strata: Arc<Core>, handle: MoverHandle) {
                     };
                     let strata = strata.clone();
                     let in_flight = in_flight.clone();
-                    tokio::spawn(async move {
+                    let handle = handle.clone();
+                    running.spawn(async move {
                         let id = task.id;
-                        execute(&strata, task).await;
+                        execute(&strata, &handle, task).await;
                         in_flight
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
@@ -187,7 +169,7 @@ async fn set_state(
 }
 
 /// Runs one task from `Planned` to `Committed` or `Aborted`.
-pub async fn execute(strata: &Arc<Core>, task: MoveTask) {
+pub async fn execute(strata: &Arc<Core>, handle: &MoverHandle, task: MoveTask) {
     let Some(task) = set_state(strata, task.id, MoveState::Copying, None).await else {
         return;
     };
@@ -272,19 +254,19 @@ pub async fn execute(strata: &Arc<Core>, task: MoveTask) {
         set_state(strata, task.id, MoveState::Aborted, Some(reason)).await;
         return;
     }
-    hook(MoveState::Copying, &task).await;
+    handle.hook(MoveState::Copying, &task).await;
     let Some(task) = set_state(strata, task.id, MoveState::Verified, None).await else {
         cleanup(&destinations, &rec.parts).await;
         return;
     };
-    hook(MoveState::Verified, &task).await;
+    handle.hook(MoveState::Verified, &task).await;
 
     let now = strata.clock.now_ms();
     let id = task.id;
     match strata.with_catalog(move |c| c.commit_move(id, now)).await {
         Ok(t) if t.state == MoveState::Committed => {
             tracing::info!(task = t.id, bucket = %t.bucket, key = %t.key, to = ?t.to, "move committed");
-            hook(MoveState::Committed, &t).await;
+            handle.hook(MoveState::Committed, &t).await;
         }
         Ok(t) => {
             tracing::info!(task = t.id, reason = ?t.reason, "move aborted at commit");
@@ -313,104 +295,11 @@ async fn copy_and_verify(
 ) -> Result<(), String> {
     for dest in dests {
         for part in &rec.parts {
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                let result = match copy_part(sources, dest, part).await {
-                    Ok(()) => verify_part(dest, part).await,
-                    Err(e) => Err(e),
-                };
-                match result {
-                    Ok(()) => break,
-                    Err(StepError::Fatal(m)) => return Err(m),
-                    Err(StepError::Transient(m)) if attempt >= MAX_ATTEMPTS => {
-                        return Err(format!("gave up after {attempt} attempts: {m}"));
-                    }
-                    Err(StepError::Transient(m)) => {
-                        let wait = backoff(attempt);
-                        tracing::warn!(backend = dest.name(), blob = %part.blob, attempt, ?wait, error = %m, "move step failed; retrying");
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-            }
+            with_retries("move", dest.name(), &part.blob, MAX_ATTEMPTS, |_| {
+                copy_verified(sources, dest, part)
+            })
+            .await?;
         }
-    }
-    Ok(())
-}
-
-/// Streams one part from the first source that can serve it into a new sealed blob on `dest`.
-async fn copy_part(
-    sources: &[Arc<Backend>],
-    dest: &Backend,
-    part: &PartRef,
-) -> Result<(), StepError> {
-    let mut last = String::from("no source replica");
-    for src in sources {
-        let mut stream = match src.read(&part.blob, part.size, 0..part.size).await {
-            Ok(s) => s,
-            Err(e) => {
-                last = format!("read from {}: {e}", src.name());
-                continue;
-            }
-        };
-        let mut writer = dest
-            .writer(&part.blob)
-            .await
-            .map_err(|e| StepError::Transient(format!("write to {}: {e}", dest.name())))?;
-        let mut failed = None;
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(bytes) => {
-                    if let Err(e) = writer.write(bytes).await {
-                        failed = Some(format!("write to {}: {e}", dest.name()));
-                        break;
-                    }
-                }
-                Err(e) => {
-                    failed = Some(format!("read from {}: {e}", src.name()));
-                    break;
-                }
-            }
-        }
-        match failed {
-            Some(m) => {
-                writer.abort().await;
-                last = m;
-            }
-            None => {
-                return writer
-                    .finish()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| StepError::Transient(format!("finish on {}: {e}", dest.name())));
-            }
-        }
-    }
-    Err(StepError::Transient(last))
-}
-
-/// Reads the copy back and checks it hashes to the part's recorded blake3.
-pub(crate) async fn verify_part(dest: &Backend, part: &PartRef) -> Result<(), StepError> {
-    let mut stream = dest
-        .read(&part.blob, part.size, 0..part.size)
-        .await
-        .map_err(|e| StepError::Transient(format!("read back from {}: {e}", dest.name())))?;
-    let mut hasher = blake3::Hasher::new();
-    let mut n = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let bytes = chunk
-            .map_err(|e| StepError::Transient(format!("read back from {}: {e}", dest.name())))?;
-        n += bytes.len() as u64;
-        hasher.update(&bytes);
-    }
-    let got = hasher.finalize().to_hex().to_string();
-    if n != part.size || got != part.blake3 {
-        return Err(StepError::Fatal(format!(
-            "copy on {} does not verify: {n} bytes with blake3 {got}, expected {} bytes with {}",
-            dest.name(),
-            part.size,
-            part.blake3
-        )));
     }
     Ok(())
 }
@@ -455,21 +344,4 @@ pub fn reset_interrupted(catalog: &catalog::Catalog, now_ms: i64) -> catalog::Re
         }
     }
     Ok(n)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for n in 1..20 {
-            let d = backoff(n);
-            assert!(d <= WORKER_BACKOFF.max_delay, "{n}: {d:?}");
-            assert!(d >= WORKER_BACKOFF.base / 2);
-        }
-        // The cap for attempt 1 is the base; for attempt 6 it is 3.2 s: sample until one draw exceeds 1 s.
-        assert!(backoff(1) <= WORKER_BACKOFF.base);
-        assert!((0..200).any(|_| backoff(6) > Duration::from_secs(1)));
-    }
 }

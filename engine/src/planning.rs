@@ -9,6 +9,7 @@ use planner::{BackendSpec, CostConfig, MoveBudget, PlacementRules, Plan, Planner
 use serde::Deserialize;
 
 use crate::core::Core;
+use crate::error::EngineError;
 use crate::model::CurrentModel;
 use crate::mover::MoverHandle;
 
@@ -77,7 +78,7 @@ pub async fn compute(
     strata: &Arc<Core>,
     model: &Arc<CurrentModel>,
     ctx: &PlannerContext,
-) -> Result<Plan, String> {
+) -> Result<Plan, EngineError> {
     let s = strata.clone();
     let scores = model.clone();
     let ctx = ctx.clone();
@@ -87,8 +88,7 @@ pub async fn compute(
             &s.catalog,
             now,
             &planner::source::LoadOptions::default(),
-        )
-        .map_err(|e| format!("cannot read the catalog: {e}"))?;
+        )?;
         let specs: Vec<BackendSpec> = s
             .backends
             .iter()
@@ -115,13 +115,12 @@ pub async fn compute(
             },
             ..PlannerConfig::default()
         };
-        let (mut plan, p_hot) = planner::plan_cycle_scored(&inv, &specs, model.as_ref(), &cfg, now)
-            .map_err(|e| e.to_string())?;
+        let (mut plan, p_hot) =
+            planner::plan_cycle_scored(&inv, &specs, model.as_ref(), &cfg, now)?;
         scores.keep_scores(&inv, p_hot, plan.model_in_use, now);
         let busy: HashSet<(String, String)> = s
             .catalog
-            .moves(usize::MAX, true)
-            .map_err(|e| e.to_string())?
+            .moves(usize::MAX, true)?
             .into_iter()
             .map(|t| (t.bucket, t.key))
             .collect();
@@ -130,7 +129,7 @@ pub async fn compute(
         Ok(plan)
     })
     .await
-    .map_err(|e| format!("planner task failed: {e}"))?
+    .map_err(|e| EngineError::task("planner", e))?
 }
 
 /// Persists the plan's moves as `Planned` tasks and wakes the mover; returns how many were created.
@@ -138,14 +137,13 @@ pub async fn apply(
     strata: &Arc<Core>,
     mover: &MoverHandle,
     plan: &Plan,
-) -> Result<Vec<catalog::MoveTask>, String> {
+) -> Result<Vec<catalog::MoveTask>, EngineError> {
     let plan_id = format!("plan-{}", plan.planned_at_ms);
     let moves = plan.new_moves(Some(&plan_id));
     let now = strata.clock.now_ms();
     let created = strata
         .with_catalog(move |c| c.create_moves(moves, now))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     mover.wake();
     Ok(created)
 }

@@ -33,6 +33,8 @@ pub struct RecorderStats {
 pub struct AccessRecorder {
     tx: mpsc::Sender<AccessEvent>,
     stats: Arc<RecorderStats>,
+    stop: Arc<tokio::sync::Notify>,
+    flusher: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl AccessRecorder {
@@ -44,8 +46,35 @@ impl AccessRecorder {
     ) -> AccessRecorder {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(RecorderStats::default());
-        tokio::spawn(flusher(catalog, rx, flush_interval, stats.clone(), clock));
-        AccessRecorder { tx, stats }
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let handle = tokio::spawn(flusher(
+            catalog,
+            rx,
+            flush_interval,
+            stats.clone(),
+            clock,
+            stop.clone(),
+        ));
+        AccessRecorder {
+            tx,
+            stats,
+            stop,
+            flusher: Arc::new(std::sync::Mutex::new(Some(handle))),
+        }
+    }
+
+    /// Writes what is queued and stops the flusher (which then releases its catalog handle); events recorded
+    /// afterwards are counted as dropped. Returns when the last batch is in the catalog. Idempotent.
+    pub async fn close(&self) {
+        let handle = self
+            .flusher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            self.stop.notify_one();
+            let _ = handle.await;
+        }
     }
 
     /// Records one access without blocking.
@@ -76,17 +105,40 @@ async fn flusher(
     interval: Duration,
     stats: Arc<RecorderStats>,
     clock: crate::clock::Clock,
+    stop: Arc<tokio::sync::Notify>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut stopping = false;
     loop {
-        // Wait for the first event, then give the batch `interval` to fill.
-        let Some(first) = rx.recv().await else { return };
-        batch.push(first);
-        let deadline = tokio::time::Instant::now() + interval;
-        while batch.len() < BATCH {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(e)) => batch.push(e),
-                Ok(None) | Err(_) => break,
+        if stopping {
+            // Drain what is queued, in batches, then end.
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
+                }
+            }
+            if batch.is_empty() {
+                return;
+            }
+        } else {
+            // Wait for the first event (or the stop), then give the batch `interval` to fill.
+            let first = tokio::select! {
+                e = rx.recv() => e,
+                () = stop.notified() => {
+                    stopping = true;
+                    rx.close();
+                    continue;
+                }
+            };
+            let Some(first) = first else { return };
+            batch.push(first);
+            let deadline = tokio::time::Instant::now() + interval;
+            while batch.len() < BATCH {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(e)) => batch.push(e),
+                    Ok(None) | Err(_) => break,
+                }
             }
         }
         let events = std::mem::take(&mut batch);

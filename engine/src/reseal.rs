@@ -5,7 +5,7 @@
 //! The background task [`run`] then brings every referenced blob on that backend to the active key.
 //!
 //! # A pass
-//! For the backends that need it, a pass walks the catalog in pages ([`catalog::Catalog::scan_objects`]); for each
+//! For the backends that need it, a pass walks the catalog in pages ([`crate::scan::ObjectPages`]); for each
 //! part of each object with a replica on such a backend it reads only the blob's 16-byte header
 //! ([`Backend::read_header`]). If the header names another key than the backend's active one (or cannot be read
 //! because the blob is missing or its header is damaged), the blob is **re-sealed** in place:
@@ -15,10 +15,10 @@
 //!    blobs with the active key anyway);
 //! 2. stream the plaintext from the same replica (or, if that fails, another replica of the object) into a blob of
 //!    the **same name** on the same backend, sealed with the active key
-//!    ([`copy_checked`](crate::scrub::copy_checked)): the new blob is published only after the whole plaintext
+//!    ([`copy_checked`](crate::blob_copy::copy_checked)): the new blob is published only after the whole plaintext
 //!    matched the recorded size and blake3, and publishing replaces the old blob atomically (the local store
 //!    renames a staging file over it; object stores replace on the final PUT / multipart completion);
-//! 3. read the new blob back and compare its blake3 ([`verify_part`](crate::mover::verify_part));
+//! 3. read the new blob back and compare its blake3 ([`verify_part`](crate::blob_copy::verify_part));
 //! 4. check the generation again; if the object changed meanwhile the copy is left as is (same name, identical
 //!    content: nothing to undo) and counted as skipped.
 //!
@@ -57,9 +57,11 @@ use catalog::{ObjectRecord, PartRef};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+use crate::blob_copy::{copy_verified, with_retries};
 use crate::core::Core;
-use crate::mover::{StepError, backoff, verify_part};
-use crate::scrub::{Pacer, copy_checked, is_transient};
+use crate::error::EngineError;
+use crate::scan::{ObjectPages, for_each_object};
+use crate::scrub::Pacer;
 
 /// Objects fetched from the catalog per page.
 const PAGE: usize = 256;
@@ -219,16 +221,15 @@ impl Resealer {
 /// `POST /admin/keys/rotate`: adds a key to `backend`'s keyring and makes it active (the keyring file is saved
 /// first, off the async workers); returns the new key id. New writes use it at once; [`run`] notices the rotation
 /// within a second and starts re-sealing. Errors: an unknown backend name (`"unknown backend ..."`), or the
-/// keyring could not be saved (the active key is then unchanged).
-pub async fn rotate(strata: &Arc<Core>, backend: &str) -> Result<u32, String> {
+/// keyring could not be saved (the active key is then unchanged): [`EngineError`].
+pub async fn rotate(strata: &Arc<Core>, backend: &str) -> Result<u32, EngineError> {
     let b = strata
         .backend(backend)
         .cloned()
-        .ok_or_else(|| format!("unknown backend {backend:?}"))?;
+        .ok_or_else(|| EngineError::UnknownBackend(backend.to_owned()))?;
     let id = tokio::task::spawn_blocking(move || b.rotate_key())
         .await
-        .map_err(|e| format!("key rotation task failed: {e}"))?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| EngineError::task("key rotation", e))??;
     tracing::warn!(
         backend,
         key_id = id,
@@ -393,21 +394,13 @@ async fn count_locations(strata: &Core, names: &[String]) -> Result<HashMap<Stri
     strata
         .with_catalog(move |c| {
             let mut counts: HashMap<String, u64> = HashMap::new();
-            let mut after: Option<(String, String)> = None;
-            loop {
-                let page =
-                    c.scan_objects(after.as_ref().map(|(b, k)| (b.as_str(), k.as_str())), 4096)?;
-                let done = page.len() < 4096;
-                for (bucket, key, rec) in page {
-                    for r in rec.replicas.iter().filter(|r| names.contains(r)) {
-                        *counts.entry(r.clone()).or_insert(0) += rec.parts.len() as u64;
-                    }
-                    after = Some((bucket, key));
+            for_each_object(c, 4096, |_, _, rec| {
+                for r in rec.replicas.iter().filter(|r| names.contains(r)) {
+                    *counts.entry(r.clone()).or_insert(0) += rec.parts.len() as u64;
                 }
-                if done {
-                    return Ok(counts);
-                }
-            }
+                Ok(())
+            })?;
+            Ok(counts)
         })
         .await
         .map_err(|e| e.to_string())
@@ -423,22 +416,16 @@ async fn walk(
 ) -> bool {
     let mut checks = Pacer::new(resealer.config.checks_per_sec);
     let mut reseals = Pacer::new(resealer.config.reseals_per_sec);
-    let mut after: Option<(String, String)> = None;
+    let mut pages = ObjectPages::new(PAGE);
     loop {
-        let from = after.clone();
-        let page = strata
-            .with_catalog(move |c| {
-                c.scan_objects(from.as_ref().map(|(b, k)| (b.as_str(), k.as_str())), PAGE)
-            })
-            .await;
-        let page = match page {
-            Ok(p) => p,
+        let page = match pages.next_page_async(strata).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return true,
             Err(e) => {
                 tracing::warn!(error = %e, "re-seal pass stopped: cannot read the catalog");
                 return false;
             }
         };
-        let done = page.len() < PAGE;
         for (bucket, key, rec) in page {
             for b in targets
                 .iter()
@@ -480,10 +467,6 @@ async fn walk(
                     });
                 }
             }
-            after = Some((bucket, key));
-        }
-        if done {
-            return true;
         }
     }
 }
@@ -513,7 +496,7 @@ async fn check_blob(
     let found = match b.read_header(&part.blob).await {
         Ok(h) if h.key_id == b.active_key_id() => return BlobOutcome::Current,
         Ok(h) => format!("sealed with key {}", h.key_id),
-        Err(e) if is_transient(&e) => {
+        Err(e) if e.is_store_failure() => {
             tracing::warn!(backend = b.name(), blob = %part.blob, error = %e, "re-seal: cannot read the header");
             return BlobOutcome::Failed(e.to_string());
         }
@@ -563,25 +546,12 @@ async fn reseal(
         .collect();
     let mut sources = vec![b.clone()];
     sources.extend(strata.replicas_by_latency(&others));
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result = match copy_checked(&sources, b, part).await {
-            Ok(_) => verify_part(b, part).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => break,
-            Err(StepError::Fatal(m)) => return BlobOutcome::Failed(m),
-            Err(StepError::Transient(m)) if attempt >= ATTEMPTS => {
-                return BlobOutcome::Failed(format!("gave up after {attempt} attempts: {m}"));
-            }
-            Err(StepError::Transient(m)) => {
-                let wait = backoff(attempt);
-                tracing::warn!(backend = b.name(), blob = %part.blob, attempt, ?wait, error = %m, "re-seal step failed; retrying");
-                tokio::time::sleep(wait).await;
-            }
-        }
+    if let Err(m) = with_retries("re-seal", b.name(), &part.blob, ATTEMPTS, |_| {
+        copy_verified(&sources, b, part)
+    })
+    .await
+    {
+        return BlobOutcome::Failed(m);
     }
     match still_referenced(strata, bucket, key, rec.generation, b.name(), &part.blob).await {
         Ok(true) => BlobOutcome::Resealed,

@@ -1,6 +1,6 @@
 //! Scrub and heal: re-read every replica of every object, check it, and repair bad or missing copies.
 //!
-//! A pass walks the catalog in pages ([`catalog::Catalog::scan_objects`]). For each object, each part and each
+//! A pass walks the catalog in pages ([`crate::scan::ObjectPages`]). For each object, each part and each
 //! backend of the replica set it reads the whole part through [`Backend::read`] — which authenticates every frame
 //! and checks the stored size — and compares the plaintext's length and blake3 with the ones recorded at ingest.
 //! The outcome per replica is one of:
@@ -38,8 +38,9 @@ use catalog::{ObjectRecord, PartRef};
 use futures::StreamExt;
 use serde::Serialize;
 
+use crate::blob_copy::{StepError, copy_verified, with_retries};
 use crate::core::Core;
-use crate::mover::{StepError, backoff, verify_part};
+use crate::scan::ObjectPages;
 
 /// Objects fetched from the catalog per page.
 const PAGE: usize = 256;
@@ -242,16 +243,11 @@ async fn pass(strata: &Arc<Core>, scrubber: &Scrubber, rate_per_sec: u32) -> Scr
         ..ScrubReport::default()
     };
     let mut pacer = Pacer::new(rate_per_sec);
-    let mut after: Option<(String, String)> = None;
+    let mut pages = ObjectPages::new(PAGE);
     loop {
-        let from = after.clone();
-        let page = strata
-            .with_catalog(move |c| {
-                c.scan_objects(from.as_ref().map(|(b, k)| (b.as_str(), k.as_str())), PAGE)
-            })
-            .await;
-        let page = match page {
-            Ok(p) => p,
+        let page = match pages.next_page_async(strata).await {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
             Err(e) => {
                 tracing::warn!(error = %e, "scrub pass stopped: cannot read the catalog");
                 report.counts.transient_errors += 1;
@@ -259,14 +255,9 @@ async fn pass(strata: &Arc<Core>, scrubber: &Scrubber, rate_per_sec: u32) -> Scr
                 break;
             }
         };
-        let done = page.len() < PAGE;
         for (bucket, key, rec) in page {
             scrub_object(strata, &mut pacer, &mut report, &bucket, &key, &rec).await;
             scrubber.lock().current = Some(report.counts.clone());
-            after = Some((bucket, key));
-        }
-        if done {
-            break;
         }
     }
     report.ended_ms = strata.clock.now_ms();
@@ -300,16 +291,11 @@ enum Health {
     Transient(String),
 }
 
-/// Whether a backend error says nothing about the stored bytes (a store or I/O failure worth retrying later).
-pub(crate) fn is_transient(e: &BackendError) -> bool {
-    matches!(e, BackendError::Store { .. } | BackendError::Io { .. })
-}
-
 /// Reads all of `part` from `b` and checks frames, size and blake3.
 async fn check_replica(b: &Backend, part: &PartRef) -> Health {
     let classify = |e: BackendError| match e {
         BackendError::NotFound { .. } => Health::Missing,
-        e if is_transient(&e) => Health::Transient(e.to_string()),
+        e if e.is_store_failure() => Health::Transient(e.to_string()),
         e => Health::Bad(e.to_string()),
     };
     let mut stream = match b.read(&part.blob, part.size, 0..part.size).await {
@@ -472,119 +458,26 @@ async fn heal(
     dest: &Backend,
     part: &PartRef,
 ) -> Result<String, HealError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match unchanged(strata, bucket, key, generation).await {
-            Ok(true) => {}
-            Ok(false) => return Err(HealError::Changed),
-            Err(m) => return Err(HealError::Failed(m)),
-        }
-        let result = match copy_checked(sources, dest, part).await {
-            Ok(source) => verify_part(dest, part).await.map(|()| source),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(source) => return Ok(source),
-            Err(StepError::Fatal(m)) => return Err(HealError::Failed(m)),
-            Err(StepError::Transient(m)) if attempt >= HEAL_ATTEMPTS => {
-                return Err(HealError::Failed(format!(
-                    "gave up after {attempt} attempts: {m}"
-                )));
-            }
-            Err(StepError::Transient(m)) => {
-                let wait = backoff(attempt);
-                tracing::warn!(backend = dest.name(), blob = %part.blob, attempt, ?wait, error = %m, "heal step failed; retrying");
-                tokio::time::sleep(wait).await;
-            }
-        }
-    }
-}
-
-/// Streams `part` from the first of `sources` that serves it whole with the recorded size and blake3 into a
-/// blob of the same name on `dest`, sealed with `dest`'s active key; returns the source's name.
-///
-/// Safe for rewriting a blob in place (a source may be `dest` itself): the new blob is published
-/// ([`backends::SealedWriter::finish`], which replaces the old one atomically) only after the whole plaintext was
-/// read and matched; on any failure the write is aborted and `dest`'s existing blob is untouched. Errors:
-/// [`StepError::Transient`] if writing to `dest` failed or some source failed for a store reason,
-/// [`StepError::Fatal`] if every source was missing, corrupt or had other content.
-pub(crate) async fn copy_checked(
-    sources: &[Arc<Backend>],
-    dest: &Backend,
-    part: &PartRef,
-) -> Result<String, StepError> {
-    let mut last = String::from("no source replica");
-    let mut transient = false;
-    for src in sources {
-        let mut stream = match src.read(&part.blob, part.size, 0..part.size).await {
-            Ok(s) => s,
-            Err(e) => {
-                transient |= is_transient(&e);
-                last = format!("read from {}: {e}", src.name());
-                continue;
-            }
-        };
-        let mut writer = dest
-            .writer(&part.blob)
-            .await
-            .map_err(|e| StepError::Transient(format!("write to {}: {e}", dest.name())))?;
-        let mut hasher = blake3::Hasher::new();
-        let mut n = 0u64;
-        let mut failed = None;
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(bytes) => {
-                    n += bytes.len() as u64;
-                    hasher.update(&bytes);
-                    if let Err(e) = writer.write(bytes).await {
-                        writer.abort().await;
-                        return Err(StepError::Transient(format!(
-                            "write to {}: {e}",
-                            dest.name()
-                        )));
-                    }
+    let changed = std::sync::atomic::AtomicBool::new(false);
+    let healed = with_retries("heal", dest.name(), &part.blob, HEAL_ATTEMPTS, |_| {
+        let changed = &changed;
+        async move {
+            match unchanged(strata, bucket, key, generation).await {
+                Ok(true) => copy_verified(sources, dest, part).await,
+                Ok(false) => {
+                    changed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    Err(StepError::Fatal("the object changed".into()))
                 }
-                Err(e) => {
-                    failed = Some((is_transient(&e), format!("read from {}: {e}", src.name())));
-                    break;
-                }
+                Err(m) => Err(StepError::Fatal(m)),
             }
         }
-        if failed.is_none() {
-            let got = hasher.finalize().to_hex().to_string();
-            if n != part.size || got != part.blake3 {
-                failed = Some((
-                    false,
-                    format!(
-                        "{} holds {n} bytes with blake3 {got}, expected {} bytes with {}",
-                        src.name(),
-                        part.size,
-                        part.blake3
-                    ),
-                ));
-            }
-        }
-        match failed {
-            Some((t, m)) => {
-                writer.abort().await;
-                transient |= t;
-                last = m;
-            }
-            None => {
-                return writer
-                    .finish()
-                    .await
-                    .map(|_| src.name().to_owned())
-                    .map_err(|e| StepError::Transient(format!("finish on {}: {e}", dest.name())));
-            }
-        }
-    }
-    Err(if transient {
-        StepError::Transient(last)
-    } else {
-        StepError::Fatal(last)
     })
+    .await;
+    match healed {
+        Ok(source) => Ok(source),
+        Err(_) if changed.load(std::sync::atomic::Ordering::Relaxed) => Err(HealError::Changed),
+        Err(m) => Err(HealError::Failed(m)),
+    }
 }
 
 /// Spaces events at least `1 / per_sec` apart (no limit when `per_sec` is 0). Bursts are not saved up: after an
@@ -616,6 +509,7 @@ impl Pacer {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::blob_copy::copy_checked;
     use crate::clock::Clock;
     use crate::config::EngineConfig;
     use bytes::Bytes;

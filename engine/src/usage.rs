@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::core::Core;
+use crate::scan::for_each_object;
 
 /// How often the snapshot is recomputed.
 pub const REFRESH: Duration = Duration::from_secs(30);
@@ -144,23 +145,14 @@ impl HeatHistogram {
 pub fn heat_histogram(catalog: &catalog::Catalog, now_ms: i64) -> catalog::Result<HeatHistogram> {
     let half_life = catalog.heat_half_life_ms();
     let mut hist = HeatHistogram::new(now_ms, half_life);
-    let mut after: Option<(String, String)> = None;
-    loop {
-        let page =
-            catalog.scan_objects(after.as_ref().map(|(b, k)| (b.as_str(), k.as_str())), PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = Some((last.0.clone(), last.1.clone()));
-        for (bucket, key, _) in &page {
-            let heat = catalog
-                .stats(bucket, key)?
-                .map(|s| s.heat_at(now_ms, half_life))
-                .unwrap_or(0.0);
-            hist.add(heat);
-        }
-        if page.len() < PAGE {
-            break;
-        }
-    }
+    for_each_object(catalog, PAGE, |bucket, key, _| {
+        let heat = catalog
+            .stats(bucket, key)?
+            .map(|s| s.heat_at(now_ms, half_life))
+            .unwrap_or(0.0);
+        hist.add(heat);
+        Ok(())
+    })?;
     Ok(hist)
 }
 
@@ -181,27 +173,17 @@ pub fn compute(strata: &Core) -> catalog::Result<Usage> {
         .map(|b| b.profile().storage_gb_month)
         .fold(0.0, f64::max);
     let mut replica_bytes = 0u64;
-    let mut after: Option<(String, String)> = None;
-    loop {
-        let page = strata
-            .catalog
-            .scan_objects(after.as_ref().map(|(b, k)| (b.as_str(), k.as_str())), PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = Some((last.0.clone(), last.1.clone()));
-        for (_, _, rec) in &page {
-            usage.objects += 1;
-            usage.logical_bytes += rec.size;
-            for r in &rec.replicas {
-                replica_bytes += rec.size;
-                let u = usage.backends.entry(r.clone()).or_default();
-                u.objects += 1;
-                u.bytes += rec.size;
-            }
+    for_each_object(&strata.catalog, PAGE, |_, _, rec| {
+        usage.objects += 1;
+        usage.logical_bytes += rec.size;
+        for r in &rec.replicas {
+            replica_bytes += rec.size;
+            let u = usage.backends.entry(r.clone()).or_default();
+            u.objects += 1;
+            u.bytes += rec.size;
         }
-        if page.len() < PAGE {
-            break;
-        }
-    }
+        Ok(())
+    })?;
     for (name, u) in usage.backends.iter_mut() {
         if let Some(b) = strata.backend(name) {
             u.monthly_cost = b.profile().monthly_storage_cost(u.bytes);

@@ -142,7 +142,11 @@ impl Admin {
             }
             (&Method::GET, "/admin/plan") => match self.engine.plan().await {
                 Ok(plan) => json_reply(StatusCode::OK, &json!(plan)),
-                Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "PlannerError", e),
+                Err(e) => error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "PlannerError",
+                    e.to_string(),
+                ),
             },
             (&Method::POST, "/admin/plan/apply") => self.apply_plan().await,
             (&Method::POST, "/admin/test/clock") if self.test_clock => self.advance_clock(body),
@@ -269,16 +273,8 @@ impl Admin {
         json_reply(StatusCode::OK, &body)
     }
 
-    /// The usage snapshot, computed now if none exists yet (or when asked to).
-    async fn usage(&self, refresh: bool) -> Result<engine::usage::Usage, catalog::CatalogError> {
-        match self.engine.usage.get() {
-            Some(u) if !refresh => Ok(u),
-            _ => self.engine.refresh_usage().await,
-        }
-    }
-
     async fn backends(&self, refresh: bool) -> Reply {
-        let usage = match self.usage(refresh).await {
+        let usage = match self.engine.usage(refresh).await {
             Ok(u) => u,
             Err(e) => {
                 return error(
@@ -335,210 +331,7 @@ impl Admin {
     }
 
     async fn metrics(&self) -> Reply {
-        use engine::metrics::{header, label};
-        use std::fmt::Write as _;
-        use std::sync::atomic::Ordering::Relaxed;
-        let s = &self.strata;
-        let mut out = String::with_capacity(8192);
-        s.metrics.render(&mut out);
-        let rec = s.recorder.stats();
-        header(
-            &mut out,
-            "strata_access_events_total",
-            "counter",
-            "access events by fate (recorded, flushed, dropped)",
-        );
-        for (fate, n) in [
-            ("recorded", rec.recorded.load(Relaxed)),
-            ("flushed", rec.flushed.load(Relaxed)),
-            ("dropped", rec.dropped.load(Relaxed)),
-        ] {
-            let _ = writeln!(out, "strata_access_events_total{{fate=\"{fate}\"}} {n}");
-        }
-        header(
-            &mut out,
-            "strata_access_recording_lag_ms",
-            "gauge",
-            "age of the oldest event in the last flushed batch",
-        );
-        let _ = writeln!(
-            out,
-            "strata_access_recording_lag_ms {}",
-            rec.last_lag_ms.load(Relaxed)
-        );
-        header(
-            &mut out,
-            "strata_access_recording_pending",
-            "gauge",
-            "access events queued, not yet in the catalog",
-        );
-        let _ = writeln!(
-            out,
-            "strata_access_recording_pending {}",
-            s.recorder.pending()
-        );
-        header(
-            &mut out,
-            "strata_backend_retries_total",
-            "counter",
-            "backend calls retried, recovered and given up",
-        );
-        for (b, r) in &s.retry_stats {
-            let snap = r.snapshot();
-            for (outcome, n) in [
-                ("retry", snap.retries),
-                ("recovered", snap.recovered),
-                ("give_up", snap.give_ups),
-            ] {
-                let _ = writeln!(
-                    out,
-                    "strata_backend_retries_total{{backend=\"{}\",outcome=\"{outcome}\"}} {n}",
-                    label(b)
-                );
-            }
-        }
-        header(
-            &mut out,
-            "strata_chaos_faults_injected_total",
-            "counter",
-            "faults injected by the chaos layer",
-        );
-        let _ = writeln!(
-            out,
-            "strata_chaos_faults_injected_total {}",
-            s.chaos.total_injected()
-        );
-        header(
-            &mut out,
-            "strata_chaos_rule_faults",
-            "gauge",
-            "faults injected per installed chaos rule",
-        );
-        for r in s.chaos.stats() {
-            let _ = writeln!(
-                out,
-                "strata_chaos_rule_faults{{rule=\"{}\",backend=\"{}\",fault=\"{}\"}} {}",
-                label(&r.id),
-                label(&r.backend),
-                label(&r.fault_type),
-                r.injected
-            );
-        }
-        let moves = s
-            .with_catalog(|c| c.moves(catalog::MOVE_HISTORY, false))
-            .await
-            .unwrap_or_default();
-        header(
-            &mut out,
-            "strata_moves",
-            "gauge",
-            "move tasks in the catalog by state",
-        );
-        let mut by_state = std::collections::BTreeMap::new();
-        for m in &moves {
-            *by_state.entry(m.state.as_str()).or_insert(0u64) += 1;
-        }
-        for st in [
-            "Planned",
-            "Copying",
-            "Verified",
-            "Committed",
-            "SourceReleased",
-            "Aborted",
-        ] {
-            let _ = writeln!(
-                out,
-                "strata_moves{{state=\"{st}\"}} {}",
-                by_state.get(st).copied().unwrap_or(0)
-            );
-        }
-        let model = self.engine.model.report();
-        header(
-            &mut out,
-            "strata_model_forest_in_use",
-            "gauge",
-            "1 when the trained forest gives p_hot, 0 when the recency-frequency rule does",
-        );
-        let forest = u8::from(model.in_use == planner::ModelKind::Forest);
-        let _ = writeln!(out, "strata_model_forest_in_use {forest}");
-        if let Some(m) = &model.metrics {
-            header(
-                &mut out,
-                "strata_model_validation_auc",
-                "gauge",
-                "validation ROC AUC of the last trained forest and of the rule on the same split",
-            );
-            let _ = writeln!(
-                out,
-                "strata_model_validation_auc{{model=\"forest\"}} {}",
-                m.auc
-            );
-            let _ = writeln!(
-                out,
-                "strata_model_validation_auc{{model=\"rule\"}} {}",
-                m.rule_auc
-            );
-        }
-        if let Ok(u) = self.usage(false).await {
-            header(
-                &mut out,
-                "strata_catalog_objects",
-                "gauge",
-                "objects in the catalog",
-            );
-            let _ = writeln!(out, "strata_catalog_objects {}", u.objects);
-            header(
-                &mut out,
-                "strata_catalog_logical_bytes",
-                "gauge",
-                "sum of object sizes",
-            );
-            let _ = writeln!(out, "strata_catalog_logical_bytes {}", u.logical_bytes);
-            header(
-                &mut out,
-                "strata_backend_stored_bytes",
-                "gauge",
-                "plaintext bytes stored per backend",
-            );
-            for (b, bu) in &u.backends {
-                let _ = writeln!(
-                    out,
-                    "strata_backend_stored_bytes{{backend=\"{}\"}} {}",
-                    label(b),
-                    bu.bytes
-                );
-            }
-            header(
-                &mut out,
-                "strata_backend_monthly_cost_dollars",
-                "gauge",
-                "estimated storage cost per month per backend",
-            );
-            for (b, bu) in &u.backends {
-                let _ = writeln!(
-                    out,
-                    "strata_backend_monthly_cost_dollars{{backend=\"{}\"}} {}",
-                    label(b),
-                    bu.monthly_cost
-                );
-            }
-            header(
-                &mut out,
-                "strata_monthly_cost_dollars",
-                "gauge",
-                "estimated storage cost per month, now and if all replicas were on the hottest tier",
-            );
-            let _ = writeln!(
-                out,
-                "strata_monthly_cost_dollars{{placement=\"current\"}} {}",
-                u.monthly_cost
-            );
-            let _ = writeln!(
-                out,
-                "strata_monthly_cost_dollars{{placement=\"all_hot\"}} {}",
-                u.all_hot_monthly_cost
-            );
-        }
+        let out = engine::prometheus::render(&self.engine).await;
         let mut r = Response::new(Full::new(Bytes::from(out)));
         r.headers_mut().insert(
             http::header::CONTENT_TYPE,
@@ -550,14 +343,24 @@ impl Admin {
     async fn apply_plan(&self) -> Reply {
         let plan = match self.engine.plan().await {
             Ok(p) => p,
-            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, "PlannerError", e),
+            Err(e) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "PlannerError",
+                    e.to_string(),
+                );
+            }
         };
         match self.engine.apply(&plan).await {
             Ok(created) => json_reply(
                 StatusCode::ACCEPTED,
                 &json!({ "plan": plan, "created": created }),
             ),
-            Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "CatalogError", e),
+            Err(e) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CatalogError",
+                e.to_string(),
+            ),
         }
     }
 
@@ -613,7 +416,11 @@ impl Admin {
                     &json!({ "backend": req.backend, "active_key_id": id }),
                 )
             }
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "RotationFailed", e),
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "RotationFailed",
+                e.to_string(),
+            ),
         }
     }
 

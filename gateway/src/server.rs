@@ -38,7 +38,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let root = creds.credentials;
 
-    let engine = Engine::open(&config.engine(), Clock::system())?;
+    let engine = Engine::open_with(&config.engine(), Clock::system(), test_hooks())?;
     let strata = engine.core.clone();
     let report = engine.recover().await?;
     tracing::info!(?report, "start-up recovery done");
@@ -130,6 +130,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     engine.shutdown().await;
     Ok(())
+}
+
+/// The engine's test hooks, from the binary's test-only environment: `STRATA_TEST_MOVER_PAUSE=<State>` makes the
+/// mover stop forever when a task reaches that state (`Copying`, `Verified` or `Committed`), so the process tests
+/// can kill it there. Read here, at the edge: the engine itself takes its hooks in-process.
+fn test_hooks() -> engine::Hooks {
+    let mover_pause_at = std::env::var("STRATA_TEST_MOVER_PAUSE").ok().and_then(|v| {
+        [
+            catalog::MoveState::Copying,
+            catalog::MoveState::Verified,
+            catalog::MoveState::Committed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == v)
+    });
+    engine::Hooks { mover_pause_at }
 }
 
 async fn shutdown_signal() {
