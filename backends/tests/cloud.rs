@@ -357,7 +357,12 @@ async fn every_preset_storage_class_is_accepted_on_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut specs = Vec::new();
     if let Some(endpoint) = emulator("STRATA_EMU_S3") {
-        for tier in ["aws-s3-standard", "aws-s3-standard-ia", "aws-s3-glacier-ir"] {
+        for tier in [
+            "aws-s3-standard",
+            "aws-s3-standard-ia",
+            "aws-s3-glacier-ir",
+            "aws-s3-intelligent-tiering",
+        ] {
             specs.push((
                 tier,
                 StoreSpec::S3(S3Spec {

@@ -198,6 +198,17 @@ impl CurrentModel {
         }
     }
 
+    /// The access log's read hazard by idle time, measured at the last training attempt (the prior of the
+    /// rule's forecasts).
+    pub fn hazard(&self) -> Option<planner::IdleHazard> {
+        self.in_use
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .lifecycle
+            .hazard()
+            .cloned()
+    }
+
     /// The horizon `p_hot` refers to, in milliseconds.
     pub fn report_horizon_ms(&self) -> i64 {
         self.settings.horizon_ms
@@ -287,6 +298,8 @@ impl CurrentModel {
             Ok(inv) => inv,
             Err(e) => return TrainingOutcome::Failed(format!("cannot read the catalog: {e}")),
         };
+        let hazard = trainer.hazard(&inv.basics, &inv.histories, now_ms);
+        self.lock_in_use().lifecycle.set_hazard(hazard);
         let trained = trainer
             .train(&inv.basics, &inv.histories, now_ms)
             .and_then(|forest| {

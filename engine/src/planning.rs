@@ -22,8 +22,8 @@ pub struct PlannerSettings {
     /// Seconds between background cycles.
     pub interval_secs: u64,
     /// Planning horizon (days): placements are compared by their cost over it (storage, forecast reads, moves).
-    /// Default 7: re-planned daily, a week beat a month in the simulator (loadtest/README.md), because reads beyond
-    /// the access log's week are extrapolation.
+    /// Default 30: with Intelligent-Tiering among the choices and the read-risk limit below, a month beat a week
+    /// and a quarter on the tuning seeds of the evaluation family (`strata-loadtest evaluate`, loadtest/README.md).
     pub horizon_days: f64,
     /// Most bytes moved per cycle (None: no limit).
     pub max_move_bytes: Option<u64>,
@@ -35,6 +35,10 @@ pub struct PlannerSettings {
     /// Seconds between scheduled trainings of the `p_hot` forest (0: only on demand, through
     /// `POST /admin/model/retrain`). Measured on the gateway clock.
     pub retrain_interval_secs: u64,
+    /// The price of being wrong: an object moves onto a backend with a retrieval fee or a minimum storage
+    /// duration only when its probability of a read within that duration is at most this (`planner::CostConfig::
+    /// max_read_risk`). 1 turns the check off. Default 0.2 (tuned in the simulator, loadtest/README.md).
+    pub max_read_risk: f64,
 }
 
 impl PlannerSettings {
@@ -53,11 +57,12 @@ impl Default for PlannerSettings {
         Self {
             enabled: true,
             interval_secs: 3600,
-            horizon_days: 7.0,
+            horizon_days: 30.0,
             max_move_bytes: None,
             max_egress_usd: None,
             model_horizon_hours: 24.0,
             retrain_interval_secs: 24 * 3600,
+            max_read_risk: 0.2,
         }
     }
 }
@@ -101,6 +106,7 @@ pub async fn compute(
         let model = scores.current();
         let mut cost = CostConfig {
             horizon_days: ctx.settings.horizon_days,
+            max_read_risk: ctx.settings.max_read_risk,
             ..CostConfig::default()
         };
         if let Some(sla) = ctx.sla_ms {
@@ -113,6 +119,7 @@ pub async fn compute(
                 max_bytes: ctx.settings.max_move_bytes,
                 max_egress_usd: ctx.settings.max_egress_usd,
             },
+            read_prior: scores.hazard(),
             ..PlannerConfig::default()
         };
         let (mut plan, p_hot) =

@@ -11,9 +11,12 @@
 //!   placement policies (all-hot, age rules, Intelligent-Tiering, `strata`
 //!   — the planner's features, rule model and cost model on the simulated
 //!   clock — and the offline oracle) with one price table; see [`sim`].
+//! * [`evaluate`]: `strata-loadtest evaluate`, a family of workloads over
+//!   several seeds through every policy, with the ratios that matter.
 
 pub mod cli;
 pub mod driver;
+pub mod evaluate;
 pub mod sim;
 pub mod trace;
 pub mod workload;

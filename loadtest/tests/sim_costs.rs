@@ -509,3 +509,73 @@ fn anomalies_are_counted_not_fatal() {
         "requests",
     );
 }
+
+/// Intelligent-Tiering as one of a policy's choices (tiers 3..6 of `PriceModel::with_intelligent_tiering`)
+/// bills exactly like the `intelligent-tiering` policy: the class's own moves are free, the monitoring fee is
+/// charged only while the object is in it.
+#[test]
+fn intelligent_tiering_as_a_choice_bills_like_intelligent_tiering() {
+    struct InsideIt;
+    impl Policy for InsideIt {
+        fn name(&self) -> &str {
+            "it-inside"
+        }
+        fn price_model(&self, table: &PriceTable) -> sim::PriceModel {
+            sim::PriceModel::with_intelligent_tiering(table)
+        }
+        fn on_create(&mut self, _now_ms: u64, _obj: ObjId, _meta: &ObjectMeta) -> TierIdx {
+            3
+        }
+        fn on_read(
+            &mut self,
+            _now_ms: u64,
+            _obj: ObjId,
+            _meta: &ObjectMeta,
+            current: TierIdx,
+        ) -> Option<TierIdx> {
+            (current > 3).then_some(3)
+        }
+        fn on_tick(&mut self, now_ms: u64, view: &TickView<'_>, moves: &mut Vec<Move>) {
+            for (i, (meta, place)) in view.objects.all().iter().zip(view.placement).enumerate() {
+                let idle = now_ms.saturating_sub(meta.created_ms.max(meta.last_read_ms));
+                let to = if idle >= 90 * DAY {
+                    5
+                } else if idle >= 30 * DAY {
+                    4
+                } else {
+                    continue;
+                };
+                if meta.alive && place.tier >= 3 && place.tier < to {
+                    moves.push(Move {
+                        obj: i as ObjId,
+                        to,
+                    });
+                }
+            }
+        }
+    }
+    let trace = format!(
+        "0 REST.PUT.OBJECT a {GB}\n1 REST.PUT.OBJECT small 1000\n{} REST.GET.OBJECT a {GB}\n{} REST.HEAD.OBJECT a\n",
+        120 * DAY,
+        150 * DAY
+    );
+    let r = run(
+        &trace,
+        vec![Box::new(IntelligentTiering), Box::new(InsideIt)],
+        PriceTable::default(),
+        100.0,
+    );
+    let (it, inside) = (policy(&r, "intelligent-tiering"), policy(&r, "it-inside"));
+    // Equal up to float accumulation in a different order.
+    let near =
+        |a: f64, b: f64, what: &str| assert!((a - b).abs() <= 1e-5 * b, "{what}: {a} vs {b}");
+    near(
+        inside.cost.storage,
+        it.cost.storage,
+        "storage and monitoring",
+    );
+    close(inside.cost.retrieval, 0.0, "no retrieval fee");
+    close(inside.cost.moves, 0.0, "the class's own moves are free");
+    near(inside.cost.total(), it.cost.total(), "total");
+    assert!(inside.moves >= 3, "30 days, 90 days, back on the read");
+}

@@ -95,7 +95,8 @@ fn main() {
     let features = FeatureConfig::default();
     let rule = RuleModel::new(DAY_MS).expect("rule");
     let t = Instant::now();
-    let (_, inputs) = object_inputs(&inv, &model, &rule, &features, now, threads).expect("inputs");
+    let (_, inputs) =
+        object_inputs(&inv, &model, &rule, &features, None, now, threads).expect("inputs");
     println!(
         "features + rule p_hot for {} objects: {:.2?}",
         inputs.len(),
@@ -121,7 +122,7 @@ fn main() {
     );
     let t = Instant::now();
     let (_, inputs) =
-        object_inputs(&inv, &model, &forest, &features, now, threads).expect("inputs");
+        object_inputs(&inv, &model, &forest, &features, None, now, threads).expect("inputs");
     println!(
         "features + {} p_hot for {} objects: {:.2?}",
         forest.name(),

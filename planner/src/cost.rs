@@ -91,6 +91,17 @@ pub struct CostConfig {
     pub read_egress: bool,
     /// Objective penalty (USD) for keeping a placement that breaks the rules. Default 1.0.
     pub noncompliance_penalty: f64,
+    /// The price of being wrong: a move onto a backend with a retrieval fee or a minimum storage duration costs
+    /// [`CostConfig::noncompliance_penalty`] extra in the objective unless the probability that the object is
+    /// read within that duration (at least the horizon) is at most this. So objects that cannot be predicted to
+    /// stay unread stay where a wrong guess is cheap (no retrieval fee: a hot tier or a self-tiering class),
+    /// and go cold anyway only when a capacity leaves no other choice. 1 turns the check off. Default 1.
+    #[serde(default = "no_read_risk_limit")]
+    pub max_read_risk: f64,
+}
+
+fn no_read_risk_limit() -> f64 {
+    1.0
 }
 
 impl Default for CostConfig {
@@ -102,6 +113,7 @@ impl Default for CostConfig {
             hot_threshold: 0.5,
             read_egress: true,
             noncompliance_penalty: 1.0,
+            max_read_risk: 1.0,
         }
     }
 }
@@ -117,7 +129,8 @@ impl CostConfig {
             && self.lambda_latency >= 0.0
             && (0.0..=1.0).contains(&self.hot_threshold)
             && self.noncompliance_penalty.is_finite()
-            && self.noncompliance_penalty >= 0.0;
+            && self.noncompliance_penalty >= 0.0
+            && (0.0..=1.0).contains(&self.max_read_risk);
         if ok {
             Ok(())
         } else {
@@ -125,6 +138,11 @@ impl CostConfig {
         }
     }
 }
+
+/// The idle-time prior of an uncalibrated model without a measured hazard: a daily read probability of
+/// `IDLE_PRIOR / (idle days + 1)`. At the default read-risk limit of 0.2 it lets an object into a 30-day class
+/// once idle 30 days and into a 90-day class once idle 90 days — what an S3 lifecycle rule on idle time does.
+pub const IDLE_PRIOR: f64 = 0.22;
 
 /// Expected reads of an object over the planning horizon.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -135,6 +153,14 @@ pub struct ReadForecast {
     pub expected_reads: f64,
     /// Expected bytes per read.
     pub bytes_per_read: f64,
+    /// Days since the object was last read (or written, if never read): where a self-tiering class
+    /// (S3 Intelligent-Tiering) bills it now.
+    #[serde(default)]
+    pub idle_days: f64,
+    /// Probability of at least one read on a given day (from `p_hot` on the model's horizon, at a constant
+    /// hazard): what [`CostConfig::max_read_risk`] is checked against.
+    #[serde(default)]
+    pub daily_read_probability: f64,
 }
 
 impl ReadForecast {
@@ -164,11 +190,33 @@ impl ReadForecast {
         };
         let period_days = model_horizon_ms.max(1) as f64 / DAY_MS as f64;
         let periods = horizon_days.max(0.0) / period_days;
+        let idle_ms = f
+            .since_last_read_ms
+            .unwrap_or(f.age_ms)
+            .min(f.age_ms)
+            .max(0);
+        let daily_read_probability = 1.0 - (1.0 - p).powf(1.0 / period_days.max(1e-9));
         ReadForecast {
+            daily_read_probability,
             p_hot: p,
             expected_reads: per_period * periods,
             bytes_per_read: f.mean_read_bytes().unwrap_or(f.size_bytes as f64),
+            idle_days: idle_ms as f64 / DAY_MS as f64,
         }
+    }
+
+    /// The forecast of a model whose probabilities are not calibrated (the recency-frequency rule): the daily
+    /// read probability is at least what `prior` measured on the access log for objects idle as long
+    /// ([`crate::hazard::IdleHazard`]), or, without one, [`IDLE_PRIOR`]` / (idle days + 1)` — a read rate that
+    /// falls with idle time when idle time is all we know. So a cold tier is chosen early only where the log
+    /// shows idle objects stay unread, which is what a sensible rule does before a calibrated model exists.
+    pub fn uncalibrated(mut self, prior: Option<&crate::hazard::IdleHazard>) -> ReadForecast {
+        let idle = self.idle_days.max(0.0);
+        let floor = prior
+            .and_then(|h| h.daily(idle))
+            .unwrap_or(IDLE_PRIOR / (idle + 1.0));
+        self.daily_read_probability = self.daily_read_probability.max(floor);
+        self
     }
 
     /// [`ReadForecast::new`] with the expected reads per period derived from `p_hot` alone
@@ -218,6 +266,10 @@ pub struct CostBreakdown {
     pub move_egress: f64,
     /// Early-deletion fees of the released replicas.
     pub early_deletion: f64,
+    /// [`CostConfig::noncompliance_penalty`] when the target adds a backend whose read risk is above
+    /// [`CostConfig::max_read_risk`] (see [`CostModel::within_read_risk`]), else 0.
+    #[serde(default)]
+    pub read_risk_penalty: f64,
 }
 
 impl CostBreakdown {
@@ -232,6 +284,7 @@ impl CostBreakdown {
             + self.move_retrieval
             + self.move_egress
             + self.early_deletion
+            + self.read_risk_penalty
     }
 
     /// The move part (copies and early deletion).
@@ -252,6 +305,9 @@ struct Rates {
     retrieval_gb: Vec<f64>,
     egress_gb: Vec<f64>,
     latency: Vec<f64>,
+    /// Self-tiering backends (S3 Intelligent-Tiering): billed per object, see [`CostModel::auto_storage`].
+    auto: Vec<Option<tiers::AutoTiering>>,
+    frequent_gb_month: Vec<f64>,
 }
 
 /// The cost model over a fixed list of backends (see the module docs).
@@ -268,6 +324,8 @@ pub struct CostModel {
     serve: Vec<u8>,
     /// Per mask: whether it satisfies RF and diversity.
     rule_ok: Vec<bool>,
+    /// The self-tiering backends.
+    auto_mask: Mask,
 }
 
 impl CostModel {
@@ -353,7 +411,18 @@ impl CostModel {
                 .iter()
                 .map(|b| b.profile.first_byte_latency_ms)
                 .collect(),
+            auto: backends
+                .iter()
+                .map(|b| b.profile.auto_tiering.clone())
+                .collect(),
+            frequent_gb_month: backends
+                .iter()
+                .map(|b| b.profile.storage_gb_month)
+                .collect(),
         };
+        let auto_mask = (0..nb)
+            .filter(|&b| rates.auto[b].is_some())
+            .fold(0 as Mask, |m, b| m | (1 << b));
         let n_masks = 1usize << nb;
         let mut storage_mask = vec![0.0; n_masks];
         let mut serve = vec![u8::MAX; n_masks];
@@ -374,7 +443,9 @@ impl CostModel {
                 if mask & (1 << b) == 0 {
                     continue;
                 }
-                storage_mask[mask] += rates.storage_horizon_gb[b];
+                if rates.auto[b].is_none() {
+                    storage_mask[mask] += rates.storage_horizon_gb[b];
+                }
                 let pbit = 1u32 << (rates.provider[b] % 32);
                 if seen_providers & pbit != 0 {
                     diverse = false;
@@ -418,6 +489,7 @@ impl CostModel {
             storage_mask,
             serve,
             rule_ok,
+            auto_mask,
         })
     }
 
@@ -498,6 +570,31 @@ impl CostModel {
         self.satisfies_rules(target) && (!self.is_likely_read(&obj.reads) || self.meets_sla(target))
     }
 
+    /// Whether every backend `target` adds to the object's current set that charges for being wrong (a
+    /// retrieval fee, a minimum storage duration) is safe enough: the object's probability of a read within
+    /// that backend's minimum duration (at least the horizon) is at most [`CostConfig::max_read_risk`].
+    pub fn within_read_risk(&self, obj: &ObjectInput, target: Mask) -> bool {
+        if self.cfg.max_read_risk >= 1.0 {
+            return true;
+        }
+        let daily = obj.reads.daily_read_probability.clamp(0.0, 1.0);
+        let mut added = target & !obj.current;
+        while added != 0 {
+            let b = added.trailing_zeros() as usize;
+            added &= added - 1;
+            let r = &self.rates;
+            if r.retrieval_gb[b] <= 0.0 && r.min_days[b] <= 0.0 {
+                continue;
+            }
+            let days = r.min_days[b].max(self.cfg.horizon_days);
+            let risk = 1.0 - (1.0 - daily).powf(days);
+            if risk > self.cfg.max_read_risk {
+                return false;
+            }
+        }
+        true
+    }
+
     /// The source a new replica on `dest` is copied from when the current set is `current`
     /// (lowest per-GB copy price; see the module docs). `None` for an empty current set.
     pub fn copy_source(&self, current: Mask, dest: usize) -> Option<usize> {
@@ -551,6 +648,12 @@ impl CostModel {
         let gb = obj.size_bytes as f64 / BYTES_PER_GB;
         let r = &self.rates;
         c.storage = gb * self.storage_mask[target as usize];
+        let mut auto = target & self.auto_mask;
+        while auto != 0 {
+            let b = auto.trailing_zeros() as usize;
+            c.storage += self.auto_storage(b, obj);
+            auto &= auto - 1;
+        }
         let s = self.serve[target as usize] as usize;
         let reads = obj.reads.expected_reads.max(0.0);
         let read_gb = obj.reads.bytes_per_read.max(0.0) / BYTES_PER_GB;
@@ -563,6 +666,9 @@ impl CostModel {
             self.cfg.lambda_latency * reads * (r.latency[s] - self.cfg.sla_ms).max(0.0);
         if target == obj.current {
             return c;
+        }
+        if !self.within_read_risk(obj, target) {
+            c.read_risk_penalty = self.cfg.noncompliance_penalty;
         }
         let age_days = (now_ms.saturating_sub(obj.placed_ms)).max(0) as f64 / DAY_MS as f64;
         for b in 0..self.backends.len() {
@@ -594,6 +700,13 @@ impl CostModel {
         let read_gb = obj.reads.bytes_per_read.max(0.0) / BYTES_PER_GB;
         let age_days = (now_ms.saturating_sub(obj.placed_ms)).max(0) as f64 / DAY_MS as f64;
         // Per backend: cost of adding it (copy) or of releasing it (early deletion).
+        let mut auto_cost = [0.0f64; MAX_BACKENDS];
+        let mut auto = self.auto_mask;
+        while auto != 0 {
+            let b = auto.trailing_zeros() as usize;
+            auto_cost[b] = self.auto_storage(b, obj);
+            auto &= auto - 1;
+        }
         let mut delta = [0.0f64; MAX_BACKENDS];
         for (b, d) in delta.iter_mut().enumerate().take(nb) {
             if obj.current & (1 << b) != 0 {
@@ -620,6 +733,15 @@ impl CostModel {
             let mut total = gb * self.storage_mask[target as usize]
                 + reads * per_read
                 + self.cfg.lambda_latency * reads * (r.latency[s] - self.cfg.sla_ms).max(0.0);
+            let mut auto = target & self.auto_mask;
+            while auto != 0 {
+                let b = auto.trailing_zeros() as usize;
+                total += auto_cost[b];
+                auto &= auto - 1;
+            }
+            if target != obj.current && !self.within_read_risk(obj, target) {
+                total += self.cfg.noncompliance_penalty;
+            }
             let mut changed = target ^ obj.current;
             while changed != 0 {
                 let b = changed.trailing_zeros() as usize;
@@ -628,6 +750,29 @@ impl CostModel {
             }
             *slot = total;
         }
+    }
+
+    /// Storage over the horizon (USD) of `obj` on the self-tiering backend `b`, monitoring included.
+    ///
+    /// With `E` expected reads over the horizon of `H` days, the object is taken as unread for the whole horizon
+    /// with probability `q = e^(−E)` (Poisson): it then ages from its idle days through the class's tiers
+    /// ([`tiers::AutoTiering::idle_storage_gb`]); otherwise it is billed at the frequent price throughout (an
+    /// access resets the idle clock). Objects under the monitoring threshold always pay the frequent price and no
+    /// fee.
+    pub fn auto_storage(&self, b: usize, obj: &ObjectInput) -> f64 {
+        let Some(at) = self.rates.auto.get(b).and_then(|a| a.as_ref()) else {
+            return 0.0;
+        };
+        let gb = obj.size_bytes as f64 / BYTES_PER_GB;
+        let h = self.cfg.horizon_days;
+        let frequent = self.rates.frequent_gb_month[b];
+        if obj.size_bytes < at.min_monitored_bytes {
+            return gb * frequent * h / 30.0;
+        }
+        let q = (-obj.reads.expected_reads.max(0.0)).exp();
+        let idle = at.idle_storage_gb(frequent, obj.reads.idle_days.max(0.0), h);
+        let per_gb = q * idle + (1.0 - q) * frequent * h / 30.0;
+        gb * per_gb + at.monitoring_per_1k_objects_month / 1000.0 * h / 30.0
     }
 
     /// Total cost of `target` for `obj` (the sum of [`CostModel::breakdown`]).
@@ -689,6 +834,8 @@ mod tests {
                 p_hot,
                 expected_reads: reads,
                 bytes_per_read: 1e9,
+                idle_days: 0.0,
+                daily_read_probability: p_hot,
             },
         }
     }
@@ -813,6 +960,125 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn it_model(max_read_risk: f64) -> CostModel {
+        CostModel::new(
+            vec![
+                BackendSpec {
+                    name: "std".into(),
+                    profile: TierProfile::s3_standard(),
+                    capacity_bytes: None,
+                },
+                BackendSpec {
+                    name: "gir".into(),
+                    profile: TierProfile::s3_glacier_ir(),
+                    capacity_bytes: None,
+                },
+                BackendSpec {
+                    name: "it".into(),
+                    profile: TierProfile::s3_intelligent_tiering(),
+                    capacity_bytes: None,
+                },
+            ],
+            PlacementRules {
+                replication_factor: 1,
+                provider_diversity: false,
+            },
+            CostConfig {
+                horizon_days: 30.0,
+                sla_ms: 100.0,
+                read_egress: false,
+                max_read_risk,
+                ..CostConfig::default()
+            },
+        )
+        .expect("model")
+    }
+
+    /// Intelligent-Tiering is billed per object: an idle object at the price of the access tier its idle time
+    /// reaches (hand-computed), an object that will surely be read at the frequent price, small objects at the
+    /// frequent price without monitoring; never a retrieval fee.
+    #[test]
+    fn intelligent_tiering_storage_follows_idle_time_and_reads() {
+        let m = it_model(1.0);
+        let mut o = obj(0b001, 0.0, 0.0);
+        o.size_bytes = 1_000_000_000;
+        // Idle 45 days, no read expected: 30 days at IA (0.0125 per GB-month) + monitoring.
+        o.reads.idle_days = 45.0;
+        close(m.auto_storage(2, &o), 0.0125 + 0.0025 / 1000.0);
+        // Idle 20 days: 10 days frequent, 20 days IA.
+        o.reads.idle_days = 20.0;
+        close(
+            m.auto_storage(2, &o),
+            (10.0 * 0.023 + 20.0 * 0.0125) / 30.0 + 0.0025 / 1000.0,
+        );
+        // Surely read (many expected reads): frequent all month.
+        o.reads.expected_reads = 50.0;
+        assert!((m.auto_storage(2, &o) - (0.023 + 0.0025 / 1000.0)).abs() < 1e-6);
+        // Under 128 KB: frequent, no fee.
+        o.size_bytes = 100_000;
+        close(m.auto_storage(2, &o), 100_000.0 / 1e9 * 0.023);
+        // The breakdown and the fast path agree, and reads from IT pay no retrieval.
+        o.size_bytes = 1_000_000_000;
+        o.reads.expected_reads = 3.0;
+        o.reads.idle_days = 60.0;
+        let targets = m.candidates().to_vec();
+        let mut out = vec![0.0; targets.len()];
+        m.fill_costs(&o, &targets, 0, &mut out);
+        for (t, c) in targets.iter().zip(&out) {
+            close(*c, m.cost(&o, *t, 0));
+        }
+        assert_eq!(m.breakdown(&o, 0b100, 0).read_retrieval, 0.0);
+        assert!(m.breakdown(&o, 0b010, 0).read_retrieval > 0.0);
+    }
+
+    /// The price of being wrong: a cold tier is feasible only when the read probability within its minimum
+    /// duration is at most the limit; tiers without retrieval fee or minimum duration are always feasible.
+    #[test]
+    fn read_risk_keeps_uncertain_objects_out_of_cold_tiers() {
+        let m = it_model(0.2);
+        let mut o = obj(0b001, 0.0, 0.0);
+        let penalty = m.config().noncompliance_penalty;
+        let risky = |m: &CostModel, o: &ObjectInput, t: Mask| {
+            let b = m.breakdown(o, t, 0);
+            let mut fast = [0.0];
+            m.fill_costs(o, &[t], 0, &mut fast);
+            close(fast[0], b.total());
+            b.read_risk_penalty > 0.0
+        };
+        // 1% a day: 1 - 0.99^90 = 59% within Glacier IR's 90 days.
+        o.reads.daily_read_probability = 0.01;
+        assert!(!m.within_read_risk(&o, 0b010));
+        assert!(risky(&m, &o, 0b010));
+        assert!(m.cost(&o, 0b010, 0) >= penalty);
+        assert!(m.is_feasible(&o, 0b010), "a capacity may still force it");
+        assert!(!risky(&m, &o, 0b100), "IT has no retrieval fee");
+        // 0.1% a day: 8.6% within 90 days.
+        o.reads.daily_read_probability = 0.001;
+        assert!(!risky(&m, &o, 0b010));
+        // Staying where it is never counts as a new risk.
+        o.current = 0b010;
+        o.reads.daily_read_probability = 0.5;
+        assert!(!risky(&m, &o, 0b010));
+        // Without a calibrated model, the idle time sets a floor: 10 idle days is ~9% a day.
+        let prior = ReadForecast {
+            p_hot: 0.0,
+            expected_reads: 0.0,
+            bytes_per_read: 0.0,
+            idle_days: 10.0,
+            daily_read_probability: 0.0,
+        }
+        .uncalibrated(None);
+        close(prior.daily_read_probability, IDLE_PRIOR / 11.0);
+        // No limit: no penalty.
+        let fresh = ObjectInput {
+            reads: prior,
+            current: 0b001,
+            ..o
+        };
+        assert!(!risky(&it_model(1.0), &fresh, 0b010));
+        assert!(risky(&m, &fresh, 0b010));
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub mod error;
 #[cfg(feature = "exact")]
 pub mod exact;
 pub mod features;
+pub mod hazard;
 pub mod lifecycle;
 pub mod model;
 pub mod optimize;
@@ -48,10 +49,11 @@ pub mod synth;
 pub use cost::{BackendSpec, CostConfig, CostModel, PlacementRules};
 pub use error::{PlannerError, Result};
 pub use features::{FeatureConfig, FeatureExtractor, Histories, ObjectFeatures};
+pub use hazard::IdleHazard;
 pub use lifecycle::{LifecycleConfig, ModelLifecycle, Trainer, TrainingOutcome};
 pub use model::{
-    ActiveModel, ForestModel, HotModel, Metrics, ModelKind, ModelStatus, RuleModel, TrainConfig,
-    choose_model, train_forest,
+    ActiveModel, Calibration, ForestModel, HotModel, Metrics, ModelKind, ModelStatus,
+    ReliabilityBin, RuleModel, TrainConfig, choose_model, train_forest,
 };
 pub use optimize::{Solution, SolverConfig, solve};
 pub use pipeline::{Inventory, PlannerConfig, plan_cycle, plan_cycle_scored, score};

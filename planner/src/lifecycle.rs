@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use crate::error::{PlannerError, Result};
 use crate::features::{Histories, ObjectBasics};
+use crate::hazard::IdleHazard;
 use crate::model::{
     ActiveModel, ForestModel, HotModel, ModelKind, ModelStatus, RetrainSchedule, RuleModel,
     TrainConfig, choose_model, train_forest,
@@ -78,6 +79,21 @@ impl Trainer {
     pub fn history_ms(&self) -> i64 {
         self.history_ms
     }
+
+    /// The access log's daily read probability by idle time ([`IdleHazard`]) as of `now_ms`.
+    pub fn hazard(
+        &self,
+        objects: &[ObjectBasics],
+        histories: &Histories,
+        now_ms: i64,
+    ) -> Option<IdleHazard> {
+        IdleHazard::fit(
+            objects,
+            histories,
+            now_ms,
+            Some(now_ms.saturating_sub(self.history_ms)),
+        )
+    }
 }
 
 /// What one training attempt did.
@@ -120,6 +136,7 @@ pub struct ModelLifecycle {
     last_attempt_ms: Option<i64>,
     trainings: u32,
     forest_wins: u32,
+    hazard: Option<IdleHazard>,
 }
 
 impl ModelLifecycle {
@@ -146,6 +163,7 @@ impl ModelLifecycle {
             last_attempt_ms: None,
             trainings: 0,
             forest_wins: 0,
+            hazard: None,
         })
     }
 
@@ -195,6 +213,20 @@ impl ModelLifecycle {
     /// The horizon `p_hot` refers to, in milliseconds.
     pub fn horizon_ms(&self) -> i64 {
         self.config.train.horizon_ms
+    }
+
+    /// The access log's read hazard by idle time from the last training attempt: the prior of the rule's
+    /// forecasts (see `PlannerConfig::read_prior`).
+    pub fn hazard(&self) -> Option<&IdleHazard> {
+        self.hazard.as_ref()
+    }
+
+    /// Keeps the read hazard measured with a training attempt (a measurement that found nothing keeps the
+    /// previous one).
+    pub fn set_hazard(&mut self, hazard: Option<IdleHazard>) {
+        if hazard.is_some() {
+            self.hazard = hazard;
+        }
     }
 
     /// When the last training attempt started, if any.
@@ -275,7 +307,9 @@ impl ModelLifecycle {
         histories: &Histories,
         now_ms: i64,
     ) -> TrainingOutcome {
-        let trained = self.trainer().train(objects, histories, now_ms);
+        let trainer = self.trainer();
+        self.set_hazard(trainer.hazard(objects, histories, now_ms));
+        let trained = trainer.train(objects, histories, now_ms);
         self.install(trained, now_ms)
     }
 }

@@ -284,6 +284,135 @@ pub struct Metrics {
     pub reads_mae: f64,
     /// The same for the rule's stand-in, `p_hot` × reads per active day.
     pub rule_reads_mae: f64,
+    /// Brier score (mean squared error of the probability) of the forest's calibrated `p_hot` on the
+    /// validation cut, and of its raw scores.
+    #[serde(default)]
+    pub brier: f64,
+    #[serde(default)]
+    pub raw_brier: f64,
+    /// The reliability curve on the validation cut: per bin of raw score, the mean raw score, the calibrated
+    /// `p_hot` the model now gives, the observed share of objects read, and the examples in the bin.
+    #[serde(default)]
+    pub reliability: Vec<ReliabilityBin>,
+}
+
+/// One bin of a reliability curve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReliabilityBin {
+    pub mean_score: f64,
+    pub mean_p_hot: f64,
+    pub observed: f64,
+    pub examples: usize,
+}
+
+/// Upper edges of the raw-score bins the calibration is fitted on (the low end is fine-grained: it decides
+/// whether a cold tier's retrieval fee is a risk worth taking).
+const CALIBRATION_EDGES: [f64; 9] = [
+    0.0005,
+    0.002,
+    0.005,
+    0.01,
+    0.03,
+    0.1,
+    0.3,
+    0.6,
+    f64::INFINITY,
+];
+
+/// A monotone map from raw forest scores to observed read probabilities: piecewise linear through
+/// `(mean score, observed share)` of each non-empty bin, flat beyond the first and last points.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    points: Vec<(f64, f64)>,
+}
+
+impl Calibration {
+    /// Fits the map on validation `scores` and `labels` (same length). Each bin's share is smoothed with
+    /// half an example of each class (so an empty-looking bin never claims certainty), then made
+    /// non-decreasing (pool-adjacent-violators).
+    pub fn fit(scores: &[f64], labels: &[bool]) -> (Calibration, Vec<ReliabilityBin>) {
+        let mut sums = [(0.0f64, 0usize, 0usize); CALIBRATION_EDGES.len()];
+        for (&s, &l) in scores.iter().zip(labels) {
+            let i = CALIBRATION_EDGES
+                .iter()
+                .position(|&e| s < e)
+                .unwrap_or(CALIBRATION_EDGES.len() - 1);
+            sums[i].0 += s;
+            sums[i].1 += 1;
+            sums[i].2 += usize::from(l);
+        }
+        // (mean score, smoothed share, examples) of the non-empty bins, then pool adjacent violators.
+        let mut blocks: Vec<(f64, f64, usize)> = Vec::new();
+        for &(sum, n, pos) in sums.iter().filter(|b| b.1 > 0) {
+            let share = (pos as f64 + 0.5) / (n as f64 + 1.0);
+            blocks.push((sum / n as f64, share, n));
+            while blocks.len() >= 2 {
+                let (b, a) = (blocks[blocks.len() - 1], blocks[blocks.len() - 2]);
+                if a.1 <= b.1 {
+                    break;
+                }
+                let n = a.2 + b.2;
+                let merged = (
+                    (a.0 * a.2 as f64 + b.0 * b.2 as f64) / n as f64,
+                    (a.1 * a.2 as f64 + b.1 * b.2 as f64) / n as f64,
+                    n,
+                );
+                blocks.pop();
+                *blocks.last_mut().expect("two blocks") = merged;
+            }
+        }
+        let cal = Calibration {
+            points: blocks.iter().map(|&(s, p, _)| (s, p)).collect(),
+        };
+        let bins = sums
+            .iter()
+            .filter(|b| b.1 > 0)
+            .map(|&(sum, n, pos)| {
+                let mean = sum / n as f64;
+                ReliabilityBin {
+                    mean_score: mean,
+                    mean_p_hot: cal.apply(mean),
+                    observed: pos as f64 / n as f64,
+                    examples: n,
+                }
+            })
+            .collect();
+        (cal, bins)
+    }
+
+    /// The calibrated probability of a raw score (the score itself without points).
+    pub fn apply(&self, score: f64) -> f64 {
+        let pts = &self.points;
+        let (Some(first), Some(last)) = (pts.first(), pts.last()) else {
+            return clamp01(score);
+        };
+        if score <= first.0 {
+            return first.1;
+        }
+        if score >= last.0 {
+            return last.1;
+        }
+        let i = pts.partition_point(|p| p.0 <= score);
+        let (a, b) = (pts[i - 1], pts[i]);
+        let t = if b.0 > a.0 {
+            (score - a.0) / (b.0 - a.0)
+        } else {
+            1.0
+        };
+        clamp01(a.1 + t * (b.1 - a.1))
+    }
+}
+
+/// Brier score of probabilities against labels (0 for no examples).
+pub fn brier(p: &[f64], labels: &[bool]) -> f64 {
+    if p.is_empty() {
+        return 0.0;
+    }
+    p.iter()
+        .zip(labels)
+        .map(|(&p, &l)| (p - f64::from(u8::from(l))).powi(2))
+        .sum::<f64>()
+        / p.len() as f64
 }
 
 /// Training parameters.
@@ -382,6 +511,9 @@ pub struct ForestModel {
     forest: Forest,
     /// Expected reads within the horizon: fitted to the (capped) read count.
     reads: Forest,
+    /// Raw forest scores → observed read probability, fitted on the validation cut.
+    #[serde(default)]
+    calibration: Calibration,
 }
 
 const FOREST_FORMAT: &str = "strata-planner-forest";
@@ -432,7 +564,7 @@ impl ForestModel {
         Ok(model)
     }
 
-    /// `p_hot` for rows of inputs (row-major), appended to `out`; a failure yields 0s.
+    /// Raw forest scores for rows of inputs (row-major), appended to `out`; a failure yields 0s.
     fn predict_rows(&self, rows: Vec<f64>, out: &mut Vec<f64>) {
         predict_with(&self.forest, rows, out, clamp01);
     }
@@ -480,7 +612,7 @@ impl HotModel for ForestModel {
     fn p_hot(&self, features: &ObjectFeatures) -> f64 {
         let mut out = Vec::with_capacity(1);
         self.predict_rows(model_inputs(features).to_vec(), &mut out);
-        out.first().copied().unwrap_or(0.0)
+        self.calibration.apply(out.first().copied().unwrap_or(0.0))
     }
 
     fn p_hot_batch(&self, features: &[ObjectFeatures], out: &mut Vec<f64>) {
@@ -491,7 +623,11 @@ impl HotModel for ForestModel {
             for f in chunk {
                 rows.extend_from_slice(&model_inputs(f));
             }
+            let from = out.len();
             self.predict_rows(rows, out);
+            for p in &mut out[from..] {
+                *p = self.calibration.apply(*p);
+            }
         }
     }
 
@@ -883,9 +1019,13 @@ pub fn train_forest(
             rule_recall: 0.0,
             reads_mae: 0.0,
             rule_reads_mae: 0.0,
+            brier: 0.0,
+            raw_brier: 0.0,
+            reliability: Vec::new(),
         },
         forest,
         reads,
+        calibration: Calibration::default(),
     };
     let mut rows = Vec::with_capacity(valid.len() * N_INPUTS);
     for e in &valid {
@@ -917,6 +1057,12 @@ pub fn train_forest(
     m.rule_recall = rr;
     m.reads_mae = reads_mae;
     m.rule_reads_mae = rule_reads_mae;
+    let (calibration, reliability) = Calibration::fit(&scores, &labels);
+    let calibrated: Vec<f64> = scores.iter().map(|&s| calibration.apply(s)).collect();
+    m.raw_brier = brier(&scores, &labels);
+    m.brier = brier(&calibrated, &labels);
+    m.reliability = reliability;
+    model.calibration = calibration;
     Ok(model)
 }
 
@@ -968,6 +1114,40 @@ pub fn precision_recall(scores: &[f64], labels: &[bool], threshold: f64) -> (f64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Calibration maps raw scores to observed shares, is monotone, and never claims certainty.
+    #[test]
+    fn calibration_is_monotone_and_matches_observed_shares() {
+        // Raw score 0.0 is read 10% of the time, 0.5 is read 40%, 0.9 is read 90%.
+        let mut scores = Vec::new();
+        let mut labels = Vec::new();
+        for (s, share) in [(0.0, 0.1), (0.5, 0.4), (0.9, 0.9)] {
+            for i in 0..1000 {
+                scores.push(s);
+                labels.push((i as f64) < share * 1000.0);
+            }
+        }
+        let (cal, bins) = Calibration::fit(&scores, &labels);
+        assert!((cal.apply(0.0) - 0.1).abs() < 0.01, "{cal:?}");
+        assert!((cal.apply(0.5) - 0.4).abs() < 0.01);
+        assert!((cal.apply(0.9) - 0.9).abs() < 0.01);
+        let mut last = 0.0;
+        for s in [0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0] {
+            let p = cal.apply(s);
+            assert!(p >= last, "monotone at {s}");
+            last = p;
+        }
+        assert_eq!(bins.len(), 3);
+        assert!(
+            brier(
+                &scores.iter().map(|&s| cal.apply(s)).collect::<Vec<_>>(),
+                &labels
+            ) < brier(&scores, &labels)
+        );
+        // A bin with no read at all is smoothed, not 0.
+        let (cal, _) = Calibration::fit(&[0.0; 100], &[false; 100]);
+        assert!(cal.apply(0.0) > 0.0);
+    }
     use crate::features::{AccessHistory, HistoryBuilder};
 
     fn feats(reads_24h: u32, reads_7d: u32, since: Option<i64>) -> ObjectFeatures {

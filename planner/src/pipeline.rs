@@ -68,6 +68,9 @@ pub struct PlannerConfig {
     pub budget: MoveBudget,
     /// Optimiser settings (threads).
     pub solver: SolverConfig,
+    /// The access log's daily read probability by idle time, applied to the forecasts of a model that is not
+    /// calibrated (the rule; see [`ReadForecast::uncalibrated`]). `None`: the idle-time prior.
+    pub read_prior: Option<crate::hazard::IdleHazard>,
 }
 
 /// Objects per chunk when computing features and `p_hot` (bounds the temporary feature vectors).
@@ -81,6 +84,7 @@ pub fn object_inputs(
     model: &CostModel,
     hot: &dyn HotModel,
     features: &FeatureConfig,
+    read_prior: Option<&crate::hazard::IdleHazard>,
     now_ms: i64,
     threads: usize,
 ) -> Result<(Vec<usize>, Vec<ObjectInput>)> {
@@ -98,6 +102,7 @@ pub fn object_inputs(
     }
     let horizon_days = model.config().horizon_days;
     let model_horizon_ms = hot.horizon_ms();
+    let calibrated = hot.kind() == crate::model::ModelKind::Forest;
     let work = |ids: &[usize], masks: &[Mask]| -> Vec<ObjectInput> {
         let mut out = Vec::with_capacity(ids.len());
         let mut feats = Vec::with_capacity(FEATURE_CHUNK.min(ids.len()));
@@ -127,7 +132,14 @@ pub fn object_inputs(
                     size_bytes: inv.basics[i].size_bytes,
                     current: mask,
                     placed_ms: inv.basics[i].last_modified_ms,
-                    reads: ReadForecast::new(f, ph, er, model_horizon_ms, horizon_days),
+                    reads: {
+                        let r = ReadForecast::new(f, ph, er, model_horizon_ms, horizon_days);
+                        if calibrated {
+                            r
+                        } else {
+                            r.uncalibrated(read_prior)
+                        }
+                    },
                 });
             }
         }
@@ -219,7 +231,15 @@ pub fn plan_cycle_scored(
 ) -> Result<(Plan, Vec<Option<f64>>)> {
     let model = CostModel::new(backends.to_vec(), cfg.rules, cfg.cost)?;
     let threads = cfg.solver.threads.max(1);
-    let (index, inputs) = object_inputs(inv, &model, hot, &cfg.features, now_ms, threads)?;
+    let (index, inputs) = object_inputs(
+        inv,
+        &model,
+        hot,
+        &cfg.features,
+        cfg.read_prior.as_ref(),
+        now_ms,
+        threads,
+    )?;
     // Capacities are for the planned objects: what skipped objects keep stored is not available.
     let mut specs = backends.to_vec();
     let mut planned = vec![false; inv.len()];

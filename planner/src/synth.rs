@@ -39,6 +39,7 @@ fn profile(
         egress_per_gb: egress,
         min_storage_days: min_days,
         first_byte_latency_ms: latency,
+        auto_tiering: None,
     }
 }
 
@@ -111,6 +112,8 @@ pub fn instance(n: usize, seed: u64) -> SyntheticInstance {
             p_hot,
             expected_reads: p_hot * (rate * 30.0).max(1.0),
             bytes_per_read: size as f64,
+            idle_days: 0.0,
+            daily_read_probability: p_hot,
         };
         // Current placement: a previous plan from a noisy forecast, plus drift.
         let pa = rng.below(3) as usize;

@@ -25,8 +25,9 @@ pub const AZURE_EGRESS_PER_GB: f64 = 0.087;
 pub const GCP_EGRESS_PER_GB: f64 = 0.12;
 
 /// Every preset name, hot to cold per provider.
-const NAMES: [&str; 9] = [
+const NAMES: [&str; 10] = [
     "aws-s3-standard",
+    "aws-s3-intelligent-tiering",
     "aws-s3-standard-ia",
     "aws-s3-glacier-ir",
     "azure-hot",
@@ -62,6 +63,7 @@ pub fn preset(name: &str) -> Option<TierProfile> {
         "aws-s3-standard" => TierProfile::s3_standard(),
         "aws-s3-standard-ia" => TierProfile::s3_standard_ia(),
         "aws-s3-glacier-ir" => TierProfile::s3_glacier_ir(),
+        "aws-s3-intelligent-tiering" => TierProfile::s3_intelligent_tiering(),
         "azure-hot" => azure("Hot", 0.018, 0.005, 0.0004, 0.0, 0, 20.0),
         "azure-cool" => azure("Cool", 0.010, 0.010, 0.001, 0.01, 30, 30.0),
         "azure-cold" => azure("Cold", 0.0036, 0.018, 0.010, 0.03, 90, 40.0),
@@ -101,6 +103,7 @@ fn azure(
         egress_per_gb: AZURE_EGRESS_PER_GB,
         min_storage_days: min_days,
         first_byte_latency_ms: latency_ms,
+        auto_tiering: None,
     }
 }
 
@@ -125,6 +128,7 @@ fn gcs(
         egress_per_gb: GCP_EGRESS_PER_GB,
         min_storage_days: min_days,
         first_byte_latency_ms: latency_ms,
+        auto_tiering: None,
     }
 }
 

@@ -30,6 +30,51 @@ pub struct TierProfile {
     pub min_storage_days: u32,
     /// Typical time to first byte of a GET, in milliseconds.
     pub first_byte_latency_ms: f64,
+    /// Present for a class that moves objects between its own access tiers by itself, like S3
+    /// Intelligent-Tiering: `storage_gb_month` is then the price of its frequent-access tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_tiering: Option<AutoTiering>,
+}
+
+/// How a self-tiering storage class bills (S3 Intelligent-Tiering): an object not accessed for
+/// `infrequent_after_days` is billed at `infrequent_gb_month`, after `archive_after_days` at
+/// `archive_gb_month`; any access brings it back to the frequent price. No retrieval fee, no minimum
+/// duration; a monitoring fee per object of at least `min_monitored_bytes` (smaller objects are never
+/// tiered and pay no fee).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AutoTiering {
+    pub infrequent_gb_month: f64,
+    pub archive_gb_month: f64,
+    pub infrequent_after_days: f64,
+    pub archive_after_days: f64,
+    /// USD per 1000 monitored objects per month.
+    pub monitoring_per_1k_objects_month: f64,
+    pub min_monitored_bytes: u64,
+}
+
+impl AutoTiering {
+    /// The storage price (USD per GB-month) of an object idle for `idle_days`, not counting monitoring.
+    pub fn rate_after_idle(&self, frequent_gb_month: f64, idle_days: f64) -> f64 {
+        if idle_days >= self.archive_after_days {
+            self.archive_gb_month
+        } else if idle_days >= self.infrequent_after_days {
+            self.infrequent_gb_month
+        } else {
+            frequent_gb_month
+        }
+    }
+
+    /// Storage (USD per GB) of an object that stays idle from `idle_days` for `days` more days.
+    pub fn idle_storage_gb(&self, frequent_gb_month: f64, idle_days: f64, days: f64) -> f64 {
+        let (a, b) = (self.infrequent_after_days, self.archive_after_days);
+        let end = idle_days + days.max(0.0);
+        let span = |lo: f64, hi: f64| (end.min(hi) - idle_days.max(lo)).max(0.0);
+        (span(f64::NEG_INFINITY, a) * frequent_gb_month
+            + span(a, b) * self.infrequent_gb_month
+            + span(b, f64::INFINITY) * self.archive_gb_month)
+            / 30.0
+    }
 }
 
 impl TierProfile {
@@ -45,6 +90,7 @@ impl TierProfile {
             egress_per_gb: 0.09,
             min_storage_days: 0,
             first_byte_latency_ms: 20.0,
+            auto_tiering: None,
         }
     }
 
@@ -60,6 +106,7 @@ impl TierProfile {
             egress_per_gb: 0.09,
             min_storage_days: 30,
             first_byte_latency_ms: 20.0,
+            auto_tiering: None,
         }
     }
 
@@ -75,6 +122,31 @@ impl TierProfile {
             egress_per_gb: 0.09,
             min_storage_days: 90,
             first_byte_latency_ms: 50.0,
+            auto_tiering: None,
+        }
+    }
+
+    /// AWS S3 Intelligent-Tiering (frequent, infrequent after 30 idle days, archive instant after 90;
+    /// monitoring $0.0025 per 1000 objects of at least 128 KB per month; requests at Standard's prices).
+    pub fn s3_intelligent_tiering() -> TierProfile {
+        TierProfile {
+            provider: "aws".into(),
+            storage_class: "INTELLIGENT_TIERING".into(),
+            storage_gb_month: 0.023,
+            put_per_1k: 0.005,
+            get_per_1k: 0.0004,
+            retrieval_per_gb: 0.0,
+            egress_per_gb: 0.09,
+            min_storage_days: 0,
+            first_byte_latency_ms: 20.0,
+            auto_tiering: Some(AutoTiering {
+                infrequent_gb_month: 0.0125,
+                archive_gb_month: 0.004,
+                infrequent_after_days: 30.0,
+                archive_after_days: 90.0,
+                monitoring_per_1k_objects_month: 0.0025,
+                min_monitored_bytes: 128 * 1024,
+            }),
         }
     }
 

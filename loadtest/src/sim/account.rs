@@ -68,10 +68,6 @@ impl Account {
         self.timeline.push(self.cost.total());
     }
 
-    fn monitored(&self, size: u64) -> bool {
-        self.model.monitoring_per_object_ms > 0.0 && size >= self.model.monitoring_min_bytes
-    }
-
     /// Places a new object in `tier` (clamped to the model), billing a
     /// PUT if `put`.
     pub fn create(&mut self, obj: ObjId, size: u64, tier: TierIdx, now: u64, put: bool) {
@@ -91,7 +87,7 @@ impl Account {
             entered_ms: now,
         };
         self.bytes[tier as usize] += size;
-        if self.monitored(size) {
+        if self.model.monitored(tier as usize, size) {
             self.monitored += 1;
         }
         if put {
@@ -110,7 +106,7 @@ impl Account {
         let (tier, entered) = (p.tier as usize, p.entered_ms);
         p.tier = Placement::NONE;
         self.bytes[tier] -= size;
-        if self.monitored(size) {
+        if self.model.monitored(tier, size) {
             self.monitored -= 1;
         }
         self.cost.moves += self.model.early_fee(tier, size, entered, now);
@@ -161,8 +157,22 @@ impl Account {
         };
         self.bytes[from] -= size;
         self.bytes[to as usize] += size;
+        let (was, is) = (
+            self.model.monitored(from, size),
+            self.model.monitored(to as usize, size),
+        );
+        if was && !is {
+            self.monitored -= 1;
+        } else if is && !was {
+            self.monitored += 1;
+        }
+        let group = self.model.tiers[from].group;
+        self.moves += 1;
+        if group > 0 && group == self.model.tiers[to as usize].group {
+            // The class moves between its own tiers by itself: no fee.
+            return;
+        }
         self.cost.moves += self.model.early_fee(from, size, entered, now)
             + self.model.tiers[to as usize].transition_in;
-        self.moves += 1;
     }
 }

@@ -89,8 +89,25 @@ impl Policy for AgeRules {
 #[derive(Debug, Default)]
 pub struct IntelligentTiering;
 
-const IT_INFREQUENT_AFTER_MS: u64 = 30 * DAY_MS;
-const IT_ARCHIVE_AFTER_MS: u64 = 90 * DAY_MS;
+pub(crate) const IT_INFREQUENT_AFTER_MS: u64 = 30 * DAY_MS;
+pub(crate) const IT_ARCHIVE_AFTER_MS: u64 = 90 * DAY_MS;
+
+/// Intelligent-Tiering's own move, at `now_ms`, of an object in its access tier `rel` (0 Frequent, 1 Infrequent,
+/// 2 Archive Instant): to Infrequent after 30 days without access, to Archive Instant after 90; objects under
+/// 128 KB are never tiered.
+pub(crate) fn it_automation(meta: &ObjectMeta, rel: TierIdx, now_ms: u64) -> Option<TierIdx> {
+    if meta.size < IT_MIN_MONITORED_BYTES || rel >= 2 {
+        return None;
+    }
+    let idle = now_ms.saturating_sub(meta.created_ms.max(meta.last_read_ms));
+    if idle >= IT_ARCHIVE_AFTER_MS {
+        Some(2)
+    } else if idle >= IT_INFREQUENT_AFTER_MS && rel == 0 {
+        Some(1)
+    } else {
+        None
+    }
+}
 
 impl Policy for IntelligentTiering {
     fn name(&self) -> &str {
@@ -117,21 +134,15 @@ impl Policy for IntelligentTiering {
 
     fn on_tick(&mut self, now_ms: u64, view: &TickView<'_>, moves: &mut Vec<Move>) {
         for (i, (meta, place)) in view.objects.all().iter().zip(view.placement).enumerate() {
-            if !meta.alive || meta.size < IT_MIN_MONITORED_BYTES || place.tier >= 2 {
+            if !meta.alive || place.tier == super::policy::Placement::NONE {
                 continue;
             }
-            let idle = now_ms.saturating_sub(meta.created_ms.max(meta.last_read_ms));
-            let to = if idle >= IT_ARCHIVE_AFTER_MS {
-                2
-            } else if idle >= IT_INFREQUENT_AFTER_MS && place.tier == 0 {
-                1
-            } else {
-                continue;
-            };
-            moves.push(Move {
-                obj: i as ObjId,
-                to,
-            });
+            if let Some(to) = it_automation(meta, place.tier, now_ms) {
+                moves.push(Move {
+                    obj: i as ObjId,
+                    to,
+                });
+            }
         }
     }
 }

@@ -153,6 +153,9 @@ pub struct TierPrice {
     pub min_storage_ms: u64,
     /// First-byte latency of a GET.
     pub latency_ms: f64,
+    /// Tiers of one self-tiering class share a group (> 0): moving between them is free (the class does it
+    /// by itself), and objects in them pay the model's monitoring fee. 0: an ordinary storage class.
+    pub group: u8,
 }
 
 /// How one policy is billed: per-tier prices plus a per-object
@@ -187,6 +190,7 @@ impl PriceModel {
                 transition_in: t.put_per_1k / 1000.0,
                 min_storage_ms: u64::from(t.min_storage_days) * DAY_MS,
                 latency_ms: t.first_byte_latency_ms,
+                group: 0,
             })
             .collect();
         PriceModel {
@@ -218,6 +222,7 @@ impl PriceModel {
                 transition_in: 0.0,
                 min_storage_ms: 0,
                 latency_ms: t.latency_ms,
+                group: 1,
             })
             .collect();
         PriceModel {
@@ -226,6 +231,30 @@ impl PriceModel {
             monitoring_min_bytes: IT_MIN_MONITORED_BYTES,
             list: base.list,
         }
+    }
+
+    /// The plain storage classes of `table` followed by Intelligent-Tiering's three access tiers (see
+    /// [`PriceModel::intelligent_tiering`]) as one more choice: tiers `0..n` are the table's, `n..n + 3` are IT
+    /// Frequent, Infrequent and Archive Instant (group 1, monitored). Moving into IT from a plain class costs a
+    /// PUT at tier 0's price (a copy or a lifecycle transition); moving between IT's tiers is free.
+    pub fn with_intelligent_tiering(table: &PriceTable) -> PriceModel {
+        let mut m = PriceModel::storage_classes(table);
+        let it = PriceModel::intelligent_tiering(table);
+        let put = m.tiers[0].put;
+        m.tiers.extend(it.tiers.into_iter().map(|mut t| {
+            t.transition_in = put;
+            t
+        }));
+        m.monitoring_per_object_ms = it.monitoring_per_object_ms;
+        m.monitoring_min_bytes = it.monitoring_min_bytes;
+        m
+    }
+
+    /// Whether an object of `size` bytes in `tier` pays the monitoring fee.
+    pub fn monitored(&self, tier: usize, size: u64) -> bool {
+        self.monitoring_per_object_ms > 0.0
+            && size >= self.monitoring_min_bytes
+            && self.tiers.get(tier).is_some_and(|t| t.group > 0)
     }
 
     /// Early-exit fee of leaving tier `tier` at `now` after entering at

@@ -39,13 +39,21 @@ use planner::{
 use tiers::TierProfile;
 
 use super::objects::{ObjId, ObjectMeta};
+use super::policies::{IT_ARCHIVE_AFTER_MS, IT_INFREQUENT_AFTER_MS, it_automation};
 use super::policy::{Move, Policy, TickView, TierIdx};
-use super::prices::PriceTable;
+use super::prices::{
+    IT_MIN_MONITORED_BYTES, IT_MONITORING_PER_1K_OBJECT_MONTHS, PriceModel, PriceTable,
+};
 use super::time::DAY_MS;
 
 /// Planning horizon of the cost comparison, in days (the gateway's default:
-/// see `[planner] horizon_days`).
-pub const STRATA_HORIZON_DAYS: u64 = 7;
+/// see `[planner] horizon_days`). 30 beat 7 and 90 on the tuning seeds of the
+/// evaluation family (`loadtest/README.md`).
+pub const STRATA_HORIZON_DAYS: u64 = 30;
+/// The price of being wrong (the gateway's default: see `[planner] max_read_risk`):
+/// a cold tier only for objects whose read probability within its minimum duration
+/// is at most this. 0.2 beat 0.4, 0.5 and no limit on the tuning seeds.
+pub const STRATA_MAX_READ_RISK: f64 = 0.2;
 /// The access log kept, as the catalog's default retention.
 const LOG_RETENTION_MS: i64 = 2 * WEEK_MS;
 /// Days between forest trainings.
@@ -57,6 +65,9 @@ const BATCH: usize = 8192;
 pub struct StrataPolicy {
     /// The model in use and its training schedule: the gateway's code.
     model: ModelLifecycle,
+    /// Sim tiers `it_base..it_base + 3` are Intelligent-Tiering's access tiers; to the planner they are one
+    /// backend (index `it_base`).
+    it_base: TierIdx,
     cost: CostModel,
     features: FeatureConfig,
     /// Per object: read times (ms on the simulated clock), ascending.
@@ -85,6 +96,31 @@ impl std::fmt::Debug for StrataPolicy {
 /// The backend the planner sees for tier `i` of the price table. All tiers
 /// are put on one provider: the simulator moves within one account and
 /// leaves egress out.
+/// S3 Intelligent-Tiering as one more backend for the planner, priced from the table's first three tiers (its
+/// access tiers bill like them, see [`PriceModel::intelligent_tiering`]).
+fn intelligent_tiering(table: &PriceTable) -> BackendSpec {
+    let (hot, warm, cold) = (&table.tiers[0], &table.tiers[1], &table.tiers[2]);
+    BackendSpec {
+        name: "intelligent-tiering".into(),
+        profile: TierProfile {
+            provider: "sim".into(),
+            storage_class: "INTELLIGENT_TIERING".into(),
+            retrieval_per_gb: 0.0,
+            min_storage_days: 0,
+            auto_tiering: Some(tiers::AutoTiering {
+                infrequent_gb_month: warm.storage_gb_month,
+                archive_gb_month: cold.storage_gb_month,
+                infrequent_after_days: (IT_INFREQUENT_AFTER_MS / DAY_MS) as f64,
+                archive_after_days: (IT_ARCHIVE_AFTER_MS / DAY_MS) as f64,
+                monitoring_per_1k_objects_month: IT_MONITORING_PER_1K_OBJECT_MONTHS,
+                min_monitored_bytes: IT_MIN_MONITORED_BYTES,
+            }),
+            ..hot.clone()
+        },
+        capacity_bytes: None,
+    }
+}
+
 fn backend(i: usize, t: &TierProfile) -> BackendSpec {
     let mut profile = t.clone();
     profile.provider = "sim".into();
@@ -99,16 +135,19 @@ impl StrataPolicy {
     /// The policy over `table`'s tiers, with the simulator's SLA. Fails if
     /// the planner rejects the tiers (more than 16, bad prices).
     pub fn new(table: &PriceTable, sla_ms: f64) -> planner::Result<StrataPolicy> {
-        let backends = table
+        let mut backends: Vec<BackendSpec> = table
             .tiers
             .iter()
             .enumerate()
             .map(|(i, t)| backend(i, t))
             .collect();
+        backends.push(intelligent_tiering(table));
+        let it_base = table.tiers.len() as TierIdx;
         let cfg = CostConfig {
             horizon_days: STRATA_HORIZON_DAYS as f64,
             sla_ms,
             read_egress: false,
+            max_read_risk: STRATA_MAX_READ_RISK,
             ..CostConfig::default()
         };
         let rules = PlacementRules {
@@ -131,6 +170,7 @@ impl StrataPolicy {
         };
         Ok(StrataPolicy {
             model: ModelLifecycle::new(lifecycle)?,
+            it_base,
             cost,
             features: FeatureConfig::default(),
             times: Vec::new(),
@@ -242,18 +282,26 @@ impl StrataPolicy {
         entered: u64,
         now: i64,
     ) -> u8 {
-        let current: Mask = 1 << tier;
+        // The planner sees Intelligent-Tiering as one backend, whichever access tier it has the object in.
+        let current: Mask = 1 << tier.min(self.it_base);
         let obj = ObjectInput {
             size_bytes: size,
             current,
             placed_ms: entered as i64,
-            reads: ReadForecast::new(
-                f,
-                p_hot,
-                reads_per_day,
-                self.model.horizon_ms(),
-                STRATA_HORIZON_DAYS as f64,
-            ),
+            reads: {
+                let r = ReadForecast::new(
+                    f,
+                    p_hot,
+                    reads_per_day,
+                    self.model.horizon_ms(),
+                    STRATA_HORIZON_DAYS as f64,
+                );
+                if self.model.current().kind() == ModelKind::Forest {
+                    r
+                } else {
+                    r.uncalibrated(self.model.hazard())
+                }
+            },
         };
         let targets = self.cost.candidates();
         self.costs.resize(targets.len(), 0.0);
@@ -273,11 +321,15 @@ impl StrataPolicy {
                 continue;
             };
             let to = target.trailing_zeros() as u8;
-            if c < best.1 || (c == best.1 && to == tier) {
+            if c < best.1 || (c == best.1 && to == tier.min(self.it_base)) {
                 best = (to, c);
             }
         }
-        best.0
+        if best.0 >= self.it_base && tier >= self.it_base {
+            tier // staying in Intelligent-Tiering, in whichever access tier it chose
+        } else {
+            best.0
+        }
     }
 
     /// Decides the objects of the current batch.
@@ -310,6 +362,10 @@ impl Policy for StrataPolicy {
         super::engine::STRATA
     }
 
+    fn price_model(&self, table: &PriceTable) -> PriceModel {
+        PriceModel::with_intelligent_tiering(table)
+    }
+
     fn on_create(&mut self, _now_ms: u64, obj: ObjId, _meta: &ObjectMeta) -> TierIdx {
         self.forget(obj);
         0
@@ -320,12 +376,14 @@ impl Policy for StrataPolicy {
         now_ms: u64,
         obj: ObjId,
         meta: &ObjectMeta,
-        _current: TierIdx,
+        current: TierIdx,
     ) -> Option<TierIdx> {
         let i = self.slot(obj);
         self.times[i].push(now_ms as i64);
         self.bytes[i].push(meta.size);
-        None
+        // Intelligent-Tiering brings an accessed object back to its Frequent tier by itself.
+        (current > self.it_base && current != super::policy::Placement::NONE)
+            .then_some(self.it_base)
     }
 
     fn on_delete(&mut self, _now_ms: u64, obj: ObjId) {
@@ -340,6 +398,14 @@ impl Policy for StrataPolicy {
         for (i, (meta, place)) in view.objects.all().iter().zip(view.placement).enumerate() {
             if !meta.alive || place.tier == super::policy::Placement::NONE {
                 continue;
+            }
+            if place.tier >= self.it_base
+                && let Some(rel) = it_automation(meta, place.tier - self.it_base, now_ms)
+            {
+                moves.push(Move {
+                    obj: i as ObjId,
+                    to: self.it_base + rel,
+                });
             }
             let f = self.features_of(i, meta, now);
             self.batch.push(i);
