@@ -293,17 +293,19 @@ fn run(a: &RunArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn simulate(a: &SimulateArgs) -> Result<(), String> {
-    if !(a.sla_ms.is_finite() && a.sla_ms >= 0.0) {
-        return Err(format!(
-            "--sla-ms {} must be a non-negative number",
-            a.sla_ms
-        ));
+/// Checks `--sla-ms` and loads `--prices` (or the default table).
+fn price_table(sla_ms: f64, prices: Option<&Path>) -> Result<PriceTable, String> {
+    if !(sla_ms.is_finite() && sla_ms >= 0.0) {
+        return Err(format!("--sla-ms {sla_ms} must be a non-negative number"));
     }
-    let table = match &a.prices {
-        Some(p) => PriceTable::load(p).map_err(|e| e.to_string())?,
-        None => PriceTable::default(),
-    };
+    match prices {
+        Some(p) => PriceTable::load(p).map_err(|e| e.to_string()),
+        None => Ok(PriceTable::default()),
+    }
+}
+
+fn simulate(a: &SimulateArgs) -> Result<(), String> {
+    let table = price_table(a.sla_ms, a.prices.as_deref())?;
     // Fail before a long replay if the chart cannot be drawn.
     let font = match &a.chart {
         Some(_) => Some(sim::chart::find_font(a.font.as_deref()).map_err(|e| e.to_string())?),
@@ -360,12 +362,7 @@ fn simulate(a: &SimulateArgs) -> Result<(), String> {
 
 fn evaluate(a: &EvaluateArgs) -> Result<(), String> {
     use loadtest::evaluate;
-    if !(a.sla_ms.is_finite() && a.sla_ms >= 0.0) {
-        return Err(format!(
-            "--sla-ms {} must be a non-negative number",
-            a.sla_ms
-        ));
-    }
+    let table = price_table(a.sla_ms, a.prices.as_deref())?;
     let suite = match &a.suite {
         Some(s) => s.clone(),
         None => {
@@ -376,10 +373,6 @@ fn evaluate(a: &EvaluateArgs) -> Result<(), String> {
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("suite")
             }
         }
-    };
-    let table = match &a.prices {
-        Some(p) => PriceTable::load(p).map_err(|e| e.to_string())?,
-        None => PriceTable::default(),
     };
     let seeds = if a.seeds.is_empty() {
         evaluate::REPORT_SEEDS.to_vec()

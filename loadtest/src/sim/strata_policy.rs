@@ -16,25 +16,25 @@
 //!   validation AUC is at least the rule's, else the recency-frequency rule
 //!   stays in use (as it does before enough history exists); a refused
 //!   training keeps the model in use.
-//! * At each daily tick, **every** live object is re-evaluated (no
-//!   skipping, no N-day cadence): [`ObjectFeatures::compute`] at `now_ms`,
-//!   `p_hot` in batches, a [`ReadForecast`] over [`STRATA_HORIZON_DAYS`], and the
-//!   [`CostModel`] cost of every single-tier placement (RF 1, no provider
-//!   diversity, one [`BackendSpec`] per price-table tier, SLA = the
-//!   simulator's, read egress off since the simulator leaves egress out),
-//!   with the object's current tier as the current replica set and its tier
-//!   entry time as `placed_ms` (so the move and early-deletion costs are
-//!   the planner's). Infeasible targets (a likely-read object outside the
-//!   SLA) are skipped, as the planner does; keeping the current tier is
-//!   always allowed, with the planner's non-compliance penalty when it
-//!   breaks the SLA. The cheapest target wins (ties keep the current tier);
-//!   a different one becomes a [`Move`].
+//! * At each daily tick every live object is planned by the gateway's own
+//!   cycle, `planner::plan_cycle_scored` (features, `p_hot` from the model
+//!   in use, the read forecast over [`STRATA_HORIZON_DAYS`] with the rule's
+//!   prior — the lifecycle's measured read hazard by idle time — the cost
+//!   model with the read-risk limit [`STRATA_MAX_READ_RISK`], and the
+//!   optimiser), over an inventory built from the simulator's state: one
+//!   backend per price-table tier plus S3 Intelligent-Tiering (one
+//!   provider, RF 1, the simulator's SLA, read egress off since the
+//!   simulator leaves egress out). As in the gateway, early deletion counts
+//!   from the object's write time. Each move of the plan becomes a
+//!   [`Move`]; a move into Intelligent-Tiering lands in its Frequent tier,
+//!   and an object already in it stays in whichever access tier the class
+//!   chose (the policy runs the class's own idle-time moves, like the
+//!   `intelligent-tiering` policy).
 
-use planner::cost::{Mask, ObjectInput, ReadForecast};
-use planner::features::{AccessHistory, FeatureConfig, HistoryBuilder, ObjectBasics, WEEK_MS};
+use planner::features::{HistoryBuilder, ObjectBasics, WEEK_MS};
 use planner::{
-    BackendSpec, CostConfig, CostModel, HotModel, LifecycleConfig, ModelKind, ModelLifecycle,
-    ObjectFeatures, PlacementRules, TrainConfig,
+    BackendSpec, CostConfig, CostModel, HotModel, Inventory, LifecycleConfig, ModelKind,
+    ModelLifecycle, PlacementRules, PlanObject, PlannerConfig, SolverConfig, TrainConfig,
 };
 use tiers::TierProfile;
 
@@ -58,8 +58,6 @@ pub const STRATA_MAX_READ_RISK: f64 = 0.2;
 const LOG_RETENTION_MS: i64 = 2 * WEEK_MS;
 /// Days between forest trainings.
 pub const RETRAIN_DAYS: u64 = 7;
-/// Objects per prediction batch.
-const BATCH: usize = 8192;
 
 /// The planner-backed policy (see the module docs).
 pub struct StrataPolicy {
@@ -68,19 +66,14 @@ pub struct StrataPolicy {
     /// Sim tiers `it_base..it_base + 3` are Intelligent-Tiering's access tiers; to the planner they are one
     /// backend (index `it_base`).
     it_base: TierIdx,
-    cost: CostModel,
-    features: FeatureConfig,
+    /// The planner's backends (one per price-table tier, then Intelligent-Tiering) and settings: the
+    /// gateway's `planner::plan_cycle_scored` decides every tick.
+    backends: Vec<BackendSpec>,
+    planner: PlannerConfig,
     /// Per object: read times (ms on the simulated clock), ascending.
     times: Vec<Vec<i64>>,
     /// Per object: bytes of each read, aligned with `times`.
     bytes: Vec<Vec<u64>>,
-    /// Scratch: cost of each candidate.
-    costs: Vec<f64>,
-    /// Scratch: one batch of objects, their features and `p_hot`.
-    batch: Vec<usize>,
-    feats: Vec<ObjectFeatures>,
-    p_hot: Vec<f64>,
-    reads: Vec<f64>,
 }
 
 impl std::fmt::Debug for StrataPolicy {
@@ -88,7 +81,7 @@ impl std::fmt::Debug for StrataPolicy {
         f.debug_struct("StrataPolicy")
             .field("model", &self.model.current().kind())
             .field("trainings", &self.model.trainings())
-            .field("backends", &self.cost.backends().len())
+            .field("backends", &self.backends.len())
             .finish_non_exhaustive()
     }
 }
@@ -154,8 +147,17 @@ impl StrataPolicy {
             replication_factor: 1,
             provider_diversity: false,
         };
-        let cost = CostModel::new(backends, rules, cfg)?;
-        let n = cost.candidates().len();
+        // Fail now, not at the first tick, if the planner refuses the tiers.
+        CostModel::new(backends.clone(), rules, cfg)?;
+        let planner = PlannerConfig {
+            rules,
+            cost: cfg,
+            solver: SolverConfig {
+                threads: 1,
+                ..SolverConfig::default()
+            },
+            ..PlannerConfig::default()
+        };
         let mut lifecycle = LifecycleConfig::new(
             DAY_MS as i64,
             (RETRAIN_DAYS * DAY_MS) as i64,
@@ -171,15 +173,10 @@ impl StrataPolicy {
         Ok(StrataPolicy {
             model: ModelLifecycle::new(lifecycle)?,
             it_base,
-            cost,
-            features: FeatureConfig::default(),
+            backends,
+            planner,
             times: Vec::new(),
             bytes: Vec::new(),
-            costs: vec![0.0; n],
-            batch: Vec::with_capacity(BATCH),
-            feats: Vec::with_capacity(BATCH),
-            p_hot: Vec::with_capacity(BATCH),
-            reads: Vec::with_capacity(BATCH),
         })
     }
 
@@ -245,115 +242,92 @@ impl StrataPolicy {
         }
     }
 
-    /// Trims object `i`'s history to the catalog's retention and computes its
-    /// features at `now`.
-    fn features_of(&mut self, i: usize, meta: &ObjectMeta, now: i64) -> ObjectFeatures {
-        let (times, bytes) = match (self.times.get_mut(i), self.bytes.get_mut(i)) {
-            (Some(t), Some(b)) => (t, b),
-            _ => (&mut Vec::new(), &mut Vec::new()),
+    /// Trims object `i`'s history to the catalog's retention (keeping the latest read, as the catalog's stats
+    /// do) and returns it.
+    fn trimmed_history(&mut self, i: usize, now: i64) -> (&[i64], &[u64]) {
+        let (Some(times), Some(bytes)) = (self.times.get_mut(i), self.bytes.get_mut(i)) else {
+            return (&[], &[]);
         };
-        // Catalog-style retention (the gateway's default), but keep the latest read.
         let old = times.partition_point(|&t| t < now - LOG_RETENTION_MS);
         let drop = old.min(times.len().saturating_sub(1));
         if drop > 0 {
             times.drain(..drop);
             bytes.drain(..drop);
         }
-        let history = AccessHistory::new(times, bytes).unwrap_or(AccessHistory::EMPTY);
-        ObjectFeatures::compute(
-            meta.size,
-            meta.created_ms as i64,
-            history,
-            now,
-            &self.features,
-        )
+        (times, bytes)
     }
 
-    /// The planner's choice for one object: the cheapest feasible
-    /// single-tier target (the current tier on ties).
-    #[allow(clippy::too_many_arguments)]
-    fn choose(
-        &mut self,
-        f: &ObjectFeatures,
-        p_hot: f64,
-        reads_per_day: f64,
-        size: u64,
-        tier: TierIdx,
-        entered: u64,
-        now: i64,
-    ) -> u8 {
-        // The planner sees Intelligent-Tiering as one backend, whichever access tier it has the object in.
-        let current: Mask = 1 << tier.min(self.it_base);
-        let obj = ObjectInput {
-            size_bytes: size,
-            current,
-            placed_ms: entered as i64,
-            reads: {
-                let r = ReadForecast::new(
-                    f,
-                    p_hot,
-                    reads_per_day,
-                    self.model.horizon_ms(),
-                    STRATA_HORIZON_DAYS as f64,
-                );
-                if self.model.current().kind() == ModelKind::Forest {
-                    r
-                } else {
-                    r.uncalibrated(self.model.hazard())
-                }
-            },
+    /// The planner's backend name of sim tier `tier` (Intelligent-Tiering's access tiers are one backend).
+    fn backend_of(&self, tier: TierIdx) -> &str {
+        &self.backends[tier.min(self.it_base) as usize].name
+    }
+
+    /// One planning cycle over every live object with the gateway's code (`plan_cycle_scored`: features, the
+    /// model in use, the read forecast with the rule's prior, the cost model, the optimiser), its moves turned
+    /// into sim tiers.
+    fn plan(&mut self, view: &TickView<'_>, now: i64, moves: &mut Vec<Move>) {
+        let mut objects = Vec::new();
+        let mut basics = Vec::new();
+        let mut ids = Vec::new();
+        let mut history = HistoryBuilder::with_capacity(0);
+        for (i, (meta, place)) in view.objects.all().iter().zip(view.placement).enumerate() {
+            if !meta.alive || place.tier == super::policy::Placement::NONE {
+                continue;
+            }
+            let dense = ids.len() as u32;
+            let (times, bytes) = self.trimmed_history(i, now);
+            for (&t, &b) in times.iter().zip(bytes) {
+                history.push(dense, t, b);
+            }
+            objects.push(PlanObject {
+                bucket: String::new(),
+                key: dense.to_string(),
+                generation: 0,
+                replicas: vec![self.backend_of(place.tier).to_owned()],
+            });
+            basics.push(ObjectBasics {
+                size_bytes: meta.size,
+                last_modified_ms: meta.created_ms as i64,
+            });
+            ids.push((i, place.tier));
+        }
+        let Ok(histories) = history.finish(ids.len()) else {
+            return;
         };
-        let targets = self.cost.candidates();
-        self.costs.resize(targets.len(), 0.0);
-        self.cost.fill_costs(&obj, targets, now, &mut self.costs);
-        let mut best = (tier, f64::INFINITY);
-        for (&target, &c) in targets.iter().zip(&self.costs) {
-            let feasible = self.cost.is_feasible(&obj, target);
-            let c = if target == current {
-                if feasible {
-                    c
-                } else {
-                    c + self.cost.config().noncompliance_penalty
-                }
-            } else if feasible {
-                c
-            } else {
+        let inv = Inventory {
+            objects,
+            basics,
+            histories,
+        };
+        let model = self.model.current().clone();
+        let mut cfg = self.planner.clone();
+        cfg.read_prior = self.model.hazard().cloned();
+        let Ok((plan, _)) =
+            planner::plan_cycle_scored(&inv, &self.backends, model.as_ref(), &cfg, now)
+        else {
+            return;
+        };
+        for m in plan.moves {
+            // Keys are dense indices into `ids`.
+            let Some(&(obj, tier)) = m.key.parse::<usize>().ok().and_then(|k| ids.get(k)) else {
                 continue;
             };
-            let to = target.trailing_zeros() as u8;
-            if c < best.1 || (c == best.1 && to == tier.min(self.it_base)) {
-                best = (to, c);
+            let Some(to) =
+                m.to.first()
+                    .and_then(|name| self.backends.iter().position(|b| &b.name == name))
+            else {
+                continue;
+            };
+            let to = to as TierIdx;
+            // Into Intelligent-Tiering: its Frequent tier; staying in it: whichever access tier it chose.
+            if to == self.it_base && tier >= self.it_base {
+                continue;
             }
+            moves.push(Move {
+                obj: obj as ObjId,
+                to,
+            });
         }
-        if best.0 >= self.it_base && tier >= self.it_base {
-            tier // staying in Intelligent-Tiering, in whichever access tier it chose
-        } else {
-            best.0
-        }
-    }
-
-    /// Decides the objects of the current batch.
-    fn decide_batch(&mut self, view: &TickView<'_>, now: i64, moves: &mut Vec<Move>) {
-        let model = self.model.current().clone();
-        model.p_hot_batch(&self.feats, &mut self.p_hot);
-        model.expected_reads_batch(&self.feats, &self.p_hot, &mut self.reads);
-        let batch = std::mem::take(&mut self.batch);
-        let feats = std::mem::take(&mut self.feats);
-        let p_hot = std::mem::take(&mut self.p_hot);
-        let reads = std::mem::take(&mut self.reads);
-        for (((&i, f), &p), &r) in batch.iter().zip(&feats).zip(&p_hot).zip(&reads) {
-            let (meta, place) = (&view.objects.all()[i], view.placement[i]);
-            let to = self.choose(f, p, r, meta.size, place.tier, place.entered_ms, now);
-            if to != place.tier {
-                moves.push(Move {
-                    obj: i as ObjId,
-                    to,
-                });
-            }
-        }
-        (self.batch, self.feats, self.p_hot, self.reads) = (batch, feats, p_hot, reads);
-        self.batch.clear();
-        self.feats.clear();
     }
 }
 
@@ -396,10 +370,9 @@ impl Policy for StrataPolicy {
             self.retrain(view, now);
         }
         for (i, (meta, place)) in view.objects.all().iter().zip(view.placement).enumerate() {
-            if !meta.alive || place.tier == super::policy::Placement::NONE {
-                continue;
-            }
-            if place.tier >= self.it_base
+            if meta.alive
+                && place.tier != super::policy::Placement::NONE
+                && place.tier >= self.it_base
                 && let Some(rel) = it_automation(meta, place.tier - self.it_base, now_ms)
             {
                 moves.push(Move {
@@ -407,15 +380,7 @@ impl Policy for StrataPolicy {
                     to: self.it_base + rel,
                 });
             }
-            let f = self.features_of(i, meta, now);
-            self.batch.push(i);
-            self.feats.push(f);
-            if self.batch.len() == BATCH {
-                self.decide_batch(view, now, moves);
-            }
         }
-        if !self.batch.is_empty() {
-            self.decide_batch(view, now, moves);
-        }
+        self.plan(view, now, moves);
     }
 }
