@@ -54,11 +54,6 @@ impl MoverHandle {
         }
     }
 
-    /// The state this handle's mover pauses at, if any.
-    pub fn pause_at(&self) -> Option<MoveState> {
-        self.pause_at
-    }
-
     pub fn wake(&self) {
         self.wake.notify_one();
     }

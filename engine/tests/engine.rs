@@ -52,15 +52,19 @@ async fn read(engine: &Engine, backend: &str, part: &PartRef) -> Vec<u8> {
     out
 }
 
+fn task(engine: &Engine, id: u64) -> catalog::MoveTask {
+    engine
+        .core
+        .catalog
+        .move_task(id)
+        .expect("catalog")
+        .expect("task")
+}
+
 async fn wait_for_state(engine: &Engine, id: u64, want: MoveState) -> catalog::MoveTask {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let t = engine
-            .core
-            .catalog
-            .move_task(id)
-            .expect("catalog")
-            .expect("task");
+        let t = task(engine, id);
         if t.state == want {
             return t;
         }
@@ -130,12 +134,7 @@ async fn a_move_paused_before_its_commit_leaves_the_placement_unchanged() {
         let id = plan_move(&engine, "k", body.len() as u64).await;
         wait_for_state(&engine, id, MoveState::Verified).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let t = engine
-            .core
-            .catalog
-            .move_task(id)
-            .expect("catalog")
-            .expect("task");
+        let t = task(&engine, id);
         assert_eq!(t.state, MoveState::Verified, "the hook holds the move");
         let rec = engine
             .core

@@ -574,25 +574,24 @@ impl CostModel {
     /// retrieval fee, a minimum storage duration) is safe enough: the object's probability of a read within
     /// that backend's minimum duration (at least the horizon) is at most [`CostConfig::max_read_risk`].
     pub fn within_read_risk(&self, obj: &ObjectInput, target: Mask) -> bool {
+        target & !obj.current & self.risky_backends(obj) == 0
+    }
+
+    /// The backends too risky for `obj` (see [`CostModel::within_read_risk`]), as a mask: computed once per
+    /// object, then checked against each target with one AND.
+    fn risky_backends(&self, obj: &ObjectInput) -> Mask {
         if self.cfg.max_read_risk >= 1.0 {
-            return true;
+            return 0;
         }
         let daily = obj.reads.daily_read_probability.clamp(0.0, 1.0);
-        let mut added = target & !obj.current;
-        while added != 0 {
-            let b = added.trailing_zeros() as usize;
-            added &= added - 1;
-            let r = &self.rates;
-            if r.retrieval_gb[b] <= 0.0 && r.min_days[b] <= 0.0 {
-                continue;
-            }
-            let days = r.min_days[b].max(self.cfg.horizon_days);
-            let risk = 1.0 - (1.0 - daily).powf(days);
-            if risk > self.cfg.max_read_risk {
-                return false;
-            }
-        }
-        true
+        let r = &self.rates;
+        (0..self.backends.len())
+            .filter(|&b| r.retrieval_gb[b] > 0.0 || r.min_days[b] > 0.0)
+            .filter(|&b| {
+                let days = r.min_days[b].max(self.cfg.horizon_days);
+                1.0 - (1.0 - daily).powf(days) > self.cfg.max_read_risk
+            })
+            .fold(0, |m, b| m | (1 << b))
     }
 
     /// The source a new replica on `dest` is copied from when the current set is `current`
@@ -700,6 +699,7 @@ impl CostModel {
         let read_gb = obj.reads.bytes_per_read.max(0.0) / BYTES_PER_GB;
         let age_days = (now_ms.saturating_sub(obj.placed_ms)).max(0) as f64 / DAY_MS as f64;
         // Per backend: cost of adding it (copy) or of releasing it (early deletion).
+        let risky = self.risky_backends(obj);
         let mut auto_cost = [0.0f64; MAX_BACKENDS];
         let mut auto = self.auto_mask;
         while auto != 0 {
@@ -739,7 +739,7 @@ impl CostModel {
                 total += auto_cost[b];
                 auto &= auto - 1;
             }
-            if target != obj.current && !self.within_read_risk(obj, target) {
+            if target & !obj.current & risky != 0 {
                 total += self.cfg.noncompliance_penalty;
             }
             let mut changed = target ^ obj.current;
