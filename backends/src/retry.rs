@@ -231,7 +231,9 @@ pub struct RetryStats {
 }
 
 /// A point-in-time copy of [`RetryStats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct RetryStatsSnapshot {
     /// Retries started (backoff sleeps), including multipart part retries.
     pub retries: u64,

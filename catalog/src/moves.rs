@@ -17,7 +17,7 @@ use crate::objects::decode_object;
 use crate::schema::{self, GARBAGE, META, META_LAST_MOVE_ID, MOVES, MOVES_NAME, OBJECTS};
 
 /// Where a move is in its protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum MoveState {
     Planned,
     Copying,
@@ -77,7 +77,7 @@ pub struct NewMove {
 }
 
 /// A persisted move.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MoveTask {
     pub id: u64,
     pub bucket: String,

@@ -42,7 +42,7 @@ pub const ANY_BACKEND: &str = "*";
 /// A complete chaos configuration: an ordered list of rules.
 ///
 /// An empty configuration (the default) injects nothing.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChaosConfig {
     /// Rules, evaluated in order for every matching call (see
@@ -52,7 +52,7 @@ pub struct ChaosConfig {
 }
 
 /// One fault-injection rule.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Name used in logs, metrics and stats. When absent the rule is named
@@ -156,7 +156,7 @@ impl Rule {
 /// A time window, relative to when the rule was installed (by
 /// [`crate::Chaos::set`]). The rule is active for elapsed times `t` with
 /// `start_after_ms <= t < start_after_ms + duration_ms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// Delay after installation before the rule becomes active (default 0).
@@ -167,7 +167,7 @@ pub struct Window {
 }
 
 /// An object-store operation class a rule can target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     /// `get_opts` (not head requests) and `get_ranges`.
@@ -223,7 +223,7 @@ impl fmt::Display for Op {
 ///   before the inner store is called and apply to every operation;
 /// - *stream* faults (`reset_mid_stream`, `truncate`, `corrupt`) act on the
 ///   bytes a get returns and apply to [`Op::Get`] only.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
     /// Delay the call by `fixed_ms + uniform(0..=jitter_ms)`, plus `tail_ms`

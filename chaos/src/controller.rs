@@ -15,7 +15,7 @@ use crate::config::{ChaosConfig, ChaosError, Fault, Op, Rule};
 use crate::fault::{InjectedFault, InjectedKind};
 
 /// Injection counters of one installed rule.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RuleStats {
     /// The rule's (effective) id.
     pub id: String,

@@ -315,7 +315,7 @@ pub struct PlacementConfig {
 }
 
 /// The placement policy with its defaults filled in.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema, serde::Deserialize)]
 pub struct Placement {
     pub initial: Vec<String>,
     pub replication_factor: usize,

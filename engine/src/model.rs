@@ -35,7 +35,7 @@ use crate::core::Core;
 use crate::error::EngineError;
 
 /// What the admin API reports about the model (`GET /admin/model`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema, serde::Deserialize)]
 pub struct ModelReport {
     /// `"rule"` or `"forest"`.
     pub in_use: ModelKind,
@@ -65,16 +65,36 @@ pub struct ModelReport {
 }
 
 /// One training attempt.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema, serde::Deserialize)]
 pub struct TrainingAttempt {
     /// Gateway clock at the start of the attempt.
     pub at_ms: i64,
-    /// `"trained"`, `"not_enough_data"` or `"failed"`.
-    pub outcome: &'static str,
+    pub outcome: AttemptOutcome,
     /// Details (the refusal or the error; the AUCs when trained).
     pub message: String,
     /// Wall-clock duration of the attempt.
     pub duration_ms: u64,
+}
+
+/// How a training attempt ended.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Trained,
+    NotEnoughData,
+    Failed,
+}
+
+impl AttemptOutcome {
+    fn of(outcome: &TrainingOutcome) -> AttemptOutcome {
+        match outcome {
+            TrainingOutcome::Trained { .. } => AttemptOutcome::Trained,
+            TrainingOutcome::NotEnoughData(_) => AttemptOutcome::NotEnoughData,
+            TrainingOutcome::Failed(_) => AttemptOutcome::Failed,
+        }
+    }
 }
 
 /// The last `p_hot` of an object, as the admin API shows it.
@@ -271,14 +291,14 @@ impl CurrentModel {
             .await
             .unwrap_or_else(|e| TrainingOutcome::Failed(format!("training task failed: {e}")));
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let (outcome, message) = (outcome.as_str(), outcome.message().to_owned());
-        tracing::info!(outcome, %message, duration_ms, "model training");
+        let message = outcome.message().to_owned();
+        tracing::info!(outcome = outcome.as_str(), %message, duration_ms, "model training");
         self.in_use
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .last_attempt = Some(TrainingAttempt {
             at_ms: now,
-            outcome,
+            outcome: AttemptOutcome::of(&outcome),
             message,
             duration_ms,
         });

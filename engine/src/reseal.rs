@@ -54,7 +54,8 @@ use std::time::{Duration, Instant};
 
 use backends::Backend;
 use catalog::{ObjectRecord, PartRef};
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::blob_copy::{copy_verified, with_retries};
@@ -167,20 +168,10 @@ impl Resealer {
         self.lock().get(backend).and_then(|p| p.verified_key_id)
     }
 
-    /// Progress per backend, keyed by name:
-    /// `{"reseals_per_sec", "checks_per_sec", "period_secs", "backends": {NAME: {"active_key_id",
-    /// "verified_key_id", "complete", "blobs_checked", "blobs_resealed", "blobs_skipped",
-    /// "blobs_pending_estimate", "errors", "last_error", "last_pass_ms", "last_pass_duration_ms", "passes",
-    /// "running"}}}`.
-    ///
-    /// `complete` is true when every referenced blob is known to be sealed with the active key
-    /// (`verified_key_id == active_key_id`). `blobs_pending_estimate` is then 0; otherwise it is an upper bound on
-    /// the blobs that may still need re-sealing (those the current or last pass has not yet checked plus those
-    /// that failed), or `null` when no pass has estimated it since the active key changed. Counters are
-    /// cumulative since start; `last_pass_ms` is when the last pass ended (ms since the epoch).
-    pub fn status(&self) -> Value {
+    /// Progress per backend, keyed by name (see [`ResealStatus`]).
+    pub fn status(&self) -> ResealStatus {
         let progress = self.lock();
-        let mut backends = serde_json::Map::new();
+        let mut backends = BTreeMap::new();
         for b in &self.backends {
             let p = progress.get(b.name()).cloned().unwrap_or_default();
             let active = b.active_key_id();
@@ -192,30 +183,84 @@ impl Resealer {
             };
             backends.insert(
                 b.name().to_owned(),
-                json!({
-                    "active_key_id": active,
-                    "verified_key_id": p.verified_key_id,
-                    "complete": complete,
-                    "blobs_checked": p.blobs_checked,
-                    "blobs_resealed": p.blobs_resealed,
-                    "blobs_skipped": p.blobs_skipped,
-                    "blobs_pending_estimate": pending,
-                    "errors": p.errors,
-                    "last_error": p.last_error,
-                    "last_pass_ms": p.last_pass_ms,
-                    "last_pass_duration_ms": p.last_pass_duration_ms,
-                    "passes": p.passes,
-                    "running": p.running,
-                }),
+                ResealProgress {
+                    active_key_id: active,
+                    verified_key_id: p.verified_key_id,
+                    complete,
+                    blobs_checked: p.blobs_checked,
+                    blobs_resealed: p.blobs_resealed,
+                    blobs_skipped: p.blobs_skipped,
+                    blobs_pending_estimate: pending,
+                    errors: p.errors,
+                    last_error: p.last_error,
+                    last_pass_ms: p.last_pass_ms,
+                    last_pass_duration_ms: p.last_pass_duration_ms,
+                    passes: p.passes,
+                    running: p.running,
+                },
             );
         }
-        json!({
-            "reseals_per_sec": self.config.reseals_per_sec,
-            "checks_per_sec": self.config.checks_per_sec,
-            "period_secs": self.config.period.as_secs(),
-            "backends": backends,
-        })
+        ResealStatus {
+            reseals_per_sec: self.config.reseals_per_sec,
+            checks_per_sec: self.config.checks_per_sec,
+            period_secs: self.config.period.as_secs(),
+            backends,
+        }
     }
+}
+
+/// Re-sealing progress of every backend (`reseal` in `GET /admin/keys`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ResealStatus {
+    /// Re-seal rate limit (blobs per second, 0: unpaced).
+    pub reseals_per_sec: u32,
+    /// Check rate limit (blobs per second, 0: unpaced).
+    pub checks_per_sec: u32,
+    /// Seconds between passes once a backend is complete.
+    pub period_secs: u64,
+    /// Progress keyed by backend name.
+    pub backends: BTreeMap<String, ResealProgress>,
+}
+
+/// Re-sealing progress of one backend. Counters are cumulative since start.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ResealProgress {
+    pub active_key_id: u32,
+    /// Every referenced blob was found sealed with this key by a complete pass.
+    pub verified_key_id: Option<u32>,
+    /// True when every referenced blob is known to be sealed with the active key
+    /// (`verified_key_id == active_key_id`).
+    pub complete: bool,
+    pub blobs_checked: u64,
+    pub blobs_resealed: u64,
+    pub blobs_skipped: u64,
+    /// Upper bound of blobs still to re-seal (those the current or last pass has not yet checked plus those that
+    /// failed); 0 when complete; null before a pass estimated it since the active key changed.
+    pub blobs_pending_estimate: Option<u64>,
+    pub errors: u64,
+    pub last_error: Option<String>,
+    /// When the last pass ended (ms since the epoch).
+    pub last_pass_ms: Option<i64>,
+    pub last_pass_duration_ms: Option<u64>,
+    pub passes: u64,
+    pub running: bool,
+}
+
+/// Keys of every backend and re-sealing progress (`GET /admin/keys`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Keys {
+    pub backends: Vec<BackendKeys>,
+    pub reseal: ResealStatus,
+}
+
+/// The keyring of one backend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BackendKeys {
+    pub name: String,
+    /// The key new blobs are sealed with.
+    pub active_key_id: u32,
+    /// Every key of the keyring, oldest first.
+    pub key_ids: Vec<u32>,
 }
 
 /// `POST /admin/keys/rotate`: adds a key to `backend`'s keyring and makes it active (the keyring file is saved
@@ -238,20 +283,20 @@ pub async fn rotate(strata: &Arc<Core>, backend: &str) -> Result<u32, EngineErro
     Ok(id)
 }
 
-/// `GET /admin/keys`: `{"backends": [{"name", "active_key_id", "key_ids": [..]}], "reseal": Resealer::status()}`.
-pub fn keys_status(strata: &Core, resealer: &Resealer) -> Value {
-    let backends: Vec<Value> = strata
-        .backends
-        .iter()
-        .map(|b| {
-            json!({
-                "name": b.name(),
-                "active_key_id": b.active_key_id(),
-                "key_ids": b.key_ids(),
+/// `GET /admin/keys`: each backend's keys and the re-sealing progress.
+pub fn keys_status(strata: &Core, resealer: &Resealer) -> Keys {
+    Keys {
+        backends: strata
+            .backends
+            .iter()
+            .map(|b| BackendKeys {
+                name: b.name().to_owned(),
+                active_key_id: b.active_key_id(),
+                key_ids: b.key_ids(),
             })
-        })
-        .collect();
-    json!({ "backends": backends, "reseal": resealer.status() })
+            .collect(),
+        reseal: resealer.status(),
+    }
 }
 
 /// How a pass left a backend.
@@ -611,22 +656,22 @@ mod tests {
         let resealer = Resealer::new(&strata.backends, ResealConfig::default());
         let hot = strata.backend("hot").expect("hot").clone();
         let old = hot.active_key_id();
-        assert_eq!(resealer.status()["backends"]["hot"]["complete"], true);
+        assert!(resealer.status().backends["hot"].complete);
 
         let new = rotate(&strata, "hot").await.expect("rotate");
         assert_ne!(new, old);
         assert_eq!(hot.key_ids(), vec![old, new]);
         let s = resealer.status();
-        assert_eq!(s["backends"]["hot"]["complete"], false);
-        assert!(s["backends"]["hot"]["blobs_pending_estimate"].is_null());
-        assert_eq!(s["backends"]["warm"]["complete"], true);
+        assert!(!s.backends["hot"].complete);
+        assert!(s.backends["hot"].blobs_pending_estimate.is_none());
+        assert!(s.backends["warm"].complete);
 
         let out = pass(&strata, &resealer, std::slice::from_ref(&hot)).await;
         assert_eq!(out, vec![("hot".to_owned(), PassOutcome::Confirm)]);
         let s = resealer.status();
-        assert_eq!(s["backends"]["hot"]["blobs_resealed"], 5, "{s}");
-        assert_eq!(s["backends"]["hot"]["blobs_pending_estimate"], 0, "{s}");
-        assert_eq!(s["backends"]["hot"]["complete"], false);
+        assert_eq!(s.backends["hot"].blobs_resealed, 5, "{s:?}");
+        assert_eq!(s.backends["hot"].blobs_pending_estimate, Some(0), "{s:?}");
+        assert!(!s.backends["hot"].complete);
         for (body, p) in &parts {
             assert_eq!(header_key(&strata, "hot", &p.blob), new);
             assert_eq!(header_key(&strata, "warm", &p.blob), 1);
@@ -636,13 +681,13 @@ mod tests {
         let out = pass(&strata, &resealer, std::slice::from_ref(&hot)).await;
         assert_eq!(out, vec![("hot".to_owned(), PassOutcome::Verified)]);
         let s = resealer.status();
-        assert_eq!(s["backends"]["hot"]["complete"], true);
-        assert_eq!(s["backends"]["hot"]["verified_key_id"], new);
-        assert_eq!(s["backends"]["hot"]["blobs_resealed"], 5);
-        assert_eq!(s["backends"]["hot"]["blobs_checked"], 10);
+        assert!(s.backends["hot"].complete);
+        assert_eq!(s.backends["hot"].verified_key_id, Some(new));
+        assert_eq!(s.backends["hot"].blobs_resealed, 5);
+        assert_eq!(s.backends["hot"].blobs_checked, 10);
         let k = keys_status(&strata, &resealer);
-        assert_eq!(k["backends"][0]["name"], "hot");
-        assert_eq!(k["backends"][0]["key_ids"], json!([old, new]));
+        assert_eq!(k.backends[0].name, "hot");
+        assert_eq!(k.backends[0].key_ids, vec![old, new]);
         assert!(rotate(&strata, "nowhere").await.is_err());
     }
 
@@ -689,8 +734,8 @@ mod tests {
         let task = tokio::spawn(run(strata.clone(), resealer.clone()));
         let new = rotate(&strata, "hot").await.expect("rotate");
         let deadline = Instant::now() + Duration::from_secs(20);
-        while resealer.status()["backends"]["hot"]["complete"] != true {
-            assert!(Instant::now() < deadline, "{}", resealer.status());
+        while !resealer.status().backends["hot"].complete {
+            assert!(Instant::now() < deadline, "{:?}", resealer.status());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         task.abort();

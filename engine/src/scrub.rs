@@ -36,7 +36,8 @@ use std::time::Duration;
 use backends::{Backend, BackendError};
 use catalog::{ObjectRecord, PartRef};
 use futures::StreamExt;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::blob_copy::{StepError, copy_verified, with_retries};
 use crate::core::Core;
@@ -53,7 +54,7 @@ const HEAL_ATTEMPTS: u32 = 3;
 const FIRST_PASS_MAX_DELAY: Duration = Duration::from_secs(600);
 
 /// Counters of one pass (or, in [`Scrubber::status`], of every pass since start).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScrubCounts {
     /// Objects whose replicas were read.
     pub objects_checked: u64,
@@ -87,7 +88,7 @@ impl ScrubCounts {
 }
 
 /// One damaged replica found by a pass and what was done about it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScrubEvent {
     pub bucket: String,
     pub key: String,
@@ -106,7 +107,7 @@ pub struct ScrubEvent {
 }
 
 /// The result of one pass.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScrubReport {
     /// Clock time (ms since the epoch) the pass started and ended.
     pub started_ms: i64,
@@ -122,11 +123,6 @@ pub struct ScrubReport {
 }
 
 impl ScrubReport {
-    /// The report as the JSON the admin API returns (`POST /admin/scrub`).
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-
     fn event(&mut self, e: ScrubEvent) {
         if self.events.len() < MAX_EVENTS {
             self.events.push(e);
@@ -166,38 +162,42 @@ impl Scrubber {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `GET /admin/scrub`: counters summed over every pass since start (including the one running), whether a
-    /// pass is running, when the last one started and ended (ms since the epoch, `null` if none yet), the
-    /// running pass's own counters and the last finished pass's report.
-    pub fn status(&self) -> serde_json::Value {
+    /// `GET /admin/scrub`: see [`ScrubStatus`].
+    pub fn status(&self) -> ScrubStatus {
         let s = self.lock();
         let mut totals = s.totals.clone();
         if let Some(c) = &s.current {
             totals.add(c);
         }
-        let mut v = serde_json::to_value(&totals).unwrap_or_else(|_| serde_json::json!({}));
-        if let Some(m) = v.as_object_mut() {
-            m.insert("running".into(), s.current.is_some().into());
-            m.insert("passes".into(), s.passes.into());
-            m.insert("last_run_start_ms".into(), s.last_run_start_ms.into());
-            m.insert("last_run_end_ms".into(), s.last_run_end_ms.into());
-            m.insert(
-                "current_pass".into(),
-                s.current
-                    .as_ref()
-                    .and_then(|c| serde_json::to_value(c).ok())
-                    .unwrap_or(serde_json::Value::Null),
-            );
-            m.insert(
-                "last_report".into(),
-                s.last_report
-                    .as_ref()
-                    .map(ScrubReport::to_json)
-                    .unwrap_or(serde_json::Value::Null),
-            );
+        ScrubStatus {
+            totals,
+            running: s.current.is_some(),
+            passes: s.passes,
+            last_run_start_ms: s.last_run_start_ms,
+            last_run_end_ms: s.last_run_end_ms,
+            current_pass: s.current.clone(),
+            last_report: s.last_report.clone(),
         }
-        v
     }
+}
+
+/// The scrubber's state (`GET /admin/scrub`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ScrubStatus {
+    /// Counters summed over every pass since start, the running one included.
+    #[serde(flatten)]
+    pub totals: ScrubCounts,
+    /// Whether a pass is running now.
+    pub running: bool,
+    /// Passes finished since start.
+    pub passes: u64,
+    /// When the last pass started and ended (ms since the epoch); null if none yet.
+    pub last_run_start_ms: Option<i64>,
+    pub last_run_end_ms: Option<i64>,
+    /// The running pass's own counters.
+    pub current_pass: Option<ScrubCounts>,
+    /// The last finished pass's report.
+    pub last_report: Option<ScrubReport>,
 }
 
 /// Runs forever: a pass every `interval` (measured from the start of the previous pass; the first one after
@@ -622,10 +622,10 @@ pub(crate) mod tests {
         let again = scrub_once(&strata, &scrubber).await;
         assert_eq!(again.counts.bad_found + again.counts.missing_found, 0);
         let status = scrubber.status();
-        assert_eq!(status["passes"], 2);
-        assert_eq!(status["healed"], 2);
-        assert_eq!(status["running"], false);
-        assert!(status["last_run_end_ms"].as_i64().is_some());
+        assert_eq!(status.passes, 2);
+        assert_eq!(status.totals.healed, 2);
+        assert!(!status.running);
+        assert!(status.last_run_end_ms.is_some());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

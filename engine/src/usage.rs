@@ -42,7 +42,7 @@ pub struct Usage {
 pub const HISTORY_LEN: usize = 2880;
 
 /// One point of the cost history, taken from a usage snapshot.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, schemars::JsonSchema, serde::Deserialize)]
 pub struct CostSample {
     /// Gateway-clock time of the snapshot.
     pub at_ms: i64,
@@ -93,7 +93,7 @@ impl UsageCache {
 pub const HEAT_EDGES: [f64; 5] = [0.01, 0.1, 1.0, 10.0, 100.0];
 
 /// How many objects have each level of heat now (heat decays with the catalog's half-life, +1 per read).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema, serde::Deserialize)]
 pub struct HeatHistogram {
     pub computed_ms: i64,
     pub half_life_ms: i64,
@@ -103,7 +103,7 @@ pub struct HeatHistogram {
     pub buckets: Vec<HeatBucket>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema, serde::Deserialize)]
 pub struct HeatBucket {
     pub min: f64,
     pub max: Option<f64>,

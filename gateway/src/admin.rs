@@ -36,8 +36,9 @@ use bytes::Bytes;
 use catalog::ObjectRecord;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use serde_json::{Value, json};
+use serde::Serialize;
 
+use crate::admin_api as api;
 use crate::s3::util::catalog_err;
 use engine::{Core, Engine};
 
@@ -55,7 +56,7 @@ pub struct Admin {
 
 type Reply = Response<Full<Bytes>>;
 
-fn json_reply(status: StatusCode, v: &Value) -> Reply {
+fn json_reply(status: StatusCode, v: &impl Serialize) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from(
         serde_json::to_vec_pretty(v).unwrap_or_default(),
     )));
@@ -68,7 +69,13 @@ fn json_reply(status: StatusCode, v: &Value) -> Reply {
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Reply {
-    json_reply(status, &json!({ "error": code, "message": message.into() }))
+    json_reply(
+        status,
+        &api::Error {
+            error: code.to_owned(),
+            message: message.into(),
+        },
+    )
 }
 
 /// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
@@ -138,10 +145,10 @@ impl Admin {
             }
             (&Method::POST, "/admin/scrub") => {
                 let report = engine::scrub::scrub_once(&self.strata, &self.engine.scrubber).await;
-                json_reply(StatusCode::OK, &report.to_json())
+                json_reply(StatusCode::OK, &report)
             }
             (&Method::GET, "/admin/plan") => match self.engine.plan().await {
-                Ok(plan) => json_reply(StatusCode::OK, &json!(plan)),
+                Ok(plan) => json_reply(StatusCode::OK, &plan),
                 Err(e) => error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "PlannerError",
@@ -151,11 +158,11 @@ impl Admin {
             (&Method::POST, "/admin/plan/apply") => self.apply_plan().await,
             (&Method::POST, "/admin/test/clock") if self.test_clock => self.advance_clock(body),
             (&Method::GET, "/admin/model") => {
-                json_reply(StatusCode::OK, &json!(self.engine.model.report()))
+                json_reply(StatusCode::OK, &self.engine.model.report())
             }
             (&Method::POST, "/admin/model/retrain") => json_reply(
                 StatusCode::OK,
-                &json!(self.engine.model.retrain(&self.strata).await),
+                &self.engine.model.retrain(&self.strata).await,
             ),
             (&Method::GET, "/admin/moves") => self.moves(&query).await,
             (&Method::POST, "/admin/moves") => self.plan_move(body).await,
@@ -205,37 +212,41 @@ impl Admin {
         let s = &self.strata;
         let rec = s.recorder.stats();
         use std::sync::atomic::Ordering::Relaxed;
-        let backends: Vec<Value> = s
+        let backends = s
             .backends
             .iter()
-            .map(|b| {
-                json!({
-                    "name": b.name(),
-                    "provider": b.profile().provider,
-                    "storage_class": b.profile().storage_class,
-                    "active_key_id": b.active_key_id(),
-                    "profile": b.profile(),
-                })
+            .map(|b| api::BackendSummary {
+                name: b.name().to_owned(),
+                provider: b.profile().provider.clone(),
+                storage_class: b.profile().storage_class.clone(),
+                active_key_id: b.active_key_id(),
+                profile: b.profile().clone(),
             })
             .collect();
-        let mut body = json!({
-            "status": "ok",
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptime_s": s.started.elapsed().as_secs(),
-            "now_ms": s.clock.now_ms(),
-            "backends": backends,
-            "initial_placement": s.initial_placement.iter().map(|b| b.name()).collect::<Vec<_>>(),
-            "placement": s.placement,
-            "active_reads": s.leases.active_count(),
-            "recorder": {
-                "recorded": rec.recorded.load(Relaxed),
-                "flushed": rec.flushed.load(Relaxed),
-                "dropped": rec.dropped.load(Relaxed),
-                "flush_errors": rec.flush_errors.load(Relaxed),
-                "pending": s.recorder.pending(),
-                "last_lag_ms": rec.last_lag_ms.load(Relaxed),
+        let mut body = api::Health {
+            status: "ok".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_s: s.started.elapsed().as_secs(),
+            now_ms: s.clock.now_ms(),
+            backends,
+            initial_placement: s
+                .initial_placement
+                .iter()
+                .map(|b| b.name().to_owned())
+                .collect(),
+            placement: s.placement.clone(),
+            active_reads: s.leases.active_count(),
+            recorder: api::RecorderStatus {
+                recorded: rec.recorded.load(Relaxed),
+                flushed: rec.flushed.load(Relaxed),
+                dropped: rec.dropped.load(Relaxed),
+                flush_errors: rec.flush_errors.load(Relaxed),
+                pending: s.recorder.pending(),
+                last_lag_ms: rec.last_lag_ms.load(Relaxed),
+                access_log_entries: None,
             },
-        });
+            catalog: None,
+        };
         if deep {
             let counts = s
                 .with_catalog(|c| {
@@ -244,18 +255,20 @@ impl Admin {
                     for b in &buckets {
                         objects += c.object_count(&b.name)?;
                     }
-                    let referenced = c.referenced_blobs()?.len();
-                    Ok((
-                        buckets.len(),
+                    let counts = api::CatalogCounts {
+                        buckets: buckets.len(),
                         objects,
-                        referenced,
-                        c.garbage(usize::MAX)?.len(),
-                        c.access_log_len()?,
-                    ))
+                        blobs_referenced: c.referenced_blobs()?.len(),
+                        garbage_pending: c.garbage(usize::MAX)?.len(),
+                    };
+                    Ok((counts, c.access_log_len()?))
                 })
                 .await;
-            let (buckets, objects, referenced, garbage, log_len) = match counts {
-                Ok(v) => v,
+            match counts {
+                Ok((counts, log_len)) => {
+                    body.catalog = Some(counts);
+                    body.recorder.access_log_entries = Some(log_len);
+                }
                 Err(e) => {
                     return error(
                         StatusCode::SERVICE_UNAVAILABLE,
@@ -263,12 +276,7 @@ impl Admin {
                         e.to_string(),
                     );
                 }
-            };
-            body["buckets"] = json!(buckets);
-            body["objects"] = json!(objects);
-            body["blobs_referenced"] = json!(referenced);
-            body["garbage_pending"] = json!(garbage);
-            body["recorder"]["access_log_entries"] = json!(log_len);
+            }
         }
         json_reply(StatusCode::OK, &body)
     }
@@ -285,7 +293,7 @@ impl Admin {
             }
         };
         use std::sync::atomic::Ordering::Relaxed;
-        let backends: Vec<Value> = self
+        let backends = self
             .strata
             .backends
             .iter()
@@ -297,36 +305,40 @@ impl Admin {
                 let writes = c.writes.load(Relaxed);
                 let write_errors = c.write_errors.load(Relaxed);
                 let ops = reads + writes;
-                json!({
-                    "name": b.name(),
-                    "provider": b.profile().provider,
-                    "storage_class": b.profile().storage_class,
-                    "profile": b.profile(),
-                    "active_key_id": b.active_key_id(),
-                    "objects": u.objects,
-                    "bytes": u.bytes,
-                    "monthly_cost": u.monthly_cost,
-                    "reads": reads,
-                    "read_errors": read_errors,
-                    "writes": writes,
-                    "write_errors": write_errors,
-                    "error_rate": if ops == 0 { 0.0 } else { (read_errors + write_errors) as f64 / ops as f64 },
-                    "healthy": self.strata.clock.now_ms() - c.last_error_ms() >= 30_000,
-                    "last_error_ms": Some(c.last_error_ms()).filter(|t| *t > 0),
-                    "retries": self.strata.retry_stats.get(b.name()).map(|r| r.snapshot()),
-                })
+                api::BackendUsage {
+                    name: b.name().to_owned(),
+                    provider: b.profile().provider.clone(),
+                    storage_class: b.profile().storage_class.clone(),
+                    profile: b.profile().clone(),
+                    active_key_id: b.active_key_id(),
+                    objects: u.objects,
+                    bytes: u.bytes,
+                    monthly_cost: u.monthly_cost,
+                    reads,
+                    read_errors,
+                    writes,
+                    write_errors,
+                    error_rate: if ops == 0 {
+                        0.0
+                    } else {
+                        (read_errors + write_errors) as f64 / ops as f64
+                    },
+                    healthy: self.strata.clock.now_ms() - c.last_error_ms() >= 30_000,
+                    last_error_ms: Some(c.last_error_ms()).filter(|t| *t > 0),
+                    retries: self.strata.retry_stats.get(b.name()).map(|r| r.snapshot()),
+                }
             })
             .collect();
         json_reply(
             StatusCode::OK,
-            &json!({
-                "computed_ms": usage.computed_ms,
-                "objects": usage.objects,
-                "logical_bytes": usage.logical_bytes,
-                "monthly_cost": usage.monthly_cost,
-                "all_hot_monthly_cost": usage.all_hot_monthly_cost,
-                "backends": backends,
-            }),
+            &api::Backends {
+                computed_ms: usage.computed_ms,
+                objects: usage.objects,
+                logical_bytes: usage.logical_bytes,
+                monthly_cost: usage.monthly_cost,
+                all_hot_monthly_cost: usage.all_hot_monthly_cost,
+                backends,
+            },
         )
     }
 
@@ -352,10 +364,7 @@ impl Admin {
             }
         };
         match self.engine.apply(&plan).await {
-            Ok(created) => json_reply(
-                StatusCode::ACCEPTED,
-                &json!({ "plan": plan, "created": created }),
-            ),
+            Ok(created) => json_reply(StatusCode::ACCEPTED, &api::PlanApplied { plan, created }),
             Err(e) => error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "CatalogError",
@@ -365,16 +374,14 @@ impl Admin {
     }
 
     fn advance_clock(&self, body: &[u8]) -> Reply {
-        #[derive(serde::Deserialize)]
-        struct Req {
-            advance_ms: i64,
-        }
-        match serde_json::from_slice::<Req>(body) {
-            Ok(r) if r.advance_ms >= 0 => {
-                self.strata.clock.advance_ms(r.advance_ms);
+        match serde_json::from_slice::<api::ClockAdvance>(body) {
+            Ok(r) if i64::try_from(r.advance_ms).is_ok() => {
+                self.strata.clock.advance_ms(r.advance_ms as i64);
                 json_reply(
                     StatusCode::OK,
-                    &json!({ "now_ms": self.strata.clock.now_ms() }),
+                    &api::ClockAdvanced {
+                        now_ms: self.strata.clock.now_ms(),
+                    },
                 )
             }
             _ => error(
@@ -386,12 +393,7 @@ impl Admin {
     }
 
     async fn rotate(&self, body: &[u8]) -> Reply {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Req {
-            backend: String,
-        }
-        let req: Req = match serde_json::from_slice(body) {
+        let req: api::KeyRotate = match serde_json::from_slice(body) {
             Ok(r) => r,
             Err(e) => {
                 return error(
@@ -413,7 +415,10 @@ impl Admin {
                 self.engine.resealer.wake();
                 json_reply(
                     StatusCode::OK,
-                    &json!({ "backend": req.backend, "active_key_id": id }),
+                    &api::KeyRotated {
+                        backend: req.backend,
+                        active_key_id: id,
+                    },
                 )
             }
             Err(e) => error(
@@ -425,14 +430,7 @@ impl Admin {
     }
 
     fn chaos_get(&self) -> Reply {
-        match serde_json::to_value(self.strata.chaos.config()) {
-            Ok(v) => json_reply(StatusCode::OK, &v),
-            Err(e) => error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                e.to_string(),
-            ),
-        }
+        json_reply(StatusCode::OK, &self.strata.chaos.config())
     }
 
     fn chaos_put(&self, body: &[u8]) -> Reply {
@@ -463,7 +461,10 @@ impl Admin {
     fn chaos_stats(&self) -> Reply {
         json_reply(
             StatusCode::OK,
-            &json!({ "total_injected": self.strata.chaos.total_injected(), "rules": self.strata.chaos.stats() }),
+            &api::ChaosStats {
+                total_injected: self.strata.chaos.total_injected(),
+                rules: self.strata.chaos.stats(),
+            },
         )
     }
 
@@ -485,7 +486,7 @@ impl Admin {
             .with_catalog(move |c| c.moves(limit, active))
             .await
         {
-            Ok(tasks) => json_reply(StatusCode::OK, &json!({ "moves": tasks })),
+            Ok(moves) => json_reply(StatusCode::OK, &api::Moves { moves }),
             Err(e) => error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "CatalogError",
@@ -495,14 +496,7 @@ impl Admin {
     }
 
     async fn plan_move(&self, body: &[u8]) -> Reply {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Req {
-            bucket: String,
-            key: String,
-            to: Vec<String>,
-        }
-        let req: Req = match serde_json::from_slice(body) {
+        let req: api::PlanMove = match serde_json::from_slice(body) {
             Ok(r) => r,
             Err(e) => {
                 return error(
@@ -559,9 +553,9 @@ impl Admin {
             })
             .await;
         match created {
-            Ok(Some(tasks)) => {
+            Ok(Some(moves)) => {
                 self.engine.mover.wake();
-                json_reply(StatusCode::ACCEPTED, &json!({ "moves": tasks }))
+                json_reply(StatusCode::ACCEPTED, &api::Moves { moves })
             }
             Ok(None) => error(StatusCode::NOT_FOUND, "NoSuchKey", "no such object"),
             Err(e) => error(
@@ -576,11 +570,11 @@ impl Admin {
     fn cost_history(&self) -> Reply {
         json_reply(
             StatusCode::OK,
-            &json!({
-                "interval_ms": engine::usage::REFRESH.as_millis() as u64,
-                "max_samples": engine::usage::HISTORY_LEN,
-                "samples": self.engine.usage.history(),
-            }),
+            &api::CostHistory {
+                interval_ms: engine::usage::REFRESH.as_millis() as u64,
+                max_samples: engine::usage::HISTORY_LEN,
+                samples: self.engine.usage.history(),
+            },
         )
     }
 
@@ -592,7 +586,7 @@ impl Admin {
             .with_catalog(move |c| engine::usage::heat_histogram(c, now))
             .await
         {
-            Ok(h) => json_reply(StatusCode::OK, &json!(h)),
+            Ok(h) => json_reply(StatusCode::OK, &h),
             Err(e) => error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "CatalogError",
@@ -602,12 +596,15 @@ impl Admin {
     }
 
     fn users(&self) -> Reply {
-        let users: Vec<Value> = self
+        let users = self
             .users
             .iter()
-            .map(|(k, a)| json!({ "access_key": k, "access": a }))
+            .map(|(k, a)| api::User {
+                access_key: k.clone(),
+                access: *a,
+            })
             .collect();
-        json_reply(StatusCode::OK, &json!({ "users": users }))
+        json_reply(StatusCode::OK, &api::Users { users })
     }
 
     fn object_json(
@@ -616,30 +613,30 @@ impl Admin {
         key: &str,
         rec: &ObjectRecord,
         stats: Option<&catalog::AccessStats>,
-    ) -> Value {
+    ) -> api::Object {
         let now = self.strata.clock.now_ms();
         let half_life = self.strata.catalog.heat_half_life_ms();
         let score = self.engine.model.score_of(bucket, key);
-        json!({
-            "bucket": bucket,
-            "key": key,
-            "size": rec.size,
-            "etag": rec.etag,
-            "generation": rec.generation,
-            "last_modified_ms": rec.last_modified_ms,
-            "replicas": rec.replicas,
-            "parts": rec.parts.len(),
-            "content_type": rec.meta.content_type,
-            "heat": stats.map(|s| s.heat_at(now, half_life)).unwrap_or(0.0),
-            "reads": stats.map(|s| s.reads).unwrap_or(0),
-            "writes": stats.map(|s| s.writes).unwrap_or(0),
-            "bytes_read": stats.map(|s| s.bytes_read).unwrap_or(0),
-            "last_access_ms": stats.map(|s| s.last_access_ms),
-            "p_hot": score.map(|s| s.p_hot),
-            "p_hot_model": score.map(|s| s.model),
-            "p_hot_scored_at_ms": score.map(|s| s.scored_at_ms),
-            "p_hot_horizon_ms": self.engine.model.report_horizon_ms(),
-        })
+        api::Object {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            size: rec.size,
+            etag: rec.etag.clone(),
+            generation: rec.generation,
+            last_modified_ms: rec.last_modified_ms,
+            replicas: rec.replicas.clone(),
+            parts: rec.parts.len(),
+            content_type: rec.meta.content_type.clone(),
+            heat: stats.map(|s| s.heat_at(now, half_life)).unwrap_or(0.0),
+            reads: stats.map(|s| s.reads).unwrap_or(0),
+            writes: stats.map(|s| s.writes).unwrap_or(0),
+            bytes_read: stats.map(|s| s.bytes_read).unwrap_or(0),
+            last_access_ms: stats.map(|s| s.last_access_ms),
+            p_hot: score.map(|s| s.p_hot),
+            p_hot_model: score.map(|s| s.model),
+            p_hot_scored_at_ms: score.map(|s| s.scored_at_ms),
+            p_hot_horizon_ms: self.engine.model.report_horizon_ms(),
+        }
     }
 
     async fn object(&self, bucket: &str, key: &str) -> Reply {
@@ -701,13 +698,18 @@ impl Admin {
             .await;
         match page {
             Ok((items, truncated, next)) => {
-                let objects: Vec<Value> = items
+                let objects = items
                     .iter()
                     .map(|(k, r, s)| self.object_json(&bucket, k, r, s.as_ref()))
                     .collect();
                 json_reply(
                     StatusCode::OK,
-                    &json!({ "bucket": bucket, "objects": objects, "is_truncated": truncated, "next_after": next.filter(|_| truncated) }),
+                    &api::ObjectPage {
+                        bucket,
+                        objects,
+                        is_truncated: truncated,
+                        next_after: next.filter(|_| truncated),
+                    },
                 )
             }
             Err(catalog::CatalogError::NoSuchBucket(b)) => error(

@@ -11,7 +11,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::admin_api as api;
 
 /// Where the admin API is and how to authenticate.
 #[derive(clap::Args, Debug, Clone)]
@@ -124,11 +127,10 @@ impl AdminClient {
             bail!("the admin API refused the token (401): check --token / STRATA_ADMIN_TOKEN");
         }
         if !status.is_success() {
-            let msg = json
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let code = json.get("error").and_then(Value::as_str).unwrap_or("error");
+            let (code, msg) = match serde_json::from_value::<api::Error>(json.clone()) {
+                Ok(e) => (e.error, e.message),
+                Err(_) => ("error".to_owned(), s(&json)),
+            };
             bail!("{method} {path}: {status} {code}: {msg}");
         }
         Ok(json)
@@ -137,6 +139,32 @@ impl AdminClient {
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
         self.call(http::Method::GET, path, None).await
     }
+
+    /// `GET path`, read as the admin API's type for it.
+    pub async fn get_as<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        typed(&self.get(path).await?, path)
+    }
+}
+
+/// An answer of the admin API read as its contract type ([`crate::admin_api`]); a clear error when it is not one
+/// (a gateway of another version).
+fn typed<T: DeserializeOwned>(v: &Value, path: &str) -> anyhow::Result<T> {
+    T::deserialize(v).with_context(|| {
+        format!(
+            "the admin API's answer to {path} is not a {} (is the gateway another version?)",
+            std::any::type_name::<T>().rsplit("::").next().unwrap_or("")
+        )
+    })
+}
+
+/// A value as its JSON spelling (an enum's serde name).
+fn name<T: serde::Serialize>(v: &T) -> String {
+    s(&serde_json::to_value(v).unwrap_or(Value::Null))
+}
+
+/// An optional value for a table cell (`-` when absent).
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_owned(), |x| x.to_string())
 }
 
 fn stored_token(data_dir: &Path) -> anyhow::Result<String> {
@@ -238,35 +266,30 @@ pub async fn status(opts: &AdminOpts) -> anyhow::Result<()> {
         print_json(&h);
         return Ok(());
     }
+    let h: api::Health = typed(&h, "/admin/health")?;
     println!(
         "status {}  version {}  uptime {} s",
-        s(&h["status"]),
-        s(&h["version"]),
-        s(&h["uptime_s"])
+        h.status, h.version, h.uptime_s
     );
-    println!(
-        "buckets {}  objects {}  blobs {}  garbage pending {}",
-        s(&h["buckets"]),
-        s(&h["objects"]),
-        s(&h["blobs_referenced"]),
-        s(&h["garbage_pending"])
-    );
-    let rows: Vec<Vec<String>> = h["backends"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|b| {
-                    vec![
-                        s(&b["name"]),
-                        s(&b["provider"]),
-                        s(&b["storage_class"]),
-                        s(&b["profile"]["storage_gb_month"]),
-                        s(&b["active_key_id"]),
-                    ]
-                })
-                .collect()
+    if let Some(c) = &h.catalog {
+        println!(
+            "buckets {}  objects {}  blobs {}  garbage pending {}",
+            c.buckets, c.objects, c.blobs_referenced, c.garbage_pending
+        );
+    }
+    let rows: Vec<Vec<String>> = h
+        .backends
+        .iter()
+        .map(|b| {
+            vec![
+                b.name.clone(),
+                b.provider.clone(),
+                b.storage_class.clone(),
+                b.profile.storage_gb_month.to_string(),
+                b.active_key_id.to_string(),
+            ]
         })
-        .unwrap_or_default();
+        .collect();
     print_table(
         &["BACKEND", "PROVIDER", "CLASS", "$/GB-MONTH", "KEY"],
         &rows,
@@ -304,25 +327,23 @@ pub async fn objects(opts: &AdminOpts, cmd: ObjectsCmd) -> anyhow::Result<()> {
                 print_json(&v);
                 return Ok(());
             }
-            let rows: Vec<Vec<String>> = v["objects"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|o| {
-                            vec![
-                                s(&o["key"]),
-                                s(&o["size"]),
-                                s(&o["replicas"]),
-                                format!("{:.3}", o["heat"].as_f64().unwrap_or(0.0)),
-                                s(&o["reads"]),
-                            ]
-                        })
-                        .collect()
+            let page: api::ObjectPage = typed(&v, "/admin/objects")?;
+            let rows: Vec<Vec<String>> = page
+                .objects
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.key.clone(),
+                        o.size.to_string(),
+                        o.replicas.join(","),
+                        format!("{:.3}", o.heat),
+                        o.reads.to_string(),
+                    ]
                 })
-                .unwrap_or_default();
+                .collect();
             print_table(&["KEY", "SIZE", "REPLICAS", "HEAT", "READS"], &rows);
-            if v["is_truncated"].as_bool() == Some(true) {
-                println!("(more: --after {})", s(&v["next_after"]));
+            if page.is_truncated {
+                println!("(more: --after {})", opt(page.next_after));
             }
         }
         ObjectsCmd::Show { object } => {
@@ -337,7 +358,8 @@ pub async fn objects(opts: &AdminOpts, cmd: ObjectsCmd) -> anyhow::Result<()> {
                 print_json(&v);
                 return Ok(());
             }
-            if let Some(map) = v.as_object() {
+            let object: api::Object = typed(&v, "/admin/objects/{bucket}/{key}")?;
+            if let Value::Object(map) = serde_json::to_value(&object)? {
                 let rows: Vec<Vec<String>> =
                     map.iter().map(|(k, v)| vec![k.clone(), s(v)]).collect();
                 print_table(&["FIELD", "VALUE"], &rows);
@@ -358,26 +380,21 @@ pub async fn chaos(opts: &AdminOpts, cmd: ChaosCmd) -> anyhow::Result<()> {
                 print_json(&serde_json::json!({ "config": config, "stats": stats }));
                 return Ok(());
             }
-            let rows: Vec<Vec<String>> = stats["rules"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|r| {
-                            vec![
-                                s(&r["id"]),
-                                s(&r["backend"]),
-                                s(&r["fault_type"]),
-                                s(&r["injected"]),
-                            ]
-                        })
-                        .collect()
+            let stats: api::ChaosStats = typed(&stats, "/admin/chaos/stats")?;
+            let rows: Vec<Vec<String>> = stats
+                .rules
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.id.clone(),
+                        r.backend.clone(),
+                        r.fault_type.clone(),
+                        r.injected.to_string(),
+                    ]
                 })
-                .unwrap_or_default();
+                .collect();
             print_table(&["RULE", "BACKEND", "FAULT", "INJECTED"], &rows);
-            println!(
-                "total injected since start: {}",
-                s(&stats["total_injected"])
-            );
+            println!("total injected since start: {}", stats.total_injected);
             return Ok(());
         }
         ChaosCmd::Set { file } => {
@@ -394,10 +411,8 @@ pub async fn chaos(opts: &AdminOpts, cmd: ChaosCmd) -> anyhow::Result<()> {
     if opts.json {
         print_json(&v);
     } else {
-        println!(
-            "{} chaos rule(s) installed",
-            v["rules"].as_array().map(Vec::len).unwrap_or(0)
-        );
+        let config: api::ChaosConfig = typed(&v, "/admin/chaos")?;
+        println!("{} chaos rule(s) installed", config.rules.len());
     }
     Ok(())
 }
@@ -415,25 +430,23 @@ pub async fn moves(opts: &AdminOpts, active: bool, limit: usize) -> anyhow::Resu
         print_json(&v);
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = v["moves"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| {
-                    vec![
-                        s(&m["id"]),
-                        s(&m["state"]),
-                        format!("{}/{}", s(&m["bucket"]), s(&m["key"])),
-                        s(&m["from"]),
-                        s(&m["to"]),
-                        s(&m["bytes"]),
-                        s(&m["attempts"]),
-                        s(&m["reason"]),
-                    ]
-                })
-                .collect()
+    let moves: api::Moves = typed(&v, "/admin/moves")?;
+    let rows: Vec<Vec<String>> = moves
+        .moves
+        .iter()
+        .map(|m| {
+            vec![
+                m.id.to_string(),
+                name(&m.state),
+                format!("{}/{}", m.bucket, m.key),
+                m.from.join(","),
+                m.to.join(","),
+                m.bytes.to_string(),
+                m.attempts.to_string(),
+                opt(m.reason.as_deref()),
+            ]
         })
-        .unwrap_or_default();
+        .collect();
     print_table(
         &[
             "ID", "STATE", "OBJECT", "FROM", "TO", "BYTES", "TRIES", "REASON",
@@ -453,10 +466,12 @@ pub async fn plan(opts: &AdminOpts, apply: bool, wait: bool) -> anyhow::Result<(
     } else {
         c.get("/admin/plan").await?
     };
-    let created: Vec<u64> = v["created"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|m| m["id"].as_u64()).collect())
-        .unwrap_or_default();
+    let (plan, created): (api::Plan, Vec<u64>) = if apply {
+        let applied: api::PlanApplied = typed(&v, "/admin/plan/apply")?;
+        (applied.plan, applied.created.iter().map(|m| m.id).collect())
+    } else {
+        (typed(&v, "/admin/plan")?, Vec::new())
+    };
     if opts.json {
         print_json(&v);
         if wait {
@@ -464,36 +479,35 @@ pub async fn plan(opts: &AdminOpts, apply: bool, wait: bool) -> anyhow::Result<(
         }
         return Ok(());
     }
-    let plan = if apply { &v["plan"] } else { &v };
-    let moves = plan["moves"].as_array().cloned().unwrap_or_default();
-    let rows: Vec<Vec<String>> = moves
+    let rows: Vec<Vec<String>> = plan
+        .moves
         .iter()
         .map(|m| {
             vec![
-                format!("{}/{}", s(&m["bucket"]), s(&m["key"])),
-                s(&m["from"]),
-                s(&m["to"]),
-                s(&m["bytes"]),
-                format!("{:.6}", m["cost_delta"].as_f64().unwrap_or(0.0)),
+                format!("{}/{}", m.bucket, m.key),
+                m.from.join(","),
+                m.to.join(","),
+                m.bytes.to_string(),
+                format!("{:.6}", m.cost_delta),
             ]
         })
         .collect();
     print_table(&["OBJECT", "FROM", "TO", "BYTES", "COST DELTA $"], &rows);
-    let bytes: u64 = moves.iter().filter_map(|m| m["bytes"].as_u64()).sum();
+    let bytes: u64 = plan.moves.iter().map(|m| m.bytes).sum();
     println!(
         "{} move(s), {} bytes; cost ${:.6} -> ${:.6} (lower bound ${:.6}, gap {:.4}%); model: {}",
-        moves.len(),
+        plan.moves.len(),
         bytes,
-        plan["cost_before"].as_f64().unwrap_or(0.0),
-        plan["cost_after"].as_f64().unwrap_or(0.0),
-        plan["lower_bound"].as_f64().unwrap_or(0.0),
-        plan["gap"].as_f64().unwrap_or(0.0) * 100.0,
-        s(&plan["model_in_use"]),
+        plan.cost_before,
+        plan.cost_after,
+        plan.lower_bound,
+        plan.gap * 100.0,
+        name(&plan.model_in_use),
     );
     if apply {
         println!(
             "applied: {} move task(s) created (see `strata moves`)",
-            v["created"].as_array().map(Vec::len).unwrap_or(0)
+            created.len()
         );
         if wait {
             let (done, aborted) = wait_for_moves(&c, opts, &created).await?;
@@ -510,17 +524,19 @@ pub async fn keys(opts: &AdminOpts, cmd: KeysCmd) -> anyhow::Result<()> {
     let c = AdminClient::new(opts)?;
     match cmd {
         KeysCmd::Rotate { backend, wait } => {
-            let body = serde_json::to_vec(&serde_json::json!({ "backend": backend }))?;
+            let body = serde_json::to_vec(&api::KeyRotate {
+                backend: backend.clone(),
+            })?;
             let v = c
                 .call(http::Method::POST, "/admin/keys/rotate", Some(body))
                 .await?;
             if opts.json {
                 print_json(&v);
             } else {
+                let r: api::KeyRotated = typed(&v, "/admin/keys/rotate")?;
                 println!(
                     "backend {} now writes with key {}; older blobs are re-sealed in the background (see `strata keys status`)",
-                    s(&v["backend"]),
-                    s(&v["active_key_id"])
+                    r.backend, r.active_key_id
                 );
             }
             if wait {
@@ -538,18 +554,19 @@ pub async fn keys(opts: &AdminOpts, cmd: KeysCmd) -> anyhow::Result<()> {
                 print_json(&v);
                 return Ok(());
             }
-            let rows: Vec<Vec<String>> = v["backends"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|b| vec![s(&b["name"]), s(&b["active_key_id"]), s(&b["key_ids"])])
-                        .collect()
+            let keys: api::Keys = typed(&v, "/admin/keys")?;
+            let rows: Vec<Vec<String>> = keys
+                .backends
+                .iter()
+                .map(|b| {
+                    let ids: Vec<String> = b.key_ids.iter().map(u32::to_string).collect();
+                    vec![b.name.clone(), b.active_key_id.to_string(), ids.join(",")]
                 })
-                .unwrap_or_default();
+                .collect();
             print_table(&["BACKEND", "ACTIVE KEY", "KEYS"], &rows);
             println!(
                 "re-seal: {}",
-                serde_json::to_string(&v["reseal"]).unwrap_or_default()
+                serde_json::to_string(&keys.reseal).unwrap_or_default()
             );
         }
     }
@@ -563,19 +580,14 @@ async fn wait_for_moves(
     ids: &[u64],
 ) -> anyhow::Result<(usize, usize)> {
     let pb = progress_bar(opts, ids.len() as u64, "moves");
-    let ours = |v: &Value| -> Vec<Value> {
-        v["moves"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter(|m| m["id"].as_u64().is_some_and(|id| ids.contains(&id)))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+    let ours = |m: api::Moves| -> Vec<api::MoveTask> {
+        m.moves
+            .into_iter()
+            .filter(|m| ids.contains(&m.id))
+            .collect()
     };
     loop {
-        let active = ours(&c.get("/admin/moves?active=true&limit=1000000").await?);
+        let active = ours(c.get_as("/admin/moves?active=true&limit=1000000").await?);
         pb.set_position((ids.len() - active.len()) as u64);
         if active.is_empty() {
             break;
@@ -584,29 +596,33 @@ async fn wait_for_moves(
     }
     pb.finish_and_clear();
     let limit = ids.len() + 1000;
-    let all = ours(&c.get(&format!("/admin/moves?limit={limit}")).await?);
-    let aborted = all.iter().filter(|m| m["state"] == "Aborted").count();
+    let all = ours(c.get_as(&format!("/admin/moves?limit={limit}")).await?);
+    let aborted = all
+        .iter()
+        .filter(|m| m.state == catalog::MoveState::Aborted)
+        .count();
     Ok((ids.len() - aborted, aborted))
 }
 
 /// Waits until every blob of `backend` is known to be sealed with its active key; returns the blobs re-sealed
 /// meanwhile.
 async fn wait_for_reseal(c: &AdminClient, opts: &AdminOpts, backend: &str) -> anyhow::Result<u64> {
-    let status = |v: &Value| v["reseal"]["backends"][backend].clone();
-    let start = status(&c.get("/admin/keys").await?)["blobs_resealed"]
-        .as_u64()
-        .unwrap_or(0);
+    let status = async || -> anyhow::Result<engine::reseal::ResealProgress> {
+        let keys: api::Keys = c.get_as("/admin/keys").await?;
+        keys.reseal
+            .backends
+            .get(backend)
+            .cloned()
+            .with_context(|| format!("the gateway reports no backend {backend:?}"))
+    };
+    let start = status().await?.blobs_resealed;
     let pb = progress_bar(opts, 0, &format!("re-seal {backend}"));
     loop {
-        let st = status(&c.get("/admin/keys").await?);
-        let done = st["blobs_resealed"]
-            .as_u64()
-            .unwrap_or(0)
-            .saturating_sub(start);
-        let pending = st["blobs_pending_estimate"].as_u64().unwrap_or(0);
-        pb.set_length(done + pending);
+        let st = status().await?;
+        let done = st.blobs_resealed.saturating_sub(start);
+        pb.set_length(done + st.blobs_pending_estimate.unwrap_or(0));
         pb.set_position(done);
-        if st["complete"].as_bool() == Some(true) {
+        if st.complete {
             pb.finish_and_clear();
             return Ok(done);
         }
@@ -621,9 +637,8 @@ pub async fn scrub(opts: &AdminOpts, status_only: bool) -> anyhow::Result<()> {
     let v = if status_only {
         c.get("/admin/scrub").await?
     } else {
-        let total = c.get("/admin/health?deep=true").await?["objects"]
-            .as_u64()
-            .unwrap_or(0);
+        let health: api::Health = c.get_as("/admin/health?deep=true").await?;
+        let total = health.catalog.map_or(0, |c| c.objects);
         let pb = progress_bar(opts, total, "scrub");
         let run = c.call_within(
             http::Method::POST,
@@ -636,10 +651,10 @@ pub async fn scrub(opts: &AdminOpts, status_only: bool) -> anyhow::Result<()> {
             tokio::select! {
                 r = &mut run => break r?,
                 () = tokio::time::sleep(POLL) => {
-                    if let Ok(st) = c.get("/admin/scrub").await
-                        && let Some(n) = st["current_pass"]["objects_checked"].as_u64()
+                    if let Ok(st) = c.get_as::<api::ScrubStatus>("/admin/scrub").await
+                        && let Some(pass) = st.current_pass
                     {
-                        pb.set_position(n);
+                        pb.set_position(pass.objects_checked);
                     }
                 }
             }
@@ -651,29 +666,28 @@ pub async fn scrub(opts: &AdminOpts, status_only: bool) -> anyhow::Result<()> {
         print_json(&v);
         return Ok(());
     }
-    let counts = if status_only && v["last_report"].is_object() {
-        &v["last_report"]
-    } else {
-        &v
-    };
-    if status_only {
+    let counts = if status_only {
+        let st: api::ScrubStatus = typed(&v, "/admin/scrub")?;
         println!(
             "running {}  passes {}  last run {} -> {}",
-            s(&v["running"]),
-            s(&v["passes"]),
-            s(&v["last_run_start_ms"]),
-            s(&v["last_run_end_ms"])
+            st.running,
+            st.passes,
+            opt(st.last_run_start_ms),
+            opt(st.last_run_end_ms)
         );
-    }
+        st.last_report.map_or(st.totals, |r| r.counts)
+    } else {
+        typed::<api::ScrubReport>(&v, "/admin/scrub")?.counts
+    };
     println!(
         "objects checked {}  replicas checked {}  bad {}  missing {}  healed {}  heal failures {}  transient errors {}",
-        s(&counts["objects_checked"]),
-        s(&counts["replicas_checked"]),
-        s(&counts["bad_found"]),
-        s(&counts["missing_found"]),
-        s(&counts["healed"]),
-        s(&counts["heal_failures"]),
-        s(&counts["transient_errors"]),
+        counts.objects_checked,
+        counts.replicas_checked,
+        counts.bad_found,
+        counts.missing_found,
+        counts.healed,
+        counts.heal_failures,
+        counts.transient_errors,
     );
     Ok(())
 }
@@ -706,50 +720,50 @@ pub async fn model(opts: &AdminOpts, retrain: bool) -> anyhow::Result<()> {
         print_json(&v);
         return Ok(());
     }
-    println!("model in use: {}  ({})", s(&v["in_use"]), s(&v["reason"]));
-    let hours = v["horizon_ms"].as_f64().unwrap_or(0.0) / 3_600_000.0;
+    let m: api::ModelReport = typed(&v, "/admin/model")?;
+    println!("model in use: {}  ({})", name(&m.in_use), m.reason);
+    let hours = m.horizon_ms as f64 / 3_600_000.0;
     println!(
         "p_hot = P(read within {hours} h); trained at {}; objects scored {} at {}",
-        s(&v["trained_at_ms"]),
-        s(&v["scored_objects"]),
-        s(&v["scored_at_ms"])
+        opt(m.trained_at_ms),
+        m.scored_objects,
+        opt(m.scored_at_ms)
     );
-    let m = &v["metrics"];
-    if m.is_object() {
-        let f = |k: &str| m[k].as_f64().map_or("-".into(), |x| format!("{x:.4}"));
+    if let Some(x) = &m.metrics {
+        let f = |v: f64| format!("{v:.4}");
         println!(
             "validation: {} examples ({} read), threshold {}",
-            s(&m["n_valid"]),
-            s(&m["n_valid_positive"]),
-            f("threshold")
+            x.n_valid,
+            x.n_valid_positive,
+            f(x.threshold)
         );
         print_table(
             &["model", "AUC", "precision", "recall", "reads MAE"],
             &[
                 vec![
                     "forest".into(),
-                    f("auc"),
-                    f("precision"),
-                    f("recall"),
-                    f("reads_mae"),
+                    f(x.auc),
+                    f(x.precision),
+                    f(x.recall),
+                    f(x.reads_mae),
                 ],
                 vec![
                     "rule".into(),
-                    f("rule_auc"),
-                    f("rule_precision"),
-                    f("rule_recall"),
-                    f("rule_reads_mae"),
+                    f(x.rule_auc),
+                    f(x.rule_precision),
+                    f(x.rule_recall),
+                    f(x.rule_reads_mae),
                 ],
             ],
         );
     }
-    if let Some(a) = v["last_attempt"].as_object() {
+    if let Some(a) = &m.last_attempt {
         println!(
             "last training: {} at {} ({} ms): {}",
-            s(&a["outcome"]),
-            s(&a["at_ms"]),
-            s(&a["duration_ms"]),
-            s(&a["message"])
+            name(&a.outcome),
+            a.at_ms,
+            a.duration_ms,
+            a.message
         );
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! `strata`: an S3 gateway that places sealed objects across storage backends by predicted heat.
 
 mod admin;
+mod admin_api;
 mod checksums;
 mod cli;
 mod config;

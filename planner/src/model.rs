@@ -52,7 +52,7 @@ pub const MIN_EXAMPLES: usize = 500;
 pub const MIN_CLASS_EXAMPLES: usize = 20;
 
 /// Which model produced a `p_hot`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
     /// [`RuleModel`].
@@ -251,7 +251,7 @@ pub fn model_inputs(f: &ObjectFeatures) -> [f64; N_INPUTS] {
 type Forest = RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>;
 
 /// Validation metrics of a trained model against the rule on the same split.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Metrics {
     /// Forest ROC AUC on the validation cut.
     pub auc: f64,
@@ -297,7 +297,7 @@ pub struct Metrics {
 }
 
 /// One bin of a reliability curve.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReliabilityBin {
     pub mean_score: f64,
     pub mean_p_hot: f64,
@@ -321,7 +321,7 @@ const CALIBRATION_EDGES: [f64; 9] = [
 
 /// A monotone map from raw forest scores to observed read probabilities: piecewise linear through
 /// `(mean score, observed share)` of each non-empty bin, flat beyond the first and last points.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Calibration {
     points: Vec<(f64, f64)>,
 }

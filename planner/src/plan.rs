@@ -41,7 +41,7 @@ pub struct PlanObject {
 }
 
 /// One object's change of replica set.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Move {
     /// Bucket name.
     pub bucket: String,
@@ -61,7 +61,7 @@ pub struct Move {
 }
 
 /// A coupling constraint in the plan report.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConstraintReport {
     /// Name, e.g. `capacity:aws-hot`.
     pub name: String,
@@ -76,7 +76,7 @@ pub struct ConstraintReport {
 }
 
 /// A placement plan (see the module docs).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// The moves, largest saving first.
     pub moves: Vec<Move>,

@@ -34,7 +34,7 @@ pub struct MoveBudget {
 }
 
 /// What a coupling constraint limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ConstraintKind {
     /// GB stored on backend `backend` (index into the backend list).

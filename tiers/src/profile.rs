@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 const BYTES_PER_GB: f64 = 1_000_000_000.0;
 
 /// Price and latency model of one storage class of one provider.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct TierProfile {
     /// Provider name, e.g. `"aws"`.
     pub provider: String,
@@ -41,7 +41,7 @@ pub struct TierProfile {
 /// `archive_gb_month`; any access brings it back to the frequent price. No retrieval fee, no minimum
 /// duration; a monitoring fee per object of at least `min_monitored_bytes` (smaller objects are never
 /// tiered and pay no fee).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutoTiering {
     pub infrequent_gb_month: f64,
