@@ -39,7 +39,7 @@ use http_body_util::Full;
 use serde::Serialize;
 
 use crate::admin_api as api;
-use crate::s3::util::catalog_err;
+use crate::s3::errors::catalog_err;
 use engine::{Core, Engine};
 
 /// Shared by every admin request.

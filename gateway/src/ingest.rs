@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
-use backends::{Backend, SealedWriter};
+use backends::{Backend, BackendError, SealedWriter};
 use bytes::Bytes;
 use catalog::PartRef;
 use futures::{Stream, StreamExt};
 use s3s::crypto::{Checksum as _, Md5};
-use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
+use s3s::{S3Error, TrailingHeaders};
 
 use crate::checksums::Expectations;
 use engine::metrics::Metrics;
@@ -33,38 +33,41 @@ pub fn new_blob_name() -> String {
     format!("blobs/{}/{}", &id[..2], id)
 }
 
-/// What went wrong reading the client's body: an s3s error inside is kept, anything else is a short body.
-fn body_error(e: &(dyn std::error::Error + 'static)) -> S3Error {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(s3) = err.downcast_ref::<S3Error>() {
-            let mut out = S3Error::new(s3.code().clone());
-            if let Some(m) = s3.message() {
-                out.set_message(m.to_owned());
-            }
-            return out;
-        }
-        cur = err.source();
-    }
-    // s3s reports a body that does not hash to x-amz-content-sha256 with a private error type; AWS's code for it
-    // is XAmzContentSHA256Mismatch.
-    if format!("{e:?}").contains("Sha256Mismatch") {
-        let mut err = S3Error::with_message(
-            S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
-            "The provided 'x-amz-content-sha256' header does not match what was computed.",
-        );
-        err.set_status_code(http::StatusCode::BAD_REQUEST);
-        return err;
-    }
-    S3Error::with_message(
-        S3ErrorCode::IncompleteBody,
-        format!("the request body could not be read: {e}"),
-    )
+/// Why a body was not stored. Nothing of it is visible, and no target keeps a copy. The S3 answer to each is
+/// chosen in [`crate::s3::errors`].
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// More than [`MAX_PUT_SIZE`] bytes, declared or sent.
+    #[error("objects larger than 5 GiB need a multipart upload")]
+    TooLarge,
+    /// More bytes arrived than Content-Length declared.
+    #[error("more bytes than the {declared} of Content-Length")]
+    LongerThanDeclared { declared: u64 },
+    /// The body ended before Content-Length was reached.
+    #[error("received {received} bytes of the {declared} announced by Content-Length")]
+    ShorterThanDeclared { received: u64, declared: u64 },
+    /// The body stream failed: the client went away, s3s refused a signature or a digest, or (for a copy) the
+    /// source could not be read.
+    #[error("the request body could not be read: {0}")]
+    Body(Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// A checksum or Content-MD5 the client announced does not match the body.
+    #[error("{0}")]
+    Checksum(S3Error),
+    /// A target backend refused or failed the write.
+    #[error("{what}: {source}")]
+    Backend {
+        what: String,
+        #[source]
+        source: BackendError,
+    },
 }
 
-fn backend_error(what: &str, e: impl std::fmt::Display) -> S3Error {
-    tracing::warn!(error = %e, "{what}");
-    S3Error::with_message(S3ErrorCode::ServiceUnavailable, format!("{what}: {e}"))
+impl IngestError {
+    fn backend(what: impl Into<String>, source: BackendError) -> IngestError {
+        let what = what.into();
+        tracing::warn!(error = %source, "{what}");
+        IngestError::Backend { what, source }
+    }
 }
 
 /// Streams `body` into a new blob on every backend of `targets`.
@@ -78,7 +81,7 @@ pub async fn ingest<S, E>(
     expected_len: Option<u64>,
     expect: &Expectations,
     trailers: Option<&TrailingHeaders>,
-) -> S3Result<Ingested>
+) -> Result<Ingested, IngestError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
@@ -86,10 +89,7 @@ where
     if let Some(len) = expected_len
         && len > MAX_PUT_SIZE
     {
-        return Err(s3_error!(
-            EntityTooLarge,
-            "objects larger than 5 GiB need a multipart upload"
-        ));
+        return Err(IngestError::TooLarge);
     }
     let blob = new_blob_name();
     let mut writers = Vec::with_capacity(targets.len());
@@ -98,8 +98,8 @@ where
             Ok(w) => writers.push(w),
             Err(e) => {
                 abort_all(writers).await;
-                return Err(backend_error(
-                    &format!("cannot start a write on backend {}", t.name()),
+                return Err(IngestError::backend(
+                    format!("cannot start a write on backend {}", t.name()),
                     e,
                 ));
             }
@@ -144,7 +144,7 @@ async fn stream_into<S, E>(
     expected_len: Option<u64>,
     expect: &Expectations,
     trailers: Option<&TrailingHeaders>,
-) -> S3Result<Streamed>
+) -> Result<Streamed, IngestError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
@@ -154,21 +154,18 @@ where
     let mut sums = expect.hasher();
     let mut size: u64 = 0;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| body_error(e.into().as_ref()))?;
+        let chunk = chunk.map_err(|e| IngestError::Body(e.into()))?;
         if chunk.is_empty() {
             continue;
         }
         size += chunk.len() as u64;
         if size > MAX_PUT_SIZE {
-            return Err(s3_error!(
-                EntityTooLarge,
-                "objects larger than 5 GiB need a multipart upload"
-            ));
+            return Err(IngestError::TooLarge);
         }
         if let Some(len) = expected_len
             && size > len
         {
-            return Err(s3_error!(IncompleteBody, "more bytes than Content-Length"));
+            return Err(IngestError::LongerThanDeclared { declared: len });
         }
         md5.update(&chunk);
         blake.update(&chunk);
@@ -176,18 +173,20 @@ where
         let writes = writers.iter_mut().map(|w| w.write(chunk.clone()));
         futures::future::try_join_all(writes)
             .await
-            .map_err(|e| backend_error("backend write failed", e))?;
+            .map_err(|e| IngestError::backend("backend write failed", e))?;
     }
     if let Some(len) = expected_len
         && size != len
     {
-        return Err(S3Error::with_message(
-            S3ErrorCode::IncompleteBody,
-            format!("received {size} bytes of the {len} announced by Content-Length"),
-        ));
+        return Err(IngestError::ShorterThanDeclared {
+            received: size,
+            declared: len,
+        });
     }
     let md5 = md5.finalize();
-    let checksums = expect.verify(&md5, &sums.finalize(), trailers)?;
+    let checksums = expect
+        .verify(&md5, &sums.finalize(), trailers)
+        .map_err(IngestError::Checksum)?;
     Ok((size, md5, blake.finalize().to_hex().to_string(), checksums))
 }
 
@@ -196,7 +195,7 @@ async fn finish_all(
     targets: &[Arc<Backend>],
     writers: Vec<SealedWriter>,
     blob: &str,
-) -> S3Result<()> {
+) -> Result<(), IngestError> {
     let results = futures::future::join_all(writers.into_iter().map(SealedWriter::finish)).await;
     if let Some(pos) = results.iter().position(Result::is_err) {
         // Some target did not make it: remove the copies that did, so nothing half-written remains.
@@ -207,16 +206,17 @@ async fn finish_all(
                 tracing::warn!(backend = t.name(), blob, error = %e, "cannot remove a partial replica; start-up recovery will");
             }
         }
-        let err = results.into_iter().nth(pos).and_then(Result::err);
         let name = targets
             .get(pos)
             .map(|t| t.name().to_owned())
             .unwrap_or_default();
         metrics.backend(&name).write_errors.fetch_add(1, Relaxed);
-        return Err(backend_error(
-            &format!("backend {name} could not complete the write"),
-            err.map(|e| e.to_string()).unwrap_or_default(),
-        ));
+        if let Some(Err(e)) = results.into_iter().nth(pos) {
+            return Err(IngestError::backend(
+                format!("backend {name} could not complete the write"),
+                e,
+            ));
+        }
     }
     Ok(())
 }

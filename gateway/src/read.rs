@@ -16,16 +16,18 @@ use bytes::Bytes;
 use catalog::ObjectRecord;
 use futures::{Stream, StreamExt};
 use s3s::dto::StreamingBlob;
-use s3s::{S3Error, S3ErrorCode, S3Result};
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::mpsc;
 
 use engine::Core;
 
-/// Why a read could not continue.
+/// Why a read could not continue: every replica of a part failed (the last error is kept).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ReadError(String);
+#[error("no replica could serve {blob}: {last_error}")]
+pub struct ReadError {
+    pub blob: String,
+    pub last_error: String,
+}
 
 /// Plaintext bytes of one object range, ready to be a response body.
 pub struct ObjectBody {
@@ -51,12 +53,12 @@ impl ObjectBody {
 }
 
 /// Starts reading `range` of `rec` and waits for the first bytes, so that an object that cannot be read at all
-/// is an S3 error (503) rather than a truncated 200.
+/// is an error (an S3 503) rather than a truncated 200.
 pub async fn open(
     strata: &Arc<Core>,
     rec: &ObjectRecord,
     range: Range<u64>,
-) -> S3Result<ObjectBody> {
+) -> Result<ObjectBody, ReadError> {
     let (tx, mut rx) = mpsc::channel(2);
     let lease = strata
         .leases
@@ -70,7 +72,7 @@ pub async fn open(
     match rx.recv().await {
         None => Ok(ObjectBody { first: None, rx }),
         Some(Ok(b)) => Ok(ObjectBody { first: Some(b), rx }),
-        Some(Err(e)) => Err(S3Error::with_message(S3ErrorCode::ServiceUnavailable, e.0)),
+        Some(Err(e)) => Err(e),
     }
 }
 
@@ -119,7 +121,6 @@ async fn pump(
                         Err(e) => {
                             counters.read_errors.fetch_add(1, Relaxed);
                             counters.error_at(strata.clock.now_ms());
-                            counters.error_at(strata.clock.now_ms());
                             tracing::warn!(backend = backend.name(), blob = %part.blob, at = pos, error = %e, "replica failed mid-stream; failing over");
                             last_error = e.to_string();
                             break;
@@ -132,9 +133,10 @@ async fn pump(
             }
             if pos < end {
                 let _ = tx
-                    .send(Err(ReadError(format!(
-                        "no replica could serve the object: {last_error}"
-                    ))))
+                    .send(Err(ReadError {
+                        blob: part.blob.clone(),
+                        last_error,
+                    }))
                     .await;
                 return;
             }

@@ -4,7 +4,8 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::StrataS3;
-use super::util::{catalog_err, check_bucket_name, ms_to_timestamp};
+use super::errors::catalog_err;
+use super::util::{check_bucket_name, ms_to_timestamp};
 
 impl StrataS3 {
     pub(super) async fn list_buckets_impl(

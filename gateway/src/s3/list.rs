@@ -8,6 +8,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::StrataS3;
+use super::errors::catalog_err;
 use super::util::*;
 
 /// Page size when the client sets none, and the most S3 returns in one page.

@@ -5,6 +5,7 @@
 
 pub mod auth;
 mod bucket;
+pub mod errors;
 pub mod host;
 mod list;
 mod multipart;

@@ -10,6 +10,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::StrataS3;
+use super::errors::catalog_err;
 use super::util::*;
 use crate::checksums::{Expectations, to_dto};
 use crate::ingest::{self, Ingested};

@@ -7,6 +7,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::StrataS3;
+use super::errors::catalog_err;
 use super::util::*;
 use crate::checksums::{Expectations, to_dto};
 use crate::ingest::{self, Ingested};
@@ -557,6 +558,7 @@ impl StrataS3 {
             None,
         )
         .await
+        .map_err(S3Error::from)
     }
 
     pub(super) async fn copy_object_impl(

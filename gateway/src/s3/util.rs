@@ -1,39 +1,8 @@
-//! Conversions between catalog records and s3s DTOs, and error mapping.
+//! Conversions between catalog records and s3s DTOs.
 
-use catalog::{CatalogError, ObjectMeta, ObjectRecord};
+use catalog::{ObjectMeta, ObjectRecord};
 use s3s::dto::{ETag, Metadata, Timestamp, TimestampFormat};
-use s3s::{S3Error, S3ErrorCode, s3_error};
-
-/// Maps a catalog error to the S3 error a client expects.
-pub fn catalog_err(e: CatalogError) -> S3Error {
-    match e {
-        CatalogError::NoSuchBucket(b) => S3Error::with_message(
-            S3ErrorCode::NoSuchBucket,
-            format!("bucket {b} does not exist"),
-        ),
-        CatalogError::BucketExists(_) => S3Error::with_message(
-            S3ErrorCode::BucketAlreadyOwnedByYou,
-            "Your previous request to create the named bucket succeeded and you already own it.",
-        ),
-        CatalogError::BucketNotEmpty(_) => S3Error::with_message(
-            S3ErrorCode::BucketNotEmpty,
-            "The bucket you tried to delete is not empty",
-        ),
-        CatalogError::NoSuchUpload(_) => S3Error::with_message(
-            S3ErrorCode::NoSuchUpload,
-            "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
-        ),
-        CatalogError::NoSuchKey { .. } => s3_error!(NoSuchKey),
-        CatalogError::InvalidArgument(m) => S3Error::with_message(S3ErrorCode::InvalidArgument, m),
-        other => {
-            tracing::error!(error = %other, "catalog failure");
-            S3Error::with_message(
-                S3ErrorCode::InternalError,
-                format!("catalog failure: {other}"),
-            )
-        }
-    }
-}
+use s3s::{S3Error, S3ErrorCode};
 
 pub fn ms_to_timestamp(ms: i64) -> Timestamp {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
