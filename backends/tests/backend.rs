@@ -150,6 +150,46 @@ async fn reads_blobs_written_with_another_frame_size() {
     }
 }
 
+/// A local file is read in token-sized pieces, opened up to `READ_AHEAD_FRAMES` at a time on the blocking pool:
+/// every range of a multi-frame object, and of one written with another frame size, comes back exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_fs_reads_large_frames_ahead_and_other_frame_sizes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mib = 1u64 << 20;
+    let b = local_backend(dir.path()).with_frame_size(mib as u32);
+    let size = 5 * mib + mib / 2;
+    let data = pseudo_random(size as usize, 11);
+    put(&b, "big", &data, 300_000).await;
+    for r in [
+        0..size,
+        0..1,
+        mib - 1..3 * mib + 5,
+        2 * mib..2 * mib + 1,
+        size - 1..size,
+        4 * mib + 7..size,
+    ] {
+        let got = get(&b, "big", size, r.clone()).await.expect("read");
+        assert!(
+            got == data[r.start as usize..r.end as usize],
+            "range {r:?} differs"
+        );
+    }
+    let small_frames = local_backend(dir.path()).with_frame_size(100);
+    let other = pseudo_random(1000, 3);
+    put(&small_frames, "other", &other, 333).await;
+    for frame in [100u32, 64, 1 << 20] {
+        let reader = local_backend(dir.path()).with_frame_size(frame);
+        for r in [0..1000u64, 0..10, 50..150, 999..1000, 120..121] {
+            let got = get(&reader, "other", 1000, r.clone()).await.expect("read");
+            assert_eq!(
+                got,
+                &other[r.start as usize..r.end as usize],
+                "{frame} {r:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn plaintext_never_stored() {
     let b = Backend::memory("mem", TierProfile::s3_standard()).with_frame_size(FRAME);
