@@ -170,4 +170,10 @@ if [ "${STRATA_SKIP_E2E:-0}" != 1 ]; then
   fi
 fi
 
+# The benchmark's small variant, so that scripts/bench.sh cannot rot (its numbers are not checked here).
+if [ "${STRATA_SKIP_BENCH:-0}" != 1 ] && [ "$#" -eq 0 ]; then
+  section "benchmark script, small (bash scripts/bench.sh --quick)"
+  STRATA_BIN="$STRATA_BIN_PATH" bash "$ROOT/scripts/bench.sh" --quick
+fi
+
 section "all tests passed"
