@@ -6,7 +6,8 @@
 //!
 //! * Every call is synchronous and runs in its own redb transaction; the gateway calls them from
 //!   `spawn_blocking`. [`Catalog`] is `Send + Sync`; redb serialises write transactions.
-//! * Every mutation commits with [`redb::Durability::Immediate`] (fsync before returning), except
+//! * Every mutation is durable (fsynced) before it returns — concurrent mutations share one fsync (group
+//!   commit, see `write_durable`) — except
 //!   [`Catalog::record_accesses`], which trades durability for throughput (see there). Nothing is
 //!   cached outside transactions, so a crash at any point leaves the last committed state.
 //! * Blob ownership: each `(backend, blob)` is owned by exactly one record (an object version or an
@@ -29,7 +30,7 @@ mod schema;
 mod uploads;
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransaction};
@@ -86,6 +87,18 @@ pub struct Catalog {
     config: CatalogConfig,
     /// When the last `Durability::Immediate` commit finished (only used to pace access recording).
     last_durable_commit: Mutex<Instant>,
+    /// Group commit of [`Catalog::write_durable`] (see there).
+    group: Mutex<GroupCommit>,
+    group_done: Condvar,
+}
+
+/// Commits counted for group commit: `committed` non-durable commits so far, the first `durable` of them known
+/// to be on disk, and whether a caller is making them durable now.
+#[derive(Default)]
+struct GroupCommit {
+    committed: u64,
+    durable: u64,
+    syncing: bool,
 }
 
 impl Catalog {
@@ -111,6 +124,8 @@ impl Catalog {
             db,
             config,
             last_durable_commit: Mutex::new(Instant::now()),
+            group: Mutex::new(GroupCommit::default()),
+            group_done: Condvar::new(),
         };
         catalog.init_schema()?;
         Ok(catalog)
@@ -190,13 +205,65 @@ impl Catalog {
         }
     }
 
-    /// [`Catalog::write`] with `Durability::Immediate`.
+    /// [`Catalog::write`], durable when it returns `Ok`, with group commit: the transaction commits without
+    /// fsync, then one durable commit makes it and every commit before it durable (redb persists all earlier
+    /// `Durability::None` commits with the next `Immediate` one). Concurrent callers share that durable commit:
+    /// one of them makes it while the others wait; a caller whose commit came after a running sync started waits
+    /// for the next. Readers may see a commit before it is durable; its caller is not answered before.
     pub(crate) fn write_durable<T>(
         &self,
         op: &str,
         body: impl FnOnce(&WriteTransaction) -> Result<T>,
     ) -> Result<T> {
-        self.write(op, Durability::Immediate, body)
+        let value = self.write(op, Durability::None, body)?;
+        let seq = {
+            let mut g = self.lock_group();
+            g.committed += 1;
+            g.committed
+        };
+        self.make_durable_through(seq, op)?;
+        Ok(value)
+    }
+
+    /// Returns once the first `seq` counted commits are durable, making them so if no caller is.
+    fn make_durable_through(&self, seq: u64, op: &str) -> Result<()> {
+        let mut g = self.lock_group();
+        loop {
+            if g.durable >= seq {
+                return Ok(());
+            }
+            if g.syncing {
+                g = self
+                    .group_done
+                    .wait(g)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                continue;
+            }
+            // Every commit counted so far finished before this sync's transaction begins: it covers them.
+            let target = g.committed;
+            g.syncing = true;
+            drop(g);
+            let synced = self.write(op, Durability::Immediate, |txn| {
+                let mut meta = txn.open_table(schema::META).ctx(op)?;
+                let n = schema::read_counter(&meta, schema::META_GROUP_COMMITS, op)?;
+                meta.insert(schema::META_GROUP_COMMITS, n + 1).ctx(op)?;
+                Ok(())
+            });
+            g = self.lock_group();
+            g.syncing = false;
+            if synced.is_ok() {
+                g.durable = g.durable.max(target);
+            }
+            self.group_done.notify_all();
+            synced?;
+        }
+    }
+
+    fn lock_group(&self) -> std::sync::MutexGuard<'_, GroupCommit> {
+        // Plain counters: a poisoned lock still holds consistent values.
+        self.group
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether the access recorder should make its next commit durable.

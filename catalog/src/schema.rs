@@ -71,6 +71,8 @@ pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
 pub(crate) const META_LAST_GENERATION: &str = "last_generation";
 /// Last move task id handed out.
 pub(crate) const META_LAST_MOVE_ID: &str = "last_move_id";
+/// Durable commits made by group commit (written so that each one is a real commit).
+pub(crate) const META_GROUP_COMMITS: &str = "group_commits";
 /// Last access-log sequence number handed out.
 pub(crate) const META_LAST_ACCESS_SEQ: &str = "last_access_seq";
 

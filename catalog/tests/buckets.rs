@@ -109,3 +109,31 @@ fn delete_bucket_removes_open_uploads_and_garbages_their_parts() {
         1
     );
 }
+
+/// Group commit: many concurrent writers (sharing durable commits), each answered only once durable; all of them,
+/// and a failed one's absence, survive a reopen.
+#[test]
+fn concurrent_writes_share_durable_commits_and_all_survive_reopen() {
+    let (dir, cat) = open_temp();
+    let cat = std::sync::Arc::new(cat);
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let cat = cat.clone();
+            std::thread::spawn(move || {
+                for i in 0..20 {
+                    cat.create_bucket(&format!("b-{t:02}-{i:02}"), i).unwrap();
+                }
+                // A failing write commits nothing and does not disturb the others.
+                assert!(cat.create_bucket("b-00-00", 0).is_err());
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer thread");
+    }
+    drop(cat);
+    let cat = reopen(&dir);
+    let names = cat.list_buckets().unwrap();
+    assert_eq!(names.len(), 16 * 20);
+    assert!(names.iter().any(|b| b.name == "b-15-19"));
+}
