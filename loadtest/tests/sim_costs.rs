@@ -228,7 +228,14 @@ impl Policy for Scripted {
     fn on_create(&mut self, _: u64, _: ObjId, _: &ObjectMeta) -> TierIdx {
         self.plan[0]
     }
-    fn on_read(&mut self, _: u64, _: ObjId, _: &ObjectMeta, cur: TierIdx) -> Option<TierIdx> {
+    fn on_read(
+        &mut self,
+        _: u64,
+        _: ObjId,
+        _: &ObjectMeta,
+        _: u64,
+        cur: TierIdx,
+    ) -> Option<TierIdx> {
         self.next().filter(|t| *t != cur)
     }
     fn on_tick(&mut self, _: u64, view: &TickView<'_>, moves: &mut Vec<Move>) {
@@ -531,6 +538,7 @@ fn intelligent_tiering_as_a_choice_bills_like_intelligent_tiering() {
             _now_ms: u64,
             _obj: ObjId,
             _meta: &ObjectMeta,
+            _bytes: u64,
             current: TierIdx,
         ) -> Option<TierIdx> {
             (current > 3).then_some(3)

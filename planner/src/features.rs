@@ -149,6 +149,10 @@ pub struct ObjectFeatures {
     pub reads_7d: u32,
     /// Bytes returned by the reads of the last 7 days.
     pub bytes_read_7d: u64,
+    /// Mean bytes returned per read over the whole history before `now`, or `None` without reads: what a
+    /// read of an object not read this week is expected to return (a ranged reader keeps reading ranges).
+    #[serde(default)]
+    pub mean_read_bytes_all: Option<f64>,
     /// `Σ 2^(-(now - t)/half_life)` over every read before `now` (each read adds 1 at its time).
     pub heat: f64,
     /// `now - last read`, or `None` when the history has no read before `now`.
@@ -242,6 +246,8 @@ impl ObjectFeatures {
             bytes_read_7d: week_bytes
                 .iter()
                 .fold(0u64, |acc, &b| acc.saturating_add(b)),
+            mean_read_bytes_all: (!h.bytes.is_empty())
+                .then(|| h.bytes.iter().map(|&b| b as f64).sum::<f64>() / h.bytes.len() as f64),
             heat,
             since_last_read_ms: h.times.last().map(|&t| now_ms - t),
             distinct_days_7d: distinct_days,
@@ -260,9 +266,11 @@ impl ObjectFeatures {
         self
     }
 
-    /// Mean bytes per read over the last 7 days, or `None` without reads.
+    /// Mean bytes per read over the last 7 days, else over the whole history, or `None` without reads.
     pub fn mean_read_bytes(&self) -> Option<f64> {
-        (self.reads_7d > 0).then(|| self.bytes_read_7d as f64 / f64::from(self.reads_7d))
+        (self.reads_7d > 0)
+            .then(|| self.bytes_read_7d as f64 / f64::from(self.reads_7d))
+            .or(self.mean_read_bytes_all)
     }
 }
 
@@ -504,6 +512,31 @@ mod tests {
         let bytes = vec![100u64; times.len()];
         let h = AccessHistory::new(times, &bytes).expect("valid history");
         ObjectFeatures::compute(1000, NOW - 10 * DAY_MS, h, NOW, &FeatureConfig::default())
+    }
+
+    #[test]
+    fn mean_read_bytes_falls_back_to_the_whole_history() {
+        // Ranged reads of 10 and 30 bytes, both older than a week, and one at `now` (ignored).
+        let times = [NOW - 20 * DAY_MS, NOW - 9 * DAY_MS, NOW];
+        let bytes = [10u64, 30, 1_000];
+        let h = AccessHistory::new(&times, &bytes).expect("valid history");
+        let f = ObjectFeatures::compute(1000, NOW - 30 * DAY_MS, h, NOW, &FeatureConfig::default());
+        assert_eq!(f.reads_7d, 0);
+        assert_eq!(f.mean_read_bytes_all, Some(20.0));
+        assert_eq!(f.mean_read_bytes(), Some(20.0));
+        // A read this week wins over the long-run mean.
+        let times = [NOW - 20 * DAY_MS, NOW - DAY_MS];
+        let h = AccessHistory::new(&times, &bytes[..2]).expect("valid history");
+        let f = ObjectFeatures::compute(1000, NOW - 30 * DAY_MS, h, NOW, &FeatureConfig::default());
+        assert_eq!(f.mean_read_bytes(), Some(30.0));
+        let none = ObjectFeatures::compute(
+            1000,
+            0,
+            AccessHistory::EMPTY,
+            NOW,
+            &FeatureConfig::default(),
+        );
+        assert_eq!(none.mean_read_bytes(), None);
     }
 
     #[test]

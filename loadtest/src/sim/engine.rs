@@ -314,7 +314,7 @@ impl Simulator {
         let meta = *self.objects.get(obj);
         for r in &mut self.runs {
             let served = r.account.get(obj, bytes);
-            if let Some(to) = r.policy.on_read(t, obj, &meta, served) {
+            if let Some(to) = r.policy.on_read(t, obj, &meta, bytes, served) {
                 r.account.move_to(obj, size, to, t);
             }
         }

@@ -127,6 +127,7 @@ impl Policy for IntelligentTiering {
         _now_ms: u64,
         _obj: ObjId,
         _meta: &ObjectMeta,
+        _bytes: u64,
         current: TierIdx,
     ) -> Option<TierIdx> {
         (current != 0).then_some(0)

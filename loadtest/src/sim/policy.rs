@@ -70,15 +70,17 @@ pub trait Policy {
     /// The tier a newly written object goes to.
     fn on_create(&mut self, now_ms: u64, obj: ObjId, meta: &ObjectMeta) -> TierIdx;
 
-    /// After a GET served from `current`: `Some(tier)` to move the object.
+    /// After a GET of `bytes` (the range it returned) served from `current`: `Some(tier)` to move the
+    /// object.
     fn on_read(
         &mut self,
         now_ms: u64,
         obj: ObjId,
         meta: &ObjectMeta,
+        bytes: u64,
         current: TierIdx,
     ) -> Option<TierIdx> {
-        let _ = (now_ms, obj, meta, current);
+        let _ = (now_ms, obj, meta, bytes, current);
         None
     }
 

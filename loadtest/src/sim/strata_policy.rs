@@ -4,9 +4,9 @@
 //! * New objects go to tier 0, the hottest tier (Strata writes new
 //!   objects to its fast tier first).
 //! * Every GET is logged as a read of the object (time, bytes) in the
-//!   layout of [`planner::features::AccessHistory`]. The [`Policy`] trait
-//!   does not pass the bytes a ranged GET returned, so each read is
-//!   recorded with the object's size. Like the catalog's access log, reads
+//!   layout of [`planner::features::AccessHistory`], with the bytes it
+//!   returned (a ranged GET its range), as the gateway's recorder logs
+//!   them. Like the catalog's access log, reads
 //!   older than 14 days are dropped (at each tick), except the latest one,
 //!   so `since_last_read_ms` stays exact.
 //! * `p_hot` is the probability of a read in the next 24 h. The model's
@@ -137,10 +137,10 @@ impl StrataPolicy {
         backends.push(intelligent_tiering(table));
         let it_base = table.tiers.len() as TierIdx;
         let cfg = CostConfig {
-            horizon_days: STRATA_HORIZON_DAYS as f64,
             sla_ms,
             read_egress: false,
             max_read_risk: STRATA_MAX_READ_RISK,
+            horizon_days: STRATA_HORIZON_DAYS as f64,
             ..CostConfig::default()
         };
         let rules = PlacementRules {
@@ -349,12 +349,13 @@ impl Policy for StrataPolicy {
         &mut self,
         now_ms: u64,
         obj: ObjId,
-        meta: &ObjectMeta,
+        _meta: &ObjectMeta,
+        bytes: u64,
         current: TierIdx,
     ) -> Option<TierIdx> {
         let i = self.slot(obj);
         self.times[i].push(now_ms as i64);
-        self.bytes[i].push(meta.size);
+        self.bytes[i].push(bytes);
         // Intelligent-Tiering brings an accessed object back to its Frequent tier by itself.
         (current > self.it_base && current != super::policy::Placement::NONE)
             .then_some(self.it_base)
