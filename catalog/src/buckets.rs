@@ -38,6 +38,7 @@ impl Catalog {
             let record = BucketRecord {
                 name: name.to_owned(),
                 created_ms: now_ms,
+                tags: Default::default(),
             };
             let value = schema::encode(OP, &record)?;
             buckets.insert(name.as_bytes(), value.as_slice()).ctx(OP)?;
@@ -54,6 +55,31 @@ impl Catalog {
             return Ok(None);
         };
         schema::decode(BUCKETS_NAME, || name.to_owned(), value.value()).map(Some)
+    }
+
+    /// Changes the bucket's record with `change` in one durable transaction and returns the new record:
+    /// [`CatalogError::NoSuchBucket`] if absent. The name and creation time cannot change.
+    pub fn update_bucket(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut BucketRecord),
+    ) -> Result<BucketRecord> {
+        const OP: &str = "update_bucket";
+        schema::check_bucket_name(name)?;
+        self.write_durable(OP, |txn| {
+            let mut buckets = txn.open_table(BUCKETS).ctx(OP)?;
+            let mut record: BucketRecord = match buckets.get(name.as_bytes()).ctx(OP)? {
+                Some(value) => schema::decode(BUCKETS_NAME, || name.to_owned(), value.value())?,
+                None => return Err(CatalogError::NoSuchBucket(name.to_owned())),
+            };
+            let (kept_name, kept_created) = (record.name.clone(), record.created_ms);
+            change(&mut record);
+            record.name = kept_name;
+            record.created_ms = kept_created;
+            let value = schema::encode(OP, &record)?;
+            buckets.insert(name.as_bytes(), value.as_slice()).ctx(OP)?;
+            Ok(record)
+        })
     }
 
     /// All buckets, sorted by name (byte order).

@@ -96,6 +96,36 @@ impl Catalog {
         })
     }
 
+    /// Changes the current version's user-visible metadata (e.g. its tags) with `change` in one durable
+    /// transaction, keeping its generation, ETag, Last-Modified, parts and replicas: a concurrent move's
+    /// CAS still succeeds and keeps the change, since it re-reads the record in its own transaction.
+    /// Returns the new record, or `Ok(None)` if the object does not exist
+    /// ([`CatalogError::NoSuchBucket`] if the bucket does not).
+    pub fn update_object_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        change: impl FnOnce(&mut crate::ObjectMeta),
+    ) -> Result<Option<ObjectRecord>> {
+        const OP: &str = "update_object_meta";
+        let raw_key = schema::object_key(bucket, key)?;
+        self.write_durable(OP, |txn| {
+            let buckets = txn.open_table(BUCKETS).ctx(OP)?;
+            crate::buckets::require_bucket(&buckets, bucket, OP)?;
+            let mut objects = txn.open_table(OBJECTS).ctx(OP)?;
+            let mut record = match objects.get(raw_key.as_slice()).ctx(OP)? {
+                Some(value) => decode_object(&raw_key, value.value())?,
+                None => return Ok(None),
+            };
+            change(&mut record.meta);
+            let value = schema::encode(OP, &record)?;
+            objects
+                .insert(raw_key.as_slice(), value.as_slice())
+                .ctx(OP)?;
+            Ok(Some(record))
+        })
+    }
+
     /// Removes the object and its access stats; its blobs go to garbage in the same transaction.
     /// Returns the removed record, or `Ok(None)` if there was none.
     pub fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct BucketRecord {
     pub name: String,
     pub created_ms: i64,
+    /// The bucket's tag set (PutBucketTagging); empty when it has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// One stored piece of an object's content. A simple PUT has one part; a multipart upload has N.
@@ -40,6 +43,10 @@ pub struct ObjectMeta {
     pub user: BTreeMap<String, String>,
     /// Additional checksums, e.g. `"CRC32" -> base64 value`.
     pub checksums: BTreeMap<String, String>,
+    /// The object's tag set (`x-amz-tagging`, PutObjectTagging). Changing it changes neither the
+    /// ETag, Last-Modified nor the generation.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// The current version of an object.

@@ -197,3 +197,62 @@ fn scan_objects_pages_across_buckets_in_order() {
         Err(CatalogError::NoSuchBucket(_))
     ));
 }
+
+#[test]
+fn metadata_updates_keep_generation_and_survive_a_move() {
+    let (dir, cat) = open_temp();
+    cat.create_bucket("b", 0).unwrap();
+    let put = cat.put_object("b", "k", object(&["p"], &["x"])).unwrap();
+    let updated = cat
+        .update_object_meta("b", "k", |m| {
+            m.tags.insert("team".into(), "a".into());
+        })
+        .unwrap()
+        .expect("object exists");
+    assert_eq!(updated.generation, put.generation);
+    assert_eq!(updated.meta.tags["team"], "a");
+    // The mover's CAS on the unchanged generation succeeds and keeps the tags.
+    assert!(
+        cat.swap_replicas("b", "k", put.generation, vec!["y".into()])
+            .unwrap()
+    );
+    assert_eq!(
+        cat.update_object_meta("b", "missing", |_| {}).unwrap(),
+        None
+    );
+    assert!(matches!(
+        cat.update_object_meta("nope", "k", |_| {}),
+        Err(CatalogError::NoSuchBucket(_))
+    ));
+    drop(cat);
+    let rec = reopen(&dir).get_object("b", "k").unwrap().unwrap();
+    assert_eq!(rec.replicas, ["y"]);
+    assert_eq!(rec.meta.tags["team"], "a");
+}
+
+#[test]
+fn bucket_updates_keep_name_and_records_without_tags_still_decode() {
+    let (_dir, cat) = open_temp();
+    cat.create_bucket("b", 7).unwrap();
+    let rec = cat
+        .update_bucket("b", |b| {
+            b.tags.insert("k".into(), "v".into());
+            b.name = "renamed".into();
+        })
+        .unwrap();
+    assert_eq!((rec.name.as_str(), rec.created_ms), ("b", 7));
+    assert_eq!(cat.bucket("b").unwrap().unwrap().tags["k"], "v");
+    assert!(matches!(
+        cat.update_bucket("nope", |_| {}),
+        Err(CatalogError::NoSuchBucket(_))
+    ));
+    // Rows written before tags existed decode with none.
+    let old: catalog::BucketRecord =
+        serde_json::from_str(r#"{"name":"b","created_ms":1}"#).unwrap();
+    assert!(old.tags.is_empty());
+    let meta: catalog::ObjectMeta = serde_json::from_str(
+        r#"{"content_type":null,"content_encoding":null,"content_disposition":null,"content_language":null,"cache_control":null,"expires":null,"user":{},"checksums":{}}"#,
+    )
+    .unwrap();
+    assert!(meta.tags.is_empty());
+}

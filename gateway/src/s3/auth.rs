@@ -65,6 +65,10 @@ const READ_OPS: &[&str] = &[
     "ListObjectVersions",
     "ListParts",
     "ListMultipartUploads",
+    "GetObjectTagging",
+    "GetBucketTagging",
+    "GetBucketVersioning",
+    "GetObjectAttributes",
 ];
 
 /// Authorisation after a valid signature: deny anonymous, restrict read-only users.

@@ -106,8 +106,24 @@ impl StrataS3 {
         }))
     }
 
+    /// Buckets are unversioned: versioning has never been enabled on any, which S3 answers with an empty
+    /// `VersioningConfiguration` (no Status). Enabling it is not implemented yet (PutBucketVersioning answers
+    /// NotImplemented).
+    pub(super) async fn get_bucket_versioning_impl(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.require_bucket(&req.input.bucket).await?;
+        Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    }
+
     /// NoSuchBucket unless `bucket` exists.
     pub(super) async fn require_bucket(&self, bucket: &str) -> S3Result<()> {
+        self.bucket_record(bucket).await.map(drop)
+    }
+
+    /// The bucket's record; NoSuchBucket if it does not exist.
+    pub(super) async fn bucket_record(&self, bucket: &str) -> S3Result<catalog::BucketRecord> {
         let name = bucket.to_owned();
         match self
             .strata
@@ -115,7 +131,7 @@ impl StrataS3 {
             .await
             .map_err(catalog_err)?
         {
-            Some(_) => Ok(()),
+            Some(record) => Ok(record),
             None => Err(s3_error!(
                 NoSuchBucket,
                 "The specified bucket does not exist"

@@ -140,8 +140,9 @@ impl StrataS3 {
             ),
             None => None,
         };
+        let tags = super::tagging::from_header(i.tagging.as_deref())?;
         let upload_id = uuid::Uuid::new_v4().simple().to_string();
-        let meta = meta_from_request(
+        let mut meta = meta_from_request(
             i.content_type,
             i.content_encoding,
             i.content_disposition,
@@ -150,6 +151,7 @@ impl StrataS3 {
             i.expires,
             i.metadata,
         );
+        meta.tags = tags;
         let up = UploadRecord {
             upload_id: upload_id.clone(),
             bucket: i.bucket.clone(),

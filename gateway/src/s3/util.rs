@@ -91,6 +91,7 @@ pub fn meta_from_request(
             })
             .unwrap_or_default(),
         checksums: Default::default(),
+        tags: Default::default(),
     }
 }
 
