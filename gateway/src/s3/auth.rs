@@ -69,6 +69,9 @@ const READ_OPS: &[&str] = &[
     "GetBucketTagging",
     "GetBucketVersioning",
     "GetObjectAttributes",
+    "GetBucketAcl",
+    "GetObjectAcl",
+    "GetBucketOwnershipControls",
 ];
 
 /// Authorisation after a valid signature: deny anonymous, restrict read-only users.

@@ -7,6 +7,26 @@ use super::StrataS3;
 use super::errors::catalog_err;
 use super::util::{check_bucket_name, ms_to_timestamp};
 
+/// The owner (the caller's access key, as ListBuckets reports it) and its one grant, FULL_CONTROL.
+fn owner_full_control(credentials: Option<&s3s::auth::Credentials>) -> (Owner, Grants) {
+    let id = credentials.map(|c| c.access_key.clone());
+    let owner = Owner {
+        id: id.clone(),
+        display_name: id.clone(),
+    };
+    let grant = Grant {
+        grantee: Some(Grantee {
+            id,
+            display_name: owner.display_name.clone(),
+            type_: Type::from_static(Type::CANONICAL_USER),
+            email_address: None,
+            uri: None,
+        }),
+        permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
+    };
+    (owner, vec![grant])
+}
+
 impl StrataS3 {
     pub(super) async fn list_buckets_impl(
         &self,
@@ -115,6 +135,52 @@ impl StrataS3 {
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
         self.require_bucket(&req.input.bucket).await?;
         Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    }
+
+    /// GetBucketOwnershipControls: every bucket is `BucketOwnerEnforced` (S3's default since 2023): ACLs are off,
+    /// the bucket owner owns every object.
+    pub(super) async fn get_bucket_ownership_controls_impl(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        self.require_bucket(&req.input.bucket).await?;
+        Ok(S3Response::new(GetBucketOwnershipControlsOutput {
+            ownership_controls: Some(OwnershipControls {
+                rules: vec![OwnershipControlsRule {
+                    object_ownership: ObjectOwnership::from_static(
+                        ObjectOwnership::BUCKET_OWNER_ENFORCED,
+                    ),
+                }],
+            }),
+        }))
+    }
+
+    /// GetBucketAcl: with ACLs disabled (BucketOwnerEnforced), S3 answers the owner's FULL_CONTROL grant only.
+    pub(super) async fn get_bucket_acl_impl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        self.require_bucket(&req.input.bucket).await?;
+        let (owner, grants) = owner_full_control(req.credentials.as_ref());
+        Ok(S3Response::new(GetBucketAclOutput {
+            owner: Some(owner),
+            grants: Some(grants),
+        }))
+    }
+
+    /// GetObjectAcl: as GetBucketAcl, for an existing object.
+    pub(super) async fn get_object_acl_impl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        super::tagging::check_version(req.input.version_id.as_deref())?;
+        self.lookup(&req.input.bucket, &req.input.key).await?;
+        let (owner, grants) = owner_full_control(req.credentials.as_ref());
+        Ok(S3Response::new(GetObjectAclOutput {
+            owner: Some(owner),
+            grants: Some(grants),
+            request_charged: None,
+        }))
     }
 
     /// NoSuchBucket unless `bucket` exists.
