@@ -159,6 +159,11 @@ def client_error_status(exc) -> int:
     return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
 
 
+def error_of(exc) -> tuple[int, str]:
+    """(HTTP status, S3 error code) of a botocore ClientError."""
+    return client_error_status(exc), client_error_code(exc)
+
+
 # --------------------------------------------------------------------------
 # raw SigV4-signed requests
 # --------------------------------------------------------------------------

@@ -13,13 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 import strata_e2e as e2e
+from strata_e2e import error_of
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
-
-
-def error_of(exc: ClientError) -> tuple[int, str]:
-    return e2e.client_error_status(exc), e2e.client_error_code(exc)
 
 
 def test_ownership_controls_are_bucket_owner_enforced(s3, bucket):

@@ -22,7 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import strata_e2e as e2e
-from strata_e2e import MiB
+from strata_e2e import MiB, error_of
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
@@ -33,10 +33,6 @@ def tagset(d: dict) -> dict:
 
 def as_dict(resp) -> dict:
     return {t["Key"]: t["Value"] for t in resp["TagSet"]}
-
-
-def error_of(exc: ClientError) -> tuple[int, str]:
-    return e2e.client_error_status(exc), e2e.client_error_code(exc)
 
 
 def tagging_xml(pairs: list[tuple[str, str]]) -> bytes:

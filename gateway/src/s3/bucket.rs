@@ -173,7 +173,7 @@ impl StrataS3 {
         &self,
         req: S3Request<GetObjectAclInput>,
     ) -> S3Result<S3Response<GetObjectAclOutput>> {
-        super::tagging::check_version(req.input.version_id.as_deref())?;
+        super::util::check_version(req.input.version_id.as_deref())?;
         self.lookup(&req.input.bucket, &req.input.key).await?;
         let (owner, grants) = owner_full_control(req.credentials.as_ref());
         Ok(S3Response::new(GetObjectAclOutput {

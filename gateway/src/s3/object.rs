@@ -311,12 +311,7 @@ impl StrataS3 {
         &self,
         i: HeadObjectInput,
     ) -> S3Result<(ObjectRecord, std::ops::Range<u64>, HeadObjectOutput)> {
-        if i.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(s3_error!(
-                NoSuchVersion,
-                "The specified version does not exist."
-            ));
-        }
+        check_version(i.version_id.as_deref())?;
         let rec = self.lookup(&i.bucket, &i.key).await?;
         if let Precondition::NotModified = evaluate_conditions(
             &rec,
@@ -444,7 +439,7 @@ impl StrataS3 {
         req: S3Request<GetObjectAttributesInput>,
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         let i = req.input;
-        super::tagging::check_version(i.version_id.as_deref())?;
+        super::util::check_version(i.version_id.as_deref())?;
         if i.object_attributes.is_empty() {
             return Err(s3_error!(
                 InvalidArgument,

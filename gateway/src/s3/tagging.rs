@@ -14,6 +14,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::StrataS3;
 use super::errors::catalog_err;
+use super::util::check_version;
 
 /// A validated tag set, ordered by key.
 pub type TagMap = BTreeMap<String, String>;
@@ -139,18 +140,6 @@ pub fn to_tag_set(tags: &TagMap) -> TagSet {
 /// S3's `x-amz-tagging-count`: absent when the object has no tags.
 pub fn tag_count(tags: &TagMap) -> Option<i32> {
     (!tags.is_empty()).then(|| i32::try_from(tags.len()).unwrap_or(i32::MAX))
-}
-
-/// Objects here are unversioned: a version id is either absent, `null` (the only version), or one that does not
-/// exist.
-pub fn check_version(version_id: Option<&str>) -> S3Result<()> {
-    match version_id {
-        None | Some("null") => Ok(()),
-        Some(_) => Err(s3_error!(
-            NoSuchVersion,
-            "The specified version does not exist."
-        )),
-    }
 }
 
 impl StrataS3 {

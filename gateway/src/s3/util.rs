@@ -2,7 +2,7 @@
 
 use catalog::{ObjectMeta, ObjectRecord};
 use s3s::dto::{ETag, Metadata, Timestamp, TimestampFormat};
-use s3s::{S3Error, S3ErrorCode};
+use s3s::{S3Error, S3ErrorCode, s3_error};
 
 pub fn ms_to_timestamp(ms: i64) -> Timestamp {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -116,6 +116,18 @@ pub fn check_bucket_name(name: &str) -> Result<(), S3Error> {
             S3ErrorCode::InvalidBucketName,
             format!("The specified bucket is not valid: {name:?}"),
         ))
+    }
+}
+
+/// Objects here are unversioned: a version id is either absent, `null` (the only version), or one that does not
+/// exist.
+pub fn check_version(version_id: Option<&str>) -> Result<(), S3Error> {
+    match version_id {
+        None | Some("null") => Ok(()),
+        Some(_) => Err(s3_error!(
+            NoSuchVersion,
+            "The specified version does not exist."
+        )),
     }
 }
 
