@@ -9,9 +9,9 @@ use crate::schema::{
     self, ACCESS_LOG, ACCESS_LOG_NAME, AccessLogKey, META, META_LAST_ACCESS_SEQ, OBJECTS, STATS,
     STATS_NAME,
 };
-use crate::{AccessEvent, AccessStats, Catalog};
+use crate::{AccessEvent, AccessStats, RedbCatalog};
 
-impl Catalog {
+impl RedbCatalog {
     /// Records a batch of accesses in one write transaction.
     ///
     /// * For each event whose `(bucket, key)` object exists and whose kind is a read (Get, Head,
@@ -40,9 +40,9 @@ impl Catalog {
         } else {
             Durability::None
         };
-        let half_life = self.config().heat_half_life_ms;
-        let retention = self.config().access_log_retention_ms;
-        let max_entries = self.config().access_log_max_entries;
+        let half_life = self.config.heat_half_life_ms;
+        let retention = self.config.access_log_retention_ms;
+        let max_entries = self.config.access_log_max_entries;
         self.write(OP, durability, |txn| {
             let objects = txn.open_table(OBJECTS).ctx(OP)?;
             let mut stats = txn.open_table(STATS).ctx(OP)?;

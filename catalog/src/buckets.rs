@@ -9,7 +9,7 @@ use crate::schema::{
     self, BUCKETS, BUCKETS_NAME, GARBAGE, OBJECTS, PARTS, STATS, UPLOAD_INDEX, UPLOADS,
 };
 use crate::uploads::{UploadTables, remove_upload};
-use crate::{BucketRecord, Catalog, GarbageBlob};
+use crate::{BucketRecord, GarbageBlob, RedbCatalog};
 
 /// Fails with [`CatalogError::NoSuchBucket`] unless `bucket` has a row in `table`.
 pub(crate) fn require_bucket(
@@ -24,7 +24,7 @@ pub(crate) fn require_bucket(
     }
 }
 
-impl Catalog {
+impl RedbCatalog {
     /// Creates a bucket. [`CatalogError::BucketExists`] if it exists;
     /// [`CatalogError::InvalidArgument`] for an empty name or one containing NUL.
     pub fn create_bucket(&self, name: &str, now_ms: i64) -> Result<()> {
@@ -62,7 +62,7 @@ impl Catalog {
     pub fn update_bucket(
         &self,
         name: &str,
-        change: impl FnOnce(&mut BucketRecord),
+        change: &mut dyn FnMut(&mut BucketRecord),
     ) -> Result<BucketRecord> {
         const OP: &str = "update_bucket";
         schema::check_bucket_name(name)?;

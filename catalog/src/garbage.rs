@@ -9,7 +9,7 @@ use crate::schema::{
     self, GARBAGE, GARBAGE_NAME, GarbageKey, OBJECTS, OBJECTS_NAME, PARTS, PARTS_NAME, UPLOADS,
     UPLOADS_NAME,
 };
-use crate::{Catalog, GarbageBlob, ObjectRecord, PartRecord, UploadRecord};
+use crate::{GarbageBlob, ObjectRecord, PartRecord, RedbCatalog, UploadRecord};
 
 /// Inserts `locations` (`(backend, blob)` pairs) into the garbage table as of `since_ms` and returns
 /// them as [`GarbageBlob`]s.
@@ -76,7 +76,7 @@ fn decode_garbage_key(since_ms: i64, backend: &[u8], blob: &[u8]) -> Result<Garb
     })
 }
 
-impl Catalog {
+impl RedbCatalog {
     /// Up to `limit` garbage blobs, oldest (`since_ms`) first, so a reaper that stops at the first
     /// blob still inside its grace period never starves older ones.
     pub fn garbage(&self, limit: usize) -> Result<Vec<GarbageBlob>> {

@@ -1,58 +1,307 @@
 //! Strata's metadata catalog: buckets, object versions and their replica sets, multipart uploads,
-//! garbage blobs awaiting deletion, per-object access statistics and an access log — all in one
-//! embedded redb database owned by a single process.
+//! garbage blobs awaiting deletion, move tasks, per-object access statistics and an access log.
+//!
+//! [`Catalog`] is the interface; two implementations keep its contracts and pass one test suite
+//! (`catalog/tests`, run against each):
+//!
+//! * [`RedbCatalog`] — embedded, one redb file owned by one process: the default.
+//! * [`PgCatalog`] — PostgreSQL, shared by every gateway node of a cluster.
 //!
 //! # Contracts
 //!
-//! * Every call is synchronous and runs in its own redb transaction; the gateway calls them from
-//!   `spawn_blocking`. [`Catalog`] is `Send + Sync`; redb serialises write transactions.
-//! * Every mutation is durable (fsynced) before it returns — concurrent mutations share one fsync (group
-//!   commit, see `write_durable`) — except
-//!   [`Catalog::record_accesses`], which trades durability for throughput (see there). Nothing is
-//!   cached outside transactions, so a crash at any point leaves the last committed state.
+//! * Every call is synchronous and atomic (one transaction); the gateway calls them from
+//!   `spawn_blocking`. A [`Catalog`] is `Send + Sync`.
+//! * Every mutation is durable before it returns, except [`Catalog::record_accesses`], which may trade
+//!   durability for throughput (see there). Nothing is cached outside transactions, so a crash at any
+//!   point leaves the last committed state, and a mutation acknowledged to one caller is seen by every
+//!   later call, on any node sharing the catalog.
 //! * Blob ownership: each `(backend, blob)` is owned by exactly one record (an object version or an
 //!   upload part). When a record stops referencing a location, that location is inserted into the
 //!   garbage table in the same transaction; the gateway's reaper deletes it later. A location the
 //!   new version still references (e.g. an overwrite that reuses a blob) is never garbage.
 //! * Values are JSON; a value that fails to decode yields [`CatalogError::Corrupt`], never a panic.
-//!
-//! The storage layout is described in the `schema` module.
 
 mod access;
 mod buckets;
+mod embedded;
 mod error;
 mod garbage;
 mod listing;
 mod moves;
 mod objects;
+mod postgres;
 mod records;
 mod schema;
 mod uploads;
 
-use std::path::Path;
-use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeSet, HashSet};
 
-use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransaction};
-
+pub use embedded::RedbCatalog;
 pub use error::{CatalogError, Result};
 pub use moves::{MOVE_HISTORY, MoveState, MoveTask, NewMove};
+pub use postgres::PgCatalog;
 pub use records::{
     AccessEvent, AccessKind, AccessStats, BucketRecord, GarbageBlob, ListPage, NewObject,
     ObjectMeta, ObjectRecord, PartRecord, PartRef, PutOutcome, UploadPage, UploadRecord,
 };
 
-use error::{StorageContext, corrupt};
-use schema::{
-    ACCESS_LOG, BUCKETS, GARBAGE, META, META_NAME, META_SCHEMA_VERSION, MOVES, OBJECTS, PARTS,
-    SCHEMA_VERSION, STATS, UPLOAD_INDEX, UPLOADS,
-};
-
 // The gateway shares one catalog across threads.
 const _: fn() = || {
-    fn send_sync<T: Send + Sync>() {}
-    send_sync::<Catalog>();
+    fn send_sync<T: Send + Sync + ?Sized>() {}
+    send_sync::<dyn Catalog>();
+    send_sync::<RedbCatalog>();
+    send_sync::<PgCatalog>();
 };
+
+/// The catalog interface. See the crate documentation for the contracts every method follows; each
+/// method's own contract is stated here, and `catalog/tests` checks it against every implementation.
+pub trait Catalog: Send + Sync {
+    /// The configuration this catalog was opened with.
+    fn config(&self) -> &CatalogConfig;
+
+    /// The configured heat half-life, for callers that evaluate [`AccessStats::heat_at`].
+    fn heat_half_life_ms(&self) -> i64 {
+        self.config().heat_half_life_ms
+    }
+
+    // ---- buckets ----
+
+    /// Creates a bucket. [`CatalogError::BucketExists`] if it exists;
+    /// [`CatalogError::InvalidArgument`] for an empty name or one containing NUL.
+    fn create_bucket(&self, name: &str, now_ms: i64) -> Result<()>;
+
+    /// The bucket's record, or `None`.
+    fn bucket(&self, name: &str) -> Result<Option<BucketRecord>>;
+
+    /// Changes the bucket's record with `change` in one durable transaction and returns the new record:
+    /// [`CatalogError::NoSuchBucket`] if absent. The name and creation time cannot change. `change` may run
+    /// more than once (an implementation may retry a conflicting transaction); each run gets a fresh record.
+    fn update_bucket(
+        &self,
+        name: &str,
+        change: &mut dyn FnMut(&mut BucketRecord),
+    ) -> Result<BucketRecord>;
+
+    /// All buckets, sorted by name (byte order).
+    fn list_buckets(&self) -> Result<Vec<BucketRecord>>;
+
+    /// Deletes an empty bucket. [`CatalogError::NoSuchBucket`] if absent,
+    /// [`CatalogError::BucketNotEmpty`] if it holds any object. Open multipart uploads of the bucket
+    /// are removed in the same transaction; their part blobs (on every backend of their upload) go to
+    /// the garbage table and are returned.
+    fn delete_bucket(&self, name: &str) -> Result<Vec<GarbageBlob>>;
+
+    // ---- objects ----
+
+    /// The current version of `bucket`/`key`, or `None`.
+    fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
+
+    /// Commits a new version in one durable transaction: [`CatalogError::NoSuchBucket`] if the
+    /// bucket is gone; assigns the next generation; the replaced version's blobs (every part on every
+    /// replica backend, except locations the new version reuses) are inserted into the garbage table
+    /// in the same transaction, and the replaced record is returned.
+    fn put_object(&self, bucket: &str, key: &str, obj: NewObject) -> Result<PutOutcome>;
+
+    /// Changes the current version's user-visible metadata (e.g. its tags) with `change` in one durable
+    /// transaction, keeping its generation, ETag, Last-Modified, parts and replicas: a concurrent move's
+    /// CAS still succeeds and keeps the change, since it re-reads the record in its own transaction.
+    /// Returns the new record, or `Ok(None)` if the object does not exist
+    /// ([`CatalogError::NoSuchBucket`] if the bucket does not). `change` may run more than once, each
+    /// time on a fresh record.
+    fn update_object_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        change: &mut dyn FnMut(&mut ObjectMeta),
+    ) -> Result<Option<ObjectRecord>>;
+
+    /// Removes the object and its access stats; its blobs go to garbage in the same transaction.
+    /// Returns the removed record, or `Ok(None)` if there was none.
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
+
+    /// Compare-and-swap of the replica set: succeeds only if the object exists and its generation
+    /// equals `expected_generation`. On success the record gets a new generation and the blobs on
+    /// backends dropped from the set go to garbage. Returns `false` when the generation differs or the
+    /// object is gone. Duplicate names in `replicas` are collapsed; an empty set is
+    /// [`CatalogError::InvalidArgument`]. The caller must have copied every part blob to any backend it adds.
+    fn swap_replicas(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected_generation: u64,
+        replicas: Vec<String>,
+    ) -> Result<bool>;
+
+    /// Number of objects in the bucket ([`CatalogError::NoSuchBucket`] if absent).
+    fn object_count(&self, bucket: &str) -> Result<u64>;
+
+    /// Total number of objects in the catalog.
+    fn total_object_count(&self) -> Result<u64>;
+
+    /// Up to `limit` objects across all buckets in (bucket, key) byte order, starting strictly
+    /// after `after` = `(bucket, key)`. Page by passing the last returned pair back as `after`.
+    fn scan_objects(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, ObjectRecord)>>;
+
+    // ---- listings ----
+
+    /// S3 object listing in UTF-8 byte order.
+    ///
+    /// * `prefix`: only keys starting with it.
+    /// * `delimiter`: `None` or `Some("")` means no grouping. Otherwise a key containing the
+    ///   delimiter after `prefix` is rolled up into the common prefix `prefix` + up to and including
+    ///   the first delimiter; each common prefix counts once towards `max_keys`.
+    /// * `after`: exclusive start (marker / start-after / continuation). If it falls inside a common
+    ///   prefix, that prefix is not returned again.
+    /// * `max_keys == 0` returns an empty, untruncated page.
+    ///
+    /// `is_truncated` is true only when at least one more key or prefix exists; `next_marker` is then
+    /// the last key or common prefix returned. [`CatalogError::NoSuchBucket`] if the bucket
+    /// does not exist.
+    fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        after: Option<&str>,
+        max_keys: usize,
+    ) -> Result<ListPage>;
+
+    /// S3 multipart-upload listing, ordered by (key, initiated, upload id).
+    ///
+    /// `prefix` and `delimiter` work as in [`Catalog::list_objects`]. `key_marker` alone resumes
+    /// after every upload of that key. With `upload_id_marker` too, the listing resumes right after
+    /// that upload; if it no longer exists, uploads of `key_marker` are included only when their id
+    /// is greater than the marker (S3's rule). `upload_id_marker` without `key_marker` is ignored.
+    /// When truncated, the next markers name the last upload returned (or the last common prefix,
+    /// with no upload id marker). [`CatalogError::NoSuchBucket`] if the bucket does not exist.
+    fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        upload_id_marker: Option<&str>,
+        max_uploads: usize,
+    ) -> Result<UploadPage>;
+
+    // ---- multipart uploads ----
+
+    /// Registers a new multipart upload. [`CatalogError::NoSuchBucket`] if `upload.bucket` does not
+    /// exist; [`CatalogError::InvalidArgument`] for an empty or already used upload id.
+    fn create_upload(&self, upload: UploadRecord) -> Result<()>;
+
+    /// The upload's record, or `None` once it was completed or aborted (or never existed).
+    fn upload(&self, upload_id: &str) -> Result<Option<UploadRecord>>;
+
+    /// Stores a part. A previous part with the same number is replaced, and its blob goes to
+    /// garbage on every backend of the upload's replicas (unless the new part reuses the same blob).
+    /// [`CatalogError::NoSuchUpload`] if the upload was aborted or completed.
+    fn put_part(&self, upload_id: &str, part: PartRecord) -> Result<()>;
+
+    /// The upload's parts in ascending part number. [`CatalogError::NoSuchUpload`] if it is gone.
+    fn list_parts(&self, upload_id: &str) -> Result<Vec<PartRecord>>;
+
+    /// Atomically removes the upload and all its parts and commits `obj` at the upload's bucket/key
+    /// exactly like [`Catalog::put_object`]. Part blobs of the upload that `obj` does not reference
+    /// (per backend) go to garbage, as do the replaced version's blobs.
+    /// [`CatalogError::NoSuchUpload`] if the upload is gone.
+    fn complete_upload(&self, upload_id: &str, obj: NewObject) -> Result<PutOutcome>;
+
+    /// Removes the upload and its parts; their blobs (on every backend of the upload) go to
+    /// garbage and are returned. [`CatalogError::NoSuchUpload`] if the upload is gone.
+    fn abort_upload(&self, upload_id: &str) -> Result<Vec<GarbageBlob>>;
+
+    // ---- garbage ----
+
+    /// Up to `limit` garbage blobs, oldest (`since_ms`) first, so a reaper that stops at the first
+    /// blob still inside its grace period never starves older ones.
+    fn garbage(&self, limit: usize) -> Result<Vec<GarbageBlob>>;
+
+    /// Removes garbage entries (after the reaper deleted the blobs). Items must be as returned by
+    /// [`Catalog::garbage`] (the `since_ms` is part of the entry's identity); unknown items are ignored.
+    fn remove_garbage(&self, items: &[GarbageBlob]) -> Result<()>;
+
+    /// Which of `locations` (`(backend, blob)` pairs) still wait in the garbage table. A blob may only be
+    /// written again at a location once its pending deletion is done, or the reaper would delete the new copy.
+    fn pending_garbage(
+        &self,
+        locations: &BTreeSet<(String, String)>,
+    ) -> Result<BTreeSet<(String, String)>>;
+
+    /// Every `(backend, blob)` referenced by an object, an upload part (on each of its upload's
+    /// replicas), or the garbage table, read in one consistent snapshot. A blob found on a backend but
+    /// absent here is an orphan (e.g. written before a crash and never committed) and may be deleted.
+    fn referenced_blobs(&self) -> Result<HashSet<(String, String)>>;
+
+    // ---- move tasks ----
+
+    /// Persists new moves in state `Planned` and returns them with their ids (increasing). Terminal
+    /// tasks beyond [`MOVE_HISTORY`] are trimmed, oldest first.
+    fn create_moves(&self, moves: Vec<NewMove>, now_ms: i64) -> Result<Vec<MoveTask>>;
+
+    /// One task.
+    fn move_task(&self, id: u64) -> Result<Option<MoveTask>>;
+
+    /// Up to `limit` tasks, newest first; with `active_only`, only those not in a terminal state.
+    fn moves(&self, limit: usize, active_only: bool) -> Result<Vec<MoveTask>>;
+
+    /// Moves a task to `state` (with a reason for `Aborted`). Refuses transitions the protocol does not
+    /// allow, including any into `Committed` (use [`Catalog::commit_move`]).
+    fn set_move_state(
+        &self,
+        id: u64,
+        state: MoveState,
+        reason: Option<String>,
+        now_ms: i64,
+    ) -> Result<MoveTask>;
+
+    /// The commit of a `Verified` move, atomically: if the object still has the generation and replica
+    /// set the move was planned against, its replicas become `to`, the blobs on dropped backends go to
+    /// the garbage table and the task becomes `Committed`. Otherwise nothing about the object changes and
+    /// the task becomes `Aborted` with the reason.
+    fn commit_move(&self, id: u64, now_ms: i64) -> Result<MoveTask>;
+
+    // ---- access statistics ----
+
+    /// Records a batch of accesses in one transaction: per-object [`AccessStats`] for reads and writes
+    /// of existing objects, every event appended to the access log (trimmed to the configured retention
+    /// and size). May commit without waiting for durability: a crash may lose the most recent batches,
+    /// never objects.
+    fn record_accesses(&self, events: &[AccessEvent]) -> Result<()>;
+
+    /// The object's access stats, or `None` if it has never been read or written since it was
+    /// (re)created after a delete.
+    fn stats(&self, bucket: &str, key: &str) -> Result<Option<AccessStats>>;
+
+    /// Number of entries in the access log.
+    fn access_log_len(&self) -> Result<u64>;
+
+    /// Up to `limit` log entries with `at_ms >= since_ms`, ascending by time (then by arrival).
+    fn access_log_since(&self, since_ms: i64, limit: usize) -> Result<Vec<AccessEvent>>;
+}
+
+impl CatalogConfig {
+    /// Fails with [`CatalogError::InvalidArgument`] for a non-positive half-life or retention.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.heat_half_life_ms <= 0 {
+            return Err(CatalogError::InvalidArgument(format!(
+                "heat_half_life_ms must be positive, got {}",
+                self.heat_half_life_ms
+            )));
+        }
+        if self.access_log_retention_ms <= 0 {
+            return Err(CatalogError::InvalidArgument(format!(
+                "access_log_retention_ms must be positive, got {}",
+                self.access_log_retention_ms
+            )));
+        }
+        Ok(())
+    }
+}
 
 /// Tuning knobs of a catalog.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,208 +322,5 @@ impl Default for CatalogConfig {
             access_log_retention_ms: 14 * 24 * 3_600_000,
             access_log_max_entries: 5_000_000,
         }
-    }
-}
-
-/// [`Catalog::record_accesses`] commits without fsync, but makes its commit durable when no
-/// durable commit has happened for this long. This bounds both how much access data a crash can
-/// lose and how long redb must keep pages freed by non-durable commits.
-const ACCESS_DURABLE_INTERVAL: Duration = Duration::from_secs(60);
-
-/// The catalog. See the crate documentation for the contracts every method follows.
-pub struct Catalog {
-    db: Database,
-    config: CatalogConfig,
-    /// When the last `Durability::Immediate` commit finished (only used to pace access recording).
-    last_durable_commit: Mutex<Instant>,
-    /// Group commit of [`Catalog::write_durable`] (see there).
-    group: Mutex<GroupCommit>,
-    group_done: Condvar,
-}
-
-/// Commits counted for group commit: `committed` non-durable commits so far, the first `durable` of them known
-/// to be on disk, and whether a caller is making them durable now.
-#[derive(Default)]
-struct GroupCommit {
-    committed: u64,
-    durable: u64,
-    syncing: bool,
-}
-
-impl Catalog {
-    /// Opens the catalog at `path`, creating the file and any missing tables.
-    ///
-    /// Fails with [`CatalogError::InvalidArgument`] for a non-positive half-life or retention, and
-    /// with [`CatalogError::Corrupt`] when the file was written by a newer, incompatible layout.
-    pub fn open(path: &Path, config: CatalogConfig) -> Result<Catalog> {
-        if config.heat_half_life_ms <= 0 {
-            return Err(CatalogError::InvalidArgument(format!(
-                "heat_half_life_ms must be positive, got {}",
-                config.heat_half_life_ms
-            )));
-        }
-        if config.access_log_retention_ms <= 0 {
-            return Err(CatalogError::InvalidArgument(format!(
-                "access_log_retention_ms must be positive, got {}",
-                config.access_log_retention_ms
-            )));
-        }
-        let db = Database::create(path).ctx(&format!("open catalog {}", path.display()))?;
-        let catalog = Catalog {
-            db,
-            config,
-            last_durable_commit: Mutex::new(Instant::now()),
-            group: Mutex::new(GroupCommit::default()),
-            group_done: Condvar::new(),
-        };
-        catalog.init_schema()?;
-        Ok(catalog)
-    }
-
-    /// The configured heat half-life, for callers that evaluate [`AccessStats::heat_at`].
-    pub fn heat_half_life_ms(&self) -> i64 {
-        self.config.heat_half_life_ms
-    }
-
-    /// The configuration this catalog was opened with.
-    pub fn config(&self) -> &CatalogConfig {
-        &self.config
-    }
-
-    fn init_schema(&self) -> Result<()> {
-        const OP: &str = "open catalog: create tables";
-        self.write(OP, Durability::Immediate, |txn| {
-            txn.open_table(BUCKETS).ctx(OP)?;
-            txn.open_table(OBJECTS).ctx(OP)?;
-            txn.open_table(STATS).ctx(OP)?;
-            txn.open_table(UPLOADS).ctx(OP)?;
-            txn.open_table(UPLOAD_INDEX).ctx(OP)?;
-            txn.open_table(PARTS).ctx(OP)?;
-            txn.open_table(GARBAGE).ctx(OP)?;
-            txn.open_table(ACCESS_LOG).ctx(OP)?;
-            txn.open_table(MOVES).ctx(OP)?;
-            let mut meta = txn.open_table(META).ctx(OP)?;
-            match schema::read_counter(&meta, META_SCHEMA_VERSION, OP)? {
-                0 => {
-                    meta.insert(META_SCHEMA_VERSION, SCHEMA_VERSION).ctx(OP)?;
-                }
-                v if v <= SCHEMA_VERSION => {}
-                v => {
-                    return Err(corrupt(
-                        META_NAME,
-                        META_SCHEMA_VERSION,
-                        format!(
-                            "catalog layout version {v} is newer than supported {SCHEMA_VERSION}"
-                        ),
-                    ));
-                }
-            }
-            Ok(())
-        })
-    }
-
-    /// Starts a read transaction (a consistent snapshot).
-    pub(crate) fn read_txn(&self, op: &str) -> Result<ReadTransaction> {
-        self.db.begin_read().ctx(op)
-    }
-
-    /// Runs `body` in one write transaction with `durability` and commits it if `body` succeeds;
-    /// on error the transaction is aborted and nothing `body` did is kept.
-    pub(crate) fn write<T>(
-        &self,
-        op: &str,
-        durability: Durability,
-        body: impl FnOnce(&WriteTransaction) -> Result<T>,
-    ) -> Result<T> {
-        let mut txn = self.db.begin_write().ctx(op)?;
-        txn.set_durability(durability).ctx(op)?;
-        match body(&txn) {
-            Ok(value) => {
-                txn.commit().ctx(op)?;
-                if matches!(durability, Durability::Immediate) {
-                    *self.lock_last_durable() = Instant::now();
-                }
-                Ok(value)
-            }
-            Err(e) => {
-                // The body's error is what the caller needs; a failing abort changes nothing
-                // durable (the transaction was never committed).
-                let _ = txn.abort();
-                Err(e)
-            }
-        }
-    }
-
-    /// [`Catalog::write`], durable when it returns `Ok`, with group commit: the transaction commits without
-    /// fsync, then one durable commit makes it and every commit before it durable (redb persists all earlier
-    /// `Durability::None` commits with the next `Immediate` one). Concurrent callers share that durable commit:
-    /// one of them makes it while the others wait; a caller whose commit came after a running sync started waits
-    /// for the next. Readers may see a commit before it is durable; its caller is not answered before.
-    pub(crate) fn write_durable<T>(
-        &self,
-        op: &str,
-        body: impl FnOnce(&WriteTransaction) -> Result<T>,
-    ) -> Result<T> {
-        let value = self.write(op, Durability::None, body)?;
-        let seq = {
-            let mut g = self.lock_group();
-            g.committed += 1;
-            g.committed
-        };
-        self.make_durable_through(seq, op)?;
-        Ok(value)
-    }
-
-    /// Returns once the first `seq` counted commits are durable, making them so if no caller is.
-    fn make_durable_through(&self, seq: u64, op: &str) -> Result<()> {
-        let mut g = self.lock_group();
-        loop {
-            if g.durable >= seq {
-                return Ok(());
-            }
-            if g.syncing {
-                g = self
-                    .group_done
-                    .wait(g)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                continue;
-            }
-            // Every commit counted so far finished before this sync's transaction begins: it covers them.
-            let target = g.committed;
-            g.syncing = true;
-            drop(g);
-            let synced = self.write(op, Durability::Immediate, |txn| {
-                let mut meta = txn.open_table(schema::META).ctx(op)?;
-                let n = schema::read_counter(&meta, schema::META_GROUP_COMMITS, op)?;
-                meta.insert(schema::META_GROUP_COMMITS, n + 1).ctx(op)?;
-                Ok(())
-            });
-            g = self.lock_group();
-            g.syncing = false;
-            if synced.is_ok() {
-                g.durable = g.durable.max(target);
-            }
-            self.group_done.notify_all();
-            synced?;
-        }
-    }
-
-    fn lock_group(&self) -> std::sync::MutexGuard<'_, GroupCommit> {
-        // Plain counters: a poisoned lock still holds consistent values.
-        self.group
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Whether the access recorder should make its next commit durable.
-    pub(crate) fn access_commit_due(&self) -> bool {
-        self.lock_last_durable().elapsed() >= ACCESS_DURABLE_INTERVAL
-    }
-
-    fn lock_last_durable(&self) -> std::sync::MutexGuard<'_, Instant> {
-        // An Instant cannot be left half-written, so a poisoned lock is still usable.
-        self.last_durable_commit
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

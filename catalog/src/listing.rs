@@ -12,7 +12,7 @@ use crate::schema::{
     self, BUCKETS, OBJECTS, OBJECTS_NAME, UPLOAD_INDEX, UPLOAD_INDEX_NAME, UPLOADS,
 };
 use crate::uploads::decode_upload;
-use crate::{Catalog, ListPage, UploadPage};
+use crate::{ListPage, RedbCatalog, UploadPage};
 
 /// The common prefix `key` rolls up into: `prefix` + everything up to and including the first
 /// `delimiter` after `prefix`. `None` when there is no delimiter, `key` does not start with
@@ -93,7 +93,7 @@ impl UploadCursor {
     }
 }
 
-impl Catalog {
+impl RedbCatalog {
     /// S3 object listing in UTF-8 byte order.
     ///
     /// * `prefix`: only keys starting with it.

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
-use crate::Catalog;
+use crate::RedbCatalog;
 use crate::error::{CatalogError, Result, StorageContext};
 use crate::objects::decode_object;
 use crate::schema::{self, GARBAGE, META, META_LAST_MOVE_ID, MOVES, MOVES_NAME, OBJECTS};
@@ -45,7 +45,7 @@ impl MoveState {
         }
     }
 
-    fn may_become(self, next: MoveState) -> bool {
+    pub(crate) fn may_become(self, next: MoveState) -> bool {
         use MoveState::*;
         matches!(
             (self, next),
@@ -114,11 +114,11 @@ impl MoveTask {
 /// Terminal tasks kept for history; older ones are trimmed when new moves are created.
 pub const MOVE_HISTORY: usize = 10_000;
 
-fn decode_move(id: u64, bytes: &[u8]) -> Result<MoveTask> {
+pub(crate) fn decode_move(id: u64, bytes: &[u8]) -> Result<MoveTask> {
     schema::decode(MOVES_NAME, || id.to_string(), bytes)
 }
 
-impl Catalog {
+impl RedbCatalog {
     /// Persists new moves in state `Planned` and returns them with their ids.
     pub fn create_moves(&self, moves: Vec<NewMove>, now_ms: i64) -> Result<Vec<MoveTask>> {
         const OP: &str = "create_moves";

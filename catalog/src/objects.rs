@@ -9,7 +9,7 @@ use crate::error::{CatalogError, Result, StorageContext};
 use crate::schema::{
     self, BUCKETS, GARBAGE, META, META_LAST_GENERATION, OBJECTS, OBJECTS_NAME, STATS,
 };
-use crate::{Catalog, NewObject, ObjectRecord, PutOutcome};
+use crate::{NewObject, ObjectRecord, PutOutcome, RedbCatalog};
 
 /// Decodes an `objects` value; `raw_key` is only used for the error message.
 pub(crate) fn decode_object(raw_key: &[u8], bytes: &[u8]) -> Result<ObjectRecord> {
@@ -64,7 +64,7 @@ pub(crate) fn commit_object(
 }
 
 /// Removes duplicate backend names, keeping the first occurrence's position.
-fn dedup_keep_order(names: Vec<String>) -> Vec<String> {
+pub(crate) fn dedup_keep_order(names: Vec<String>) -> Vec<String> {
     let mut seen = BTreeSet::new();
     names
         .into_iter()
@@ -72,7 +72,7 @@ fn dedup_keep_order(names: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-impl Catalog {
+impl RedbCatalog {
     /// The current version of `bucket`/`key`, or `None`.
     pub fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
         const OP: &str = "get_object";
@@ -105,7 +105,7 @@ impl Catalog {
         &self,
         bucket: &str,
         key: &str,
-        change: impl FnOnce(&mut crate::ObjectMeta),
+        change: &mut dyn FnMut(&mut crate::ObjectMeta),
     ) -> Result<Option<ObjectRecord>> {
         const OP: &str = "update_object_meta";
         let raw_key = schema::object_key(bucket, key)?;
@@ -265,7 +265,7 @@ mod tests {
     use redb::Database;
 
     use crate::schema::{BUCKETS, GARBAGE, OBJECTS};
-    use crate::{Catalog, CatalogConfig, CatalogError, NewObject, ObjectMeta, PartRef};
+    use crate::{CatalogConfig, CatalogError, NewObject, ObjectMeta, PartRef, RedbCatalog};
 
     fn new_object(blob: &str) -> NewObject {
         NewObject {
@@ -292,7 +292,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("catalog.redb");
         {
-            let cat = Catalog::open(&path, CatalogConfig::default()).unwrap();
+            let cat = RedbCatalog::open(&path, CatalogConfig::default()).unwrap();
             cat.create_bucket("b", 0).unwrap();
             cat.create_bucket("c", 0).unwrap();
             cat.put_object("b", "k", new_object("blob")).unwrap();
@@ -311,7 +311,7 @@ mod tests {
             }
             txn.commit().unwrap();
         }
-        let cat = Catalog::open(&path, CatalogConfig::default()).unwrap();
+        let cat = RedbCatalog::open(&path, CatalogConfig::default()).unwrap();
         assert!(is_corrupt(cat.get_object("b", "k"), "objects"));
         assert!(is_corrupt(
             cat.list_objects("b", "", None, None, 10),

@@ -10,7 +10,7 @@ use crate::schema::{
     self, BUCKETS, GARBAGE, PARTS, PARTS_NAME, PartKey, UPLOAD_INDEX, UPLOADS, UPLOADS_NAME,
     UploadIndexKey,
 };
-use crate::{Catalog, GarbageBlob, NewObject, PartRecord, PutOutcome, UploadRecord};
+use crate::{GarbageBlob, NewObject, PartRecord, PutOutcome, RedbCatalog, UploadRecord};
 
 /// The three tables that together hold open uploads, opened in one write transaction.
 pub(crate) struct UploadTables<'txn> {
@@ -89,7 +89,7 @@ pub(crate) fn remove_upload(
     Ok(Some((upload, parts)))
 }
 
-impl Catalog {
+impl RedbCatalog {
     /// Registers a new multipart upload. [`CatalogError::NoSuchBucket`] if `upload.bucket` does not
     /// exist; [`CatalogError::InvalidArgument`] for an empty or already used upload id.
     pub fn create_upload(&self, upload: UploadRecord) -> Result<()> {

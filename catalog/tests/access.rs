@@ -149,7 +149,13 @@ fn invalid_config_is_rejected() {
         ..CatalogConfig::default()
     };
     assert!(matches!(
-        catalog::Catalog::open(&dir.path().join("c.redb"), bad),
+        catalog::RedbCatalog::open(&dir.path().join("c.redb"), bad),
         Err(catalog::CatalogError::InvalidArgument(_))
     ));
+    if let Ok(url) = std::env::var(PG_URL_VAR) {
+        assert!(matches!(
+            catalog::PgCatalog::connect(&url, bad),
+            Err(catalog::CatalogError::InvalidArgument(_))
+        ));
+    }
 }

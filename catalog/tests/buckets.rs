@@ -92,7 +92,7 @@ fn delete_bucket_removes_open_uploads_and_garbages_their_parts() {
         ("x", "p3"),
     ]);
     assert_eq!(returned, expected);
-    assert_eq!(garbage_pairs(&cat), expected);
+    assert_eq!(garbage_pairs(&*cat), expected);
 
     assert_eq!(cat.upload("u1").unwrap(), None);
     assert!(matches!(

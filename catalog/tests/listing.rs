@@ -9,7 +9,7 @@ fn keys(page: &ListPage) -> Vec<&str> {
     page.objects.iter().map(|(k, _)| k.as_str()).collect()
 }
 
-fn bucket_with(keys: &[&str]) -> (tempfile::TempDir, Catalog) {
+fn bucket_with(keys: &[&str]) -> (tempfile::TempDir, Box<dyn Catalog>) {
     let (dir, cat) = open_temp();
     cat.create_bucket("b", 0).unwrap();
     for key in keys {

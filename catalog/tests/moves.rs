@@ -3,7 +3,7 @@ mod common;
 use catalog::{CatalogError, MoveState, NewMove};
 use common::*;
 
-fn new_move(cat: &catalog::Catalog, key: &str, to: &[&str]) -> NewMove {
+fn new_move(cat: &dyn catalog::Catalog, key: &str, to: &[&str]) -> NewMove {
     let rec = cat.get_object("b", key).unwrap().expect("object");
     NewMove {
         bucket: "b".into(),
@@ -24,7 +24,7 @@ fn a_verified_move_commits_atomically_and_releases_the_old_replica() {
         .unwrap();
     let before = cat.get_object("b", "k").unwrap().unwrap();
     let task = cat
-        .create_moves(vec![new_move(&cat, "k", &["cold"])], 10)
+        .create_moves(vec![new_move(&*cat, "k", &["cold"])], 10)
         .unwrap()
         .remove(0);
     assert_eq!(task.state, MoveState::Planned);
@@ -49,7 +49,7 @@ fn a_verified_move_commits_atomically_and_releases_the_old_replica() {
         after.generation > before.generation,
         "a commit is a new generation"
     );
-    assert_eq!(garbage_pairs(&cat), pairs(&[("hot", "blob-1")]));
+    assert_eq!(garbage_pairs(&*cat), pairs(&[("hot", "blob-1")]));
     let released = cat
         .set_move_state(task.id, MoveState::SourceReleased, None, 15)
         .unwrap();
@@ -67,7 +67,7 @@ fn an_overwrite_during_the_move_aborts_it_and_keeps_the_new_version() {
     cat.create_bucket("b", 0).unwrap();
     cat.put_object("b", "k", object(&["v1"], &["hot"])).unwrap();
     let task = cat
-        .create_moves(vec![new_move(&cat, "k", &["cold"])], 0)
+        .create_moves(vec![new_move(&*cat, "k", &["cold"])], 0)
         .unwrap()
         .remove(0);
     cat.set_move_state(task.id, MoveState::Copying, None, 1)
@@ -89,7 +89,7 @@ fn a_delete_during_the_move_aborts_it() {
     cat.create_bucket("b", 0).unwrap();
     cat.put_object("b", "k", object(&["v1"], &["hot"])).unwrap();
     let task = cat
-        .create_moves(vec![new_move(&cat, "k", &["cold"])], 0)
+        .create_moves(vec![new_move(&*cat, "k", &["cold"])], 0)
         .unwrap()
         .remove(0);
     cat.set_move_state(task.id, MoveState::Copying, None, 1)
@@ -116,9 +116,9 @@ fn listing_moves_newest_first_and_active_only_survives_reopen() {
     let tasks = cat
         .create_moves(
             vec![
-                new_move(&cat, "a", &["cold"]),
-                new_move(&cat, "c", &["cold"]),
-                new_move(&cat, "d", &["cold"]),
+                new_move(&*cat, "a", &["cold"]),
+                new_move(&*cat, "c", &["cold"]),
+                new_move(&*cat, "d", &["cold"]),
             ],
             0,
         )
@@ -145,7 +145,7 @@ fn a_move_back_onto_a_location_still_waiting_for_deletion_is_refused() {
     cat.create_bucket("b", 0).unwrap();
     cat.put_object("b", "k", object(&["x"], &["hot"])).unwrap();
     let away = cat
-        .create_moves(vec![new_move(&cat, "k", &["cold"])], 0)
+        .create_moves(vec![new_move(&*cat, "k", &["cold"])], 0)
         .unwrap()
         .remove(0);
     cat.set_move_state(away.id, MoveState::Copying, None, 1)
@@ -162,7 +162,7 @@ fn a_move_back_onto_a_location_still_waiting_for_deletion_is_refused() {
         .unwrap();
     assert_eq!(pending.len(), 1);
     let back = cat
-        .create_moves(vec![new_move(&cat, "k", &["hot"])], 4)
+        .create_moves(vec![new_move(&*cat, "k", &["hot"])], 4)
         .unwrap()
         .remove(0);
     cat.set_move_state(back.id, MoveState::Copying, None, 5)
@@ -179,7 +179,7 @@ fn a_move_back_onto_a_location_still_waiting_for_deletion_is_refused() {
     let g = cat.garbage(10).unwrap();
     cat.remove_garbage(&g).unwrap();
     let again = cat
-        .create_moves(vec![new_move(&cat, "k", &["hot"])], 8)
+        .create_moves(vec![new_move(&*cat, "k", &["hot"])], 8)
         .unwrap()
         .remove(0);
     cat.set_move_state(again.id, MoveState::Copying, None, 9)

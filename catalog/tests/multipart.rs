@@ -25,12 +25,12 @@ fn multipart_lifecycle_put_replace_list_complete() {
     // Replacing part 1: the old blob goes to garbage on every upload replica.
     cat.put_part("u1", part_record(1, "p1")).unwrap();
     assert_eq!(
-        garbage_pairs(&cat),
+        garbage_pairs(&*cat),
         pairs(&[("x", "p1-old"), ("y", "p1-old")])
     );
     // Re-putting the same blob under the same number is not garbage.
     cat.put_part("u1", part_record(3, "p3")).unwrap();
-    assert_eq!(garbage_pairs(&cat).len(), 2);
+    assert_eq!(garbage_pairs(&*cat).len(), 2);
 
     let parts = cat.list_parts("u1").unwrap();
     let listed: Vec<(u32, &str)> = parts
@@ -71,7 +71,7 @@ fn multipart_lifecycle_put_replace_list_complete() {
     assert_eq!(committed.etag, "abc-2");
     assert_eq!(committed.generation, outcome.generation);
     assert_eq!(
-        garbage_pairs(&cat),
+        garbage_pairs(&*cat),
         pairs(&[
             ("x", "p1-old"),
             ("y", "p1-old"),
@@ -124,7 +124,7 @@ fn abort_returns_and_records_part_garbage() {
     returned.sort();
     let expected = pairs(&[("x", "a"), ("y", "a"), ("x", "b"), ("y", "b")]);
     assert_eq!(returned, expected);
-    assert_eq!(garbage_pairs(&cat), expected);
+    assert_eq!(garbage_pairs(&*cat), expected);
     assert!(matches!(
         cat.list_parts("u"),
         Err(CatalogError::NoSuchUpload(_))

@@ -13,7 +13,7 @@ fn put_get_and_overwrite_assign_increasing_generations_and_garbage_old_blobs() {
         .put_object("b", "k", object(&["old-1", "old-2"], &["x", "y"]))
         .unwrap();
     assert_eq!(first.replaced, None);
-    assert!(garbage_pairs(&cat).is_empty());
+    assert!(garbage_pairs(&*cat).is_empty());
 
     let other = cat.put_object("c", "k", simple("c-blob")).unwrap();
     assert!(other.generation > first.generation);
@@ -26,7 +26,7 @@ fn put_get_and_overwrite_assign_increasing_generations_and_garbage_old_blobs() {
     assert_eq!(replaced.generation, first.generation);
     assert_eq!(replaced.replicas, ["x", "y"]);
     assert_eq!(
-        garbage_pairs(&cat),
+        garbage_pairs(&*cat),
         pairs(&[
             ("x", "old-1"),
             ("x", "old-2"),
@@ -52,7 +52,7 @@ fn overwrite_that_reuses_a_blob_does_not_garbage_it() {
     cat.put_object("b", "k", object(&["shared"], &["x"]))
         .unwrap();
     assert_eq!(
-        garbage_pairs(&cat),
+        garbage_pairs(&*cat),
         pairs(&[("x", "gone"), ("y", "gone"), ("y", "shared")])
     );
 }
@@ -94,7 +94,7 @@ fn delete_returns_record_garbages_blobs_and_drops_stats() {
     assert_eq!(cat.get_object("b", "k").unwrap(), None);
     assert_eq!(cat.stats("b", "k").unwrap(), None);
     assert_eq!(
-        garbage_pairs(&cat),
+        garbage_pairs(&*cat),
         pairs(&[("x", "p1"), ("x", "p2"), ("y", "p1"), ("y", "p2")])
     );
     assert_eq!(cat.delete_object("b", "k").unwrap(), None);
@@ -118,7 +118,7 @@ fn swap_replicas_is_a_compare_and_swap_on_generation() {
         cat.get_object("b", "k").unwrap().unwrap().replicas,
         ["x", "y"]
     );
-    assert!(garbage_pairs(&cat).is_empty());
+    assert!(garbage_pairs(&*cat).is_empty());
 
     // Success: y dropped (garbage), z added, generation bumped.
     assert!(
@@ -133,7 +133,7 @@ fn swap_replicas_is_a_compare_and_swap_on_generation() {
     let after = cat.get_object("b", "k").unwrap().unwrap();
     assert_eq!(after.replicas, ["x", "z"]);
     assert!(after.generation > put.generation);
-    assert_eq!(garbage_pairs(&cat), pairs(&[("y", "p1"), ("y", "p2")]));
+    assert_eq!(garbage_pairs(&*cat), pairs(&[("y", "p1"), ("y", "p2")]));
 
     // A second mover still holding the old generation now fails.
     assert!(
@@ -204,7 +204,7 @@ fn metadata_updates_keep_generation_and_survive_a_move() {
     cat.create_bucket("b", 0).unwrap();
     let put = cat.put_object("b", "k", object(&["p"], &["x"])).unwrap();
     let updated = cat
-        .update_object_meta("b", "k", |m| {
+        .update_object_meta("b", "k", &mut |m| {
             m.tags.insert("team".into(), "a".into());
         })
         .unwrap()
@@ -217,11 +217,11 @@ fn metadata_updates_keep_generation_and_survive_a_move() {
             .unwrap()
     );
     assert_eq!(
-        cat.update_object_meta("b", "missing", |_| {}).unwrap(),
+        cat.update_object_meta("b", "missing", &mut |_| {}).unwrap(),
         None
     );
     assert!(matches!(
-        cat.update_object_meta("nope", "k", |_| {}),
+        cat.update_object_meta("nope", "k", &mut |_| {}),
         Err(CatalogError::NoSuchBucket(_))
     ));
     drop(cat);
@@ -235,7 +235,7 @@ fn bucket_updates_keep_name_and_records_without_tags_still_decode() {
     let (_dir, cat) = open_temp();
     cat.create_bucket("b", 7).unwrap();
     let rec = cat
-        .update_bucket("b", |b| {
+        .update_bucket("b", &mut |b| {
             b.tags.insert("k".into(), "v".into());
             b.name = "renamed".into();
         })
@@ -243,7 +243,7 @@ fn bucket_updates_keep_name_and_records_without_tags_still_decode() {
     assert_eq!((rec.name.as_str(), rec.created_ms), ("b", 7));
     assert_eq!(cat.bucket("b").unwrap().unwrap().tags["k"], "v");
     assert!(matches!(
-        cat.update_bucket("nope", |_| {}),
+        cat.update_bucket("nope", &mut |_| {}),
         Err(CatalogError::NoSuchBucket(_))
     ));
     // Rows written before tags existed decode with none.

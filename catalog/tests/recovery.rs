@@ -2,16 +2,14 @@
 
 mod common;
 
-use catalog::{AccessEvent, AccessKind, Catalog, CatalogConfig};
+use catalog::{AccessEvent, AccessKind};
 use common::*;
 
 #[test]
 fn reopening_keeps_everything_committed() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("catalog.redb");
+    let (dir, cat) = open_temp();
     let generation;
     {
-        let cat = Catalog::open(&path, CatalogConfig::default()).unwrap();
         cat.create_bucket("b", 42).unwrap();
         cat.put_object("b", "old", simple("old-blob")).unwrap();
         generation = cat
@@ -31,8 +29,9 @@ fn reopening_keeps_everything_committed() {
         .unwrap();
         // A durable commit after the non-durable access batch persists it.
         cat.create_bucket("c", 43).unwrap();
+        drop(cat);
     }
-    let cat = Catalog::open(&path, CatalogConfig::default()).unwrap();
+    let cat = reopen(&dir);
     assert_eq!(cat.bucket("b").unwrap().unwrap().created_ms, 42);
     assert!(cat.bucket("c").unwrap().is_some());
     let obj = cat.get_object("b", "old").unwrap().unwrap();
@@ -42,7 +41,7 @@ fn reopening_keeps_everything_committed() {
     );
     assert_eq!(cat.upload("u").unwrap().unwrap().key, "mp");
     assert_eq!(cat.list_parts("u").unwrap()[0].blob, "part-blob");
-    assert_eq!(garbage_pairs(&cat), pairs(&[("b1", "old-blob")]));
+    assert_eq!(garbage_pairs(&*cat), pairs(&[("b1", "old-blob")]));
     assert_eq!(cat.stats("b", "old").unwrap().unwrap().reads, 1);
     assert_eq!(cat.access_log_len().unwrap(), 1);
     // The generation counter continues after a reopen.

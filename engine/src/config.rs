@@ -24,6 +24,9 @@ pub struct EngineConfig {
     pub placement: PlacementConfig,
     /// Heat and access-log settings.
     pub catalog: CatalogSettings,
+    /// The shared catalog of a cluster (`postgres://USER[:PASSWORD]@HOST:PORT/DB`); `None`: the embedded redb
+    /// catalog in `data_dir`.
+    pub catalog_url: Option<String>,
     /// Fault injection rules installed at start (changeable at run time).
     pub chaos: chaos::ChaosConfig,
     /// Retries of backend calls on 429/500/503/timeouts.
@@ -43,6 +46,7 @@ impl EngineConfig {
             backends: Vec::new(),
             placement: PlacementConfig::default(),
             catalog: CatalogSettings::default(),
+            catalog_url: None,
             chaos: chaos::ChaosConfig::default(),
             retry: backends::retry::RetryPolicy::default(),
             scrub: ScrubSettings::default(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backends::Backend;
-use catalog::{Catalog, CatalogConfig};
+use catalog::{Catalog, CatalogConfig, PgCatalog, RedbCatalog};
 
 use crate::clock::Clock;
 use crate::config::{EngineConfig, Placement, resolve_profile};
@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 /// Everything a request handler needs. One per node, behind an `Arc`.
 pub struct Core {
-    pub catalog: Arc<Catalog>,
+    pub catalog: Arc<dyn Catalog>,
     /// In configuration order.
     pub backends: Vec<Arc<Backend>>,
     /// Backends that receive every new object.
@@ -51,14 +51,22 @@ impl Core {
             access_log_retention_ms: (config.catalog.access_log_retention_secs * 1000) as i64,
             access_log_max_entries: config.catalog.access_log_max_entries,
         };
-        let catalog = Arc::new(
-            Catalog::open(&config.data_dir.join("catalog.redb"), catalog_config).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot open the catalog in {}: {e}",
-                    config.data_dir.display()
-                )
-            })?,
-        );
+        let catalog: Arc<dyn Catalog> = match &config.catalog_url {
+            Some(url) => Arc::new(
+                PgCatalog::connect(url, catalog_config)
+                    .map_err(|e| anyhow::anyhow!("cannot open the shared catalog: {e}"))?,
+            ),
+            None => Arc::new(
+                RedbCatalog::open(&config.data_dir.join("catalog.redb"), catalog_config).map_err(
+                    |e| {
+                        anyhow::anyhow!(
+                            "cannot open the catalog in {}: {e}",
+                            config.data_dir.display()
+                        )
+                    },
+                )?,
+            ),
+        };
         let chaos = chaos::Chaos::new();
         chaos
             .set(config.chaos.clone())
@@ -124,11 +132,11 @@ impl Core {
     /// Runs a blocking catalog call off the async workers.
     pub async fn with_catalog<T, F>(&self, f: F) -> Result<T, catalog::CatalogError>
     where
-        F: FnOnce(&Catalog) -> Result<T, catalog::CatalogError> + Send + 'static,
+        F: FnOnce(&dyn Catalog) -> Result<T, catalog::CatalogError> + Send + 'static,
         T: Send + 'static,
     {
         let cat = self.catalog.clone();
-        match tokio::task::spawn_blocking(move || f(&cat)).await {
+        match tokio::task::spawn_blocking(move || f(&*cat)).await {
             Ok(r) => r,
             Err(e) => Err(catalog::CatalogError::Storage(format!(
                 "catalog task failed: {e}"

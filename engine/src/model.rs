@@ -287,7 +287,7 @@ impl CurrentModel {
         let now = strata.clock.now_ms();
         let (me, s) = (self.clone(), strata.clone());
         let started = std::time::Instant::now();
-        let outcome = tokio::task::spawn_blocking(move || me.train_blocking(&s.catalog, now))
+        let outcome = tokio::task::spawn_blocking(move || me.train_blocking(&*s.catalog, now))
             .await
             .unwrap_or_else(|e| TrainingOutcome::Failed(format!("training task failed: {e}")));
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -307,7 +307,7 @@ impl CurrentModel {
 
     /// The training step of [`CurrentModel::retrain`]: trains without holding the model's lock, persists a
     /// trained forest, then installs the result in the lifecycle (which keeps the model in use on failure).
-    fn train_blocking(&self, catalog: &catalog::Catalog, now_ms: i64) -> TrainingOutcome {
+    fn train_blocking(&self, catalog: &dyn catalog::Catalog, now_ms: i64) -> TrainingOutcome {
         let trainer = self.lock_in_use().lifecycle.trainer();
         // The whole retained log: training cuts need a week of history before them.
         let opts = LoadOptions {
@@ -356,7 +356,7 @@ impl CurrentModel {
         let now = strata.clock.now_ms();
         let (me, s) = (self.clone(), strata.clone());
         tokio::task::spawn_blocking(move || {
-            let inv = load_inventory(&s.catalog, now, &LoadOptions::default())?;
+            let inv = load_inventory(&*s.catalog, now, &LoadOptions::default())?;
             me.score_inventory(&inv, now)?;
             Ok(())
         })

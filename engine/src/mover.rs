@@ -325,7 +325,7 @@ async fn release_if_done(
 
 /// Start-up: tasks interrupted before their commit start over (their copies are unreferenced, so recovery's
 /// orphan scan removes them).
-pub fn reset_interrupted(catalog: &catalog::Catalog, now_ms: i64) -> catalog::Result<usize> {
+pub fn reset_interrupted(catalog: &dyn catalog::Catalog, now_ms: i64) -> catalog::Result<usize> {
     let mut n = 0;
     for t in catalog.moves(usize::MAX, true)? {
         if matches!(t.state, MoveState::Copying | MoveState::Verified) {

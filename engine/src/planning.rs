@@ -90,7 +90,7 @@ pub async fn compute(
     let now = strata.clock.now_ms();
     tokio::task::spawn_blocking(move || {
         let inv = planner::source::load_inventory(
-            &s.catalog,
+            &*s.catalog,
             now,
             &planner::source::LoadOptions::default(),
         )?;

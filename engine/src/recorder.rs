@@ -40,7 +40,7 @@ pub struct AccessRecorder {
 impl AccessRecorder {
     /// Starts the flusher task. `flush_interval` bounds how long an event waits before it is written.
     pub fn start(
-        catalog: Arc<Catalog>,
+        catalog: Arc<dyn Catalog>,
         flush_interval: Duration,
         clock: crate::clock::Clock,
     ) -> AccessRecorder {
@@ -100,7 +100,7 @@ impl AccessRecorder {
 }
 
 async fn flusher(
-    catalog: Arc<Catalog>,
+    catalog: Arc<dyn Catalog>,
     mut rx: mpsc::Receiver<AccessEvent>,
     interval: Duration,
     stats: Arc<RecorderStats>,

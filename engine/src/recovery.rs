@@ -26,7 +26,7 @@ pub async fn recover(strata: &Core) -> anyhow::Result<RecoveryReport> {
     let cat = strata.catalog.clone();
     let now = strata.clock.now_ms();
     report.moves_restarted =
-        tokio::task::spawn_blocking(move || crate::mover::reset_interrupted(&cat, now)).await??
+        tokio::task::spawn_blocking(move || crate::mover::reset_interrupted(&*cat, now)).await??
             as u64;
     // Garbage first: it is referenced by the garbage table, so the orphan scan would keep it.
     loop {

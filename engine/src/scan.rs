@@ -38,7 +38,10 @@ impl ObjectPages {
     }
 
     /// The next page (blocking: call it from a blocking task), or `None` once the walk is complete.
-    pub fn next_page(&mut self, catalog: &Catalog) -> catalog::Result<Option<Vec<ScannedObject>>> {
+    pub fn next_page(
+        &mut self,
+        catalog: &dyn Catalog,
+    ) -> catalog::Result<Option<Vec<ScannedObject>>> {
         if self.done {
             return Ok(None);
         }
@@ -70,7 +73,7 @@ impl ObjectPages {
 
 /// Calls `f` on every object (blocking: call it from a blocking task).
 pub fn for_each_object(
-    catalog: &Catalog,
+    catalog: &dyn Catalog,
     page_size: usize,
     mut f: impl FnMut(&str, &str, &ObjectRecord) -> catalog::Result<()>,
 ) -> catalog::Result<()> {
@@ -88,9 +91,10 @@ mod tests {
     use super::*;
     use catalog::{CatalogConfig, NewObject, ObjectMeta};
 
-    fn catalog_with(n: usize) -> (tempfile::TempDir, Catalog) {
+    fn catalog_with(n: usize) -> (tempfile::TempDir, catalog::RedbCatalog) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let c = Catalog::open(&dir.path().join("c.redb"), CatalogConfig::default()).expect("open");
+        let c = catalog::RedbCatalog::open(&dir.path().join("c.redb"), CatalogConfig::default())
+            .expect("open");
         for b in ["a", "b"] {
             c.create_bucket(b, 0).expect("bucket");
             for i in 0..n {

@@ -142,7 +142,10 @@ impl HeatHistogram {
 }
 
 /// Scans every object and its access stats once (blocking: call from a blocking task).
-pub fn heat_histogram(catalog: &catalog::Catalog, now_ms: i64) -> catalog::Result<HeatHistogram> {
+pub fn heat_histogram(
+    catalog: &dyn catalog::Catalog,
+    now_ms: i64,
+) -> catalog::Result<HeatHistogram> {
     let half_life = catalog.heat_half_life_ms();
     let mut hist = HeatHistogram::new(now_ms, half_life);
     for_each_object(catalog, PAGE, |bucket, key, _| {
@@ -173,7 +176,7 @@ pub fn compute(strata: &Core) -> catalog::Result<Usage> {
         .map(|b| b.profile().storage_gb_month)
         .fold(0.0, f64::max);
     let mut replica_bytes = 0u64;
-    for_each_object(&strata.catalog, PAGE, |_, _, rec| {
+    for_each_object(&*strata.catalog, PAGE, |_, _, rec| {
         usage.objects += 1;
         usage.logical_bytes += rec.size;
         for r in &rec.replicas {

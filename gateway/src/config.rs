@@ -34,6 +34,9 @@ pub struct Config {
     pub placement: PlacementConfig,
     /// Heat and access-log settings.
     pub catalog: CatalogSettings,
+    /// The shared catalog of a cluster: `postgres://USER[:PASSWORD]@HOST:PORT/DB`. Without it, the embedded
+    /// redb catalog in `data_dir`. Overridden by `--catalog-url` / `STRATA_CATALOG_URL`.
+    pub catalog_url: Option<String>,
     /// Fault injection rules installed at start (changeable at run time through the admin API).
     pub chaos: chaos::ChaosConfig,
     /// Retries of backend calls on 429/500/503/timeouts: `max_attempts`, `base_ms`, `max_delay_ms`,
@@ -79,6 +82,7 @@ impl Default for Config {
             backends: Vec::new(),
             placement: PlacementConfig::default(),
             catalog: CatalogSettings::default(),
+            catalog_url: None,
             chaos: chaos::ChaosConfig::default(),
             retry: backends::retry::RetryPolicy::default(),
             scrub: ScrubSettings::default(),
@@ -109,6 +113,7 @@ impl Config {
             backends: self.backends.clone(),
             placement: self.placement.clone(),
             catalog: self.catalog.clone(),
+            catalog_url: self.catalog_url.clone(),
             chaos: self.chaos.clone(),
             retry: self.retry.clone(),
             scrub: self.scrub.clone(),
@@ -410,7 +415,7 @@ max_count = 100
             prop_assert!(e.contains("chaos.rules[0].fault.status"), "{}", e);
 
             let known = ["data_dir", "s3_addr", "admin_addr", "region", "domains", "users", "backends", "placement",
-                "catalog", "chaos", "retry", "scrub", "planner"];
+                "catalog", "catalog_url", "chaos", "retry", "scrub", "planner"];
             if !known.contains(&key.as_str()) {
                 let text = format!("{key} = 1\n{VALID}");
                 let e = load(&text).expect_err("unknown field accepted");

@@ -47,6 +47,10 @@ enum Command {
         /// Admin API listen address.
         #[arg(long)]
         admin_addr: Option<SocketAddr>,
+        /// Shared catalog of a cluster, postgres://USER[:PASSWORD]@HOST:PORT/DB (default: the embedded
+        /// catalog in the data directory).
+        #[arg(long, env = "STRATA_CATALOG_URL", hide_env_values = true)]
+        catalog_url: Option<String>,
     },
     /// Summary of a running gateway: health, counts, backends.
     Status {
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
             data_dir,
             s3_addr,
             admin_addr,
+            catalog_url,
         } => {
             let loaded = match config {
                 Some(path) => config::Config::from_file(&path),
@@ -157,6 +162,9 @@ fn main() -> ExitCode {
                     }
                     if let Some(a) = admin_addr {
                         c.admin_addr = a;
+                    }
+                    if let Some(url) = catalog_url.filter(|u| !u.is_empty()) {
+                        c.catalog_url = Some(url);
                     }
                     run(server::serve(c))
                 }

@@ -72,7 +72,7 @@ impl ObjectFilter {
     /// Up to `limit` matching objects after `after`; whether more may follow; the key to continue after.
     pub fn page(
         &self,
-        c: &catalog::Catalog,
+        c: &dyn catalog::Catalog,
         bucket: &str,
         prefix: &str,
         mut after: Option<String>,

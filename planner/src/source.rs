@@ -40,7 +40,7 @@ impl Default for LoadOptions {
 }
 
 /// Reads every object and the access log of the last `history_ms` into an inventory.
-pub fn load_inventory(catalog: &Catalog, now_ms: i64, opts: &LoadOptions) -> Result<Inventory> {
+pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) -> Result<Inventory> {
     if opts.page_size == 0 || opts.history_ms <= 0 {
         return Err(invalid(format!(
             "page_size ({}) and history_ms ({}) must be positive",

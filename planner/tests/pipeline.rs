@@ -1,6 +1,6 @@
 //! One planning cycle end to end: a real catalog → inventory → features → p_hot → plan.
 
-use catalog::{AccessEvent, AccessKind, Catalog, CatalogConfig, NewObject, ObjectMeta, PartRef};
+use catalog::{AccessEvent, AccessKind, CatalogConfig, NewObject, ObjectMeta, PartRef};
 use planner::cost::{CostConfig, PlacementRules};
 use planner::features::{DAY_MS, HOUR_MS};
 use planner::model::{RuleModel, TrainConfig, choose_model, train_forest};
@@ -42,7 +42,8 @@ fn read(key: &str, at_ms: i64) -> AccessEvent {
 fn catalog_to_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
     let catalog =
-        Catalog::open(&dir.path().join("catalog.redb"), CatalogConfig::default()).expect("open");
+        catalog::RedbCatalog::open(&dir.path().join("catalog.redb"), CatalogConfig::default())
+            .expect("open");
     catalog
         .create_bucket("data", NOW - 100 * DAY_MS)
         .expect("bucket");

@@ -1,18 +1,50 @@
 //! Shared helpers for the catalog integration tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use catalog::{Catalog, CatalogConfig, NewObject, ObjectMeta, PartRecord, PartRef, UploadRecord};
+use catalog::{
+    Catalog, CatalogConfig, NewObject, ObjectMeta, PartRecord, PartRef, PgCatalog, RedbCatalog,
+    UploadRecord,
+};
 use tempfile::TempDir;
 
-/// A catalog in a fresh temporary directory (kept alive by the returned `TempDir`).
-pub fn open_temp() -> (TempDir, Catalog) {
+/// The database the suite runs against instead of redb when set (`postgres://...`): every catalog the
+/// tests open is then a [`PgCatalog`] in a schema of its own. `scripts/test.sh` runs the suite both ways.
+pub const PG_URL_VAR: &str = "STRATA_TEST_CATALOG_URL";
+
+/// A fresh, empty catalog (kept alive by the returned `TempDir`): redb in a temporary directory, or a new
+/// schema in the database named by [`PG_URL_VAR`].
+pub fn open_temp() -> (TempDir, Box<dyn Catalog>) {
     open_temp_with(CatalogConfig::default())
 }
 
-pub fn open_temp_with(config: CatalogConfig) -> (TempDir, Catalog) {
+pub fn open_temp_with(config: CatalogConfig) -> (TempDir, Box<dyn Catalog>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let catalog = Catalog::open(&dir.path().join("catalog.redb"), config).expect("open catalog");
+    let catalog = open_at(&dir, config).expect("open catalog");
     (dir, catalog)
+}
+
+/// Opens (again) the catalog that belongs to `dir`: the same redb file, or the same schema.
+pub fn open_at(dir: &TempDir, config: CatalogConfig) -> catalog::Result<Box<dyn Catalog>> {
+    match std::env::var(PG_URL_VAR) {
+        Ok(url) if !url.is_empty() => {
+            // The temporary directory's name is unique on this machine; the schema is named after it.
+            let name = dir
+                .path()
+                .file_name()
+                .expect("tempdir name")
+                .to_string_lossy()
+                .to_ascii_lowercase()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+            let schema = format!("t_{}_{name}", std::process::id());
+            Ok(Box::new(PgCatalog::connect_in_schema(
+                &url, &schema, config,
+            )?))
+        }
+        _ => Ok(Box::new(RedbCatalog::open(
+            &dir.path().join("catalog.redb"),
+            config,
+        )?)),
+    }
 }
 
 /// A part reference for blob `blob` of `size` bytes.
@@ -74,7 +106,7 @@ pub fn part_record(number: u32, blob: &str) -> PartRecord {
 }
 
 /// The garbage table as sorted `(backend, blob)` pairs.
-pub fn garbage_pairs(catalog: &Catalog) -> Vec<(String, String)> {
+pub fn garbage_pairs(catalog: &dyn Catalog) -> Vec<(String, String)> {
     let mut out: Vec<_> = catalog
         .garbage(usize::MAX)
         .expect("garbage")
@@ -95,7 +127,6 @@ pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// Opens the catalog in `dir` again (after the previous handle was dropped).
-pub fn reopen(dir: &TempDir) -> Catalog {
-    Catalog::open(&dir.path().join("catalog.redb"), CatalogConfig::default())
-        .expect("reopen catalog")
+pub fn reopen(dir: &TempDir) -> Box<dyn Catalog> {
+    open_at(dir, CatalogConfig::default()).expect("reopen catalog")
 }

@@ -148,7 +148,11 @@ impl StrataS3 {
         let (b, k) = (bucket.to_owned(), key.to_owned());
         let updated = self
             .strata
-            .with_catalog(move |c| c.update_object_meta(&b, &k, |m| m.tags = tags))
+            .with_catalog(move |c| {
+                c.update_object_meta(&b, &k, &mut |m: &mut catalog::ObjectMeta| {
+                    m.tags = tags.clone()
+                })
+            })
             .await
             .map_err(catalog_err)?;
         match updated {
@@ -197,7 +201,11 @@ impl StrataS3 {
     async fn set_bucket_tags(&self, bucket: &str, tags: TagMap) -> S3Result<()> {
         let b = bucket.to_owned();
         self.strata
-            .with_catalog(move |c| c.update_bucket(&b, |r| r.tags = tags))
+            .with_catalog(move |c| {
+                c.update_bucket(&b, &mut |r: &mut catalog::BucketRecord| {
+                    r.tags = tags.clone()
+                })
+            })
             .await
             .map_err(catalog_err)?;
         Ok(())
