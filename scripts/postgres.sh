@@ -82,7 +82,7 @@ start() {
     -o "-c listen_addresses=127.0.0.1 -p $port -k $data -c max_connections=200" start >/dev/null \
     || { cat "$data/server.log" >&2; die "the server did not start"; }
   as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -q -v ON_ERROR_STOP=1 \
-    -c "CREATE ROLE strata LOGIN" -c "CREATE DATABASE strata OWNER strata" >/dev/null
+    -c "CREATE ROLE strata LOGIN CREATEDB" -c "CREATE DATABASE strata OWNER strata" >/dev/null
   cat >"$ENV_FILE" <<EOF
 export STRATA_PG_URL=postgres://strata@127.0.0.1:$port/strata
 export STRATA_PG_DATA=$data

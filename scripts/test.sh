@@ -13,6 +13,8 @@
 #   STRATA_SKIP_CARGO=1  skip fmt/clippy/cargo test (still builds the binary)
 #   STRATA_SKIP_E2E=1    skip the end-to-end suite
 #   STRATA_SKIP_EMULATORS=1  do not start the cloud-storage emulators (scripts/emulators.sh)
+#   STRATA_SKIP_POSTGRES=1   do not start PostgreSQL (scripts/postgres.sh): the catalog suite then runs on redb
+#                        only and the cluster tests (tests/e2e/test_cluster.py) skip
 #   STRATA_SKIP_BROWSER=1    skip the dashboard's headless-Chromium test (tests/e2e/test_dashboard.py);
 #                        without it, a machine where chromium/chromium-driver cannot be installed fails
 #   STRATA_ARTIFACTS     where tests leave artifacts such as dashboard.png (default <repo>/artifacts)
@@ -31,6 +33,13 @@ REQS="$ROOT/tests/e2e/requirements.txt"
 PYTHON="${PYTHON:-python3}"
 
 START=$SECONDS
+# Commands run on exit (servers this script started).
+CLEANUP=()
+cleanup() {
+  local c
+  for c in "${CLEANUP[@]}"; do eval "$c"; done
+}
+trap cleanup EXIT
 section() {
   printf '\n==== [%4ds] %s ====\n' "$((SECONDS - START))" "$*"
 }
@@ -127,12 +136,26 @@ if [ "${STRATA_SKIP_EMULATORS:-0}" != 1 ]; then
   section "cloud-storage emulators (scripts/emulators.sh)"
   export STRATA_EMU_STATE
   STRATA_EMU_STATE="$(mktemp -d "${TMPDIR:-/tmp}/strata-emu-state.XXXXXX")"
-  trap 'bash "$ROOT/scripts/emulators.sh" stop || true; rm -rf "$STRATA_EMU_STATE"' EXIT
+  CLEANUP+=('bash "$ROOT/scripts/emulators.sh" stop || true; rm -rf "$STRATA_EMU_STATE"')
   bash "$ROOT/scripts/emulators.sh" start
   eval "$(bash "$ROOT/scripts/emulators.sh" env)"
   export STRATA_EMU_REQUIRED=1
 fi
 # ---------------------------------------------------------- end of emulators
+
+# --------------------------------------------------------------------------
+# PostgreSQL for the shared catalog of a cluster (Debian's server, a fresh cluster on 127.0.0.1, run as the
+# postgres user): the catalog suite runs against it too, and tests/e2e/test_cluster.py runs several gateway
+# nodes on it.
+if [ "${STRATA_SKIP_POSTGRES:-0}" != 1 ]; then
+  section "PostgreSQL (scripts/postgres.sh)"
+  export STRATA_PG_STATE
+  STRATA_PG_STATE="$(mktemp -d "${TMPDIR:-/tmp}/strata-pg-state.XXXXXX")"
+  CLEANUP+=('bash "$ROOT/scripts/postgres.sh" stop || true; rm -rf "$STRATA_PG_STATE"')
+  bash "$ROOT/scripts/postgres.sh" start
+  eval "$(bash "$ROOT/scripts/postgres.sh" env)"
+  export STRATA_PG_REQUIRED=1
+fi
 
 # --------------------------------------------------------------------------
 if [ "${STRATA_SKIP_CARGO:-0}" != 1 ]; then
@@ -146,6 +169,11 @@ if [ "${STRATA_SKIP_CARGO:-0}" != 1 ]; then
 
   section "cargo test --workspace --features planner/exact"
   cargo test --workspace --features planner/exact
+
+  if [ -n "${STRATA_PG_URL:-}" ]; then
+    section "catalog suite again, on PostgreSQL (PgCatalog)"
+    STRATA_TEST_CATALOG_URL="$STRATA_PG_URL" cargo test -p catalog
+  fi
 fi
 
 section "cargo build -p gateway -p loadtest --bins"

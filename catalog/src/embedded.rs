@@ -73,6 +73,8 @@ impl RedbCatalog {
             txn.open_table(GARBAGE).ctx(OP)?;
             txn.open_table(ACCESS_LOG).ctx(OP)?;
             txn.open_table(MOVES).ctx(OP)?;
+            txn.open_table(schema::LEASES).ctx(OP)?;
+            txn.open_table(schema::NODES).ctx(OP)?;
             let mut meta = txn.open_table(META).ctx(OP)?;
             match schema::read_counter(&meta, META_SCHEMA_VERSION, OP)? {
                 0 => {
@@ -262,5 +264,10 @@ impl crate::Catalog for RedbCatalog {
         stats(&self, bucket: &str, key: &str) -> Result<Option<crate::AccessStats>>;
         access_log_len(&self) -> Result<u64>;
         access_log_since(&self, since_ms: i64, limit: usize) -> Result<Vec<crate::AccessEvent>>;
+        acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<Option<crate::LeaseRecord>>;
+        release_lease(&self, name: &str, holder: &str) -> Result<()>;
+        lease(&self, name: &str) -> Result<Option<crate::LeaseRecord>>;
+        heartbeat(&self, node: crate::NodeRecord) -> Result<crate::NodeRecord>;
+        nodes(&self) -> Result<(Vec<crate::NodeRecord>, i64)>;
     }
 }

@@ -23,6 +23,7 @@
 
 mod access;
 mod buckets;
+mod cluster;
 mod embedded;
 mod error;
 mod garbage;
@@ -41,8 +42,9 @@ pub use error::{CatalogError, Result};
 pub use moves::{MOVE_HISTORY, MoveState, MoveTask, NewMove};
 pub use postgres::PgCatalog;
 pub use records::{
-    AccessEvent, AccessKind, AccessStats, BucketRecord, GarbageBlob, ListPage, NewObject,
-    ObjectMeta, ObjectRecord, PartRecord, PartRef, PutOutcome, UploadPage, UploadRecord,
+    AccessEvent, AccessKind, AccessStats, BucketRecord, GarbageBlob, LeaseRecord, ListPage,
+    NewObject, NodeRecord, ObjectMeta, ObjectRecord, PartRecord, PartRef, PutOutcome, UploadPage,
+    UploadRecord,
 };
 
 // The gateway shares one catalog across threads.
@@ -282,6 +284,25 @@ pub trait Catalog: Send + Sync {
 
     /// Up to `limit` log entries with `at_ms >= since_ms`, ascending by time (then by arrival).
     fn access_log_since(&self, since_ms: i64, limit: usize) -> Result<Vec<AccessEvent>>;
+
+    // ---- cluster: leases and nodes ----
+
+    /// Takes the lease `name` for `holder`, or renews it when `holder` already holds it, for `ttl_ms` from now
+    /// on the catalog's clock. Returns the lease when `holder` now holds it, `None` when another holder's lease
+    /// has not expired. At most one holder holds a lease at any time (of the catalog's clock).
+    fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<Option<LeaseRecord>>;
+
+    /// Ends `holder`'s lease `name` now; nothing when someone else holds it.
+    fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
+
+    /// The lease `name` as stored (possibly expired), or `None` if it was never taken or was released.
+    fn lease(&self, name: &str) -> Result<Option<LeaseRecord>>;
+
+    /// Stores `node`'s heartbeat, stamping `heartbeat_ms` with the catalog's clock, and returns the record.
+    fn heartbeat(&self, node: NodeRecord) -> Result<NodeRecord>;
+
+    /// Every node that ever sent a heartbeat, by id, and the catalog's clock now (to age the heartbeats).
+    fn nodes(&self) -> Result<(Vec<NodeRecord>, i64)>;
 }
 
 impl CatalogConfig {

@@ -42,9 +42,9 @@ use crate::listing::rollup;
 use crate::moves::decode_move;
 use crate::schema::{self, byte_successor};
 use crate::{
-    AccessEvent, AccessStats, BucketRecord, Catalog, CatalogConfig, GarbageBlob, ListPage,
-    MOVE_HISTORY, MoveState, MoveTask, NewMove, NewObject, ObjectMeta, ObjectRecord, PartRecord,
-    PutOutcome, UploadPage, UploadRecord,
+    AccessEvent, AccessStats, BucketRecord, Catalog, CatalogConfig, GarbageBlob, LeaseRecord,
+    ListPage, MOVE_HISTORY, MoveState, MoveTask, NewMove, NewObject, NodeRecord, ObjectMeta,
+    ObjectRecord, PartRecord, PutOutcome, UploadPage, UploadRecord,
 };
 
 /// Connections one catalog opens at most.
@@ -54,10 +54,11 @@ pub const MAX_CONNECTIONS: usize = 16;
 const MAX_ATTEMPTS: u32 = 50;
 
 /// Schema version this build writes; a database with a newer one is refused.
-pub const PG_SCHEMA_VERSION: i64 = 1;
+pub const PG_SCHEMA_VERSION: i64 = 2;
 
 /// `MIGRATIONS[i]` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
     CREATE TABLE buckets (name bytea PRIMARY KEY, record bytea NOT NULL);
     CREATE TABLE objects (
         bucket bytea NOT NULL, key bytea NOT NULL, record bytea NOT NULL,
@@ -83,7 +84,15 @@ const MIGRATIONS: &[&str] = &[r"
     CREATE SEQUENCE object_generations;
     CREATE SEQUENCE move_ids;
     CREATE SEQUENCE access_seq;
-"];
+",
+    r"
+    CREATE TABLE leases (name text PRIMARY KEY, holder text NOT NULL, expires_ms bigint NOT NULL);
+    CREATE TABLE nodes (node text PRIMARY KEY, record bytea NOT NULL);
+",
+];
+
+/// The database's clock in ms since the Unix epoch (`clock_timestamp`: advances within a transaction).
+const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 /// Key of the advisory lock held while migrating (any constant shared by every node).
 const MIGRATION_LOCK: i64 = 0x5354_5241_5441;
@@ -1554,6 +1563,84 @@ impl Catalog for PgCatalog {
                     )
                 })
                 .collect()
+        })
+    }
+
+    fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<Option<LeaseRecord>> {
+        self.write("acquire_lease", |tx| {
+            // One statement: take a free or expired lease, or renew our own; the database's clock decides.
+            let row = tx.opt(
+                "INSERT INTO leases (name, holder, expires_ms) VALUES ($1, $2, {NOW} + $3)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
+                 WHERE leases.holder = excluded.holder OR leases.expires_ms <= {NOW}
+                 RETURNING expires_ms"
+                    .replace("{NOW}", NOW_MS)
+                    .as_str(),
+                &[&name, &holder, &ttl_ms],
+            )?;
+            match row {
+                Some(row) => Ok(Some(LeaseRecord {
+                    name: name.to_owned(),
+                    holder: holder.to_owned(),
+                    expires_ms: tx.col(&row, 0)?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        self.write("release_lease", |tx| {
+            tx.exec(
+                "DELETE FROM leases WHERE name = $1 AND holder = $2",
+                &[&name, &holder],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn lease(&self, name: &str) -> Result<Option<LeaseRecord>> {
+        self.read("lease", |tx| {
+            match tx.opt(
+                "SELECT holder, expires_ms FROM leases WHERE name = $1",
+                &[&name],
+            )? {
+                Some(row) => Ok(Some(LeaseRecord {
+                    name: name.to_owned(),
+                    holder: tx.col(&row, 0)?,
+                    expires_ms: tx.col(&row, 1)?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn heartbeat(&self, node: NodeRecord) -> Result<NodeRecord> {
+        self.write("heartbeat", |tx| {
+            let mut node = node.clone();
+            node.heartbeat_ms = tx.col(&tx.one(&format!("SELECT {NOW_MS}"), &[])?, 0)?;
+            let value = schema::encode(tx.op, &node)?;
+            tx.exec(
+                "INSERT INTO nodes (node, record) VALUES ($1, $2)
+                 ON CONFLICT (node) DO UPDATE SET record = excluded.record",
+                &[&node.node, &value],
+            )?;
+            Ok(node)
+        })
+    }
+
+    fn nodes(&self) -> Result<(Vec<NodeRecord>, i64)> {
+        self.read("nodes", |tx| {
+            let now: i64 = tx.col(&tx.one(&format!("SELECT {NOW_MS}"), &[])?, 0)?;
+            let rows = tx.query("SELECT node, record FROM nodes ORDER BY node", &[])?;
+            let nodes = rows
+                .iter()
+                .map(|row| {
+                    let id: String = tx.col(row, 0)?;
+                    schema::decode(schema::NODES_NAME, || id, tx.col(row, 1)?)
+                })
+                .collect::<Result<Vec<NodeRecord>>>()?;
+            Ok((nodes, now))
         })
     }
 }

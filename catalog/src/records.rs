@@ -241,6 +241,35 @@ fn decay(value: f64, elapsed_ms: i64, half_life_ms: i64) -> f64 {
     value * (-(elapsed_ms as f64) / half_life_ms as f64).exp2()
 }
 
+/// One gateway node of a cluster, as its last heartbeat described it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NodeRecord {
+    /// The node's id (stable across its restarts).
+    pub node: String,
+    /// When the node started, ms since the Unix epoch (the node's clock).
+    pub started_ms: i64,
+    /// When the catalog received the last heartbeat, ms since the Unix epoch (the catalog's clock: one clock
+    /// for every node, so ages compare).
+    pub heartbeat_ms: i64,
+    /// Where the node serves S3.
+    #[serde(default)]
+    pub s3_addr: String,
+    /// Strata's version on the node.
+    #[serde(default)]
+    pub version: String,
+    /// Access events the node has queued but not yet written to the catalog (its recorder's lag).
+    #[serde(default)]
+    pub queued_access_events: u64,
+}
+
+/// Who holds a named lease, until when (the catalog's clock).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LeaseRecord {
+    pub name: String,
+    pub holder: String,
+    pub expires_ms: i64,
+}
+
 /// One page of [`crate::Catalog::list_objects`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListPage {

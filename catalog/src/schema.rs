@@ -15,6 +15,8 @@
 //! | `access_log`   | (at_ms, sequence)                                | JSON [`AccessEvent`]  |
 //! | `meta`         | counter name                                     | u64                   |
 //! | `moves`        | move id (u64)                                    | JSON [`MoveTask`]     |
+//! | `leases`       | lease name                                       | JSON [`LeaseRecord`]  |
+//! | `nodes`        | node id                                          | JSON [`NodeRecord`]   |
 //!
 //! Bucket names never contain NUL (enforced by [`object_key`]), so the first 0x00 in an `objects` key
 //! separates bucket from key, and a range scan over `bucket + 0x00 ..` yields the bucket's keys in
@@ -27,6 +29,8 @@
 //! [`PartRecord`]: crate::PartRecord
 //! [`AccessEvent`]: crate::AccessEvent
 //! [`MoveTask`]: crate::MoveTask
+//! [`LeaseRecord`]: crate::LeaseRecord
+//! [`NodeRecord`]: crate::NodeRecord
 
 use redb::{ReadableTable, Table, TableDefinition};
 use serde::Serialize;
@@ -51,6 +55,8 @@ pub(crate) const ACCESS_LOG: TableDefinition<AccessLogKey, &[u8]> =
     TableDefinition::new("access_log");
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub(crate) const MOVES: TableDefinition<u64, &[u8]> = TableDefinition::new("moves");
+pub(crate) const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases");
+pub(crate) const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
 
 /// Table names as used in [`CatalogError::Corrupt`].
 pub(crate) const BUCKETS_NAME: &str = "buckets";
@@ -63,6 +69,8 @@ pub(crate) const GARBAGE_NAME: &str = "garbage";
 pub(crate) const ACCESS_LOG_NAME: &str = "access_log";
 pub(crate) const META_NAME: &str = "meta";
 pub(crate) const MOVES_NAME: &str = "moves";
+pub(crate) const LEASES_NAME: &str = "leases";
+pub(crate) const NODES_NAME: &str = "nodes";
 
 /// Layout version written at creation; `open` refuses a file with a newer one.
 pub(crate) const SCHEMA_VERSION: u64 = 1;

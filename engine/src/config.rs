@@ -27,6 +27,8 @@ pub struct EngineConfig {
     /// The shared catalog of a cluster (`postgres://USER[:PASSWORD]@HOST:PORT/DB`); `None`: the embedded redb
     /// catalog in `data_dir`.
     pub catalog_url: Option<String>,
+    /// Where this node serves S3, as its heartbeat tells the other nodes (informational).
+    pub node_addr: String,
     /// Fault injection rules installed at start (changeable at run time).
     pub chaos: chaos::ChaosConfig,
     /// Retries of backend calls on 429/500/503/timeouts.
@@ -47,6 +49,7 @@ impl EngineConfig {
             placement: PlacementConfig::default(),
             catalog: CatalogSettings::default(),
             catalog_url: None,
+            node_addr: String::new(),
             chaos: chaos::ChaosConfig::default(),
             retry: backends::retry::RetryPolicy::default(),
             scrub: ScrubSettings::default(),

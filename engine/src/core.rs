@@ -40,6 +40,10 @@ pub struct Core {
     pub retry_stats: BTreeMap<String, Arc<RetryStats>>,
     /// The placement policy (replication factor, provider diversity, initial backends, SLA).
     pub placement: Placement,
+    /// Whether the catalog is shared with other nodes (PostgreSQL) rather than this node's own (redb).
+    pub shared_catalog: bool,
+    /// This node's id and whether it leads the cluster (runs the singleton workers).
+    pub leadership: crate::cluster::Leadership,
 }
 
 impl Core {
@@ -84,6 +88,7 @@ impl Core {
                     .ok_or_else(|| anyhow::anyhow!("placement.initial names unknown backend {n:?}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let clock_now = clock.now_ms();
         let recorder = AccessRecorder::start(
             catalog.clone(),
             Duration::from_millis(config.catalog.flush_interval_ms),
@@ -103,6 +108,8 @@ impl Core {
             local_roots,
             retry_stats,
             placement,
+            shared_catalog: config.catalog_url.is_some(),
+            leadership: crate::cluster::Leadership::open(&config.data_dir, clock_now)?,
         }))
     }
 

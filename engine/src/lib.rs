@@ -19,6 +19,7 @@
 
 pub mod blob_copy;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod core;
 pub mod error;
@@ -45,6 +46,9 @@ pub use crate::error::EngineError;
 
 /// How long deleted or overwritten blobs stay readable for requests that already started.
 pub const GARBAGE_GRACE: Duration = Duration::from_secs(10);
+/// [`GARBAGE_GRACE`] with a shared catalog: the leader's reaper cannot see the read leases of the other nodes,
+/// so a download that started on another node before an overwrite has this long to finish.
+pub const CLUSTER_GARBAGE_GRACE: Duration = Duration::from_secs(600);
 /// How often the reaper looks for garbage it may delete.
 const REAP_PERIOD: Duration = Duration::from_secs(2);
 
@@ -80,7 +84,10 @@ pub struct Engine {
     /// Planner settings and placement rules.
     pub planner: planning::PlannerContext,
     scrub: config::ScrubSettings,
+    node_addr: String,
     workers: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
+    /// The singleton workers, running while this node leads (see [`cluster`]).
+    singletons: Arc<tokio::sync::Mutex<tokio::task::JoinSet<()>>>,
 }
 
 impl Engine {
@@ -127,7 +134,9 @@ impl Engine {
             usage: Arc::default(),
             planner,
             scrub: config.scrub.clone(),
+            node_addr: config.node_addr.clone(),
             workers: Default::default(),
+            singletons: Default::default(),
         }))
     }
 
@@ -136,14 +145,51 @@ impl Engine {
         recovery::recover(&self.core).await
     }
 
-    /// Spawns every background worker under the supervisor.
-    pub async fn start(&self) {
+    /// Spawns every background worker under the supervisor: on every node the usage scan, the model and the
+    /// cluster heartbeat; the singleton workers (reaper, mover, planner, re-sealer, scrubber) while this node
+    /// leads (with the embedded catalog: from the first heartbeat on).
+    pub async fn start(self: &Arc<Self>) {
         let core = &self.core;
         let mut set = self.workers.lock().await;
-        set.spawn(reaper::run(core.clone(), REAP_PERIOD, GARBAGE_GRACE));
-        set.spawn(mover::run(core.clone(), self.mover.clone()));
         set.spawn(usage::run(core.clone(), self.usage.clone()));
         set.spawn(model::run(core.clone(), self.model.clone()));
+        let engine = self.clone();
+        set.spawn(cluster::run(
+            core.clone(),
+            self.node_addr.clone(),
+            move |leads| {
+                let engine = engine.clone();
+                async move {
+                    if leads {
+                        engine.start_singletons().await;
+                    } else {
+                        engine.singletons.lock().await.shutdown().await;
+                    }
+                }
+            },
+        ));
+    }
+
+    /// Takes over from a previous leader (see [`recovery::take_over`]), then spawns the singleton workers.
+    async fn start_singletons(&self) {
+        match recovery::take_over(&self.core).await {
+            Ok(report) if report.moves_restarted + report.orphans_removed > 0 => {
+                tracing::info!(?report, "took over from the previous leader")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "take-over recovery failed; the workers start anyway")
+            }
+        }
+        let core = &self.core;
+        let grace = if core.shared_catalog {
+            CLUSTER_GARBAGE_GRACE
+        } else {
+            GARBAGE_GRACE
+        };
+        let mut set = self.singletons.lock().await;
+        set.spawn(reaper::run(core.clone(), REAP_PERIOD, grace));
+        set.spawn(mover::run(core.clone(), self.mover.clone()));
         if self.planner.settings.enabled {
             set.spawn(planning::run(
                 core.clone(),
@@ -168,6 +214,8 @@ impl Engine {
     pub async fn shutdown(&self) {
         let mut set = self.workers.lock().await;
         set.shutdown().await;
+        self.singletons.lock().await.shutdown().await;
+        cluster::resign(&self.core).await;
         self.core.recorder.close().await;
     }
 

@@ -165,6 +165,7 @@ impl Admin {
                 &self.engine.model.retrain(&self.strata).await,
             ),
             (&Method::GET, "/admin/moves") => self.moves(&query).await,
+            (&Method::GET, "/admin/cluster") => self.cluster().await,
             (&Method::POST, "/admin/moves") => self.plan_move(body).await,
             (&Method::GET, "/admin/health") => {
                 self.health(query.get("deep").is_some_and(|v| v != "false" && v != "0"))
@@ -464,6 +465,55 @@ impl Admin {
             &api::ChaosStats {
                 total_injected: self.strata.chaos.total_injected(),
                 rules: self.strata.chaos.stats(),
+            },
+        )
+    }
+
+    async fn cluster(&self) -> Reply {
+        let status = match engine::cluster::status(&self.strata).await {
+            Ok(s) => s,
+            Err(e) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "CatalogError",
+                    e.to_string(),
+                );
+            }
+        };
+        let leader = status.leader.as_ref().map(|l| l.holder.clone());
+        let alive_within = engine::cluster::LEASE_TTL.as_millis() as i64;
+        let nodes = status
+            .nodes
+            .into_iter()
+            .map(|n| {
+                let age = status.now_ms - n.heartbeat_ms;
+                api::ClusterNode {
+                    leader: leader.as_deref() == Some(n.node.as_str()),
+                    alive: age <= alive_within,
+                    heartbeat_age_ms: age,
+                    node: n.node,
+                    s3_addr: n.s3_addr,
+                    version: n.version,
+                    started_ms: n.started_ms,
+                    heartbeat_ms: n.heartbeat_ms,
+                    queued_access_events: n.queued_access_events,
+                }
+            })
+            .collect();
+        json_reply(
+            StatusCode::OK,
+            &api::Cluster {
+                node: status.node,
+                catalog: if self.strata.shared_catalog {
+                    "postgres"
+                } else {
+                    "embedded"
+                }
+                .to_owned(),
+                leader_lease_expires_ms: status.leader.map(|l| l.expires_ms),
+                leader,
+                now_ms: status.now_ms,
+                nodes,
             },
         )
     }

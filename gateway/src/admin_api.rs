@@ -227,6 +227,37 @@ pub struct CostHistory {
     pub samples: Vec<CostSample>,
 }
 
+/// `GET /admin/cluster`: the nodes sharing this node's catalog, their heartbeats, and the leader.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Cluster {
+    /// The node that answered.
+    pub node: String,
+    /// `embedded` (redb, this node alone) or `postgres` (shared by every node of the cluster).
+    pub catalog: String,
+    /// The node holding the leader's lease (it runs the mover, planner, reaper, scrubber and re-sealer), if any.
+    pub leader: Option<String>,
+    pub leader_lease_expires_ms: Option<i64>,
+    /// The catalog's clock (heartbeat ages are measured on it).
+    pub now_ms: i64,
+    pub nodes: Vec<ClusterNode>,
+}
+
+/// One node in [`Cluster`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ClusterNode {
+    pub node: String,
+    pub s3_addr: String,
+    pub version: String,
+    pub started_ms: i64,
+    pub heartbeat_ms: i64,
+    pub heartbeat_age_ms: i64,
+    /// Whether its last heartbeat is recent enough (within the leader lease's lifetime).
+    pub alive: bool,
+    pub leader: bool,
+    /// Access events queued on the node but not yet in the catalog: its recorder's lag.
+    pub queued_access_events: u64,
+}
+
 /// `POST /admin/test/clock` (only with `STRATA_TEST_CLOCK=1`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -274,6 +305,7 @@ pub fn schemas() -> serde_json::Map<String, serde_json::Value> {
         CostHistory,
         engine::usage::HeatHistogram,
         ClockAdvanced,
+        Cluster,
     );
     let mut out = generator.take_definitions(true);
     // Request bodies are read with the deserialize contract (fields with defaults are optional). The chaos rules

@@ -835,6 +835,77 @@ pub enum KeysCmd {
 }
 
 #[derive(clap::Subcommand, Debug)]
+pub enum ClusterCmd {
+    /// The nodes sharing the running gateway's catalog, their heartbeats, and the leader.
+    Status {
+        #[command(flatten)]
+        admin: AdminOpts,
+    },
+    /// Create (or migrate) the shared catalog's schema in PostgreSQL, then print its version.
+    Init {
+        /// postgres://USER[:PASSWORD]@HOST:PORT/DB
+        #[arg(long, env = "STRATA_CATALOG_URL", hide_env_values = true)]
+        catalog_url: String,
+    },
+}
+
+/// `strata cluster status` / `strata cluster init`.
+pub async fn cluster(cmd: ClusterCmd) -> anyhow::Result<()> {
+    match cmd {
+        ClusterCmd::Init { catalog_url } => {
+            let version = tokio::task::spawn_blocking(move || {
+                let catalog = catalog::PgCatalog::connect(&catalog_url, Default::default())?;
+                catalog.schema_version()
+            })
+            .await??;
+            println!("catalog schema ready (version {version})");
+            Ok(())
+        }
+        ClusterCmd::Status { admin } => {
+            let c = AdminClient::new(&admin)?;
+            let v = c.get("/admin/cluster").await?;
+            if admin.json {
+                print_json(&v);
+                return Ok(());
+            }
+            let s: api::Cluster = typed(&v, "/admin/cluster")?;
+            println!(
+                "catalog {}  leader {}  (answered by {})",
+                s.catalog,
+                s.leader.as_deref().unwrap_or("none"),
+                s.node
+            );
+            let rows: Vec<Vec<String>> = s
+                .nodes
+                .iter()
+                .map(|n| {
+                    vec![
+                        n.node.clone(),
+                        n.s3_addr.clone(),
+                        if n.leader { "leader" } else { "" }.to_owned(),
+                        if n.alive { "alive" } else { "silent" }.to_owned(),
+                        format!("{:.1}", n.heartbeat_age_ms as f64 / 1000.0),
+                        n.queued_access_events.to_string(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "NODE",
+                    "S3",
+                    "ROLE",
+                    "STATE",
+                    "HEARTBEAT AGE S",
+                    "QUEUED EVENTS",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+    }
+}
+
+#[derive(clap::Subcommand, Debug)]
 pub enum ChaosCmd {
     /// Show the installed rules and how many faults each injected.
     Show,

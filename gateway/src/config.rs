@@ -114,6 +114,7 @@ impl Config {
             placement: self.placement.clone(),
             catalog: self.catalog.clone(),
             catalog_url: self.catalog_url.clone(),
+            node_addr: self.s3_addr.to_string(),
             chaos: self.chaos.clone(),
             retry: self.retry.clone(),
             scrub: self.scrub.clone(),

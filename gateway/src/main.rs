@@ -108,6 +108,11 @@ enum Command {
         #[arg(long)]
         retrain: bool,
     },
+    /// Several gateway nodes on one shared catalog: their status, and the catalog's schema.
+    Cluster {
+        #[command(subcommand)]
+        cmd: cli::ClusterCmd,
+    },
     /// Fault injection rules of a running gateway.
     Chaos {
         #[command(flatten)]
@@ -132,6 +137,7 @@ fn main() -> ExitCode {
         Command::Status { admin } => run(cli::status(&admin)),
         Command::Objects { admin, cmd } => run(cli::objects(&admin, cmd)),
         Command::Chaos { admin, cmd } => run(cli::chaos(&admin, cmd)),
+        Command::Cluster { cmd } => run(cli::cluster(cmd)),
         Command::Moves {
             admin,
             active,

@@ -1,0 +1,157 @@
+//! Nodes and leadership: which node runs the work that must run once per catalog.
+//!
+//! Every node sends a heartbeat ([`catalog::NodeRecord`]) to the catalog every [`HEARTBEAT`], and tries to
+//! take or renew the lease [`LEADER_LEASE`] for [`LEASE_TTL`]. The node holding it is the leader: it alone
+//! runs the mover, the planner, the reaper, the scrubber and the re-sealer (the *singleton* workers), and on
+//! taking the lease it first finishes what a previous leader may have left (interrupted moves, orphan blobs:
+//! [`crate::recovery::take_over`]). A node that fails to renew (lease lost, catalog unreachable) stops its
+//! singleton workers at once; a stopped worker leaves what a crash would, which the move protocol is built for.
+//! A leader killed with `kill -9` is replaced within [`LEASE_TTL`] + [`HEARTBEAT`].
+//!
+//! With the embedded catalog the node is alone and takes the lease at its first heartbeat.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use catalog::NodeRecord;
+
+use crate::core::Core;
+
+/// The name of the leader's lease in the catalog.
+pub const LEADER_LEASE: &str = "leader";
+/// How long a lease lasts without renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(15);
+/// How often a node sends its heartbeat and renews (or tries to take) the lease.
+pub const HEARTBEAT: Duration = Duration::from_secs(3);
+
+/// This node's identity and whether it leads now.
+#[derive(Debug)]
+pub struct Leadership {
+    /// Stable across restarts (kept in the data directory).
+    pub node_id: String,
+    pub started_ms: i64,
+    leader: AtomicBool,
+}
+
+impl Leadership {
+    /// The node id stored in `data_dir/node-id`, created on first start.
+    pub fn open(data_dir: &Path, started_ms: i64) -> anyhow::Result<Leadership> {
+        let path = data_dir.join("node-id");
+        let node_id = match std::fs::read_to_string(&path) {
+            Ok(id) if !id.trim().is_empty() => id.trim().to_owned(),
+            _ => {
+                let id = format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+                std::fs::write(&path, &id)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                id
+            }
+        };
+        Ok(Leadership {
+            node_id,
+            started_ms,
+            leader: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether this node held the leader's lease at its last heartbeat.
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Acquire)
+    }
+}
+
+/// Runs forever: heartbeats and the lease. `on_change(true)` runs when this node becomes the leader (and must
+/// start the singleton workers), `on_change(false)` when it stops being the leader (and must stop them).
+pub async fn run<F, Fut>(strata: Arc<Core>, s3_addr: String, mut on_change: F)
+where
+    F: FnMut(bool) -> Fut + Send,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let leads = beat(&strata, &s3_addr).await;
+        let led = strata.leadership.leader.swap(leads, Ordering::AcqRel);
+        if leads != led {
+            if leads {
+                tracing::info!(node = %strata.leadership.node_id, "this node is now the leader");
+            } else {
+                tracing::warn!(node = %strata.leadership.node_id, "this node is no longer the leader");
+            }
+            on_change(leads).await;
+        }
+    }
+}
+
+/// One heartbeat and lease renewal; whether this node holds the lease now.
+async fn beat(strata: &Core, s3_addr: &str) -> bool {
+    let node = NodeRecord {
+        node: strata.leadership.node_id.clone(),
+        started_ms: strata.leadership.started_ms,
+        heartbeat_ms: 0,
+        s3_addr: s3_addr.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        queued_access_events: strata.recorder.pending() as u64,
+    };
+    let id = node.node.clone();
+    let ttl = LEASE_TTL.as_millis() as i64;
+    let outcome = strata
+        .with_catalog(move |c| {
+            c.heartbeat(node)?;
+            c.acquire_lease(LEADER_LEASE, &id, ttl)
+        })
+        .await;
+    match outcome {
+        Ok(lease) => lease.is_some(),
+        Err(e) => {
+            tracing::warn!(error = %e, "heartbeat failed: this node does not lead until the catalog answers");
+            false
+        }
+    }
+}
+
+/// Gives the lease up (at shutdown), so another node takes over at its next heartbeat instead of after
+/// [`LEASE_TTL`].
+pub async fn resign(strata: &Core) {
+    if !strata.leadership.leader.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let id = strata.leadership.node_id.clone();
+    if let Err(e) = strata
+        .with_catalog(move |c| c.release_lease(LEADER_LEASE, &id))
+        .await
+    {
+        tracing::warn!(error = %e, "cannot release the leader's lease; it expires on its own");
+    }
+}
+
+/// A node's view of the cluster for `/admin/cluster`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClusterStatus {
+    pub node: String,
+    pub leader: Option<catalog::LeaseRecord>,
+    pub nodes: Vec<NodeRecord>,
+    /// The catalog's clock when the status was read.
+    pub now_ms: i64,
+}
+
+/// Reads the nodes and the lease.
+pub async fn status(strata: &Core) -> catalog::Result<ClusterStatus> {
+    let node = strata.leadership.node_id.clone();
+    strata
+        .with_catalog(move |c| {
+            let (nodes, now_ms) = c.nodes()?;
+            let leader = c
+                .lease(LEADER_LEASE)?
+                .filter(|lease| lease.expires_ms > now_ms);
+            Ok(ClusterStatus {
+                node,
+                leader,
+                nodes,
+                now_ms,
+            })
+        })
+        .await
+}
