@@ -27,6 +27,7 @@
 //! Versioned migrations (`MIGRATIONS`) run at connect under an advisory lock, so nodes starting together
 //! migrate once; a database migrated by a newer build is refused.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -35,7 +36,7 @@ use std::time::Duration;
 use futures::executor::block_on;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, IsolationLevel, NoTls, Row};
+use tokio_postgres::{Client, IsolationLevel, NoTls, Row, Statement};
 
 use crate::error::{CatalogError, Result, corrupt};
 use crate::listing::rollup;
@@ -111,7 +112,7 @@ pub struct PgCatalog {
 
 #[derive(Default)]
 struct Pool {
-    idle: Vec<Client>,
+    idle: Vec<Conn>,
     open: usize,
 }
 
@@ -144,9 +145,15 @@ fn is_conflict(e: &tokio_postgres::Error) -> bool {
     )
 }
 
-/// One transaction, with synchronous statements.
+/// One pooled connection and the statements prepared on it (prepared once per connection, by SQL text).
+struct Conn {
+    client: Client,
+    statements: RefCell<HashMap<String, Statement>>,
+}
+
+/// One transaction (or, for a single-statement read, one statement), with synchronous statements.
 struct Tx<'a> {
-    txn: tokio_postgres::Transaction<'a>,
+    conn: &'a Conn,
     op: &'static str,
     /// Set when a statement failed in a way a retry may fix.
     conflict: std::cell::Cell<bool>,
@@ -162,24 +169,42 @@ impl Tx<'_> {
         })
     }
 
+    /// The prepared statement for `sql` (prepared on first use on this connection).
+    fn statement(&self, sql: &str) -> Result<Statement> {
+        if let Some(statement) = self.conn.statements.borrow().get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.check(block_on(self.conn.client.prepare(sql)))?;
+        self.conn
+            .statements
+            .borrow_mut()
+            .insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        self.check(block_on(self.txn.query(sql, params)))
+        let statement = self.statement(sql)?;
+        self.check(block_on(self.conn.client.query(&statement, params)))
     }
 
     fn opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        self.check(block_on(self.txn.query_opt(sql, params)))
+        let statement = self.statement(sql)?;
+        self.check(block_on(self.conn.client.query_opt(&statement, params)))
     }
 
     fn one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
-        self.check(block_on(self.txn.query_one(sql, params)))
+        let statement = self.statement(sql)?;
+        self.check(block_on(self.conn.client.query_one(&statement, params)))
     }
 
     fn exec(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
-        self.check(block_on(self.txn.execute(sql, params)))
+        let statement = self.statement(sql)?;
+        self.check(block_on(self.conn.client.execute(&statement, params)))
     }
 
+    /// Unprepared statements (DDL, transaction control), without parameters.
     fn batch(&self, sql: &str) -> Result<()> {
-        self.check(block_on(self.txn.batch_execute(sql)))
+        self.check(block_on(self.conn.client.batch_execute(sql)))
     }
 
     /// Column `i` of `row`, or a storage error naming the operation.
@@ -411,7 +436,7 @@ impl PgCatalog {
             )));
         }
         let plain = PgCatalog::connect_unmigrated(url, config)?;
-        plain.transact("create schema", IsolationLevel::ReadCommitted, |tx| {
+        plain.transact("create schema", Some(IsolationLevel::ReadCommitted), |tx| {
             tx.batch(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
         })?;
         drop(plain);
@@ -423,21 +448,25 @@ impl PgCatalog {
 
     /// The schema version of the database (0 before the first migration).
     pub fn schema_version(&self) -> Result<i64> {
-        self.transact("schema_version", IsolationLevel::ReadCommitted, |tx| {
-            let exists = tx.one("SELECT to_regclass('strata_meta') IS NOT NULL", &[])?;
-            if !tx.col::<bool>(&exists, 0)? {
-                return Ok(0);
-            }
-            let row = tx.opt(
-                "SELECT value FROM strata_meta WHERE name = 'schema_version'",
-                &[],
-            )?;
-            row.map_or(Ok(0), |row| tx.col(&row, 0))
-        })
+        self.transact(
+            "schema_version",
+            Some(IsolationLevel::ReadCommitted),
+            |tx| {
+                let exists = tx.one("SELECT to_regclass('strata_meta') IS NOT NULL", &[])?;
+                if !tx.col::<bool>(&exists, 0)? {
+                    return Ok(0);
+                }
+                let row = tx.opt(
+                    "SELECT value FROM strata_meta WHERE name = 'schema_version'",
+                    &[],
+                )?;
+                row.map_or(Ok(0), |row| tx.col(&row, 0))
+            },
+        )
     }
 
     fn migrate(&self) -> Result<()> {
-        self.transact("migrate", IsolationLevel::ReadCommitted, |tx| {
+        self.transact("migrate", Some(IsolationLevel::ReadCommitted), |tx| {
             tx.exec("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
             tx.batch(
                 "CREATE TABLE IF NOT EXISTS strata_meta (name text PRIMARY KEY, value bigint NOT NULL)",
@@ -472,16 +501,16 @@ impl PgCatalog {
     }
 
     /// An idle connection, a new one, or (at [`MAX_CONNECTIONS`]) the next one returned.
-    fn checkout(&self, op: &str) -> Result<Client> {
+    fn checkout(&self, op: &str) -> Result<Conn> {
         {
             let mut pool = lock(&self.pool);
             loop {
-                if let Some(client) = pool.idle.pop() {
-                    if client.is_closed() {
+                if let Some(conn) = pool.idle.pop() {
+                    if conn.client.is_closed() {
                         pool.open -= 1;
                         continue;
                     }
-                    return Ok(client);
+                    return Ok(conn);
                 }
                 if pool.open < MAX_CONNECTIONS {
                     pool.open += 1;
@@ -504,7 +533,10 @@ impl PgCatalog {
             Ok::<_, tokio_postgres::Error>(client)
         });
         let connected = match block_on(connecting) {
-            Ok(Ok(client)) => Ok(client),
+            Ok(Ok(client)) => Ok(Conn {
+                client,
+                statements: RefCell::default(),
+            }),
             Ok(Err(e)) => Err(pg_error(
                 &format!("{op}: cannot connect to the catalog database"),
                 &e,
@@ -518,31 +550,32 @@ impl PgCatalog {
         connected
     }
 
-    fn checkin(&self, client: Client) {
+    /// Returns a connection to the pool; `broken` ones (closed, or in an unknown transaction state) are dropped.
+    fn checkin(&self, conn: Conn, broken: bool) {
         let mut pool = lock(&self.pool);
-        if client.is_closed() {
+        if broken || conn.client.is_closed() {
             pool.open -= 1;
         } else {
-            pool.idle.push(client);
+            pool.idle.push(conn);
         }
         drop(pool);
         self.returned.notify_one();
     }
 
-    /// Runs `body` in one transaction at `isolation` and commits it, retrying from the start on a conflict
-    /// (see the module documentation). Read-only at `RepeatableRead`.
+    /// Runs `body` in one transaction at `isolation` (none: one statement, autocommitted) and commits it,
+    /// retrying from the start on a conflict (see the module documentation). Read-only at `RepeatableRead`.
     fn transact<T>(
         &self,
         op: &'static str,
-        isolation: IsolationLevel,
+        isolation: Option<IsolationLevel>,
         mut body: impl FnMut(&Tx<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let mut client = self.checkout(op)?;
-            let (outcome, conflict) = run_once(&mut client, op, isolation, &mut body);
-            self.checkin(client);
+            let conn = self.checkout(op)?;
+            let (outcome, conflict, broken) = run_once(&conn, op, isolation, &mut body);
+            self.checkin(conn, broken);
             match outcome {
                 Err(_) if conflict && attempt < MAX_ATTEMPTS => {
                     // Back off a little, more with each attempt, so racing nodes spread out.
@@ -557,11 +590,17 @@ impl PgCatalog {
     }
 
     fn write<T>(&self, op: &'static str, body: impl FnMut(&Tx<'_>) -> Result<T>) -> Result<T> {
-        self.transact(op, IsolationLevel::Serializable, body)
+        self.transact(op, Some(IsolationLevel::Serializable), body)
     }
 
+    /// A read of several statements, on one snapshot.
     fn read<T>(&self, op: &'static str, body: impl FnMut(&Tx<'_>) -> Result<T>) -> Result<T> {
-        self.transact(op, IsolationLevel::RepeatableRead, body)
+        self.transact(op, Some(IsolationLevel::RepeatableRead), body)
+    }
+
+    /// A read of one statement (a snapshot by itself): no transaction around it.
+    fn read_one<T>(&self, op: &'static str, body: impl FnMut(&Tx<'_>) -> Result<T>) -> Result<T> {
+        self.transact(op, None, body)
     }
 }
 
@@ -573,42 +612,41 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// One attempt: the outcome and whether a retry may succeed.
+/// One attempt: the outcome, whether a retry may succeed, and whether the connection must be dropped (a
+/// transaction whose end is unknown).
 fn run_once<T>(
-    client: &mut Client,
+    conn: &Conn,
     op: &'static str,
-    isolation: IsolationLevel,
+    isolation: Option<IsolationLevel>,
     body: &mut impl FnMut(&Tx<'_>) -> Result<T>,
-) -> (Result<T>, bool) {
-    let read_only = matches!(isolation, IsolationLevel::RepeatableRead);
-    let txn = match block_on(
-        client
-            .build_transaction()
-            .isolation_level(isolation)
-            .read_only(read_only)
-            .start(),
-    ) {
-        Ok(txn) => txn,
-        Err(e) => return (Err(pg_error(op, &e)), false),
-    };
+) -> (Result<T>, bool, bool) {
     let tx = Tx {
-        txn,
+        conn,
         op,
         conflict: std::cell::Cell::new(false),
     };
+    let Some(isolation) = isolation else {
+        let outcome = body(&tx);
+        return (outcome, tx.conflict.get(), false);
+    };
+    let begin = match isolation {
+        IsolationLevel::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+        IsolationLevel::RepeatableRead => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        _ => "BEGIN ISOLATION LEVEL READ COMMITTED",
+    };
+    if let Err(e) = tx.batch(begin) {
+        return (Err(e), false, true);
+    }
     match body(&tx) {
-        Ok(value) => {
-            let conflict = tx.conflict.get();
-            match block_on(tx.txn.commit()) {
-                Ok(()) => (Ok(value), false),
-                Err(e) => (Err(pg_error(op, &e)), conflict || is_conflict(&e)),
-            }
-        }
+        Ok(value) => match tx.batch("COMMIT") {
+            Ok(()) => (Ok(value), false, false),
+            // A failed COMMIT ends the transaction (rolled back); a lost connection is dropped by `checkin`.
+            Err(e) => (Err(e), tx.conflict.get(), false),
+        },
         Err(e) => {
             let conflict = tx.conflict.get();
-            // Dropping the transaction rolls it back.
-            drop(tx);
-            (Err(e), conflict)
+            let rolled_back = tx.batch("ROLLBACK").is_ok();
+            (Err(e), conflict, !rolled_back)
         }
     }
 }
@@ -645,7 +683,7 @@ impl Catalog for PgCatalog {
     }
 
     fn bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
-        self.read("bucket", |tx| {
+        self.read_one("bucket", |tx| {
             match tx.opt(
                 "SELECT record FROM buckets WHERE name = $1",
                 &[&name.as_bytes()],
@@ -688,7 +726,7 @@ impl Catalog for PgCatalog {
     }
 
     fn list_buckets(&self) -> Result<Vec<BucketRecord>> {
-        self.read("list_buckets", |tx| {
+        self.read_one("list_buckets", |tx| {
             let rows = tx.query("SELECT name, record FROM buckets ORDER BY name", &[])?;
             rows.iter()
                 .map(|row| {
@@ -735,7 +773,7 @@ impl Catalog for PgCatalog {
 
     fn get_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
         schema::check_bucket_name(bucket)?;
-        self.read("get_object", |tx| tx.get_object(bucket, key))
+        self.read_one("get_object", |tx| tx.get_object(bucket, key))
     }
 
     fn put_object(&self, bucket: &str, key: &str, obj: NewObject) -> Result<PutOutcome> {
@@ -823,7 +861,7 @@ impl Catalog for PgCatalog {
     }
 
     fn total_object_count(&self) -> Result<u64> {
-        self.read("total_object_count", |tx| {
+        self.read_one("total_object_count", |tx| {
             let row = tx.one("SELECT count(*) FROM objects", &[])?;
             Ok(tx.col::<i64>(&row, 0)? as u64)
         })
@@ -835,7 +873,7 @@ impl Catalog for PgCatalog {
         limit: usize,
     ) -> Result<Vec<(String, String, ObjectRecord)>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read("scan_objects", |tx| {
+        self.read_one("scan_objects", |tx| {
             let rows = match after {
                 Some((b, k)) => tx.query(
                     "SELECT bucket, key, record FROM objects WHERE (bucket, key) > ($1, $2)
@@ -1126,7 +1164,7 @@ impl Catalog for PgCatalog {
     }
 
     fn upload(&self, upload_id: &str) -> Result<Option<UploadRecord>> {
-        self.read("upload", |tx| tx.upload(upload_id))
+        self.read_one("upload", |tx| tx.upload(upload_id))
     }
 
     fn put_part(&self, upload_id: &str, part: PartRecord) -> Result<()> {
@@ -1197,7 +1235,7 @@ impl Catalog for PgCatalog {
 
     fn garbage(&self, limit: usize) -> Result<Vec<GarbageBlob>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read("garbage", |tx| {
+        self.read_one("garbage", |tx| {
             let rows = tx.query(
                 "SELECT since_ms, backend, blob FROM garbage ORDER BY since_ms, backend, blob LIMIT $1",
                 &[&limit],
@@ -1334,11 +1372,11 @@ impl Catalog for PgCatalog {
     }
 
     fn move_task(&self, id: u64) -> Result<Option<MoveTask>> {
-        self.read("move_task", |tx| tx.move_task(id))
+        self.read_one("move_task", |tx| tx.move_task(id))
     }
 
     fn moves(&self, limit: usize, active_only: bool) -> Result<Vec<MoveTask>> {
-        self.read("moves", |tx| {
+        self.read_one("moves", |tx| {
             let mut out = Vec::new();
             for row in tx.query("SELECT id, task FROM moves ORDER BY id DESC", &[])? {
                 if out.len() >= limit {
@@ -1451,53 +1489,100 @@ impl Catalog for PgCatalog {
             log_at.push(event.at_ms);
             log_values.push(schema::encode("record_accesses", event)?);
         }
-        // Rows are locked in key order, so two nodes recording at once cannot deadlock; a conflict on a
-        // first insert of the same row retries the batch.
-        self.transact("record_accesses", IsolationLevel::ReadCommitted, |tx| {
+        // The objects read or written, with the time of their first event in this batch (their stats start
+        // there when they have none yet).
+        let mut first_at: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+        for event in events {
+            if (event.kind.is_read() || event.kind.is_write())
+                && schema::check_bucket_name(&event.bucket).is_ok()
+            {
+                first_at
+                    .entry((event.bucket.as_str(), event.key.as_str()))
+                    .or_insert(event.at_ms);
+            }
+        }
+        let buckets: Vec<&[u8]> = first_at.keys().map(|(b, _)| b.as_bytes()).collect();
+        let keys: Vec<&[u8]> = first_at.keys().map(|(_, k)| k.as_bytes()).collect();
+        // A handful of set-based statements per batch, whatever its size. Rows are created and locked in key
+        // order, so two nodes recording at once do not deadlock; a racing first insert retries the batch.
+        self.transact("record_accesses", Some(IsolationLevel::ReadCommitted), |tx| {
             tx.batch("SET LOCAL synchronous_commit = off")?;
-            let mut first_at: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-            for event in events {
-                if (event.kind.is_read() || event.kind.is_write())
-                    && schema::check_bucket_name(&event.bucket).is_ok()
-                {
-                    first_at
-                        .entry((event.bucket.as_str(), event.key.as_str()))
-                        .or_insert(event.at_ms);
-                }
+            let existing = tx.query(
+                "SELECT o.bucket, o.key FROM objects o
+                 JOIN unnest($1::bytea[], $2::bytea[]) AS t(bucket, key)
+                   ON o.bucket = t.bucket AND o.key = t.key
+                 ORDER BY o.bucket, o.key",
+                &[&buckets, &keys],
+            )?;
+            let mut live: Vec<(String, String)> = Vec::with_capacity(existing.len());
+            for row in &existing {
+                live.push((
+                    text(schema::OBJECTS_NAME, tx.col(row, 0)?)?,
+                    text(schema::OBJECTS_NAME, tx.col(row, 1)?)?,
+                ));
             }
-            let mut touched: BTreeMap<(&str, &str), AccessStats> = BTreeMap::new();
-            for (&(bucket, key), &at) in &first_at {
-                let (b, k) = (bucket.as_bytes(), key.as_bytes());
-                let k: [&(dyn ToSql + Sync); 2] = [&b, &k];
-                if tx
-                    .opt("SELECT 1 FROM objects WHERE bucket = $1 AND key = $2", &k)?
-                    .is_none()
-                {
-                    continue;
-                }
-                let current = tx
-                    .opt(
-                        "SELECT stats FROM access_stats WHERE bucket = $1 AND key = $2 FOR UPDATE",
-                        &k,
-                    )?
-                    .and_then(|row| {
-                        let bytes: &[u8] = row.try_get(0).ok()?;
-                        serde_json::from_slice::<AccessStats>(bytes).ok()
+            if !live.is_empty() {
+                let (lb, lk): (Vec<&[u8]>, Vec<&[u8]>) = live
+                    .iter()
+                    .map(|(b, k)| (b.as_bytes(), k.as_bytes()))
+                    .unzip();
+                let fresh = live
+                    .iter()
+                    .map(|(b, k)| {
+                        let at = first_at
+                            .get(&(b.as_str(), k.as_str()))
+                            .copied()
+                            .unwrap_or_default();
+                        schema::encode(tx.op, &AccessStats::new_at(at))
                     })
-                    .unwrap_or_else(|| AccessStats::new_at(at));
-                touched.insert((bucket, key), current);
-            }
-            for event in events {
-                if let Some(entry) = touched.get_mut(&(event.bucket.as_str(), event.key.as_str())) {
-                    entry.apply(event.kind, event.bytes, event.at_ms, half_life);
-                }
-            }
-            for ((bucket, key), entry) in &touched {
-                let value = schema::encode(tx.op, entry)?;
+                    .collect::<Result<Vec<Vec<u8>>>>()?;
                 tx.exec(
-                    "INSERT INTO access_stats (bucket, key, stats) VALUES ($1, $2, $3)
-                     ON CONFLICT (bucket, key) DO UPDATE SET stats = excluded.stats",
-                    &[&bucket.as_bytes(), &key.as_bytes(), &value],
+                    "INSERT INTO access_stats (bucket, key, stats)
+                     SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) ORDER BY 1, 2
+                     ON CONFLICT DO NOTHING",
+                    &[&lb, &lk, &fresh],
+                )?;
+                let rows = tx.query(
+                    "SELECT s.bucket, s.key, s.stats FROM access_stats s
+                     JOIN unnest($1::bytea[], $2::bytea[]) AS t(bucket, key)
+                       ON s.bucket = t.bucket AND s.key = t.key
+                     ORDER BY s.bucket, s.key FOR UPDATE OF s",
+                    &[&lb, &lk],
+                )?;
+                let mut touched: BTreeMap<(String, String), AccessStats> = BTreeMap::new();
+                for row in &rows {
+                    let b = text(schema::STATS_NAME, tx.col(row, 0)?)?;
+                    let k = text(schema::STATS_NAME, tx.col(row, 1)?)?;
+                    let bytes: &[u8] = tx.col(row, 2)?;
+                    let at = first_at
+                        .get(&(b.as_str(), k.as_str()))
+                        .copied()
+                        .unwrap_or_default();
+                    // Stats are advisory: a row that does not decode starts over rather than block recording.
+                    let stats = serde_json::from_slice::<AccessStats>(bytes)
+                        .unwrap_or_else(|_| AccessStats::new_at(at));
+                    touched.insert((b, k), stats);
+                }
+                for event in events {
+                    if let Some(entry) =
+                        touched.get_mut(&(event.bucket.clone(), event.key.clone()))
+                    {
+                        entry.apply(event.kind, event.bytes, event.at_ms, half_life);
+                    }
+                }
+                let mut ub = Vec::with_capacity(touched.len());
+                let mut uk = Vec::with_capacity(touched.len());
+                let mut uv = Vec::with_capacity(touched.len());
+                for ((b, k), stats) in &touched {
+                    ub.push(b.as_bytes());
+                    uk.push(k.as_bytes());
+                    uv.push(schema::encode(tx.op, stats)?);
+                }
+                tx.exec(
+                    "UPDATE access_stats s SET stats = t.stats
+                     FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) AS t(bucket, key, stats)
+                     WHERE s.bucket = t.bucket AND s.key = t.key",
+                    &[&ub, &uk, &uv],
                 )?;
             }
             tx.exec(
@@ -1523,7 +1608,7 @@ impl Catalog for PgCatalog {
 
     fn stats(&self, bucket: &str, key: &str) -> Result<Option<AccessStats>> {
         schema::check_bucket_name(bucket)?;
-        self.read("stats", |tx| {
+        self.read_one("stats", |tx| {
             match tx.opt(
                 "SELECT stats FROM access_stats WHERE bucket = $1 AND key = $2",
                 &[&bucket.as_bytes(), &key.as_bytes()],
@@ -1540,14 +1625,14 @@ impl Catalog for PgCatalog {
     }
 
     fn access_log_len(&self) -> Result<u64> {
-        self.read("access_log_len", |tx| {
+        self.read_one("access_log_len", |tx| {
             Ok(tx.col::<i64>(&tx.one("SELECT count(*) FROM access_log", &[])?, 0)? as u64)
         })
     }
 
     fn access_log_since(&self, since_ms: i64, limit: usize) -> Result<Vec<AccessEvent>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read("access_log_since", |tx| {
+        self.read_one("access_log_since", |tx| {
             let rows = tx.query(
                 "SELECT at_ms, seq, event FROM access_log WHERE at_ms >= $1 ORDER BY at_ms, seq LIMIT $2",
                 &[&since_ms, &limit],
@@ -1600,7 +1685,7 @@ impl Catalog for PgCatalog {
     }
 
     fn lease(&self, name: &str) -> Result<Option<LeaseRecord>> {
-        self.read("lease", |tx| {
+        self.read_one("lease", |tx| {
             match tx.opt(
                 "SELECT holder, expires_ms FROM leases WHERE name = $1",
                 &[&name],

@@ -14,6 +14,7 @@
 //! * [`evaluate`]: `strata-loadtest evaluate`, a family of workloads over
 //!   several seeds through every policy, with the ratios that matter.
 
+pub mod catalog_bench;
 pub mod cli;
 pub mod driver;
 pub mod evaluate;

@@ -35,6 +35,24 @@ enum Cmd {
     Simulate(SimulateArgs),
     /// Simulate every workload of a family over several seeds: strata against Intelligent-Tiering and the oracle.
     Evaluate(EvaluateArgs),
+    /// Catalog operations per second: the embedded catalog (redb) and, with --catalog-url, PostgreSQL.
+    CatalogBench(CatalogBenchArgs),
+}
+
+#[derive(Args)]
+struct CatalogBenchArgs {
+    /// Also measure a PostgreSQL catalog (postgres://USER@HOST:PORT/DB), in a fresh schema of its own.
+    #[arg(long, env = "STRATA_CATALOG_URL", hide_env_values = true)]
+    catalog_url: Option<String>,
+    /// Threads calling the catalog at once (gateway requests in flight).
+    #[arg(long, default_value_t = 8)]
+    threads: usize,
+    /// Objects each thread puts (and gets back).
+    #[arg(long, default_value_t = 2000)]
+    ops: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -420,6 +438,51 @@ fn evaluate(a: &EvaluateArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn catalog_bench(a: &CatalogBenchArgs) -> Result<(), String> {
+    use loadtest::catalog_bench;
+    use std::sync::Arc;
+    let threads = a.threads.max(1);
+    let ops = a.ops.max(100);
+    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let redb = catalog::RedbCatalog::open(&dir.path().join("bench.redb"), Default::default())
+        .map_err(|e| format!("redb catalog: {e}"))?;
+    let mut results = catalog_bench::run("redb", Arc::new(redb), threads, ops)?;
+    if let Some(url) = &a.catalog_url {
+        let schema = format!(
+            "bench_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0)
+        );
+        let pg = catalog::PgCatalog::connect_in_schema(url, &schema, Default::default())
+            .map_err(|e| format!("postgres catalog: {e}"))?;
+        results.extend(catalog_bench::run("postgres", Arc::new(pg), threads, ops)?);
+        eprintln!(
+            "(PostgreSQL schema {schema} left in place; DROP SCHEMA {schema} CASCADE removes it)"
+        );
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<10} {:<30} {:>8} {:>10} {:>12}",
+        "catalog", "operation", "threads", "ops", "ops/s"
+    );
+    for r in &results {
+        println!(
+            "{:<10} {:<30} {:>8} {:>10} {:>12.0}",
+            r.catalog, r.op, r.threads, r.ops, r.ops_per_sec
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.cmd {
@@ -427,6 +490,7 @@ fn main() -> ExitCode {
         Cmd::Run(a) => run(a),
         Cmd::Simulate(a) => simulate(a),
         Cmd::Evaluate(a) => evaluate(a),
+        Cmd::CatalogBench(a) => catalog_bench(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
