@@ -15,6 +15,7 @@
 #   STRATA_SKIP_EMULATORS=1  do not start the cloud-storage emulators (scripts/emulators.sh)
 #   STRATA_SKIP_POSTGRES=1   do not start PostgreSQL (scripts/postgres.sh): the catalog suite then runs on redb
 #                        only and the cluster tests (tests/e2e/test_cluster.py) skip
+#   STRATA_SKIP_KAFKA=1      do not build/use the Kafka-API broker (scripts/kafka.sh): tests/e2e/test_events.py skips
 #   STRATA_SKIP_BROWSER=1    skip the dashboard's headless-Chromium test (tests/e2e/test_dashboard.py);
 #                        without it, a machine where chromium/chromium-driver cannot be installed fails
 #   STRATA_ARTIFACTS     where tests leave artifacts such as dashboard.png (default <repo>/artifacts)
@@ -155,6 +156,16 @@ if [ "${STRATA_SKIP_POSTGRES:-0}" != 1 ]; then
   bash "$ROOT/scripts/postgres.sh" start
   eval "$(bash "$ROOT/scripts/postgres.sh" env)"
   export STRATA_PG_REQUIRED=1
+fi
+
+# --------------------------------------------------------------------------
+# Tansu, a Kafka-API broker from crates.io, for the access-event tests (the tests start their own brokers).
+# Built once into $TOOLS/tansu (about 13 minutes on two cores), then reused.
+if [ "${STRATA_SKIP_KAFKA:-0}" != 1 ] && [ "${STRATA_SKIP_E2E:-0}" != 1 ]; then
+  section "Kafka-API broker (scripts/kafka.sh install)"
+  bash "$ROOT/scripts/kafka.sh" install
+  STRATA_TANSU_BIN="$(bash "$ROOT/scripts/kafka.sh" bin)"
+  export STRATA_TANSU_BIN STRATA_KAFKA_REQUIRED=1
 fi
 
 # --------------------------------------------------------------------------

@@ -29,6 +29,8 @@ pub struct EngineConfig {
     pub catalog_url: Option<String>,
     /// Where this node serves S3, as its heartbeat tells the other nodes (informational).
     pub node_addr: String,
+    /// Access events to Kafka (off without brokers).
+    pub events: crate::events::EventsSettings,
     /// Fault injection rules installed at start (changeable at run time).
     pub chaos: chaos::ChaosConfig,
     /// Retries of backend calls on 429/500/503/timeouts.
@@ -50,6 +52,7 @@ impl EngineConfig {
             catalog: CatalogSettings::default(),
             catalog_url: None,
             node_addr: String::new(),
+            events: crate::events::EventsSettings::default(),
             chaos: chaos::ChaosConfig::default(),
             retry: backends::retry::RetryPolicy::default(),
             scrub: ScrubSettings::default(),
@@ -197,6 +200,9 @@ impl EngineConfig {
             field: field.to_owned(),
             message,
         };
+        if let Some((field, message)) = self.events.invalid() {
+            return Err(invalid(field, message));
+        }
         let backends = self.effective_backends();
         let mut names = std::collections::HashSet::new();
         for (i, b) in backends.iter().enumerate() {

@@ -44,6 +44,11 @@ pub struct Core {
     pub shared_catalog: bool,
     /// This node's id and whether it leads the cluster (runs the singleton workers).
     pub leadership: crate::cluster::Leadership,
+    /// Access events to Kafka, when `[events]` names brokers.
+    pub events: Option<crate::events::EventSink>,
+    /// The events' receiving end until [`crate::Engine::start`] hands it to the publisher.
+    pub events_rx: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<crate::events::Event>>>,
+    pub events_settings: crate::events::EventsSettings,
 }
 
 impl Core {
@@ -94,6 +99,14 @@ impl Core {
             Duration::from_millis(config.catalog.flush_interval_ms),
             clock.clone(),
         );
+        let leadership = crate::cluster::Leadership::open(&config.data_dir, clock_now)?;
+        let (events, events_rx) = if config.events.enabled() {
+            let (sink, rx) =
+                crate::events::EventSink::new(&config.events, leadership.node_id.clone());
+            (Some(sink), Some(rx))
+        } else {
+            (None, None)
+        };
         Ok(Arc::new(Core {
             catalog,
             backends,
@@ -109,7 +122,10 @@ impl Core {
             retry_stats,
             placement,
             shared_catalog: config.catalog_url.is_some(),
-            leadership: crate::cluster::Leadership::open(&config.data_dir, clock_now)?,
+            leadership,
+            events,
+            events_rx: std::sync::Mutex::new(events_rx),
+            events_settings: config.events.clone(),
         }))
     }
 

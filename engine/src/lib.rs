@@ -23,6 +23,7 @@ pub mod cluster;
 pub mod config;
 pub mod core;
 pub mod error;
+pub mod events;
 pub mod metrics;
 pub mod model;
 pub mod mover;
@@ -153,6 +154,18 @@ impl Engine {
         let mut set = self.workers.lock().await;
         set.spawn(usage::run(core.clone(), self.usage.clone()));
         set.spawn(model::run(core.clone(), self.model.clone()));
+        let events_rx = core
+            .events_rx
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let (Some(sink), Some(rx)) = (&core.events, events_rx) {
+            set.spawn(events::run(
+                core.events_settings.clone(),
+                rx,
+                sink.stats.clone(),
+            ));
+        }
         let engine = self.clone();
         set.spawn(cluster::run(
             core.clone(),

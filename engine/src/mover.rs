@@ -261,10 +261,17 @@ pub async fn execute(strata: &Arc<Core>, handle: &MoverHandle, task: MoveTask) {
     match strata.with_catalog(move |c| c.commit_move(id, now)).await {
         Ok(t) if t.state == MoveState::Committed => {
             tracing::info!(task = t.id, bucket = %t.bucket, key = %t.key, to = ?t.to, "move committed");
+            publish_move(
+                strata,
+                &t,
+                200,
+                format!("{} -> {}", t.from.join(","), t.to.join(",")),
+            );
             handle.hook(MoveState::Committed, &t).await;
         }
         Ok(t) => {
             tracing::info!(task = t.id, reason = ?t.reason, "move aborted at commit");
+            publish_move(strata, &t, 409, t.reason.clone().unwrap_or_default());
             cleanup(&destinations, &rec.parts).await;
         }
         Err(e) => {
@@ -279,6 +286,25 @@ pub async fn execute(strata: &Arc<Core>, handle: &MoverHandle, task: MoveTask) {
             )
             .await;
         }
+    }
+}
+
+/// The event of a move's commit (200) or abort at commit (409), when events are on.
+fn publish_move(strata: &Core, task: &catalog::MoveTask, status: u16, detail: String) {
+    if let Some(sink) = &strata.events {
+        let now = strata.clock.now_ms();
+        sink.publish(crate::events::Event {
+            bucket: task.bucket.clone(),
+            key: task.key.clone(),
+            version: Some(task.generation),
+            size: task.bytes,
+            op: "Move".to_owned(),
+            status,
+            latency_ms: (now - task.created_ms).max(0) as f64,
+            node: sink.node.clone(),
+            time_ms: now,
+            detail: Some(detail),
+        });
     }
 }
 

@@ -27,6 +27,43 @@ pub async fn render(engine: &Engine) -> String {
     ] {
         let _ = writeln!(out, "strata_access_events_total{{fate=\"{fate}\"}} {n}");
     }
+    if let Some(events) = &s.events {
+        header(
+            &mut out,
+            "strata_kafka_events_total",
+            "counter",
+            "events to Kafka by fate (published, dropped: buffer full)",
+        );
+        let st = &events.stats;
+        for (fate, n) in [
+            ("published", st.published.load(Relaxed)),
+            ("dropped", st.dropped.load(Relaxed)),
+        ] {
+            let _ = writeln!(out, "strata_kafka_events_total{{fate=\"{fate}\"}} {n}");
+        }
+        header(
+            &mut out,
+            "strata_kafka_send_failures_total",
+            "counter",
+            "produce calls or connections to the broker that failed (and were retried)",
+        );
+        let _ = writeln!(
+            out,
+            "strata_kafka_send_failures_total {}",
+            st.send_failures.load(Relaxed)
+        );
+        header(
+            &mut out,
+            "strata_kafka_events_queued",
+            "gauge",
+            "events waiting for the broker",
+        );
+        let _ = writeln!(
+            out,
+            "strata_kafka_events_queued {}",
+            st.queued.load(Relaxed)
+        );
+    }
     header(
         &mut out,
         "strata_access_recording_lag_ms",

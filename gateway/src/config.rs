@@ -46,6 +46,8 @@ pub struct Config {
     pub scrub: ScrubSettings,
     /// The placement planner.
     pub planner: engine::config::PlannerSettings,
+    /// Access events to Kafka: `kafka_brokers = ["127.0.0.1:9092"]`, `topic = "strata.events"`.
+    pub events: engine::events::EventsSettings,
 }
 
 /// One S3 user.
@@ -87,6 +89,7 @@ impl Default for Config {
             retry: backends::retry::RetryPolicy::default(),
             scrub: ScrubSettings::default(),
             planner: engine::config::PlannerSettings::default(),
+            events: engine::events::EventsSettings::default(),
         }
     }
 }
@@ -115,6 +118,7 @@ impl Config {
             catalog: self.catalog.clone(),
             catalog_url: self.catalog_url.clone(),
             node_addr: self.s3_addr.to_string(),
+            events: self.events.clone(),
             chaos: self.chaos.clone(),
             retry: self.retry.clone(),
             scrub: self.scrub.clone(),
@@ -416,7 +420,7 @@ max_count = 100
             prop_assert!(e.contains("chaos.rules[0].fault.status"), "{}", e);
 
             let known = ["data_dir", "s3_addr", "admin_addr", "region", "domains", "users", "backends", "placement",
-                "catalog", "catalog_url", "chaos", "retry", "scrub", "planner"];
+                "catalog", "catalog_url", "chaos", "retry", "scrub", "planner", "events"];
             if !known.contains(&key.as_str()) {
                 let text = format!("{key} = 1\n{VALID}");
                 let e = load(&text).expect_err("unknown field accepted");

@@ -98,11 +98,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 Ok((sock, _)) => {
                     let service = service.clone();
                     let metrics = strata.metrics.clone();
+                    let events = strata.events.clone();
                     let svc = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                         let slot = crate::request_metrics::OpSlot::default();
                         req.extensions_mut().insert(slot.clone());
+                        let request_bytes = req
+                            .headers()
+                            .get(http::header::CONTENT_LENGTH)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .unwrap_or(0);
                         let fut = hyper::service::Service::call(&service, req);
-                        crate::request_metrics::observe(metrics.clone(), slot, fut)
+                        crate::request_metrics::observe(metrics.clone(), events.clone(), slot, request_bytes, fut)
                     });
                     let conn = http.serve_connection(TokioIo::new(sock), svc).into_owned();
                     let conn = graceful.watch(conn);

@@ -82,8 +82,15 @@ impl S3Access for StrataAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         // Tell the metrics layer which operation this request is.
         let op = cx.s3_op().name().to_owned();
+        let (bucket, key) = match cx.s3_path() {
+            s3s::path::S3Path::Root => (String::new(), String::new()),
+            s3s::path::S3Path::Bucket { bucket } => (bucket.to_string(), String::new()),
+            s3s::path::S3Path::Object { bucket, key } => (bucket.to_string(), key.to_string()),
+        };
         if let Some(slot) = cx.extensions_mut().get::<crate::request_metrics::OpSlot>() {
-            let _ = slot.0.set(op);
+            let _ = slot
+                .0
+                .set(crate::request_metrics::RequestTarget { op, bucket, key });
         }
         let Some(creds) = cx.credentials() else {
             return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
