@@ -57,6 +57,21 @@ pub struct BlobInfo {
 struct KeyState {
     keyring: RwLock<Keyring>,
     path: Option<PathBuf>,
+    /// Where the keyring lives when it is shared by several nodes (instead of `path`).
+    shared: Option<Arc<dyn KeyringStore>>,
+}
+
+/// A keyring kept outside this process, shared by every node of a cluster (the gateway keeps it in the shared
+/// catalog, sealed with the cluster's master key). Calls block (the gateway makes them from blocking contexts or
+/// rarely: at start, at rotation, and when a blob names a key this node has not seen yet).
+pub trait KeyringStore: Send + Sync {
+    /// The stored keyring of `backend`, or a new one stored now if there is none (one node wins a race; the
+    /// others load its keyring).
+    fn load_or_create(&self, backend: &str) -> Result<Keyring, String>;
+    /// The stored keyring of `backend`, if any.
+    fn load(&self, backend: &str) -> Result<Option<Keyring>, String>;
+    /// Replaces `previous` with `next`; fails if the stored keyring is no longer `previous` (another node rotated).
+    fn replace(&self, backend: &str, previous: &Keyring, next: &Keyring) -> Result<(), String>;
 }
 
 /// One storage backend: a named store with a tier profile and a keyring.
@@ -101,6 +116,7 @@ impl Backend {
             keys: Arc::new(KeyState {
                 keyring: RwLock::new(keyring),
                 path: keyring_path,
+                shared: None,
             }),
             frame_size: DEFAULT_FRAME_SIZE,
         }
@@ -182,6 +198,58 @@ impl Backend {
         ))
     }
 
+    /// A backend over the store `spec` describes (as [`Backend::open`]) whose keyring lives in `keys`, shared
+    /// with the other nodes of a cluster: loaded (or created) there now, rotated there, and reloaded from there
+    /// when a blob names a key this node has not seen yet ([`Backend::refresh_keys`]).
+    pub fn open_shared(
+        name: impl Into<String>,
+        profile: TierProfile,
+        spec: &StoreSpec,
+        data_dir: &FsPath,
+        keys: Arc<dyn KeyringStore>,
+    ) -> Result<Backend, BackendError> {
+        let name = name.into();
+        let store = build_store_with_env(&name, spec, data_dir, &|var| std::env::var(var).ok())?;
+        let keyring = keys
+            .load_or_create(&name)
+            .map_err(|reason| BackendError::Key {
+                backend: name.clone(),
+                reason: format!("cannot load the shared keyring: {reason}"),
+            })?;
+        let mut backend = Backend::new(name, profile, store, keyring, None);
+        if let Some(state) = Arc::get_mut(&mut backend.keys) {
+            state.shared = Some(keys);
+        }
+        Ok(backend)
+    }
+
+    /// Reloads a shared keyring (see [`Backend::open_shared`]) and adopts it when it holds keys this node lacks
+    /// (another node rotated). Returns whether the keyring changed; `Ok(false)` for a backend without one.
+    pub fn refresh_keys(&self) -> Result<bool, BackendError> {
+        let Some(shared) = &self.keys.shared else {
+            return Ok(false);
+        };
+        let loaded = shared
+            .load(&self.name)
+            .map_err(|reason| BackendError::Key {
+                backend: self.name.to_string(),
+                reason: format!("cannot reload the shared keyring: {reason}"),
+            })?;
+        let Some(loaded) = loaded else {
+            return Ok(false);
+        };
+        let mut guard = self
+            .keys
+            .keyring
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if loaded.ids() == guard.ids() && loaded.active_id() == guard.active_id() {
+            return Ok(false);
+        }
+        *guard = loaded;
+        Ok(true)
+    }
+
     /// An in-memory backend with a fresh, unpersisted keyring (tests, demos).
     pub fn memory(name: impl Into<String>, profile: TierProfile) -> Backend {
         Backend::new(
@@ -248,6 +316,14 @@ impl Backend {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut next = guard.clone();
         let id = next.rotate();
+        if let Some(shared) = &self.keys.shared {
+            shared
+                .replace(&self.name, &guard, &next)
+                .map_err(|reason| BackendError::Key {
+                    backend: self.name.to_string(),
+                    reason: format!("cannot store the rotated keyring: {reason}"),
+                })?;
+        }
         if let Some(path) = &self.keys.path {
             next.save(path).map_err(|source| BackendError::Keyring {
                 backend: self.name.to_string(),
@@ -517,8 +593,15 @@ impl Backend {
         Ok(header)
     }
 
-    /// The cipher for the key a header names.
+    /// The cipher for the key a header names. A key this node lacks may be one another node of the cluster
+    /// just added: the shared keyring is reloaded once before giving up.
     fn key_for(&self, header: &SealHeader) -> Result<FrameKey, BackendError> {
+        if let Some(key) = self.keyring().key(header.key_id) {
+            return Ok(key.clone());
+        }
+        if self.keys.shared.is_some() {
+            self.refresh_keys()?;
+        }
         self.keyring()
             .key(header.key_id)
             .cloned()

@@ -170,6 +170,28 @@ impl Keyring {
         &self.keys[&self.active].key
     }
 
+    /// The keyring in its file format (JSON; key material in the clear: seal it before storing it anywhere
+    /// but a 0600 file).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, KeyError> {
+        serde_json::to_vec(&self.file()).map_err(KeyError::Serialize)
+    }
+
+    /// Parses and validates bytes made by [`Keyring::to_bytes`]; `origin` names where they came from in errors.
+    pub fn from_bytes(origin: &str, raw: &[u8]) -> Result<Keyring, KeyError> {
+        Self::parse(Path::new(origin), raw)
+    }
+
+    fn file(&self) -> KeyringFile {
+        KeyringFile {
+            active: self.active,
+            keys: self
+                .keys
+                .iter()
+                .map(|(id, e)| (*id, e.encoded.clone()))
+                .collect(),
+        }
+    }
+
     /// Parses and validates a keyring file's bytes.
     fn parse(path: &Path, raw: &[u8]) -> Result<Keyring, KeyError> {
         let file: KeyringFile = serde_json::from_slice(raw).map_err(|source| KeyError::Parse {
@@ -214,15 +236,7 @@ impl Keyring {
     /// Writes this keyring to a new 0600 temp file next to `path`, fsynced,
     /// and returns the temp file's path.
     fn write_temp(&self, path: &Path) -> Result<PathBuf, KeyError> {
-        let file = KeyringFile {
-            active: self.active,
-            keys: self
-                .keys
-                .iter()
-                .map(|(id, e)| (*id, e.encoded.clone()))
-                .collect(),
-        };
-        let json = serde_json::to_vec_pretty(&file).map_err(KeyError::Serialize)?;
+        let json = serde_json::to_vec_pretty(&self.file()).map_err(KeyError::Serialize)?;
         let io = |what: &'static str| {
             move |source| KeyError::Io {
                 path: path.to_path_buf(),

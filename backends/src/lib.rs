@@ -25,7 +25,9 @@ pub mod retry;
 pub mod seal;
 mod storage_class;
 
-pub use backend::{Backend, BlobInfo, SealedWriter, WRITE_CHUNK_SIZE, WRITE_MAX_IN_FLIGHT};
+pub use backend::{
+    Backend, BlobInfo, KeyringStore, SealedWriter, WRITE_CHUNK_SIZE, WRITE_MAX_IN_FLIGHT,
+};
 pub use cloud::{
     AzureSpec, GcsSpec, LocalSpec, S3Spec, StoreSpec, build_store, build_store_with_env,
 };

@@ -6,7 +6,7 @@ use redb::ReadableTable;
 
 use crate::RedbCatalog;
 use crate::error::{Result, StorageContext};
-use crate::schema::{self, LEASES, LEASES_NAME, NODES, NODES_NAME};
+use crate::schema::{self, LEASES, LEASES_NAME, NODES, NODES_NAME, SECRETS};
 use crate::{LeaseRecord, NodeRecord};
 
 impl RedbCatalog {
@@ -95,5 +95,25 @@ impl RedbCatalog {
             out.push(schema::decode(NODES_NAME, || id, v.value())?);
         }
         Ok((out, schema::now_ms()))
+    }
+
+    pub fn secret(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        const OP: &str = "secret";
+        let txn = self.read_txn(OP)?;
+        let table = txn.open_table(SECRETS).ctx(OP)?;
+        Ok(table.get(name).ctx(OP)?.map(|v| v.value().to_vec()))
+    }
+
+    pub fn swap_secret(&self, name: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool> {
+        const OP: &str = "swap_secret";
+        self.write_durable(OP, |txn| {
+            let mut table = txn.open_table(SECRETS).ctx(OP)?;
+            let current = table.get(name).ctx(OP)?.map(|v| v.value().to_vec());
+            if current.as_deref() != expected {
+                return Ok(false);
+            }
+            table.insert(name, value).ctx(OP)?;
+            Ok(true)
+        })
     }
 }

@@ -75,6 +75,7 @@ impl RedbCatalog {
             txn.open_table(MOVES).ctx(OP)?;
             txn.open_table(schema::LEASES).ctx(OP)?;
             txn.open_table(schema::NODES).ctx(OP)?;
+            txn.open_table(schema::SECRETS).ctx(OP)?;
             let mut meta = txn.open_table(META).ctx(OP)?;
             match schema::read_counter(&meta, META_SCHEMA_VERSION, OP)? {
                 0 => {
@@ -269,5 +270,7 @@ impl crate::Catalog for RedbCatalog {
         lease(&self, name: &str) -> Result<Option<crate::LeaseRecord>>;
         heartbeat(&self, node: crate::NodeRecord) -> Result<crate::NodeRecord>;
         nodes(&self) -> Result<(Vec<crate::NodeRecord>, i64)>;
+        secret(&self, name: &str) -> Result<Option<Vec<u8>>>;
+        swap_secret(&self, name: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool>;
     }
 }

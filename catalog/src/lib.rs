@@ -303,6 +303,16 @@ pub trait Catalog: Send + Sync {
 
     /// Every node that ever sent a heartbeat, by id, and the catalog's clock now (to age the heartbeats).
     fn nodes(&self) -> Result<(Vec<NodeRecord>, i64)>;
+
+    // ---- cluster: shared secrets ----
+
+    /// The value stored under `name` (opaque bytes: the cluster stores backend keyrings and credentials sealed
+    /// with its master key), or `None`.
+    fn secret(&self, name: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Compare-and-swap: stores `value` under `name` only if the current value is `expected` (`None`: absent).
+    /// Returns whether it stored; on `false` nothing changed (another node won the race: read it again).
+    fn swap_secret(&self, name: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool>;
 }
 
 impl CatalogConfig {

@@ -55,7 +55,7 @@ pub const MAX_CONNECTIONS: usize = 16;
 const MAX_ATTEMPTS: u32 = 50;
 
 /// Schema version this build writes; a database with a newer one is refused.
-pub const PG_SCHEMA_VERSION: i64 = 2;
+pub const PG_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// `MIGRATIONS[i]` brings the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -89,6 +89,9 @@ const MIGRATIONS: &[&str] = &[
     r"
     CREATE TABLE leases (name text PRIMARY KEY, holder text NOT NULL, expires_ms bigint NOT NULL);
     CREATE TABLE nodes (node text PRIMARY KEY, record bytea NOT NULL);
+",
+    r"
+    CREATE TABLE secrets (name text PRIMARY KEY, value bytea NOT NULL);
 ",
 ];
 
@@ -1726,6 +1729,34 @@ impl Catalog for PgCatalog {
                 })
                 .collect::<Result<Vec<NodeRecord>>>()?;
             Ok((nodes, now))
+        })
+    }
+
+    fn secret(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.read_one("secret", |tx| {
+            match tx.opt("SELECT value FROM secrets WHERE name = $1", &[&name])? {
+                Some(row) => Ok(Some(tx.col::<Vec<u8>>(&row, 0)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn swap_secret(&self, name: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool> {
+        self.write("swap_secret", |tx| {
+            let current: Option<Vec<u8>> =
+                match tx.opt("SELECT value FROM secrets WHERE name = $1", &[&name])? {
+                    Some(row) => Some(tx.col(&row, 0)?),
+                    None => None,
+                };
+            if current.as_deref() != expected {
+                return Ok(false);
+            }
+            tx.exec(
+                "INSERT INTO secrets (name, value) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                &[&name, &value],
+            )?;
+            Ok(true)
         })
     }
 }

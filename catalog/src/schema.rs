@@ -17,6 +17,7 @@
 //! | `moves`        | move id (u64)                                    | JSON [`MoveTask`]     |
 //! | `leases`       | lease name                                       | JSON [`LeaseRecord`]  |
 //! | `nodes`        | node id                                          | JSON [`NodeRecord`]   |
+//! | `secrets`      | secret name                                      | opaque bytes          |
 //!
 //! Bucket names never contain NUL (enforced by [`object_key`]), so the first 0x00 in an `objects` key
 //! separates bucket from key, and a range scan over `bucket + 0x00 ..` yields the bucket's keys in
@@ -57,6 +58,7 @@ pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 pub(crate) const MOVES: TableDefinition<u64, &[u8]> = TableDefinition::new("moves");
 pub(crate) const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases");
 pub(crate) const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
+pub(crate) const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 
 /// Table names as used in [`CatalogError::Corrupt`].
 pub(crate) const BUCKETS_NAME: &str = "buckets";

@@ -179,3 +179,29 @@ fn one_lease_holder_among_racing_takers() {
         .count();
     assert_eq!(winners, 1);
 }
+
+#[test]
+fn secrets_are_compare_and_swapped() {
+    let (_dir, cat) = open_temp();
+    assert_eq!(cat.secret("keyring/hot").unwrap(), None);
+    assert!(cat.swap_secret("keyring/hot", None, b"one").unwrap());
+    // A second creator loses and changes nothing.
+    assert!(!cat.swap_secret("keyring/hot", None, b"other").unwrap());
+    assert_eq!(
+        cat.secret("keyring/hot").unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
+    assert!(
+        !cat.swap_secret("keyring/hot", Some(b"stale"), b"two")
+            .unwrap()
+    );
+    assert!(
+        cat.swap_secret("keyring/hot", Some(b"one"), b"two")
+            .unwrap()
+    );
+    assert_eq!(
+        cat.secret("keyring/hot").unwrap().as_deref(),
+        Some(&b"two"[..])
+    );
+    assert_eq!(cat.secret("credentials").unwrap(), None);
+}

@@ -103,6 +103,23 @@ async fn beat(strata: &Core, s3_addr: &str) -> bool {
             c.acquire_lease(LEADER_LEASE, &id, ttl)
         })
         .await;
+    if strata.shared_catalog {
+        // Adopt keys another node added (a rotation there): new blobs here are sealed with the new active key too.
+        let backends = strata.backends.clone();
+        let refreshed = tokio::task::spawn_blocking(move || {
+            for b in &backends {
+                match b.refresh_keys() {
+                    Ok(true) => tracing::info!(backend = b.name(), active = b.active_key_id(), "adopted the cluster's rotated keyring"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(backend = b.name(), error = %e, "cannot reload the shared keyring"),
+                }
+            }
+        })
+        .await;
+        if let Err(e) = refreshed {
+            tracing::warn!(error = %e, "keyring refresh task failed");
+        }
+    }
     match outcome {
         Ok(lease) => lease.is_some(),
         Err(e) => {

@@ -27,6 +27,9 @@ pub struct EngineConfig {
     /// The shared catalog of a cluster (`postgres://USER[:PASSWORD]@HOST:PORT/DB`); `None`: the embedded redb
     /// catalog in `data_dir`.
     pub catalog_url: Option<String>,
+    /// The cluster's master key: seals what the shared catalog stores (backend keyrings). Required with
+    /// `catalog_url`.
+    pub master_key: Option<crate::secrets::MasterKey>,
     /// Where this node serves S3, as its heartbeat tells the other nodes (informational).
     pub node_addr: String,
     /// Access events to Kafka (off without brokers).
@@ -51,6 +54,7 @@ impl EngineConfig {
             placement: PlacementConfig::default(),
             catalog: CatalogSettings::default(),
             catalog_url: None,
+            master_key: None,
             node_addr: String::new(),
             events: crate::events::EventsSettings::default(),
             chaos: chaos::ChaosConfig::default(),

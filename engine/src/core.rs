@@ -80,7 +80,21 @@ impl Core {
         chaos
             .set(config.chaos.clone())
             .map_err(|e| anyhow::anyhow!("invalid [chaos] section: {e}"))?;
-        let (backends, local_roots, retry_stats) = open_backends(config, &config.data_dir, &chaos)?;
+        let shared_keys = match (&config.catalog_url, &config.master_key) {
+            (None, _) => None,
+            (Some(_), Some(master)) => Some(Arc::new(crate::secrets::SharedKeyrings {
+                catalog: catalog.clone(),
+                master: master.clone(),
+            })),
+            (Some(_), None) => {
+                return Err(anyhow::anyhow!(
+                    "a shared catalog needs the cluster's master key, which seals the backend keys it stores: \
+                     set STRATA_MASTER_KEY (or master_key_file in the config); `strata cluster init` prints a new one"
+                ));
+            }
+        };
+        let (backends, local_roots, retry_stats) =
+            open_backends(config, &config.data_dir, &chaos, shared_keys)?;
         let placement = config.placement()?;
         let initial_placement = placement
             .initial
@@ -180,6 +194,7 @@ fn open_backends(
     config: &EngineConfig,
     data_dir: &Path,
     chaos: &Arc<chaos::Chaos>,
+    shared_keys: Option<Arc<crate::secrets::SharedKeyrings>>,
 ) -> anyhow::Result<Opened> {
     let keys_dir = data_dir.join("keys");
     std::fs::create_dir_all(&keys_dir)?;
@@ -190,8 +205,17 @@ fn open_backends(
         let profile =
             resolve_profile(&b).map_err(|m| anyhow::anyhow!("backend {}: {m}", b.name))?;
         let keyring = keys_dir.join(format!("{}.json", b.name));
-        let backend = Backend::open(b.name.clone(), profile, &b.store, data_dir, &keyring)
-            .map_err(|e| anyhow::anyhow!("backend {}: {e}", b.name))?;
+        let backend = match &shared_keys {
+            Some(keys) => Backend::open_shared(
+                b.name.clone(),
+                profile,
+                &b.store,
+                data_dir,
+                keys.clone() as Arc<dyn backends::KeyringStore>,
+            ),
+            None => Backend::open(b.name.clone(), profile, &b.store, data_dir, &keyring),
+        }
+        .map_err(|e| anyhow::anyhow!("backend {}: {e}", b.name))?;
         let chaotic = chaos::wrap(backend.store().clone(), backend.name(), chaos);
         let (retrying, stats) =
             backends::retry::wrap(chaotic, backend.name(), config.retry.clone());

@@ -35,6 +35,7 @@ pub mod recovery;
 pub mod reseal;
 pub mod scan;
 pub mod scrub;
+pub mod secrets;
 pub mod usage;
 
 use std::sync::Arc;

@@ -841,7 +841,8 @@ pub enum ClusterCmd {
         #[command(flatten)]
         admin: AdminOpts,
     },
-    /// Create (or migrate) the shared catalog's schema in PostgreSQL, then print its version.
+    /// Create (or migrate) the shared catalog's schema in PostgreSQL and the cluster's root credentials, sealed
+    /// with the master key (STRATA_MASTER_KEY; without it a new master key is made and printed, once).
     Init {
         /// postgres://USER[:PASSWORD]@HOST:PORT/DB
         #[arg(long, env = "STRATA_CATALOG_URL", hide_env_values = true)]
@@ -853,12 +854,37 @@ pub enum ClusterCmd {
 pub async fn cluster(cmd: ClusterCmd) -> anyhow::Result<()> {
     match cmd {
         ClusterCmd::Init { catalog_url } => {
-            let version = tokio::task::spawn_blocking(move || {
+            let (new_master, master) = match std::env::var("STRATA_MASTER_KEY") {
+                Ok(v) if !v.is_empty() => (
+                    None,
+                    engine::secrets::MasterKey::parse(&v).map_err(anyhow::Error::msg)?,
+                ),
+                _ => {
+                    let text = engine::secrets::MasterKey::generate();
+                    let key =
+                        engine::secrets::MasterKey::parse(&text).map_err(anyhow::Error::msg)?;
+                    (Some(text), key)
+                }
+            };
+            let (version, creds) = tokio::task::spawn_blocking(move || {
                 let catalog = catalog::PgCatalog::connect(&catalog_url, Default::default())?;
-                catalog.schema_version()
+                let creds = crate::credentials::load_or_create_shared(&catalog, &master)?;
+                anyhow::Ok((catalog.schema_version()?, creds))
             })
             .await??;
             println!("catalog schema ready (version {version})");
+            if let Some(text) = new_master {
+                println!("new master key (give it to every node; it is not stored anywhere):");
+                println!("  export STRATA_MASTER_KEY={text}");
+            }
+            if creds.generated {
+                println!("root credentials (stored in the catalog, sealed with the master key):");
+                println!("  access key:  {}", creds.credentials.access_key);
+                println!("  secret key:  {}", creds.credentials.secret_key);
+                println!("  admin token: {}", creds.credentials.admin_token);
+            } else {
+                println!("root credentials already exist in the catalog");
+            }
             Ok(())
         }
         ClusterCmd::Status { admin } => {

@@ -37,6 +37,9 @@ pub struct Config {
     /// The shared catalog of a cluster: `postgres://USER[:PASSWORD]@HOST:PORT/DB`. Without it, the embedded
     /// redb catalog in `data_dir`. Overridden by `--catalog-url` / `STRATA_CATALOG_URL`.
     pub catalog_url: Option<String>,
+    /// File holding the cluster's master key (a Fernet key), which seals the backend keys and credentials the
+    /// shared catalog stores. `STRATA_MASTER_KEY` overrides it. Required with `catalog_url`.
+    pub master_key_file: Option<PathBuf>,
     /// Fault injection rules installed at start (changeable at run time through the admin API).
     pub chaos: chaos::ChaosConfig,
     /// Retries of backend calls on 429/500/503/timeouts: `max_attempts`, `base_ms`, `max_delay_ms`,
@@ -85,6 +88,7 @@ impl Default for Config {
             placement: PlacementConfig::default(),
             catalog: CatalogSettings::default(),
             catalog_url: None,
+            master_key_file: None,
             chaos: chaos::ChaosConfig::default(),
             retry: backends::retry::RetryPolicy::default(),
             scrub: ScrubSettings::default(),
@@ -108,6 +112,23 @@ impl Config {
         Ok(config)
     }
 
+    /// The cluster's master key: `STRATA_MASTER_KEY`, else the contents of `master_key_file`, else none.
+    pub fn master_key(&self) -> Result<Option<engine::secrets::MasterKey>, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            field: "master_key_file".to_owned(),
+            message,
+        };
+        let text = match (std::env::var("STRATA_MASTER_KEY"), &self.master_key_file) {
+            (Ok(v), _) if !v.is_empty() => v,
+            (_, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?,
+            _ => return Ok(None),
+        };
+        engine::secrets::MasterKey::parse(&text)
+            .map(Some)
+            .map_err(|m| invalid(format!("{m} (STRATA_MASTER_KEY or the file)")))
+    }
+
     /// The engine's sections of this configuration.
     pub fn engine(&self) -> EngineConfig {
         EngineConfig {
@@ -117,6 +138,8 @@ impl Config {
             placement: self.placement.clone(),
             catalog: self.catalog.clone(),
             catalog_url: self.catalog_url.clone(),
+            // Read from the environment or a file by `master_key()`, at start.
+            master_key: None,
             node_addr: self.s3_addr.to_string(),
             events: self.events.clone(),
             chaos: self.chaos.clone(),
@@ -420,7 +443,7 @@ max_count = 100
             prop_assert!(e.contains("chaos.rules[0].fault.status"), "{}", e);
 
             let known = ["data_dir", "s3_addr", "admin_addr", "region", "domains", "users", "backends", "placement",
-                "catalog", "catalog_url", "chaos", "retry", "scrub", "planner", "events"];
+                "catalog", "catalog_url", "master_key_file", "chaos", "retry", "scrub", "planner", "events"];
             if !known.contains(&key.as_str()) {
                 let text = format!("{key} = 1\n{VALID}");
                 let e = load(&text).expect_err("unknown field accepted");

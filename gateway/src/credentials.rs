@@ -46,10 +46,43 @@ fn generate() -> RootCredentials {
     }
 }
 
+/// The name of the cluster's credentials in the shared catalog.
+const SHARED: &str = "credentials";
+
+/// A cluster's credentials: stored in the shared catalog sealed with the master key, created by the first node
+/// (or `strata cluster init`) and loaded by every other; then the environment overrides apply.
+pub fn load_or_create_shared(
+    catalog: &dyn catalog::Catalog,
+    master: &engine::secrets::MasterKey,
+) -> anyhow::Result<Loaded> {
+    let open = |sealed: &[u8]| -> anyhow::Result<RootCredentials> {
+        let plain = master
+            .open(sealed)
+            .map_err(|e| anyhow::anyhow!("the cluster's credentials: {e}"))?;
+        Ok(serde_json::from_slice(&plain)?)
+    };
+    let (credentials, generated) = match catalog.secret(SHARED)? {
+        Some(sealed) => (open(&sealed)?, false),
+        None => {
+            let c = generate();
+            let sealed = master.seal(&serde_json::to_vec(&c)?);
+            if catalog.swap_secret(SHARED, None, &sealed)? {
+                (c, true)
+            } else {
+                let sealed = catalog
+                    .secret(SHARED)?
+                    .ok_or_else(|| anyhow::anyhow!("the cluster's credentials vanished"))?;
+                (open(&sealed)?, false)
+            }
+        }
+    };
+    with_overrides(credentials, generated)
+}
+
 /// Loads the stored credentials (creating them on first start), then applies the environment overrides.
 pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Loaded> {
     let path = data_dir.join(FILE);
-    let (mut credentials, generated) = match std::fs::read(&path) {
+    let (credentials, generated) = match std::fs::read(&path) {
         Ok(bytes) => (
             serde_json::from_slice::<RootCredentials>(&bytes).map_err(|e| {
                 anyhow::anyhow!("{} is not valid credentials JSON: {e}", path.display())
@@ -63,6 +96,11 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Loaded> {
         }
         Err(e) => return Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
     };
+    with_overrides(credentials, generated)
+}
+
+/// Replaces stored values with `STRATA_ACCESS_KEY`, `STRATA_SECRET_KEY` and `STRATA_ADMIN_TOKEN` when set.
+fn with_overrides(mut credentials: RootCredentials, generated: bool) -> anyhow::Result<Loaded> {
     let mut overridden = Vec::new();
     for (var, field) in [
         ("STRATA_ACCESS_KEY", &mut credentials.access_key),

@@ -20,12 +20,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
     })?;
-    let creds = credentials::load_or_create(&config.data_dir)?;
+    let mut engine_config = config.engine();
+    engine_config.master_key = config.master_key()?;
+    let engine = Engine::open_with(&engine_config, Clock::system(), test_hooks())?;
+    let strata = engine.core.clone();
+    let creds = match &engine_config.master_key {
+        Some(master) if strata.shared_catalog => {
+            let (catalog, master) = (strata.catalog.clone(), master.clone());
+            tokio::task::spawn_blocking(move || {
+                credentials::load_or_create_shared(&*catalog, &master)
+            })
+            .await??
+        }
+        _ => credentials::load_or_create(&config.data_dir)?,
+    };
     if creds.generated {
-        println!(
-            "Strata generated root credentials (stored in {}/credentials.json, mode 0600):",
-            config.data_dir.display()
-        );
+        if strata.shared_catalog {
+            println!(
+                "Strata generated the cluster's root credentials (stored in the shared catalog, sealed):"
+            );
+        } else {
+            println!(
+                "Strata generated root credentials (stored in {}/credentials.json, mode 0600):",
+                config.data_dir.display()
+            );
+        }
         println!("  access key:  {}", creds.credentials.access_key);
         println!("  secret key:  {}", creds.credentials.secret_key);
         println!("  admin token: {}", creds.credentials.admin_token);
@@ -38,8 +57,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let root = creds.credentials;
 
-    let engine = Engine::open_with(&config.engine(), Clock::system(), test_hooks())?;
-    let strata = engine.core.clone();
     let report = engine.recover().await?;
     tracing::info!(?report, "start-up recovery done");
 

@@ -5,15 +5,16 @@ env file sets STRATA_PG_URL), and nodes with their own data directories over one
 What a node writes is visible on every other node at once; one node leads (runs the mover, planner, reaper)
 and another takes over within 30 s when the leader is killed with SIGKILL.
 
-The backend keys are copied from the first node's data directory to the others: keeping them in the catalog
-(wrapped by a master key) is not built yet (README, "Not finished").
+Every node is given the cluster's master key (STRATA_MASTER_KEY); the backend keyrings and the root credentials
+live in the catalog, sealed with it.
 """
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import os
-import shutil
+import re
 import subprocess
 import time
 import uuid
@@ -55,6 +56,7 @@ class Cluster:
         self.binary, self.workdir, self.url = binary, workdir, url
         self.shared = workdir / "shared-disk"
         self.shared.mkdir(parents=True)
+        self.master_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
         self.nodes: list[e2e.Gateway] = []
 
     def config(self) -> str:
@@ -77,11 +79,10 @@ initial = ["disk"]
         data = wd / "data"
         data.mkdir(parents=True)
         (wd / "strata.toml").write_text(self.config())
-        if self.nodes:
-            shutil.copytree(self.nodes[0].data_dir / "keys", data / "keys")
         gw = e2e.Gateway(endpoint="", admin_url=None, token=e2e.ADMIN_TOKEN, access_key=e2e.ACCESS_KEY,
                          secret_key=e2e.SECRET_KEY, data_dir=data, log_path=wd / "gateway.log", workdir=wd,
-                         binary=self.binary, extra_args=["--config", str(wd / "strata.toml")])
+                         binary=self.binary, extra_args=["--config", str(wd / "strata.toml")],
+                         extra_env={"STRATA_MASTER_KEY": self.master_key})
         gw.start()
         self.nodes.append(gw)
         return gw
@@ -227,17 +228,74 @@ def test_one_leader_and_a_takeover_within_30s_after_kill9(cluster, strata_bin):
     assert cluster_status(leader)["leader"] == st["leader"]
 
 
-def test_cluster_init_creates_the_schema_and_a_bad_url_is_a_clear_error(strata_bin, catalog_url):
+def test_keys_and_credentials_live_sealed_in_the_catalog_and_rotation_reaches_every_node(cluster):
+    a, b = cluster.add(), cluster.add()
+    sa, sb = a.client(), b.client()
+    bucket = e2e.unique_bucket("cl")
+    sa.create_bucket(Bucket=bucket)
+    sa.put_object(Bucket=bucket, Key="old-key", Body=b"sealed with key 1")
+    assert sb.get_object(Bucket=bucket, Key="old-key")["Body"].read() == b"sealed with key 1"
+
+    # Rotate on A: B reads what A seals with the new key at once (it reloads the keyring on an unknown key id),
+    # and adopts the new active key within a heartbeat.
+    r = a.admin("POST", "/admin/keys/rotate", json={"backend": "disk"})
+    assert r.status_code in (200, 202), r.text
+    sa.put_object(Bucket=bucket, Key="new-key", Body=b"sealed with key 2")
+    assert sb.get_object(Bucket=bucket, Key="new-key")["Body"].read() == b"sealed with key 2"
+
+    def b_active():
+        keys = b.admin("GET", "/admin/keys").json()
+        disk = [k for k in keys["backends"] if k["name"] == "disk"][0]
+        return disk["active_key_id"] == 2 and disk
+    wait_for("B adopts the rotated keyring", b_active, 15)
+    sb.put_object(Bucket=bucket, Key="from-b", Body=b"sealed by B with key 2")
+    assert sa.get_object(Bucket=bucket, Key="from-b")["Body"].read() == b"sealed by B with key 2"
+
+    # Nothing in the database is in the clear: the keyring and the credentials are Fernet tokens.
+    out = subprocess.run(["psql", cluster.url, "-At", "-c", "SELECT name, encode(value, 'escape') FROM secrets"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    names = [line.split("|", 1)[0] for line in out.splitlines()]
+    assert sorted(names) == ["credentials", "keyring/disk"], out
+    for line in out.splitlines():
+        value = line.split("|", 1)[1]
+        assert value.startswith("gAAAAA"), line  # a Fernet token
+        assert '"keys"' not in value and "secret_key" not in value
+    # No node wrote a keyring file.
+    assert not (a.data_dir / "keys" / "disk.json").exists()
+
+
+def test_a_node_without_the_master_key_refuses_to_start(strata_bin, tmp_path, catalog_url):
+    (tmp_path / "data").mkdir()
+    out = subprocess.run([str(strata_bin), "serve", "--data-dir", str(tmp_path / "data"),
+                          "--catalog-url", catalog_url, "--s3-addr", f"127.0.0.1:{e2e.free_port()}",
+                          "--admin-addr", f"127.0.0.1:{e2e.free_port()}"],
+                         capture_output=True, text=True, timeout=60,
+                         env={k: v for k, v in os.environ.items() if k != "STRATA_MASTER_KEY"})
+    assert out.returncode != 0
+    assert "STRATA_MASTER_KEY" in out.stderr and "panicked" not in out.stderr, out.stderr
+
+
+def test_cluster_init_creates_the_schema_credentials_and_a_master_key(strata_bin, catalog_url):
+    env = {k: v for k, v in os.environ.items() if k != "STRATA_MASTER_KEY"}
     out = subprocess.run([str(strata_bin), "cluster", "init", "--catalog-url", catalog_url],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
-    assert "version 2" in out.stdout
-    # Idempotent.
+    assert re.search(r"version \d+", out.stdout), out.stdout
+    master = re.search(r"STRATA_MASTER_KEY=(\S+)", out.stdout).group(1)
+    access = re.search(r"access key:\s+(\S+)", out.stdout).group(1)
+    assert access.startswith("STRATA")
+    # Again with that key (from the environment): idempotent, the credentials are kept.
     again = subprocess.run([str(strata_bin), "cluster", "init"], capture_output=True, text=True, timeout=60,
-                           env={**os.environ, "STRATA_CATALOG_URL": catalog_url})
-    assert again.returncode == 0 and "version 2" in again.stdout, again.stderr
+                           env={**env, "STRATA_CATALOG_URL": catalog_url, "STRATA_MASTER_KEY": master})
+    assert again.returncode == 0, again.stderr
+    assert "already exist" in again.stdout and "STRATA_MASTER_KEY=" not in again.stdout
+    # Another master key cannot open them: a clear error.
+    wrong = subprocess.run([str(strata_bin), "cluster", "init", "--catalog-url", catalog_url],
+                           capture_output=True, text=True, timeout=60,
+                           env={**env, "STRATA_MASTER_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode()})
+    assert wrong.returncode != 0 and "master key" in wrong.stderr, wrong.stderr
 
     bad = subprocess.run([str(strata_bin), "cluster", "init", "--catalog-url", "postgres://nobody@127.0.0.1:1/x"],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode != 0
     assert "cannot connect" in bad.stderr and "panicked" not in bad.stderr, bad.stderr
