@@ -19,6 +19,26 @@ use catalog::NodeRecord;
 
 use crate::core::Core;
 
+/// The `[cluster]` config section: what differs when nodes share a catalog.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// A blob no record references is an orphan only once it is this old (another node may be writing it).
+    pub orphan_min_age_secs: u64,
+    /// How long an overwritten or deleted blob stays readable: the leader's reaper cannot see the other nodes'
+    /// read leases, so this bounds how long a download that started on another node may take.
+    pub garbage_grace_secs: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            orphan_min_age_secs: 3600,
+            garbage_grace_secs: 600,
+        }
+    }
+}
+
 /// The name of the leader's lease in the catalog.
 pub const LEADER_LEASE: &str = "leader";
 /// How long a lease lasts without renewal.

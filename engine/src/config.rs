@@ -34,6 +34,8 @@ pub struct EngineConfig {
     pub node_addr: String,
     /// Access events to Kafka (off without brokers).
     pub events: crate::events::EventsSettings,
+    /// Settings that apply with a shared catalog.
+    pub cluster: crate::cluster::ClusterSettings,
     /// Fault injection rules installed at start (changeable at run time).
     pub chaos: chaos::ChaosConfig,
     /// Retries of backend calls on 429/500/503/timeouts.
@@ -57,6 +59,7 @@ impl EngineConfig {
             master_key: None,
             node_addr: String::new(),
             events: crate::events::EventsSettings::default(),
+            cluster: crate::cluster::ClusterSettings::default(),
             chaos: chaos::ChaosConfig::default(),
             retry: backends::retry::RetryPolicy::default(),
             scrub: ScrubSettings::default(),

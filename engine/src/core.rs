@@ -49,6 +49,7 @@ pub struct Core {
     /// The events' receiving end until [`crate::Engine::start`] hands it to the publisher.
     pub events_rx: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<crate::events::Event>>>,
     pub events_settings: crate::events::EventsSettings,
+    pub cluster_settings: crate::cluster::ClusterSettings,
 }
 
 impl Core {
@@ -140,6 +141,7 @@ impl Core {
             events,
             events_rx: std::sync::Mutex::new(events_rx),
             events_settings: config.events.clone(),
+            cluster_settings: config.cluster.clone(),
         }))
     }
 

@@ -48,9 +48,7 @@ pub use crate::error::EngineError;
 
 /// How long deleted or overwritten blobs stay readable for requests that already started.
 pub const GARBAGE_GRACE: Duration = Duration::from_secs(10);
-/// [`GARBAGE_GRACE`] with a shared catalog: the leader's reaper cannot see the read leases of the other nodes,
-/// so a download that started on another node before an overwrite has this long to finish.
-pub const CLUSTER_GARBAGE_GRACE: Duration = Duration::from_secs(600);
+
 /// How often the reaper looks for garbage it may delete.
 const REAP_PERIOD: Duration = Duration::from_secs(2);
 
@@ -196,8 +194,10 @@ impl Engine {
             }
         }
         let core = &self.core;
+        // With a shared catalog the leader's reaper cannot see the other nodes' read leases: a download that
+        // started on another node before an overwrite has `[cluster] garbage_grace_secs` to finish.
         let grace = if core.shared_catalog {
-            CLUSTER_GARBAGE_GRACE
+            Duration::from_secs(core.cluster_settings.garbage_grace_secs)
         } else {
             GARBAGE_GRACE
         };

@@ -9,7 +9,8 @@
 //!   reader can hold a lease yet).
 //! * Shared catalog ([`take_over`], when a node becomes the leader): other nodes are serving, and a blob they are
 //!   writing right now is not referenced yet. Only blobs (and local staging files) older than
-//!   [`ORPHAN_MIN_AGE`] are orphans; the garbage queue is left to the reaper and its grace period.
+//!   `[cluster] orphan_min_age_secs` (an hour) are orphans; the garbage queue is left to the reaper and its grace
+//!   period.
 
 use futures::StreamExt;
 
@@ -26,9 +27,6 @@ pub struct RecoveryReport {
     pub errors: u64,
 }
 
-/// In a cluster, an unreferenced blob is an orphan only once it is this old: no write takes that long.
-pub const ORPHAN_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
-
 /// Recovery of a node with the embedded catalog, before it serves. Nothing with a shared catalog: there the
 /// leader runs [`take_over`].
 pub async fn recover(strata: &Core) -> anyhow::Result<RecoveryReport> {
@@ -39,12 +37,13 @@ pub async fn recover(strata: &Core) -> anyhow::Result<RecoveryReport> {
 }
 
 /// Recovery by a node that just became the leader of a cluster: restarts the moves the previous leader left
-/// and collects orphans older than [`ORPHAN_MIN_AGE`]. Nothing with the embedded catalog ([`recover`] did it).
+/// and collects orphans older than `[cluster] orphan_min_age_secs`. Nothing with the embedded catalog ([`recover`] did it).
 pub async fn take_over(strata: &Core) -> anyhow::Result<RecoveryReport> {
     if !strata.shared_catalog {
         return Ok(RecoveryReport::default());
     }
-    collect(strata, Some(ORPHAN_MIN_AGE)).await
+    let min_age = std::time::Duration::from_secs(strata.cluster_settings.orphan_min_age_secs);
+    collect(strata, Some(min_age)).await
 }
 
 /// `min_age`: `None` when this node is alone (everything unreferenced is an orphan, the garbage queue is

@@ -51,6 +51,8 @@ pub struct Config {
     pub planner: engine::config::PlannerSettings,
     /// Access events to Kafka: `kafka_brokers = ["127.0.0.1:9092"]`, `topic = "strata.events"`.
     pub events: engine::events::EventsSettings,
+    /// With a shared catalog: `orphan_min_age_secs` (3600), `garbage_grace_secs` (600).
+    pub cluster: engine::cluster::ClusterSettings,
 }
 
 /// One S3 user.
@@ -94,6 +96,7 @@ impl Default for Config {
             scrub: ScrubSettings::default(),
             planner: engine::config::PlannerSettings::default(),
             events: engine::events::EventsSettings::default(),
+            cluster: engine::cluster::ClusterSettings::default(),
         }
     }
 }
@@ -142,6 +145,7 @@ impl Config {
             master_key: None,
             node_addr: self.s3_addr.to_string(),
             events: self.events.clone(),
+            cluster: self.cluster.clone(),
             chaos: self.chaos.clone(),
             retry: self.retry.clone(),
             scrub: self.scrub.clone(),
@@ -443,7 +447,7 @@ max_count = 100
             prop_assert!(e.contains("chaos.rules[0].fault.status"), "{}", e);
 
             let known = ["data_dir", "s3_addr", "admin_addr", "region", "domains", "users", "backends", "placement",
-                "catalog", "catalog_url", "master_key_file", "chaos", "retry", "scrub", "planner", "events"];
+                "catalog", "catalog_url", "master_key_file", "chaos", "retry", "scrub", "planner", "events", "cluster"];
             if !known.contains(&key.as_str()) {
                 let text = format!("{key} = 1\n{VALID}");
                 let e = load(&text).expect_err("unknown field accepted");
