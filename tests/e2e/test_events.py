@@ -203,6 +203,10 @@ def test_a_broker_that_is_down_never_fails_or_stalls_requests(strata_bin, tmp_pa
         # Blocking on the broker would cost seconds (connect timeouts, backoff); sharing the machine costs less.
         assert p99["with a dead broker"] < 1.0, p99
         assert metric(with_dead, 'strata_kafka_events_total{fate="dropped"}') > 100
+        # The publisher keeps trying (each connection attempt gives up after 5 s, then backs off).
+        deadline = time.monotonic() + 30
+        while metric(with_dead, "strata_kafka_send_failures_total") < 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
         assert metric(with_dead, "strata_kafka_send_failures_total") >= 1
         assert with_dead.admin("GET", "/admin/health").status_code == 200
     finally:
