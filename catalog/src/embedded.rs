@@ -238,7 +238,7 @@ impl crate::Catalog for RedbCatalog {
         list_buckets(&self) -> Result<Vec<crate::BucketRecord>>;
         delete_bucket(&self, name: &str) -> Result<Vec<crate::GarbageBlob>>;
         get_object(&self, bucket: &str, key: &str) -> Result<Option<crate::ObjectRecord>>;
-        put_object(&self, bucket: &str, key: &str, obj: crate::NewObject) -> Result<crate::PutOutcome>;
+        put_object_if(&self, bucket: &str, key: &str, obj: crate::NewObject, cond: &crate::WriteCondition) -> Result<crate::PutOutcome>;
         delete_object(&self, bucket: &str, key: &str) -> Result<Option<crate::ObjectRecord>>;
         swap_replicas(&self, bucket: &str, key: &str, expected_generation: u64, replicas: Vec<String>) -> Result<bool>;
         object_count(&self, bucket: &str) -> Result<u64>;
@@ -250,7 +250,7 @@ impl crate::Catalog for RedbCatalog {
         upload(&self, upload_id: &str) -> Result<Option<crate::UploadRecord>>;
         put_part(&self, upload_id: &str, part: crate::PartRecord) -> Result<()>;
         list_parts(&self, upload_id: &str) -> Result<Vec<crate::PartRecord>>;
-        complete_upload(&self, upload_id: &str, obj: crate::NewObject) -> Result<crate::PutOutcome>;
+        complete_upload_if(&self, upload_id: &str, obj: crate::NewObject, cond: &crate::WriteCondition) -> Result<crate::PutOutcome>;
         abort_upload(&self, upload_id: &str) -> Result<Vec<crate::GarbageBlob>>;
         garbage(&self, limit: usize) -> Result<Vec<crate::GarbageBlob>>;
         remove_garbage(&self, items: &[crate::GarbageBlob]) -> Result<()>;

@@ -19,6 +19,9 @@ pub enum CatalogError {
     NoSuchUpload(String),
     #[error("no such key: {bucket}/{key}")]
     NoSuchKey { bucket: String, key: String },
+    /// A conditional write's [`crate::WriteCondition`] did not hold for the current version; nothing changed.
+    #[error("precondition failed: {bucket}/{key}")]
+    PreconditionFailed { bucket: String, key: String },
     /// A stored key or value failed to decode. `key` is a human-readable rendering of the row's key.
     #[error("corrupt catalog entry in table `{table}` at key `{key}`: {reason}")]
     Corrupt {

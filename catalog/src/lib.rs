@@ -44,7 +44,7 @@ pub use postgres::PgCatalog;
 pub use records::{
     AccessEvent, AccessKind, AccessStats, BucketRecord, GarbageBlob, LeaseRecord, ListPage,
     NewObject, NodeRecord, ObjectMeta, ObjectRecord, PartRecord, PartRef, PutOutcome, UploadPage,
-    UploadRecord,
+    UploadRecord, WriteCondition,
 };
 
 // The gateway shares one catalog across threads.
@@ -102,7 +102,19 @@ pub trait Catalog: Send + Sync {
     /// bucket is gone; assigns the next generation; the replaced version's blobs (every part on every
     /// replica backend, except locations the new version reuses) are inserted into the garbage table
     /// in the same transaction, and the replaced record is returned.
-    fn put_object(&self, bucket: &str, key: &str, obj: NewObject) -> Result<PutOutcome>;
+    fn put_object(&self, bucket: &str, key: &str, obj: NewObject) -> Result<PutOutcome> {
+        self.put_object_if(bucket, key, obj, &WriteCondition::Always)
+    }
+
+    /// [`Catalog::put_object`] when `cond` holds for the current version, checked in the same transaction
+    /// ([`WriteCondition::check`]); otherwise nothing changes and the check's error is returned.
+    fn put_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        obj: NewObject,
+        cond: &WriteCondition,
+    ) -> Result<PutOutcome>;
 
     /// Changes the current version's user-visible metadata (e.g. its tags) with `change` in one durable
     /// transaction, keeping its generation, ETag, Last-Modified, parts and replicas: a concurrent move's
@@ -211,7 +223,19 @@ pub trait Catalog: Send + Sync {
     /// exactly like [`Catalog::put_object`]. Part blobs of the upload that `obj` does not reference
     /// (per backend) go to garbage, as do the replaced version's blobs.
     /// [`CatalogError::NoSuchUpload`] if the upload is gone.
-    fn complete_upload(&self, upload_id: &str, obj: NewObject) -> Result<PutOutcome>;
+    fn complete_upload(&self, upload_id: &str, obj: NewObject) -> Result<PutOutcome> {
+        self.complete_upload_if(upload_id, obj, &WriteCondition::Always)
+    }
+
+    /// [`Catalog::complete_upload`] when `cond` holds for the key's current version, checked in the same
+    /// transaction; otherwise nothing changes (the upload stays open, its parts kept) and the check's error
+    /// is returned.
+    fn complete_upload_if(
+        &self,
+        upload_id: &str,
+        obj: NewObject,
+        cond: &WriteCondition,
+    ) -> Result<PutOutcome>;
 
     /// Removes the upload and its parts; their blobs (on every backend of the upload) go to
     /// garbage and are returned. [`CatalogError::NoSuchUpload`] if the upload is gone.

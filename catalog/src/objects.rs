@@ -9,7 +9,7 @@ use crate::error::{CatalogError, Result, StorageContext};
 use crate::schema::{
     self, BUCKETS, GARBAGE, META, META_LAST_GENERATION, OBJECTS, OBJECTS_NAME, STATS,
 };
-use crate::{NewObject, ObjectRecord, PutOutcome, RedbCatalog};
+use crate::{NewObject, ObjectRecord, PutOutcome, RedbCatalog, WriteCondition};
 
 /// Decodes an `objects` value; `raw_key` is only used for the error message.
 pub(crate) fn decode_object(raw_key: &[u8], bytes: &[u8]) -> Result<ObjectRecord> {
@@ -27,6 +27,7 @@ pub(crate) fn commit_object(
     key: &str,
     obj: NewObject,
     released: BTreeSet<(String, String)>,
+    cond: &WriteCondition,
     op: &str,
 ) -> Result<PutOutcome> {
     let raw_key = schema::object_key(bucket, key)?;
@@ -38,6 +39,7 @@ pub(crate) fn commit_object(
         Some(value) => Some(decode_object(&raw_key, value.value())?),
         None => None,
     };
+    cond.check(bucket, key, replaced.as_ref())?;
 
     let mut meta = txn.open_table(META).ctx(op)?;
     let generation = schema::reserve_counter(&mut meta, META_LAST_GENERATION, 1, op)?;
@@ -90,9 +92,21 @@ impl RedbCatalog {
     /// replica backend, except locations the new version reuses) are inserted into the garbage table
     /// in the same transaction, and the replaced record is returned.
     pub fn put_object(&self, bucket: &str, key: &str, obj: NewObject) -> Result<PutOutcome> {
+        self.put_object_if(bucket, key, obj, &WriteCondition::Always)
+    }
+
+    /// [`RedbCatalog::put_object`] when `cond` holds for the current version (checked in the same
+    /// transaction); otherwise nothing changes and the check's error is returned.
+    pub fn put_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        obj: NewObject,
+        cond: &WriteCondition,
+    ) -> Result<PutOutcome> {
         const OP: &str = "put_object";
         self.write_durable(OP, |txn| {
-            commit_object(txn, bucket, key, obj, BTreeSet::new(), OP)
+            commit_object(txn, bucket, key, obj, BTreeSet::new(), cond, OP)
         })
     }
 

@@ -45,7 +45,7 @@ use crate::schema::{self, byte_successor};
 use crate::{
     AccessEvent, AccessStats, BucketRecord, Catalog, CatalogConfig, GarbageBlob, LeaseRecord,
     ListPage, MOVE_HISTORY, MoveState, MoveTask, NewMove, NewObject, NodeRecord, ObjectMeta,
-    ObjectRecord, PartRecord, PutOutcome, UploadPage, UploadRecord,
+    ObjectRecord, PartRecord, PutOutcome, UploadPage, UploadRecord, WriteCondition,
 };
 
 /// Connections one catalog opens at most.
@@ -299,9 +299,11 @@ impl Tx<'_> {
         key: &str,
         obj: NewObject,
         released: BTreeSet<(String, String)>,
+        cond: &WriteCondition,
     ) -> Result<PutOutcome> {
         self.require_bucket(bucket)?;
         let replaced = self.get_object(bucket, key)?;
+        cond.check(bucket, key, replaced.as_ref())?;
         let generation = self.next_value("object_generations")?;
         let kept = obj.blob_locations();
         let mut dead = released;
@@ -779,9 +781,15 @@ impl Catalog for PgCatalog {
         self.read_one("get_object", |tx| tx.get_object(bucket, key))
     }
 
-    fn put_object(&self, bucket: &str, key: &str, obj: NewObject) -> Result<PutOutcome> {
+    fn put_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        obj: NewObject,
+        cond: &WriteCondition,
+    ) -> Result<PutOutcome> {
         self.write("put_object", |tx| {
-            tx.commit_object(bucket, key, obj.clone(), BTreeSet::new())
+            tx.commit_object(bucket, key, obj.clone(), BTreeSet::new(), cond)
         })
     }
 
@@ -1213,14 +1221,19 @@ impl Catalog for PgCatalog {
         })
     }
 
-    fn complete_upload(&self, upload_id: &str, obj: NewObject) -> Result<PutOutcome> {
+    fn complete_upload_if(
+        &self,
+        upload_id: &str,
+        obj: NewObject,
+        cond: &WriteCondition,
+    ) -> Result<PutOutcome> {
         self.write("complete_upload", |tx| {
             let (upload, parts) = tx
                 .remove_upload(upload_id)?
                 .ok_or_else(|| CatalogError::NoSuchUpload(upload_id.to_owned()))?;
             let released =
                 crate::records::locations(parts.iter().map(|p| p.blob.as_str()), &upload.replicas);
-            tx.commit_object(&upload.bucket, &upload.key, obj.clone(), released)
+            tx.commit_object(&upload.bucket, &upload.key, obj.clone(), released, cond)
         })
     }
 

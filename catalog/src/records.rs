@@ -280,6 +280,55 @@ pub struct ListPage {
     pub next_marker: Option<String>,
 }
 
+/// What must hold of the current version of a key for a write to commit: S3's conditional writes
+/// (`If-None-Match: *`, `If-Match` on PutObject and CompleteMultipartUpload). Checked inside the commit's
+/// transaction, so two racing conditional writers cannot both win.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// No condition: the write replaces whatever is there.
+    #[default]
+    Always,
+    /// `If-None-Match: *`: there must be no current version.
+    Absent,
+    /// `If-Match: *`: there must be a current version.
+    Present,
+    /// `If-Match: "etag"`: there must be a current version with this ETag (unquoted).
+    ETagIs(String),
+}
+
+impl WriteCondition {
+    /// `Ok` when the condition holds for `current`; [`crate::CatalogError::NoSuchKey`] when it needs a current
+    /// version and there is none (S3 answers `If-Match` on a missing key with 404), else
+    /// [`crate::CatalogError::PreconditionFailed`].
+    pub fn check(
+        &self,
+        bucket: &str,
+        key: &str,
+        current: Option<&ObjectRecord>,
+    ) -> crate::Result<()> {
+        let held = match (self, current) {
+            (WriteCondition::Always, _) => true,
+            (WriteCondition::Absent, found) => found.is_none(),
+            (WriteCondition::Present | WriteCondition::ETagIs(_), None) => {
+                return Err(crate::CatalogError::NoSuchKey {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                });
+            }
+            (WriteCondition::Present, Some(_)) => true,
+            (WriteCondition::ETagIs(etag), Some(rec)) => rec.etag == *etag,
+        };
+        if held {
+            Ok(())
+        } else {
+            Err(crate::CatalogError::PreconditionFailed {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+            })
+        }
+    }
+}
+
 /// What [`crate::Catalog::put_object`] and [`crate::Catalog::complete_upload`] committed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PutOutcome {

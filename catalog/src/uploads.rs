@@ -183,6 +183,17 @@ impl RedbCatalog {
     /// (per backend) go to garbage, as do the replaced version's blobs.
     /// [`CatalogError::NoSuchUpload`] if the upload is gone.
     pub fn complete_upload(&self, upload_id: &str, obj: NewObject) -> Result<PutOutcome> {
+        self.complete_upload_if(upload_id, obj, &crate::WriteCondition::Always)
+    }
+
+    /// [`RedbCatalog::complete_upload`] when `cond` holds for the key's current version (checked in the
+    /// same transaction); otherwise nothing changes, the upload stays open, and the check's error is returned.
+    pub fn complete_upload_if(
+        &self,
+        upload_id: &str,
+        obj: NewObject,
+        cond: &crate::WriteCondition,
+    ) -> Result<PutOutcome> {
         const OP: &str = "complete_upload";
         self.write_durable(OP, |txn| {
             let (upload, parts) = {
@@ -196,7 +207,7 @@ impl RedbCatalog {
             };
             let released: BTreeSet<(String, String)> =
                 crate::records::locations(parts.iter().map(|p| p.blob.as_str()), &upload.replicas);
-            commit_object(txn, &upload.bucket, &upload.key, obj, released, OP)
+            commit_object(txn, &upload.bucket, &upload.key, obj, released, cond, OP)
         })
     }
 

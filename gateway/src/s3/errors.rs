@@ -30,7 +30,13 @@ pub fn catalog_err(e: CatalogError) -> S3Error {
             S3ErrorCode::NoSuchUpload,
             "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
         ),
-        CatalogError::NoSuchKey { .. } => s3_error!(NoSuchKey),
+        CatalogError::NoSuchKey { .. } => {
+            s3_error!(NoSuchKey, "The specified key does not exist.")
+        }
+        CatalogError::PreconditionFailed { .. } => s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold"
+        ),
         CatalogError::InvalidArgument(m) => S3Error::with_message(S3ErrorCode::InvalidArgument, m),
         other => {
             tracing::error!(error = %other, "catalog failure");

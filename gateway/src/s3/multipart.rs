@@ -271,6 +271,7 @@ impl StrataS3 {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let i = req.input;
+        let cond = write_condition(i.if_match.as_ref(), i.if_none_match.as_ref())?;
         let up = self.upload_for(&i.bucket, &i.key, &i.upload_id).await?;
         let requested = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         if requested.is_empty() {
@@ -351,7 +352,7 @@ impl StrataS3 {
         };
         let id = up.upload_id.clone();
         self.strata
-            .with_catalog(move |c| c.complete_upload(&id, obj))
+            .with_catalog(move |c| c.complete_upload_if(&id, obj, &cond))
             .await
             .map_err(catalog_err)?;
         self.record(&i.bucket, &i.key, AccessKind::Put, size);

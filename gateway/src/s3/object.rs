@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use catalog::{AccessKind, NewObject, ObjectRecord};
+use catalog::{AccessKind, NewObject, ObjectRecord, WriteCondition};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -156,14 +156,20 @@ impl StrataS3 {
         }
     }
 
-    /// Commits a freshly ingested object; on failure the new blobs are removed again.
-    async fn commit(&self, bucket: &str, key: &str, obj: NewObject) -> S3Result<u64> {
-        let (b, k) = (bucket.to_owned(), key.to_owned());
+    /// Commits a freshly ingested object if `cond` holds; on failure the new blobs are removed again.
+    async fn commit(
+        &self,
+        bucket: &str,
+        key: &str,
+        obj: NewObject,
+        cond: &WriteCondition,
+    ) -> S3Result<u64> {
+        let (b, k, cond) = (bucket.to_owned(), key.to_owned(), cond.clone());
         let parts = obj.parts.clone();
         let replicas = obj.replicas.clone();
         match self
             .strata
-            .with_catalog(move |c| c.put_object(&b, &k, obj))
+            .with_catalog(move |c| c.put_object_if(&b, &k, obj, &cond))
             .await
         {
             Ok(outcome) => Ok(outcome.generation),
@@ -221,34 +227,16 @@ impl StrataS3 {
         }
         check_user_metadata(metadata.as_ref())?;
         let tags = super::tagging::from_header(tagging.as_deref())?;
-        // Conditional writes and the bucket check happen before a byte of the body is read.
+        // Conditional writes and the bucket check happen before a byte of the body is read, and the condition
+        // again in the commit's transaction (a racing writer may have won meanwhile).
+        let cond = write_condition(if_match.as_ref(), if_none_match.as_ref())?;
         let current = match self.lookup(&bucket, &key).await {
             Ok(r) => Some(r),
             Err(e) if *e.code() == S3ErrorCode::NoSuchKey => None,
             Err(e) => return Err(e),
         };
-        if let Some(c) = &if_none_match
-            && c.is_any()
-            && current.is_some()
-        {
-            return Err(s3_error!(
-                PreconditionFailed,
-                "At least one of the pre-conditions you specified did not hold"
-            ));
-        }
-        if let Some(c) = &if_match {
-            let ok = match (&current, c) {
-                (None, _) => false,
-                (Some(_), ETagCondition::Any) => true,
-                (Some(r), ETagCondition::ETag(e)) => e.value() == r.etag,
-            };
-            if !ok {
-                return Err(s3_error!(
-                    PreconditionFailed,
-                    "At least one of the pre-conditions you specified did not hold"
-                ));
-            }
-        }
+        cond.check(&bucket, &key, current.as_ref())
+            .map_err(catalog_err)?;
         let body = body.ok_or_else(|| s3_error!(IncompleteBody, "a PUT needs a body"))?;
         let expect = Expectations::from_request(
             &headers,
@@ -290,7 +278,7 @@ impl StrataS3 {
             replicas: targets.iter().map(|b| b.name().to_owned()).collect(),
             meta,
         };
-        self.commit(&bucket, &key, obj).await?;
+        self.commit(&bucket, &key, obj, &cond).await?;
         self.record(&bucket, &key, AccessKind::Put, size);
         let sums = to_dto(&checksums);
         Ok(S3Response::new(PutObjectOutput {
@@ -706,7 +694,8 @@ impl StrataS3 {
             replicas: targets.iter().map(|b| b.name().to_owned()).collect(),
             meta,
         };
-        self.commit(&input.bucket, &input.key, obj).await?;
+        self.commit(&input.bucket, &input.key, obj, &WriteCondition::Always)
+            .await?;
         self.record(&input.bucket, &input.key, AccessKind::Put, size);
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {

@@ -1,7 +1,7 @@
 //! Conversions between catalog records and s3s DTOs.
 
 use catalog::{ObjectMeta, ObjectRecord};
-use s3s::dto::{ETag, Metadata, Timestamp, TimestampFormat};
+use s3s::dto::{ETag, ETagCondition, Metadata, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode, s3_error};
 
 pub fn ms_to_timestamp(ms: i64) -> Timestamp {
@@ -18,6 +18,29 @@ pub fn timestamp_to_ms(t: &Timestamp) -> i64 {
 /// S3 compares conditional dates at one-second resolution.
 pub fn timestamp_secs(t: &Timestamp) -> i64 {
     timestamp_to_ms(t).div_euclid(1000)
+}
+
+/// The write condition of a PutObject or CompleteMultipartUpload (S3's conditional writes): `If-None-Match`
+/// takes only `*`, `If-Match` an ETag or `*`; S3 implements neither another `If-None-Match` value nor both
+/// headers on one write, and answers them 501 NotImplemented.
+pub fn write_condition(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> Result<catalog::WriteCondition, S3Error> {
+    use catalog::WriteCondition;
+    let unsupported = || {
+        s3_error!(
+            NotImplemented,
+            "A header you provided implies functionality that is not implemented: If-None-Match takes only *, and not together with If-Match"
+        )
+    };
+    match (if_match, if_none_match) {
+        (None, None) => Ok(WriteCondition::Always),
+        (None, Some(ETagCondition::Any)) => Ok(WriteCondition::Absent),
+        (None, Some(ETagCondition::ETag(_))) | (Some(_), Some(_)) => Err(unsupported()),
+        (Some(ETagCondition::Any), None) => Ok(WriteCondition::Present),
+        (Some(ETagCondition::ETag(e)), None) => Ok(WriteCondition::ETagIs(e.value().to_owned())),
+    }
 }
 
 pub fn etag_of(rec: &ObjectRecord) -> ETag {
