@@ -39,6 +39,7 @@ impl RedbCatalog {
                 name: name.to_owned(),
                 created_ms: now_ms,
                 tags: Default::default(),
+                cors: Vec::new(),
             };
             let value = schema::encode(OP, &record)?;
             buckets.insert(name.as_bytes(), value.as_slice()).ctx(OP)?;

@@ -42,9 +42,9 @@ pub use error::{CatalogError, Result};
 pub use moves::{MOVE_HISTORY, MoveState, MoveTask, NewMove};
 pub use postgres::PgCatalog;
 pub use records::{
-    AccessEvent, AccessKind, AccessStats, BucketRecord, GarbageBlob, LeaseRecord, ListPage,
-    NewObject, NodeRecord, ObjectMeta, ObjectRecord, PartRecord, PartRef, PutOutcome, UploadPage,
-    UploadRecord, WriteCondition,
+    AccessEvent, AccessKind, AccessStats, BucketRecord, CorsRule, GarbageBlob, LeaseRecord,
+    ListPage, NewObject, NodeRecord, ObjectMeta, ObjectRecord, PartRecord, PartRef, PutOutcome,
+    UploadPage, UploadRecord, WriteCondition,
 };
 
 // The gateway shares one catalog across threads.

@@ -673,6 +673,7 @@ impl Catalog for PgCatalog {
             name: name.to_owned(),
             created_ms: now_ms,
             tags: Default::default(),
+            cors: Vec::new(),
         };
         let value = schema::encode("create_bucket", &record)?;
         self.write("create_bucket", |tx| {

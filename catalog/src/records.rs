@@ -15,6 +15,26 @@ pub struct BucketRecord {
     /// The bucket's tag set (PutBucketTagging); empty when it has none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The bucket's CORS rules (PutBucketCors), in the order given; empty when it has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors: Vec<CorsRule>,
+}
+
+/// One CORS rule of a bucket, as S3 stores it: which origins may send which methods with which headers.
+/// Origins and headers may hold one `*` wildcard each; header names compare case-insensitively.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub allowed_origins: Vec<String>,
+    /// `GET`, `PUT`, `HEAD`, `POST` or `DELETE`.
+    pub allowed_methods: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_headers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<i32>,
 }
 
 /// One stored piece of an object's content. A simple PUT has one part; a multipart upload has N.

@@ -5,6 +5,7 @@ mod admin_api;
 mod checksums;
 mod cli;
 mod config;
+mod cors;
 mod credentials;
 mod dashboard;
 mod ingest;

@@ -70,18 +70,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         AccessLevel::Full,
     );
 
+    let domains = if config.domains.is_empty() {
+        None
+    } else {
+        Some(
+            crate::s3::host::Domains::new(&config.domains)
+                .map_err(|e| anyhow::anyhow!("domains: {e}"))?,
+        )
+    };
     let service = {
         let mut b = S3ServiceBuilder::new(StrataS3::new(strata.clone()));
         b.set_auth(StrataAuth(users.clone()));
         b.set_access(StrataAccess(users.clone()));
-        if !config.domains.is_empty() {
-            b.set_host(
-                crate::s3::host::Domains::new(&config.domains)
-                    .map_err(|e| anyhow::anyhow!("domains: {e}"))?,
-            );
+        if let Some(d) = &domains {
+            b.set_host(d.clone());
         }
         b.build()
     };
+    let cors = crate::cors::Cors::new(strata.clone(), domains);
     let admin = Arc::new(Admin {
         test_clock: std::env::var("STRATA_TEST_CLOCK").is_ok_and(|v| v == "1"),
         strata: strata.clone(),
@@ -116,17 +122,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     let service = service.clone();
                     let metrics = strata.metrics.clone();
                     let events = strata.events.clone();
+                    let cors = cors.clone();
                     let svc = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                        let slot = crate::request_metrics::OpSlot::default();
-                        req.extensions_mut().insert(slot.clone());
-                        let request_bytes = req
-                            .headers()
-                            .get(http::header::CONTENT_LENGTH)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.parse::<u64>().ok())
-                            .unwrap_or(0);
-                        let fut = hyper::service::Service::call(&service, req);
-                        crate::request_metrics::observe(metrics.clone(), events.clone(), slot, request_bytes, fut)
+                        let (service, metrics, events, cors) =
+                            (service.clone(), metrics.clone(), events.clone(), cors.clone());
+                        async move {
+                            // s3s routes no OPTIONS: every one on the S3 port is a CORS preflight.
+                            if req.method() == http::Method::OPTIONS {
+                                return Ok::<_, s3s::HttpError>(cors.preflight(&req).await);
+                            }
+                            let cross = cors.cross_origin(&req);
+                            let slot = crate::request_metrics::OpSlot::default();
+                            req.extensions_mut().insert(slot.clone());
+                            let request_bytes = req
+                                .headers()
+                                .get(http::header::CONTENT_LENGTH)
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(|v| v.parse::<u64>().ok())
+                                .unwrap_or(0);
+                            let fut = hyper::service::Service::call(&service, req);
+                            let mut resp =
+                                crate::request_metrics::observe(metrics, events, slot, request_bytes, fut).await?;
+                            if let Some(cross) = cross {
+                                cors.decorate(cross, &mut resp).await;
+                            }
+                            Ok(resp)
+                        }
                     });
                     let conn = http.serve_connection(TokioIo::new(sock), svc).into_owned();
                     let conn = graceful.watch(conn);

@@ -72,6 +72,7 @@ const READ_OPS: &[&str] = &[
     "GetBucketAcl",
     "GetObjectAcl",
     "GetBucketOwnershipControls",
+    "GetBucketCors",
 ];
 
 /// Authorisation after a valid signature: deny anonymous, restrict read-only users.
