@@ -117,6 +117,43 @@ impl RedbCatalog {
         }
     }
 
+    /// Up to `limit` objects' access stats in (bucket, key) order, starting after `after`. Rows that fail to
+    /// decode are skipped (stats are advisory; the next recorded access replaces them).
+    pub fn scan_stats(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, AccessStats)>> {
+        const OP: &str = "scan_stats";
+        let start = match after {
+            Some((bucket, key)) => Some(schema::object_key(bucket, key)?),
+            None => None,
+        };
+        let lower = start
+            .as_deref()
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let txn = self.read_txn(OP)?;
+        let stats = txn.open_table(STATS).ctx(OP)?;
+        let mut out = Vec::new();
+        for entry in stats
+            .range::<&[u8]>((lower, std::ops::Bound::Unbounded))
+            .ctx(OP)?
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = entry.ctx(OP)?;
+            let raw = key.value();
+            let (bucket, key) = schema::split_object_key(raw)?;
+            if let Ok(s) =
+                schema::decode::<AccessStats>(STATS_NAME, || schema::lossy(raw), value.value())
+            {
+                out.push((bucket, key, s));
+            }
+        }
+        Ok(out)
+    }
+
     /// Number of entries in the access log.
     pub fn access_log_len(&self) -> Result<u64> {
         const OP: &str = "access_log_len";

@@ -263,6 +263,7 @@ impl crate::Catalog for RedbCatalog {
         commit_move(&self, id: u64, now_ms: i64) -> Result<crate::MoveTask>;
         record_accesses(&self, events: &[crate::AccessEvent]) -> Result<()>;
         stats(&self, bucket: &str, key: &str) -> Result<Option<crate::AccessStats>>;
+        scan_stats(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<(String, String, crate::AccessStats)>>;
         access_log_len(&self) -> Result<u64>;
         access_log_since(&self, since_ms: i64, limit: usize) -> Result<Vec<crate::AccessEvent>>;
         acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<Option<crate::LeaseRecord>>;

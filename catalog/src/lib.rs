@@ -303,6 +303,14 @@ pub trait Catalog: Send + Sync {
     /// (re)created after a delete.
     fn stats(&self, bucket: &str, key: &str) -> Result<Option<AccessStats>>;
 
+    /// Up to `limit` objects' access stats in (bucket, key) order, starting after `after`: the stats of objects
+    /// that exist (a deleted object's stats are dropped with it).
+    fn scan_stats(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, AccessStats)>>;
+
     /// Number of entries in the access log.
     fn access_log_len(&self) -> Result<u64>;
 

@@ -1641,6 +1641,41 @@ impl Catalog for PgCatalog {
         })
     }
 
+    fn scan_stats(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, AccessStats)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read_one("scan_stats", |tx| {
+            let rows = match after {
+                Some((b, k)) => tx.query(
+                    "SELECT bucket, key, stats FROM access_stats WHERE (bucket, key) > ($1, $2)
+                     ORDER BY bucket, key LIMIT $3",
+                    &[&b.as_bytes(), &k.as_bytes(), &limit],
+                )?,
+                None => tx.query(
+                    "SELECT bucket, key, stats FROM access_stats ORDER BY bucket, key LIMIT $1",
+                    &[&limit],
+                )?,
+            };
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let bucket = text(schema::STATS_NAME, tx.col(row, 0)?)?;
+                let key = text(schema::STATS_NAME, tx.col(row, 1)?)?;
+                // Stats are advisory: a row that fails to decode is skipped (the next access replaces it).
+                if let Ok(stats) = schema::decode(
+                    schema::STATS_NAME,
+                    || format!("{bucket}/{key}"),
+                    tx.col(row, 2)?,
+                ) {
+                    out.push((bucket, key, stats));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     fn access_log_len(&self) -> Result<u64> {
         self.read_one("access_log_len", |tx| {
             Ok(tx.col::<i64>(&tx.one("SELECT count(*) FROM access_log", &[])?, 0)? as u64)

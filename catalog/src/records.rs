@@ -207,6 +207,10 @@ pub struct AccessStats {
     /// Heat as of `heat_at_ms`.
     pub heat: f64,
     pub heat_at_ms: i64,
+    /// When the latest read happened (`None`: never read, or stats older than this field). The planner
+    /// knows an object's idle time from it once its reads have left the access log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read_ms: Option<i64>,
 }
 
 impl AccessStats {
@@ -244,6 +248,7 @@ impl AccessStats {
         }
         self.reads = self.reads.saturating_add(1);
         self.bytes_read = self.bytes_read.saturating_add(bytes);
+        self.last_read_ms = Some(self.last_read_ms.map_or(at_ms, |t| t.max(at_ms)));
         if at_ms >= self.heat_at_ms {
             self.heat = self.heat_at(at_ms, half_life_ms) + 1.0;
             self.heat_at_ms = at_ms;

@@ -159,3 +159,48 @@ fn invalid_config_is_rejected() {
         ));
     }
 }
+
+#[test]
+fn stats_keep_the_latest_read_and_scan_in_key_order() {
+    let (_dir, cat) = open_temp();
+    cat.create_bucket("b", 0).unwrap();
+    for k in ["a", "c", "d", "w"] {
+        cat.put_object("b", k, simple(&format!("blob-{k}")))
+            .unwrap();
+    }
+    let t0 = 1_700_000_000_000;
+    cat.record_accesses(&[
+        event("c", AccessKind::Get, 10, t0 + 5 * HOUR),
+        // Out of order: the latest read stays the latest.
+        event("c", AccessKind::Get, 30, t0 + HOUR),
+        event("a", AccessKind::Head, 0, t0),
+        event("w", AccessKind::Put, 100, t0 + 9 * HOUR),
+        event("d", AccessKind::Get, 7, t0 + 2 * HOUR),
+        // A write after the read: the last access moves, the last read does not.
+        event("d", AccessKind::Put, 7, t0 + 3 * HOUR),
+    ])
+    .unwrap();
+    let all = cat.scan_stats(None, 10).unwrap();
+    let keys: Vec<&str> = all.iter().map(|(_, k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["a", "c", "d", "w"]);
+    let last_read: Vec<Option<i64>> = all.iter().map(|(_, _, s)| s.last_read_ms).collect();
+    assert_eq!(
+        last_read,
+        [Some(t0), Some(t0 + 5 * HOUR), Some(t0 + 2 * HOUR), None]
+    );
+    assert_eq!(all[2].2.last_access_ms, t0 + 3 * HOUR);
+    assert_eq!(all[1].2.bytes_read, 40);
+
+    // Pages continue after the given key; a deleted object's stats are gone.
+    let page = cat.scan_stats(Some(("b", "a")), 2).unwrap();
+    assert_eq!(
+        page.iter().map(|(_, k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["c", "d"]
+    );
+    cat.delete_object("b", "c").unwrap();
+    let rest = cat.scan_stats(Some(("b", "a")), 10).unwrap();
+    assert_eq!(
+        rest.iter().map(|(_, k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["d", "w"]
+    );
+}

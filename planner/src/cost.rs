@@ -143,6 +143,9 @@ impl CostConfig {
 /// `IDLE_PRIOR / (idle days + 1)`. At the default read-risk limit of 0.2 it lets an object into a 30-day class
 /// once idle 30 days and into a 90-day class once idle 90 days — what an S3 lifecycle rule on idle time does.
 pub const IDLE_PRIOR: f64 = 0.22;
+/// Days over which the measured hazard is averaged into one daily read probability (the longest minimum storage
+/// duration of the default tiers, Glacier IR's 90 days: the window the read-risk check looks at).
+const MEAN_OVER_DAYS: u32 = 90;
 
 /// Expected reads of an object over the planning horizon.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -206,14 +209,15 @@ impl ReadForecast {
     }
 
     /// The forecast of a model whose probabilities are not calibrated (the recency-frequency rule): the daily
-    /// read probability is at least what `prior` measured on the access log for objects idle as long
-    /// ([`crate::hazard::IdleHazard`]), or, without one, [`IDLE_PRIOR`]` / (idle days + 1)` — a read rate that
+    /// read probability is at least what `prior` measured on the access log for objects idle as long and
+    /// staying idle over the next [`MEAN_OVER_DAYS`] days ([`crate::hazard::IdleHazard::mean_daily`]), or,
+    /// without one, [`IDLE_PRIOR`]` / (idle days + 1)` — a read rate that
     /// falls with idle time when idle time is all we know. So a cold tier is chosen early only where the log
     /// shows idle objects stay unread, which is what a sensible rule does before a calibrated model exists.
     pub fn uncalibrated(mut self, prior: Option<&crate::hazard::IdleHazard>) -> ReadForecast {
         let idle = self.idle_days.max(0.0);
         let floor = prior
-            .and_then(|h| h.daily(idle))
+            .and_then(|h| h.mean_daily(idle, MEAN_OVER_DAYS))
             .unwrap_or(IDLE_PRIOR / (idle + 1.0));
         self.daily_read_probability = self.daily_read_probability.max(floor);
         self

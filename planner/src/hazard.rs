@@ -6,7 +6,8 @@
 //! reads it will be read. The hazard is what the population says: over the last days of the log, the share of
 //! objects idle for `d` days (in buckets) that were read the next day. A workload whose objects are written and
 //! never read (backups) shows a hazard near 0 and lets cold tiers be chosen from the start; one with a steady
-//! tail of reads does not.
+//! tail of reads does not; a periodic job shows as a peak at its period. Idle buckets reach past 128 days: a
+//! history keeps each object's latest read however old, so long idle times are exact, not capped by the log.
 //!
 //! Pure: it reads histories and takes `now_ms`.
 
@@ -15,14 +16,15 @@ use serde::{Deserialize, Serialize};
 use crate::features::{DAY_MS, Histories, ObjectBasics};
 
 /// Upper edges (days) of the idle buckets.
-const BUCKET_EDGES_DAYS: [f64; 6] = [1.0, 2.0, 4.0, 8.0, 16.0, f64::INFINITY];
+const BUCKET_EDGES_DAYS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, f64::INFINITY];
 /// Days of the log the hazard is measured over (each day one cut).
 const CUTS: i64 = 7;
 
 /// Daily read probability by idle time (see the module docs).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct IdleHazard {
-    /// Per bucket: the smoothed share of idle objects read the next day, non-increasing with idle time.
+    /// Per bucket: the smoothed share of idle objects read the next day. Not forced to fall with idle time: a
+    /// periodic job shows as a peak at its period.
     daily: Vec<f64>,
     /// Per bucket: the object-days it was measured on.
     examples: Vec<usize>,
@@ -30,9 +32,9 @@ pub struct IdleHazard {
 
 impl IdleHazard {
     /// Measures the hazard over the last [`CUTS`] days before `now_ms`, from objects alive at each cut.
-    /// `history_from_ms`: reads before it may be missing from `histories` (a trimmed log); an object with no
-    /// read since then counts as idle since its creation or that instant, whichever is later. `None` when the
-    /// log holds no object-day to measure on.
+    /// `history_from_ms`: where the log begins (cuts before it are not measured); `histories` hold every read
+    /// since then plus each object's latest read however old, so an object with no read in its history was never
+    /// read and counts as idle since its write. `None` when the log holds no object-day to measure on.
     pub fn fit(
         objects: &[ObjectBasics],
         histories: &Histories,
@@ -52,13 +54,16 @@ impl IdleHazard {
                 }
                 let h = histories.get(i);
                 let before = h.before(t);
+                // A history holds every logged read and the object's latest read however old (the catalog's
+                // stats keep it), so the last read before `t` is exact when the history has one, and an object
+                // without any was never read: idle since its write. (An object read before the log and again
+                // after `t` looks idle since its write at `t`: its older reads are gone.)
                 let last = before
                     .times()
                     .last()
                     .copied()
                     .unwrap_or(i64::MIN)
-                    .max(o.last_modified_ms)
-                    .max(history_from_ms.unwrap_or(i64::MIN));
+                    .max(o.last_modified_ms);
                 let idle_days = (t - last).max(0) as f64 / DAY_MS as f64;
                 let b = bucket(idle_days);
                 total[b] += 1;
@@ -70,9 +75,7 @@ impl IdleHazard {
         if total.iter().all(|&n| n == 0) {
             return None;
         }
-        // Smoothed shares (half a read and half a miss per bucket), then non-increasing with idle time:
-        // a bucket never claims to be colder than a longer-idle one shows.
-        // A bucket with no object-day takes the value of the nearest shorter-idle bucket that has some (or,
+        // Smoothed shares (half a read and half a miss per bucket). A bucket with no object-day takes the value of the nearest shorter-idle bucket that has some (or,
         // for the first buckets, of the first that has some).
         let mut daily: Vec<Option<f64>> = read
             .iter()
@@ -85,10 +88,7 @@ impl IdleHazard {
             }
         }
         let first = daily.iter().flatten().next().copied().unwrap_or(0.5);
-        let mut daily: Vec<f64> = daily.into_iter().map(|d| d.unwrap_or(first)).collect();
-        for i in (0..n - 1).rev() {
-            daily[i] = daily[i].max(daily[i + 1]);
-        }
+        let daily: Vec<f64> = daily.into_iter().map(|d| d.unwrap_or(first)).collect();
         Some(IdleHazard {
             daily,
             examples: total,
@@ -98,6 +98,18 @@ impl IdleHazard {
     /// The daily read probability of an object idle for `idle_days`.
     pub fn daily(&self, idle_days: f64) -> Option<f64> {
         self.daily.get(bucket(idle_days)).copied()
+    }
+
+    /// The constant daily probability with the same chance of no read over the next `over_days` days as this
+    /// hazard gives an object idle `idle_days` now, which stays idle while unread (the hazard falls with idle
+    /// time, so this is below [`IdleHazard::daily`] at `idle_days`).
+    pub fn mean_daily(&self, idle_days: f64, over_days: u32) -> Option<f64> {
+        let over = over_days.max(1);
+        let mut survive = 1.0f64;
+        for j in 0..over {
+            survive *= 1.0 - self.daily(idle_days + f64::from(j))?;
+        }
+        Some(1.0 - survive.powf(1.0 / f64::from(over)))
     }
 
     /// Per bucket: `(upper edge in days, daily probability, object-days measured)`.
@@ -165,9 +177,54 @@ mod tests {
         let hz = IdleHazard::fit(&o, &h, now, None).expect("fit");
         let d = hz.daily(8.0).unwrap();
         assert!(d > 0.05, "{hz:?}");
-        // Non-increasing with idle time.
-        let b = hz.buckets();
-        assert!(b.windows(2).all(|w| w[0].1 >= w[1].1), "{b:?}");
+        // The period shows as a peak: an object idle 9 days is far likelier to be read tomorrow than one
+        // read yesterday.
+        assert!(d > 5.0 * hz.daily(0.5).unwrap(), "{hz:?}");
+    }
+
+    #[test]
+    fn a_kept_latest_read_older_than_the_log_gives_the_exact_idle_time() {
+        let now = 200 * DAY_MS;
+        let from = Some(now - 14 * DAY_MS);
+        // Read once on day 10 (kept as the latest read of a trimmed history) and never again.
+        let objects = vec![
+            ObjectBasics {
+                size_bytes: 1 << 20,
+                last_modified_ms: 0,
+            };
+            200
+        ];
+        let mut b = HistoryBuilder::with_capacity(0);
+        for i in 0..200u32 {
+            b.push(i, 10 * DAY_MS, 1 << 20);
+        }
+        let h = b.finish(200).expect("histories");
+        let hz = IdleHazard::fit(&objects, &h, now, from).expect("fit");
+        let buckets = hz.buckets();
+        let longest = buckets.last().expect("buckets");
+        assert_eq!(longest.2, 200 * CUTS as usize, "{buckets:?}");
+        assert!(buckets[..buckets.len() - 1].iter().all(|b| b.2 == 0));
+        assert!(hz.daily(180.0).unwrap() < 0.01);
+    }
+
+    #[test]
+    fn the_mean_daily_probability_keeps_the_chance_of_no_read() {
+        let n = BUCKET_EDGES_DAYS.len();
+        let flat = IdleHazard {
+            daily: vec![0.1; n],
+            examples: vec![1; n],
+        };
+        assert!((flat.mean_daily(40.0, 90).unwrap() - 0.1).abs() < 1e-12);
+        // 0.5 on the first day, then nothing: P(no read over 2 days) = 0.5 = (1 - m)^2.
+        let mut daily = vec![0.0; n];
+        daily[0] = 0.5;
+        let falling = IdleHazard {
+            daily,
+            examples: vec![1; n],
+        };
+        let m = falling.mean_daily(0.0, 2).unwrap();
+        assert!((m - (1.0 - 0.5f64.sqrt())).abs() < 1e-12, "{m}");
+        assert!(falling.mean_daily(0.0, 90).unwrap() < falling.daily(0.0).unwrap());
     }
 
     #[test]

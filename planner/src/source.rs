@@ -39,7 +39,10 @@ impl Default for LoadOptions {
     }
 }
 
-/// Reads every object and the access log of the last `history_ms` into an inventory.
+/// Reads every object and the access log of the last `history_ms` into an inventory. Each history also holds
+/// the object's latest read from its catalog stats when that read is older than the log read here, so a history
+/// is "every logged read, and the latest read however old" (what the simulator keeps too): idle times stay
+/// exact after the reads leave the log.
 pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) -> Result<Inventory> {
     if opts.page_size == 0 || opts.history_ms <= 0 {
         return Err(invalid(format!(
@@ -81,6 +84,7 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
     }
 
     let mut since = now_ms.saturating_sub(opts.history_ms);
+    add_latest_reads(catalog, &mut extractor, since, opts.page_size)?;
     let mut skip = 0usize;
     loop {
         let limit = skip.saturating_add(opts.page_size);
@@ -106,4 +110,45 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
     inv.histories = extractor.finish()?;
     inv.validate()?;
     Ok(inv)
+}
+
+/// Feeds the extractor, for every object whose latest read (its catalog stats) happened before `log_from_ms`,
+/// that read (with the object's mean bytes per read), before any logged read, so histories stay ascending.
+fn add_latest_reads(
+    catalog: &dyn Catalog,
+    extractor: &mut FeatureExtractor,
+    log_from_ms: i64,
+    page_size: usize,
+) -> Result<()> {
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let page = catalog
+            .scan_stats(
+                after.as_ref().map(|(b, k)| (b.as_str(), k.as_str())),
+                page_size,
+            )
+            .map_err(|source| PlannerError::Catalog {
+                op: "scan_stats",
+                source,
+            })?;
+        let full = page.len() == page_size;
+        for (bucket, key, stats) in &page {
+            // Stats written before `last_read_ms` existed only know the last access (a read or a write).
+            let latest = stats
+                .last_read_ms
+                .or((stats.reads > 0).then_some(stats.last_access_ms));
+            let Some(at) = latest.filter(|&t| t < log_from_ms) else {
+                continue;
+            };
+            if let Some(id) = extractor.id_of(bucket, key) {
+                let bytes = stats.bytes_read.checked_div(stats.reads).unwrap_or(0);
+                extractor.observe_read(id, at, bytes);
+            }
+        }
+        match (full, page.last()) {
+            (true, Some((b, k, _))) => after = Some((b.clone(), k.clone())),
+            _ => break,
+        }
+    }
+    Ok(())
 }

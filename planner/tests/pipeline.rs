@@ -206,3 +206,46 @@ fn catalog_to_plan() {
     assert_eq!(active.kind(), ModelKind::Rule);
     assert!(status.reason.contains("not enough"), "{}", status.reason);
 }
+
+#[test]
+fn a_history_keeps_the_latest_read_after_it_left_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog =
+        catalog::RedbCatalog::open(&dir.path().join("catalog.redb"), CatalogConfig::default())
+            .expect("open");
+    catalog
+        .create_bucket("data", NOW - 200 * DAY_MS)
+        .expect("bucket");
+    for key in ["old-read", "recent-read", "never-read"] {
+        catalog
+            .put_object("data", key, object(1000, &["aws-hot"], NOW - 200 * DAY_MS))
+            .expect("put");
+    }
+    catalog
+        .record_accesses(&[
+            read("old-read", NOW - 90 * DAY_MS),
+            read("old-read", NOW - 60 * DAY_MS),
+        ])
+        .expect("record");
+    // Later reads push the old ones out of the access log (14 days of retention by default).
+    catalog
+        .record_accesses(&[
+            read("recent-read", NOW - 2 * DAY_MS),
+            read("recent-read", NOW - HOUR_MS),
+        ])
+        .expect("record");
+    assert_eq!(catalog.access_log_len().expect("len"), 2);
+
+    let inv = load_inventory(&catalog, NOW, &LoadOptions::default()).expect("inventory");
+    let by_key = |k: &str| {
+        let i = inv.objects.iter().position(|o| o.key == k).expect("object");
+        inv.histories.get(i).times().to_vec()
+    };
+    assert_eq!(
+        by_key("old-read"),
+        [NOW - 60 * DAY_MS],
+        "only the latest read, once"
+    );
+    assert_eq!(by_key("recent-read"), [NOW - 2 * DAY_MS, NOW - HOUR_MS]);
+    assert!(by_key("never-read").is_empty());
+}
