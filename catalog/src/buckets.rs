@@ -40,6 +40,7 @@ impl RedbCatalog {
                 created_ms: now_ms,
                 tags: Default::default(),
                 cors: Vec::new(),
+                public_access_block: None,
             };
             let value = schema::encode(OP, &record)?;
             buckets.insert(name.as_bytes(), value.as_slice()).ctx(OP)?;

@@ -43,8 +43,8 @@ pub use moves::{MOVE_HISTORY, MoveState, MoveTask, NewMove};
 pub use postgres::PgCatalog;
 pub use records::{
     AccessEvent, AccessKind, AccessStats, BucketRecord, CorsRule, GarbageBlob, LeaseRecord,
-    ListPage, NewObject, NodeRecord, ObjectMeta, ObjectRecord, PartRecord, PartRef, PutOutcome,
-    UploadPage, UploadRecord, WriteCondition,
+    ListPage, NewObject, NodeRecord, ObjectMeta, ObjectRecord, PartRecord, PartRef,
+    PublicAccessBlock, PutOutcome, UploadPage, UploadRecord, WriteCondition,
 };
 
 // The gateway shares one catalog across threads.

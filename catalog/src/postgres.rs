@@ -674,6 +674,7 @@ impl Catalog for PgCatalog {
             created_ms: now_ms,
             tags: Default::default(),
             cors: Vec::new(),
+            public_access_block: None,
         };
         let value = schema::encode("create_bucket", &record)?;
         self.write("create_bucket", |tx| {

@@ -18,6 +18,19 @@ pub struct BucketRecord {
     /// The bucket's CORS rules (PutBucketCors), in the order given; empty when it has none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cors: Vec<CorsRule>,
+    /// The bucket's public-access-block settings (PutPublicAccessBlock), if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+}
+
+/// S3's four public-access-block switches, stored as given (Strata never serves anonymous requests, so they only
+/// record the owner's intent).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
 }
 
 /// One CORS rule of a bucket, as S3 stores it: which origins may send which methods with which headers.

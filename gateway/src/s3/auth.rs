@@ -73,6 +73,7 @@ const READ_OPS: &[&str] = &[
     "GetObjectAcl",
     "GetBucketOwnershipControls",
     "GetBucketCors",
+    "GetPublicAccessBlock",
 ];
 
 /// Authorisation after a valid signature: deny anonymous, restrict read-only users.

@@ -63,6 +63,17 @@ impl StrataS3 {
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
+        let i = &req.input;
+        super::acl::check_create_bucket(
+            i.acl.as_ref(),
+            [
+                i.grant_full_control.as_ref(),
+                i.grant_read.as_ref(),
+                i.grant_read_acp.as_ref(),
+                i.grant_write_acp.as_ref(),
+            ],
+            i.object_ownership.as_ref(),
+        )?;
         let bucket = req.input.bucket;
         check_bucket_name(&bucket)?;
         if let Some(loc) = req
