@@ -190,6 +190,30 @@ impl Tx<'_> {
         self.check(block_on(self.conn.client.query(&statement, params)))
     }
 
+    /// Up to `limit` rows `(bucket, key, column)` of `table` in key order, after `after`.
+    fn key_page(
+        &self,
+        table: &str,
+        column: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Row>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        match after {
+            Some((b, k)) => self.query(
+                &format!(
+                    "SELECT bucket, key, {column} FROM {table} WHERE (bucket, key) > ($1, $2)
+                     ORDER BY bucket, key LIMIT $3"
+                ),
+                &[&b.as_bytes(), &k.as_bytes(), &limit],
+            ),
+            None => self.query(
+                &format!("SELECT bucket, key, {column} FROM {table} ORDER BY bucket, key LIMIT $1"),
+                &[&limit],
+            ),
+        }
+    }
+
     fn opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
         let statement = self.statement(sql)?;
         self.check(block_on(self.conn.client.query_opt(&statement, params)))
@@ -885,19 +909,8 @@ impl Catalog for PgCatalog {
         after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<Vec<(String, String, ObjectRecord)>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read_one("scan_objects", |tx| {
-            let rows = match after {
-                Some((b, k)) => tx.query(
-                    "SELECT bucket, key, record FROM objects WHERE (bucket, key) > ($1, $2)
-                     ORDER BY bucket, key LIMIT $3",
-                    &[&b.as_bytes(), &k.as_bytes(), &limit],
-                )?,
-                None => tx.query(
-                    "SELECT bucket, key, record FROM objects ORDER BY bucket, key LIMIT $1",
-                    &[&limit],
-                )?,
-            };
+            let rows = tx.key_page("objects", "record", after, limit)?;
             rows.iter()
                 .map(|row| {
                     let bucket = text(schema::OBJECTS_NAME, tx.col(row, 0)?)?;
@@ -1647,19 +1660,8 @@ impl Catalog for PgCatalog {
         after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<Vec<(String, String, AccessStats)>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read_one("scan_stats", |tx| {
-            let rows = match after {
-                Some((b, k)) => tx.query(
-                    "SELECT bucket, key, stats FROM access_stats WHERE (bucket, key) > ($1, $2)
-                     ORDER BY bucket, key LIMIT $3",
-                    &[&b.as_bytes(), &k.as_bytes(), &limit],
-                )?,
-                None => tx.query(
-                    "SELECT bucket, key, stats FROM access_stats ORDER BY bucket, key LIMIT $1",
-                    &[&limit],
-                )?,
-            };
+            let rows = tx.key_page("access_stats", "stats", after, limit)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in &rows {
                 let bucket = text(schema::STATS_NAME, tx.col(row, 0)?)?;

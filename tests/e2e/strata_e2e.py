@@ -553,3 +553,13 @@ def empty_bucket(client, bucket: str):
                 client.delete_objects(Bucket=bucket, Delete={"Objects": keys[i:i + 1000], "Quiet": True})
     with contextlib.suppress(Exception):
         client.delete_bucket(Bucket=bucket)
+
+
+def read_only_setup(make_gateway, reader: tuple[str, str], prefix: str):
+    """A gateway (from the ``make_gateway`` fixture) with one read-only user ``reader`` besides root, and a new
+    bucket: ``(gateway, root client, reader client, bucket)``."""
+    gw = make_gateway(f'[[users]]\naccess_key = "{reader[0]}"\nsecret_key = "{reader[1]}"\naccess = "read-only"\n')
+    admin = gw.client()
+    bucket = unique_bucket(prefix)
+    admin.create_bucket(Bucket=bucket)
+    return gw, admin, gw.client_with(*reader), bucket

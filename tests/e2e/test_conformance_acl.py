@@ -210,12 +210,8 @@ READER = ("acl-reader", "acl-reader-secret-key")
 
 
 def test_read_only_user_reads_but_cannot_write_access_settings(make_gateway):
-    gw = make_gateway(f'[[users]]\naccess_key = "{READER[0]}"\nsecret_key = "{READER[1]}"\naccess = "read-only"\n')
-    admin = gw.client()
-    b = e2e.unique_bucket("aclro")
-    admin.create_bucket(Bucket=b)
+    gw, admin, reader, b = e2e.read_only_setup(make_gateway, READER, "aclro")
     admin.put_public_access_block(Bucket=b, PublicAccessBlockConfiguration=PAB)
-    reader = gw.client_with(*READER)
     assert reader.get_public_access_block(Bucket=b)["PublicAccessBlockConfiguration"] == PAB
     for call in (lambda: reader.delete_public_access_block(Bucket=b),
                  lambda: reader.put_bucket_acl(Bucket=b, ACL="private")):

@@ -173,12 +173,8 @@ READER = ("cors-reader", "cors-reader-secret-key")
 
 
 def test_a_read_only_user_may_read_but_not_change_cors(make_gateway):
-    gw = make_gateway(f'[[users]]\naccess_key = "{READER[0]}"\nsecret_key = "{READER[1]}"\naccess = "read-only"\n')
-    admin = gw.client()
-    b = e2e.unique_bucket("corsro")
-    admin.create_bucket(Bucket=b)
+    gw, admin, reader, b = e2e.read_only_setup(make_gateway, READER, "corsro")
     admin.put_bucket_cors(Bucket=b, CORSConfiguration=RULES)
-    reader = gw.client_with(*READER)
     assert len(reader.get_bucket_cors(Bucket=b)["CORSRules"]) == 2
     for call in (lambda: reader.delete_bucket_cors(Bucket=b),
                  lambda: reader.put_bucket_cors(Bucket=b, CORSConfiguration={"CORSRules": RULES["CORSRules"][1:]})):

@@ -112,10 +112,7 @@ READER = ("post-reader", "post-reader-secret-key")
 
 
 def test_a_read_only_users_form_is_refused(make_gateway):
-    gw = make_gateway(f'[[users]]\naccess_key = "{READER[0]}"\nsecret_key = "{READER[1]}"\naccess = "read-only"\n')
-    admin = gw.client()
-    b = e2e.unique_bucket("postro")
-    admin.create_bucket(Bucket=b)
+    gw, admin, _, b = e2e.read_only_setup(make_gateway, READER, "postro")
     p = signer(gw, keys=READER).generate_presigned_post(b, "nope", ExpiresIn=300)
     e2e.assert_s3_error(post(p), 403, "AccessDenied")
     assert keys_of(admin, b) == []

@@ -481,13 +481,9 @@ READER = ("tag-reader", "tag-reader-secret-key")
 
 
 def test_read_only_user_reads_tags_but_cannot_change_them(make_gateway):
-    gw = make_gateway(f'[[users]]\naccess_key = "{READER[0]}"\nsecret_key = "{READER[1]}"\naccess = "read-only"\n')
-    admin = gw.client()
-    b = e2e.unique_bucket("ro")
-    admin.create_bucket(Bucket=b)
+    gw, admin, reader, b = e2e.read_only_setup(make_gateway, READER, "ro")
     admin.put_object(Bucket=b, Key="k", Body=b"x", Tagging="a=1")
     admin.put_bucket_tagging(Bucket=b, Tagging=tagset({"b": "2"}))
-    reader = gw.client_with(*READER)
     assert as_dict(reader.get_object_tagging(Bucket=b, Key="k")) == {"a": "1"}
     assert as_dict(reader.get_bucket_tagging(Bucket=b)) == {"b": "2"}
     assert reader.get_object_attributes(Bucket=b, Key="k", ObjectAttributes=["ObjectSize"])["ObjectSize"] == 1

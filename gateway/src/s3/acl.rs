@@ -9,7 +9,6 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::StrataS3;
-use super::errors::catalog_err;
 
 fn not_supported() -> S3Error {
     s3_error!(
@@ -25,6 +24,19 @@ fn owner_only(canned: &str) -> bool {
 
 /// The `x-amz-grant-*` headers of a write, present or not.
 pub type GrantHeaders<'a> = [Option<&'a String>; 4];
+
+/// The [`GrantHeaders`] of an s3s input that has the four `grant_*` fields.
+macro_rules! grant_headers {
+    ($input:expr) => {
+        [
+            $input.grant_full_control.as_ref(),
+            $input.grant_read.as_ref(),
+            $input.grant_read_acp.as_ref(),
+            $input.grant_write_acp.as_ref(),
+        ]
+    };
+}
+pub(crate) use grant_headers;
 
 /// `Ok` when an object write (PutObject, CopyObject, CreateMultipartUpload) names no ACL, or only the owner's full
 /// control; `AccessControlListNotSupported` otherwise.
@@ -112,12 +124,7 @@ impl StrataS3 {
         check_acl_write(
             i.acl.as_ref().map(BucketCannedACL::as_str),
             i.access_control_policy.as_ref(),
-            [
-                i.grant_full_control.as_ref(),
-                i.grant_read.as_ref(),
-                i.grant_read_acp.as_ref(),
-                i.grant_write_acp.as_ref(),
-            ],
+            grant_headers!(i),
             &caller(req.credentials.as_ref()),
         )?;
         Ok(S3Response::new(PutBucketAclOutput {}))
@@ -133,12 +140,7 @@ impl StrataS3 {
         check_acl_write(
             i.acl.as_ref().map(ObjectCannedACL::as_str),
             i.access_control_policy.as_ref(),
-            [
-                i.grant_full_control.as_ref(),
-                i.grant_read.as_ref(),
-                i.grant_read_acp.as_ref(),
-                i.grant_write_acp.as_ref(),
-            ],
+            grant_headers!(i),
             &caller(req.credentials.as_ref()),
         )?;
         Ok(S3Response::new(PutObjectAclOutput::default()))
@@ -176,16 +178,8 @@ impl StrataS3 {
         bucket: &str,
         value: Option<catalog::PublicAccessBlock>,
     ) -> S3Result<()> {
-        let b = bucket.to_owned();
-        self.strata
-            .with_catalog(move |c| {
-                c.update_bucket(&b, &mut |r: &mut catalog::BucketRecord| {
-                    r.public_access_block = value
-                })
-            })
+        self.update_bucket_record(bucket, move |r| r.public_access_block = value)
             .await
-            .map_err(catalog_err)?;
-        Ok(())
     }
 
     pub(super) async fn put_public_access_block_impl(

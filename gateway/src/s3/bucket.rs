@@ -66,12 +66,7 @@ impl StrataS3 {
         let i = &req.input;
         super::acl::check_create_bucket(
             i.acl.as_ref(),
-            [
-                i.grant_full_control.as_ref(),
-                i.grant_read.as_ref(),
-                i.grant_read_acp.as_ref(),
-                i.grant_write_acp.as_ref(),
-            ],
+            super::acl::grant_headers!(i),
             i.object_ownership.as_ref(),
         )?;
         let bucket = req.input.bucket;
@@ -192,6 +187,22 @@ impl StrataS3 {
             grants: Some(grants),
             request_charged: None,
         }))
+    }
+
+    /// Changes the bucket's catalog record with `change` (its tags, CORS rules, public-access block) in one
+    /// transaction; NoSuchBucket if it does not exist.
+    pub(super) async fn update_bucket_record(
+        &self,
+        bucket: &str,
+        change: impl FnMut(&mut catalog::BucketRecord) + Send + 'static,
+    ) -> S3Result<()> {
+        let b = bucket.to_owned();
+        let mut change = change;
+        self.strata
+            .with_catalog(move |c| c.update_bucket(&b, &mut change))
+            .await
+            .map_err(catalog_err)?;
+        Ok(())
     }
 
     /// NoSuchBucket unless `bucket` exists.

@@ -7,7 +7,6 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::StrataS3;
-use super::errors::catalog_err;
 
 /// The methods a CORS rule may allow.
 pub const METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "POST", "DELETE"];
@@ -101,16 +100,8 @@ fn rule_to(r: &CorsRule) -> CORSRule {
 
 impl StrataS3 {
     async fn set_bucket_cors(&self, bucket: &str, rules: Vec<CorsRule>) -> S3Result<()> {
-        let b = bucket.to_owned();
-        self.strata
-            .with_catalog(move |c| {
-                c.update_bucket(&b, &mut |r: &mut catalog::BucketRecord| {
-                    r.cors = rules.clone()
-                })
-            })
+        self.update_bucket_record(bucket, move |r| r.cors = rules.clone())
             .await
-            .map_err(catalog_err)?;
-        Ok(())
     }
 
     pub(super) async fn put_bucket_cors_impl(

@@ -130,15 +130,7 @@ impl StrataS3 {
             return Err(s3_error!(KeyTooLongError, "Your key is too long"));
         }
         check_user_metadata(i.metadata.as_ref())?;
-        super::acl::check_object_acl(
-            i.acl.as_ref(),
-            [
-                i.grant_full_control.as_ref(),
-                i.grant_read.as_ref(),
-                i.grant_read_acp.as_ref(),
-                i.grant_write_acp.as_ref(),
-            ],
-        )?;
+        super::acl::check_object_acl(i.acl.as_ref(), super::acl::grant_headers!(i))?;
         let algorithm = match &i.checksum_algorithm {
             Some(a) => Some(
                 crate::checksums::ALGORITHMS

@@ -203,6 +203,7 @@ impl StrataS3 {
             trailing_headers,
             ..
         } = req;
+        super::acl::check_object_acl(input.acl.as_ref(), super::acl::grant_headers!(input))?;
         let PutObjectInput {
             body,
             bucket,
@@ -220,22 +221,8 @@ impl StrataS3 {
             if_match,
             if_none_match,
             tagging,
-            acl,
-            grant_full_control,
-            grant_read,
-            grant_read_acp,
-            grant_write_acp,
             ..
         } = input;
-        super::acl::check_object_acl(
-            acl.as_ref(),
-            [
-                grant_full_control.as_ref(),
-                grant_read.as_ref(),
-                grant_read_acp.as_ref(),
-                grant_write_acp.as_ref(),
-            ],
-        )?;
         if key.len() > 1024 {
             return Err(s3_error!(KeyTooLongError, "Your key is too long"));
         }
@@ -630,15 +617,7 @@ impl StrataS3 {
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let input = req.input;
-        super::acl::check_object_acl(
-            input.acl.as_ref(),
-            [
-                input.grant_full_control.as_ref(),
-                input.grant_read.as_ref(),
-                input.grant_read_acp.as_ref(),
-                input.grant_write_acp.as_ref(),
-            ],
-        )?;
+        super::acl::check_object_acl(input.acl.as_ref(), super::acl::grant_headers!(input))?;
         self.require_bucket(&input.bucket).await?;
         let (src_bucket, src_key, src) = self
             .copy_source(

@@ -199,16 +199,8 @@ impl StrataS3 {
     }
 
     async fn set_bucket_tags(&self, bucket: &str, tags: TagMap) -> S3Result<()> {
-        let b = bucket.to_owned();
-        self.strata
-            .with_catalog(move |c| {
-                c.update_bucket(&b, &mut |r: &mut catalog::BucketRecord| {
-                    r.tags = tags.clone()
-                })
-            })
+        self.update_bucket_record(bucket, move |r| r.tags = tags.clone())
             .await
-            .map_err(catalog_err)?;
-        Ok(())
     }
 
     pub(super) async fn put_bucket_tagging_impl(
