@@ -86,6 +86,42 @@ pub struct Backend {
     store: Arc<dyn ObjectStore>,
     keys: Arc<KeyState>,
     frame_size: u32,
+    /// How a finished write becomes durable when the store does not do it itself: a local directory's shared
+    /// `syncfs` ([`local_store`]).
+    durability: Option<Arc<Durability>>,
+}
+
+#[cfg(target_os = "linux")]
+type Durability = crate::sync_group::SyncGroup;
+#[cfg(not(target_os = "linux"))]
+type Durability = std::convert::Infallible;
+
+/// A store and what makes its finished writes durable, if the store does not.
+type DurableStore = (Arc<dyn ObjectStore>, Option<Arc<Durability>>);
+
+/// A store over the local directory `root` and what makes its writes durable: on Linux, files are written
+/// without their own fsyncs and writers share `syncfs` calls ([`crate::sync_group`]); elsewhere
+/// `LocalFileSystem` fsyncs each file and its directory.
+fn local_store(name: &str, root: &FsPath) -> Result<DurableStore, BackendError> {
+    let store = LocalFileSystem::new_with_prefix(root).map_err(|source| BackendError::Store {
+        backend: name.to_owned(),
+        blob: String::new(),
+        source,
+    })?;
+    #[cfg(target_os = "linux")]
+    {
+        let group =
+            crate::sync_group::SyncGroup::open(root).map_err(|source| BackendError::Io {
+                backend: name.to_owned(),
+                what: format!("opening {} for syncfs", root.display()),
+                source,
+            })?;
+        Ok((Arc::new(store), Some(Arc::new(group))))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Ok((Arc::new(store.with_fsync(true)), None))
+    }
 }
 
 impl fmt::Debug for Backend {
@@ -119,6 +155,7 @@ impl Backend {
                 shared: None,
             }),
             frame_size: DEFAULT_FRAME_SIZE,
+            durability: None,
         }
     }
 
@@ -126,9 +163,10 @@ impl Backend {
     /// missing), with its keyring at `keyring_path` (loaded, or created with
     /// mode 0600).
     ///
-    /// The store is `LocalFileSystem` with fsync enabled: a completed write
-    /// has its file contents and directory entry synced before
-    /// [`SealedWriter::finish`] returns.
+    /// A completed write has its file contents and directory entry on disk
+    /// before [`SealedWriter::finish`] returns: writers share `syncfs` calls
+    /// on Linux ([`crate::sync_group`]), elsewhere each file and its
+    /// directory are fsynced.
     pub fn local(
         name: impl Into<String>,
         profile: TierProfile,
@@ -141,25 +179,21 @@ impl Backend {
             what: format!("creating root directory {}", root_dir.display()),
             source,
         })?;
-        let store = LocalFileSystem::new_with_prefix(root_dir)
-            .map_err(|source| BackendError::Store {
-                backend: name.clone(),
-                blob: String::new(),
-                source,
-            })?
-            .with_fsync(true);
+        let (store, durability) = local_store(&name, root_dir)?;
         let keyring =
             Keyring::load_or_create(keyring_path).map_err(|source| BackendError::Keyring {
                 backend: name.clone(),
                 source,
             })?;
-        Ok(Backend::new(
+        let mut backend = Backend::new(
             name,
             profile,
-            Arc::new(store),
+            store,
             keyring,
             Some(keyring_path.to_path_buf()),
-        ))
+        );
+        backend.durability = durability;
+        Ok(backend)
     }
 
     /// A backend over the store `spec` describes (built with
@@ -183,19 +217,27 @@ impl Backend {
         keyring_path: &FsPath,
     ) -> Result<Backend, BackendError> {
         let name = name.into();
-        let store = build_store_with_env(&name, spec, data_dir, &|var| std::env::var(var).ok())?;
+        let (store, durability) = match crate::cloud::local_root(&name, spec, data_dir)? {
+            Some(root) => local_store(&name, &root)?,
+            None => (
+                build_store_with_env(&name, spec, data_dir, &|var| std::env::var(var).ok())?,
+                None,
+            ),
+        };
         let keyring =
             Keyring::load_or_create(keyring_path).map_err(|source| BackendError::Keyring {
                 backend: name.clone(),
                 source,
             })?;
-        Ok(Backend::new(
+        let mut backend = Backend::new(
             name,
             profile,
             store,
             keyring,
             Some(keyring_path.to_path_buf()),
-        ))
+        );
+        backend.durability = durability;
+        Ok(backend)
     }
 
     /// A backend over the store `spec` describes (as [`Backend::open`]) whose keyring lives in `keys`, shared
@@ -282,6 +324,29 @@ impl Backend {
             store,
             ..self.clone()
         }
+    }
+
+    /// Returns once what was written to this backend so far is durable, where the store does not see to it
+    /// itself (a local directory on Linux: a shared `syncfs`).
+    /// A small blob (one put) joins the shared `syncfs`; a large one (multipart, written over many chunks)
+    /// fsyncs its own file and directory, so it never flushes other writers' half-written blobs.
+    async fn make_durable(&self, blob: &str, path: &Path, large: bool) -> Result<(), BackendError> {
+        #[cfg(target_os = "linux")]
+        if let Some(group) = &self.durability {
+            let synced = if large {
+                group.sync_file(path.as_ref()).await
+            } else {
+                group.sync().await
+            };
+            synced.map_err(|source| BackendError::Io {
+                backend: self.name.to_string(),
+                what: format!("syncing blob {blob} to disk"),
+                source,
+            })?;
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (blob, path, large);
+        Ok(())
     }
 
     /// The backend's name.
@@ -1192,11 +1257,11 @@ impl SealedWriter {
     /// write; returns the blob's stored size. On error nothing is published
     /// and the partial upload is aborted.
     ///
-    /// Durability: on [`Backend::local`] backends the store fsyncs the file
-    /// and its directory before this returns. For stores built by the
-    /// caller, durability is whatever that store's `put`/multipart
-    /// completion guarantees (`LocalFileSystem` without `with_fsync(true)`
-    /// does **not** fsync).
+    /// Durability: on local backends ([`Backend::local`], or [`Backend::open`]
+    /// of a local spec) the blob is on disk before this returns (a shared
+    /// `syncfs` on Linux). For stores built by the caller, durability is
+    /// whatever that store's `put`/multipart completion guarantees
+    /// (`LocalFileSystem` without `with_fsync(true)` does **not** fsync).
     pub async fn finish(mut self) -> Result<u64, BackendError> {
         if self.poisoned {
             let err = BackendError::WriterPoisoned {
@@ -1220,7 +1285,8 @@ impl SealedWriter {
             self.pending_len += frame.len();
             self.pending.push_back(frame);
         }
-        if self.upload.is_none() {
+        let large = self.upload.is_some();
+        if !large {
             // Small object: one put of header and frames.
             let len = self.pending_len;
             let payload = self.take_pending(len);
@@ -1246,6 +1312,9 @@ impl SealedWriter {
             }
             self.upload = None;
         }
+        self.backend
+            .make_durable(&self.blob, &self.path, large)
+            .await?;
         debug_assert_eq!(self.stored, sealed_len(self.plain, self.backend.frame_size));
         Ok(self.stored)
     }

@@ -304,6 +304,20 @@ pub fn build_store(
 /// Nothing is contacted while building: a wrong endpoint, bucket or key
 /// shows up on the first request. Local directories are created (mode per
 /// umask) and the store fsyncs completed writes.
+/// The directory of local spec `l` for backend `name` (created if missing); `None` for other specs.
+pub(crate) fn local_root(
+    name: &str,
+    spec: &StoreSpec,
+    data_dir: &Path,
+) -> Result<Option<std::path::PathBuf>, BackendError> {
+    let env = |_: &str| None;
+    let cx = Cx { name, env: &env };
+    match spec {
+        StoreSpec::Local(l) => cx.local_root(l, data_dir).map(Some),
+        _ => Ok(None),
+    }
+}
+
 pub fn build_store_with_env(
     name: &str,
     spec: &StoreSpec,
@@ -390,7 +404,12 @@ impl Cx<'_> {
         }
     }
 
-    fn local(&self, l: &LocalSpec, data_dir: &Path) -> Result<Arc<dyn ObjectStore>, BackendError> {
+    /// The directory of a local backend (`data_dir` joined to a relative path), created if missing.
+    fn local_root(
+        &self,
+        l: &LocalSpec,
+        data_dir: &Path,
+    ) -> Result<std::path::PathBuf, BackendError> {
         if l.path.as_os_str().is_empty() {
             return Err(self.config_err("path is empty"));
         }
@@ -404,6 +423,11 @@ impl Cx<'_> {
             what: format!("creating root directory {}", root.display()),
             source,
         })?;
+        Ok(root)
+    }
+
+    fn local(&self, l: &LocalSpec, data_dir: &Path) -> Result<Arc<dyn ObjectStore>, BackendError> {
+        let root = self.local_root(l, data_dir)?;
         let store = LocalFileSystem::new_with_prefix(&root)
             .map_err(|source| BackendError::Store {
                 backend: self.name.to_string(),

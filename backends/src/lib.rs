@@ -24,6 +24,8 @@ pub mod keys;
 pub mod retry;
 pub mod seal;
 mod storage_class;
+#[cfg(target_os = "linux")]
+pub mod sync_group;
 
 pub use backend::{
     Backend, BlobInfo, KeyringStore, SealedWriter, WRITE_CHUNK_SIZE, WRITE_MAX_IN_FLIGHT,
