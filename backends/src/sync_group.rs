@@ -157,6 +157,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn one_large_file_syncs_alone_and_a_missing_one_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let group = SyncGroup::open(dir.path()).expect("open");
+        std::fs::create_dir_all(dir.path().join("blobs/ab")).expect("mkdir");
+        std::fs::write(dir.path().join("blobs/ab/big"), vec![7u8; 1 << 20]).expect("write");
+        group.sync_file("blobs/ab/big").await.expect("sync_file");
+        let err = group
+            .sync_file("blobs/ab/missing")
+            .await
+            .expect_err("missing");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        // A file sync is no group flush: no ticket was issued or covered.
+        let s = group.lock();
+        assert_eq!((s.issued, s.synced), (0, 0));
+    }
+
+    #[tokio::test]
     async fn a_cancelled_leader_does_not_block_the_others() {
         let dir = tempfile::tempdir().expect("tempdir");
         let group = Arc::new(SyncGroup::open(dir.path()).expect("open"));
