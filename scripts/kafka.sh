@@ -5,8 +5,8 @@
 #   bash scripts/kafka.sh install   # cargo install tansu into $STRATA_TOOLS/tansu (about 13 minutes on two cores, once)
 #   bash scripts/kafka.sh bin       # print the path of the tansu binary
 #
-# The tests start and stop their own brokers on 127.0.0.1 (memory storage, or PostgreSQL storage for the restart
-# test) with `tansu broker --listener-url tcp://127.0.0.1:PORT --advertised-listener-url tcp://127.0.0.1:PORT
+# The tests start and stop their own brokers on 127.0.0.1 (memory storage, or S3 storage in the moto emulator for
+# the restart test: Tansu 0.6's PostgreSQL engine needs a schema its crate does not ship) with `tansu broker --listener-url tcp://127.0.0.1:PORT --advertised-listener-url tcp://127.0.0.1:PORT
 # --storage-engine memory://tansu/`.
 #
 # Environment:
