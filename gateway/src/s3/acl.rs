@@ -110,10 +110,6 @@ fn check_acl_write(
     }
 }
 
-fn caller(creds: Option<&s3s::auth::Credentials>) -> String {
-    creds.map(|c| c.access_key.clone()).unwrap_or_default()
-}
-
 impl StrataS3 {
     pub(super) async fn put_bucket_acl_impl(
         &self,
@@ -125,7 +121,7 @@ impl StrataS3 {
             i.acl.as_ref().map(BucketCannedACL::as_str),
             i.access_control_policy.as_ref(),
             grant_headers!(i),
-            &caller(req.credentials.as_ref()),
+            &super::bucket::owner_id(req.credentials.as_ref()).unwrap_or_default(),
         )?;
         Ok(S3Response::new(PutBucketAclOutput {}))
     }
@@ -141,7 +137,7 @@ impl StrataS3 {
             i.acl.as_ref().map(ObjectCannedACL::as_str),
             i.access_control_policy.as_ref(),
             grant_headers!(i),
-            &caller(req.credentials.as_ref()),
+            &super::bucket::owner_id(req.credentials.as_ref()).unwrap_or_default(),
         )?;
         Ok(S3Response::new(PutObjectAclOutput::default()))
     }

@@ -8,8 +8,13 @@ use super::errors::catalog_err;
 use super::util::{check_bucket_name, ms_to_timestamp};
 
 /// The owner (the caller's access key, as ListBuckets reports it) and its one grant, FULL_CONTROL.
+/// The canonical id of the caller, who owns every bucket and object (BucketOwnerEnforced): its access key.
+pub(super) fn owner_id(credentials: Option<&s3s::auth::Credentials>) -> Option<String> {
+    credentials.map(|c| c.access_key.clone())
+}
+
 fn owner_full_control(credentials: Option<&s3s::auth::Credentials>) -> (Owner, Grants) {
-    let id = credentials.map(|c| c.access_key.clone());
+    let id = owner_id(credentials);
     let owner = Owner {
         id: id.clone(),
         display_name: id.clone(),
