@@ -26,6 +26,8 @@ pub struct Core {
     /// Backends that receive every new object.
     pub initial_placement: Vec<Arc<Backend>>,
     pub recorder: AccessRecorder,
+    /// What this node's placement and traffic have cost since it started.
+    pub bill: crate::bill::Bill,
     /// In-memory counters for /metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Fault injection shared by every backend's store (no rules: pass-through).
@@ -127,6 +129,7 @@ impl Core {
             backends,
             initial_placement,
             recorder,
+            bill: crate::bill::Bill::new(clock_now),
             metrics: Arc::default(),
             chaos,
             leases: Arc::new(ReadLeases::default()),

@@ -11,12 +11,15 @@
 //!   rotated key), [`reaper`] (deferred deletes once no reader leases a blob), [`usage`] (bytes and cost per
 //!   backend), [`planning`] (one planner cycle and the background interval), [`model`] (the `p_hot` model in
 //!   use: `planner::ModelLifecycle` plus persistence and the objects' scores). [`recovery`] runs once at start.
+//! * [`bill::Bill`] — the node's running cost at list prices (requests, retrieval, moves, storage from the usage
+//!   snapshots), charged by the front, the mover and [`usage`]; `GET /admin/cost`.
 //! * [`Engine`] owns the core and the workers' handles, starts the workers under one supervisor and stops them.
 //! * [`config`] — the engine's sections of the configuration; [`scan`] — the one paged walk over every object
 //!   (scrub, re-seal, usage); [`blob_copy`] — the one verified blob copy (mover, scrub heals, re-seal).
 //!
 //! Data flows one way: front → core (catalog, backends); planner → mover → catalog.
 
+pub mod bill;
 pub mod blob_copy;
 pub mod clock;
 pub mod cluster;

@@ -249,6 +249,15 @@ pub async fn execute(strata: &Arc<Core>, handle: &MoverHandle, task: MoveTask) {
         set_state(strata, task.id, MoveState::Aborted, Some(reason)).await;
         return;
     }
+    // The copies are made (and paid for) whether or not the commit wins; the first source is the one read
+    // unless it failed.
+    if let Some(from) = sources.first() {
+        for d in &destinations {
+            for p in &rec.parts {
+                strata.bill.copied(from.profile(), d.profile(), p.size);
+            }
+        }
+    }
     handle.hook(MoveState::Copying, &task).await;
     let Some(task) = set_state(strata, task.id, MoveState::Verified, None).await else {
         cleanup(&destinations, &rec.parts).await;
@@ -261,6 +270,13 @@ pub async fn execute(strata: &Arc<Core>, handle: &MoverHandle, task: MoveTask) {
     match strata.with_catalog(move |c| c.commit_move(id, now)).await {
         Ok(t) if t.state == MoveState::Committed => {
             tracing::info!(task = t.id, bucket = %t.bucket, key = %t.key, to = ?t.to, "move committed");
+            for left in t.from.iter().filter(|b| !t.to.contains(b)) {
+                if let Some(b) = strata.backend(left) {
+                    strata
+                        .bill
+                        .removed(b.profile(), rec.size, rec.last_modified_ms, now);
+                }
+            }
             publish_move(
                 strata,
                 &t,

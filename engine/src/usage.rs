@@ -1,4 +1,5 @@
-//! What each backend stores and what that costs per month, from a scan of the catalog.
+//! What each backend stores and what that costs per month, from a scan of the catalog (a self-tiering backend
+//! bills each object by its idle time). Every snapshot also sets the storage rate of the node's [`crate::bill`].
 //!
 //! A scan is linear in the number of objects, so it runs in the background every [`REFRESH`] and readers
 //! (admin API, metrics) take the last snapshot. Every snapshot also becomes a [`CostSample`] of a bounded
@@ -176,21 +177,41 @@ pub fn compute(strata: &Core) -> catalog::Result<Usage> {
         .map(|b| b.profile().storage_gb_month)
         .fold(0.0, f64::max);
     let mut replica_bytes = 0u64;
-    for_each_object(&*strata.catalog, PAGE, |_, _, rec| {
+    let now = usage.computed_ms;
+    for_each_object(&*strata.catalog, PAGE, |bucket, key, rec| {
         usage.objects += 1;
         usage.logical_bytes += rec.size;
+        // A self-tiering backend bills each object by its idle time (the latest read, else the write).
+        let mut idle_days = None;
         for r in &rec.replicas {
             replica_bytes += rec.size;
             let u = usage.backends.entry(r.clone()).or_default();
             u.objects += 1;
             u.bytes += rec.size;
+            let Some(p) = strata.backend(r).map(|b| b.profile()) else {
+                continue;
+            };
+            if p.auto_tiering.is_none() {
+                u.monthly_cost += p.monthly_storage_cost(rec.size);
+                continue;
+            }
+            let idle = match idle_days {
+                Some(d) => d,
+                None => {
+                    let last_read = strata
+                        .catalog
+                        .stats(bucket, key)?
+                        .and_then(|s| s.last_read_ms)
+                        .unwrap_or(i64::MIN);
+                    let d = (now - last_read.max(rec.last_modified_ms)).max(0) as f64 / 86_400_000.0;
+                    *idle_days.insert(d)
+                }
+            };
+            u.monthly_cost += p.object_monthly_cost(rec.size, idle);
         }
         Ok(())
     })?;
-    for (name, u) in usage.backends.iter_mut() {
-        if let Some(b) = strata.backend(name) {
-            u.monthly_cost = b.profile().monthly_storage_cost(u.bytes);
-        }
+    for u in usage.backends.values() {
         usage.monthly_cost += u.monthly_cost;
     }
     usage.all_hot_monthly_cost = replica_bytes as f64 / 1e9 * hottest;
@@ -203,6 +224,7 @@ pub async fn refresh(strata: &Arc<Core>, cache: &UsageCache) -> catalog::Result<
     let u = tokio::task::spawn_blocking(move || compute(&s))
         .await
         .map_err(|e| catalog::CatalogError::Storage(format!("usage scan failed: {e}")))??;
+    strata.bill.storage_snapshot(u.computed_ms, u.monthly_cost);
     cache.set(u.clone());
     Ok(u)
 }

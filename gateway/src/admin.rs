@@ -21,7 +21,9 @@
 //! - `/admin/chaos` — the installed fault-injection rules, in the `[chaos]` config schema (as JSON);
 //!   `PUT /admin/chaos` replaces them (same schema), `DELETE /admin/chaos` clears them;
 //!   `/admin/chaos/stats` — faults injected per rule and in total.
-//! - `/admin/cost/history` — monthly cost now and all-hot of every usage snapshot kept (one per 30 s, bounded);
+//! - `/admin/cost` — what this node's placement and traffic have cost since it started, by category
+//!   ([`engine::bill`]); `/admin/cost/history` — monthly cost now and all-hot of every usage snapshot kept (one
+//!   per 30 s, bounded);
 //!   `/admin/heat` — objects counted by heat now; `/admin/openapi.json` — the OpenAPI document of these routes
 //!   (`gateway/assets/openapi.json`, kept true by `tests/e2e/test_openapi.py`).
 //! - `GET /` (and its `/dashboard.js`, `/dashboard.css`) — the operator dashboard, served without the token
@@ -156,7 +158,9 @@ impl Admin {
                 ),
             },
             (&Method::POST, "/admin/plan/apply") => self.apply_plan().await,
-            (&Method::POST, "/admin/test/clock") if self.test_clock => self.advance_clock(body),
+            (&Method::POST, "/admin/test/clock") if self.test_clock => {
+                self.advance_clock(body).await
+            }
             (&Method::GET, "/admin/model") => {
                 json_reply(StatusCode::OK, &self.engine.model.report())
             }
@@ -176,6 +180,10 @@ impl Admin {
             (&Method::GET, "/admin/users") => self.users(),
             (&Method::GET, "/admin/openapi.json") => crate::dashboard::openapi(),
             (&Method::GET, "/admin/cost/history") => self.cost_history(),
+            (&Method::GET, "/admin/cost") => {
+                let bill: api::BillReport = self.strata.bill.report(self.strata.clock.now_ms());
+                json_reply(StatusCode::OK, &bill)
+            }
             (&Method::GET, "/admin/heat") => self.heat().await,
             (&Method::GET, "/admin/objects") => self.list_objects(&query).await,
             (&Method::GET, p) if p.starts_with("/admin/objects/") => {
@@ -374,9 +382,17 @@ impl Admin {
         }
     }
 
-    fn advance_clock(&self, body: &[u8]) -> Reply {
+    /// Takes a usage snapshot first, so the bill charges the storage over the jump at the placement before it.
+    async fn advance_clock(&self, body: &[u8]) -> Reply {
         match serde_json::from_slice::<api::ClockAdvance>(body) {
             Ok(r) if i64::try_from(r.advance_ms).is_ok() => {
+                if let Err(e) = engine::usage::refresh(&self.strata, &self.engine.usage).await {
+                    return error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "CatalogUnavailable",
+                        format!("usage snapshot before the clock jump: {e}"),
+                    );
+                }
                 self.strata.clock.advance_ms(r.advance_ms as i64);
                 json_reply(
                     StatusCode::OK,

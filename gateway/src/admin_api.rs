@@ -15,6 +15,7 @@ pub use chaos::{ChaosConfig, RuleStats};
 pub use engine::model::ModelReport;
 pub use engine::reseal::Keys;
 pub use engine::scrub::{ScrubReport, ScrubStatus};
+pub use engine::bill::BillReport;
 pub use engine::usage::CostSample;
 pub use planner::Plan;
 
@@ -303,6 +304,7 @@ pub fn schemas() -> serde_json::Map<String, serde_json::Value> {
         ChaosStats,
         Users,
         CostHistory,
+        BillReport,
         engine::usage::HeatHistogram,
         ClockAdvanced,
         Cluster,

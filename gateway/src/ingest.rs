@@ -15,6 +15,7 @@ use s3s::crypto::{Checksum as _, Md5};
 use s3s::{S3Error, TrailingHeaders};
 
 use crate::checksums::Expectations;
+use engine::Core;
 use engine::metrics::Metrics;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -70,12 +71,13 @@ impl IngestError {
     }
 }
 
-/// Streams `body` into a new blob on every backend of `targets`.
+/// Streams `body` into a new blob on every backend of `targets` (one backend PUT each, counted in `strata`'s
+/// metrics and billed).
 ///
 /// `expected_len` (Content-Length, when the client declared one) must match what arrives. Checks in `expect` are
 /// verified after the last byte (trailer checksums are only known then) and before the blob becomes visible.
 pub async fn ingest<S, E>(
-    metrics: &Metrics,
+    strata: &Core,
     targets: &[Arc<Backend>],
     body: S,
     expected_len: Option<u64>,
@@ -107,9 +109,11 @@ where
     }
     match stream_into(&mut writers, body, expected_len, expect, trailers).await {
         Ok((size, md5, blake3, checksums)) => {
+            let metrics = &*strata.metrics;
             finish_all(metrics, targets, writers, &blob).await?;
             metrics.bytes_in.fetch_add(size, Relaxed);
             for t in targets {
+                strata.bill.put(t.profile());
                 let c = metrics.backend(t.name());
                 c.writes.fetch_add(1, Relaxed);
                 c.bytes_written.fetch_add(size, Relaxed);

@@ -13,11 +13,15 @@
 //!   clock — and the offline oracle) with one price table; see [`sim`].
 //! * [`evaluate`]: `strata-loadtest evaluate`, a family of workloads over
 //!   several seeds through every policy, with the ratios that matter.
+//! * [`replay`]: `strata-loadtest replay`, a trace through S3 into a gateway
+//!   on its test clock, on the simulator's daily schedule, ending with the
+//!   gateway's own bill (`/admin/cost`) to set beside `simulate`'s.
 
 pub mod catalog_bench;
 pub mod cli;
 pub mod driver;
 pub mod evaluate;
+pub mod replay;
 pub mod sim;
 pub mod trace;
 pub mod workload;

@@ -37,6 +37,46 @@ enum Cmd {
     Evaluate(EvaluateArgs),
     /// Catalog operations per second: the embedded catalog (redb) and, with --catalog-url, PostgreSQL.
     CatalogBench(CatalogBenchArgs),
+    /// Replay a trace into a gateway on its test clock (STRATA_TEST_CLOCK=1) on the simulator's daily schedule,
+    /// and print the gateway's own bill (/admin/cost) to compare with `simulate`.
+    Replay(Box<ReplayArgs>),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// IBM COS trace file.
+    #[arg(long)]
+    trace: PathBuf,
+    /// S3 endpoint of the gateway, e.g. http://127.0.0.1:9000.
+    #[arg(long)]
+    endpoint: String,
+    /// The same gateway's admin API, e.g. http://127.0.0.1:9001 (started with STRATA_TEST_CLOCK=1).
+    #[arg(long)]
+    admin_url: String,
+    /// The admin API's bearer token.
+    #[arg(long, env = "STRATA_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: String,
+    /// Access key id.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    access_key: String,
+    /// Secret access key.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret_key: String,
+    /// SigV4 region.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Bucket to use (created if missing).
+    #[arg(long, default_value = "strata-replay")]
+    bucket: String,
+    /// Writes are truncated to this size.
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes)]
+    max_object_bytes: u64,
+    /// Longest wait for one daily tick's moves, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    move_timeout: f64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -311,6 +351,68 @@ fn run(a: &RunArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn replay(a: &ReplayArgs) -> Result<(), String> {
+    let cfg = loadtest::replay::ReplayConfig {
+        endpoint: Endpoint {
+            url: a.endpoint.clone(),
+            access_key: a.access_key.clone(),
+            secret_key: a.secret_key.clone(),
+            region: a.region.clone(),
+            op_timeout: Duration::from_secs(60),
+            checksums: false,
+        },
+        admin: loadtest::replay::AdminEndpoint {
+            url: a.admin_url.clone(),
+            token: a.admin_token.clone(),
+        },
+        bucket: a.bucket.clone(),
+        upload: UploadCfg {
+            multipart_threshold: 16 << 20,
+            part_size: 8 << 20,
+            max_object_bytes: a.max_object_bytes,
+        },
+        move_timeout: secs("move-timeout", a.move_timeout)?,
+        progress: !a.json || std::env::var_os("STRATA_LOADTEST_PROGRESS").is_some(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the async runtime: {e}"))?;
+    let report = rt
+        .block_on(loadtest::replay::replay(&cfg, &a.trace))
+        .map_err(|e| e.to_string())?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        let b = &report.bill;
+        println!(
+            "replayed {} records ({} requests, {} failed, {} pre-existing objects written) over {:.1} days; \
+             {} ticks, {} trainings, {} moves ({} unfinished)",
+            report.records,
+            report.requests,
+            report.failed,
+            report.preexisting,
+            report.span_ms as f64 / 86_400_000.0,
+            report.ticks,
+            report.trainings,
+            report.moves,
+            report.moves_unfinished
+        );
+        println!(
+            "gateway bill (USD): total {:.6}  storage {:.6}  retrieval {:.6}  moves {:.6}  requests {:.6}",
+            b["total"].as_f64().unwrap_or(f64::NAN),
+            b["storage"].as_f64().unwrap_or(f64::NAN),
+            b["retrieval"].as_f64().unwrap_or(f64::NAN),
+            b["moves"].as_f64().unwrap_or(f64::NAN),
+            b["requests"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    Ok(())
+}
+
 /// Checks `--sla-ms` and loads `--prices` (or the default table).
 fn price_table(sla_ms: f64, prices: Option<&Path>) -> Result<PriceTable, String> {
     if !(sla_ms.is_finite() && sla_ms >= 0.0) {
@@ -491,6 +593,7 @@ fn main() -> ExitCode {
         Cmd::Simulate(a) => simulate(a),
         Cmd::Evaluate(a) => evaluate(a),
         Cmd::CatalogBench(a) => catalog_bench(a),
+        Cmd::Replay(a) => replay(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

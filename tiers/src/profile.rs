@@ -155,6 +155,46 @@ impl TierProfile {
     pub fn monthly_storage_cost(&self, bytes: u64) -> f64 {
         bytes as f64 / BYTES_PER_GB * self.storage_gb_month
     }
+
+    /// What one object of `bytes` costs per month here after `idle_days` without an access: the
+    /// [`monthly_storage_cost`](Self::monthly_storage_cost), except in a self-tiering class, which bills the
+    /// access tier the idle time has reached plus the monitoring fee (objects under its minimum size stay in
+    /// the frequent tier and pay no fee).
+    pub fn object_monthly_cost(&self, bytes: u64, idle_days: f64) -> f64 {
+        match &self.auto_tiering {
+            Some(a) if bytes >= a.min_monitored_bytes => {
+                bytes as f64 / BYTES_PER_GB * a.rate_after_idle(self.storage_gb_month, idle_days)
+                    + a.monitoring_per_1k_objects_month / 1000.0
+            }
+            _ => self.monthly_storage_cost(bytes),
+        }
+    }
+
+    /// The price of one PUT (or COPY, POST, LIST) request.
+    pub fn put_request(&self) -> f64 {
+        self.put_per_1k / 1000.0
+    }
+
+    /// The price of one GET (or HEAD) request.
+    pub fn get_request(&self) -> f64 {
+        self.get_per_1k / 1000.0
+    }
+
+    /// The retrieval fee of reading `bytes`.
+    pub fn retrieval(&self, bytes: u64) -> f64 {
+        bytes as f64 / BYTES_PER_GB * self.retrieval_per_gb
+    }
+
+    /// The early-deletion fee of removing `bytes` that were stored here for `stayed_days`: the storage of
+    /// the rest of the minimum duration, at the class's (frequent) price. Zero once the minimum is served.
+    pub fn early_deletion(&self, bytes: u64, stayed_days: f64) -> f64 {
+        let left = f64::from(self.min_storage_days) - stayed_days.max(0.0);
+        if left <= 0.0 {
+            0.0
+        } else {
+            self.monthly_storage_cost(bytes) * left / 30.0
+        }
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +226,33 @@ mod tests {
         assert!((one_gb - 0.023).abs() < 1e-12);
         let ten_gb = p.monthly_storage_cost(10_000_000_000);
         assert!((ten_gb - 0.23).abs() < 1e-12);
+    }
+
+    #[test]
+    fn charges_of_requests_retrieval_and_early_deletion() {
+        let ia = TierProfile::s3_standard_ia();
+        assert!((ia.put_request() - 0.00001).abs() < 1e-15);
+        assert!((ia.get_request() - 0.000001).abs() < 1e-15);
+        assert!((ia.retrieval(2_000_000_000) - 0.02).abs() < 1e-12);
+        // 1 GB leaving IA after 10 of its 30 days: 20 days billed.
+        assert!((ia.early_deletion(1_000_000_000, 10.0) - 0.0125 * 20.0 / 30.0).abs() < 1e-12);
+        assert_eq!(ia.early_deletion(1_000_000_000, 30.0), 0.0);
+        assert_eq!(TierProfile::s3_standard().early_deletion(1_000_000_000, 0.0), 0.0);
+    }
+
+    #[test]
+    fn self_tiering_bills_by_idle_time_and_monitors_large_objects_only() {
+        let it = TierProfile::s3_intelligent_tiering();
+        let gb = 1_000_000_000;
+        let fee = 0.0025 / 1000.0;
+        assert!((it.object_monthly_cost(gb, 0.0) - (0.023 + fee)).abs() < 1e-12);
+        assert!((it.object_monthly_cost(gb, 45.0) - (0.0125 + fee)).abs() < 1e-12);
+        assert!((it.object_monthly_cost(gb, 120.0) - (0.004 + fee)).abs() < 1e-12);
+        // Under 128 KB: frequent price whatever the idle time, no fee.
+        let small = 100 * 1024;
+        assert_eq!(it.object_monthly_cost(small, 120.0), it.monthly_storage_cost(small));
+        let std = TierProfile::s3_standard();
+        assert_eq!(std.object_monthly_cost(gb, 120.0), std.monthly_storage_cost(gb));
     }
 
     #[test]

@@ -205,7 +205,7 @@ impl StrataS3 {
             Expectations::from_request(&headers, i.content_md5.as_deref(), algorithm.as_deref())?;
         let declared = i.content_length.and_then(|l| u64::try_from(l).ok());
         let ing = ingest::ingest(
-            &self.strata.metrics,
+            &self.strata,
             &targets,
             body,
             declared,
@@ -352,10 +352,14 @@ impl StrataS3 {
             meta: up.meta.clone(),
         };
         let id = up.upload_id.clone();
-        self.strata
+        let outcome = self
+            .strata
             .with_catalog(move |c| c.complete_upload_if(&id, obj, &cond))
             .await
             .map_err(catalog_err)?;
+        if let Some(old) = &outcome.replaced {
+            self.bill_removal(old);
+        }
         self.record(&i.bucket, &i.key, AccessKind::Put, size);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(i.bucket.clone()),

@@ -172,10 +172,27 @@ impl StrataS3 {
             .with_catalog(move |c| c.put_object_if(&b, &k, obj, &cond))
             .await
         {
-            Ok(outcome) => Ok(outcome.generation),
+            Ok(outcome) => {
+                if let Some(old) = &outcome.replaced {
+                    self.bill_removal(old);
+                }
+                Ok(outcome.generation)
+            }
             Err(e) => {
                 self.discard(&parts, &replicas).await;
                 Err(catalog_err(e))
+            }
+        }
+    }
+
+    /// Bills the early-deletion fees of a version that a delete or an overwrite removed.
+    pub(super) fn bill_removal(&self, old: &catalog::ObjectRecord) {
+        let now = self.strata.clock.now_ms();
+        for name in &old.replicas {
+            if let Some(b) = self.strata.backend(name) {
+                self.strata
+                    .bill
+                    .removed(b.profile(), old.size, old.last_modified_ms, now);
             }
         }
     }
@@ -249,7 +266,7 @@ impl StrataS3 {
         let Ingested {
             part, checksums, ..
         } = ingest::ingest(
-            &self.strata.metrics,
+            &self.strata,
             &targets,
             body,
             declared,
@@ -485,10 +502,14 @@ impl StrataS3 {
 
     async fn delete_one(&self, bucket: &str, key: &str) -> S3Result<()> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
-        self.strata
+        let removed = self
+            .strata
             .with_catalog(move |c| c.delete_object(&b, &k))
             .await
             .map_err(catalog_err)?;
+        if let Some(old) = &removed {
+            self.bill_removal(old);
+        }
         self.record(bucket, key, AccessKind::Delete, 0);
         Ok(())
     }
@@ -601,7 +622,7 @@ impl StrataS3 {
         let len = range.end - range.start;
         let body = read::open(&self.strata, rec, range).await?;
         ingest::ingest(
-            &self.strata.metrics,
+            &self.strata,
             targets,
             body,
             Some(len),

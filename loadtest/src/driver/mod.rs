@@ -36,8 +36,8 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
 pub use client::{Endpoint, build as build_client};
-pub use exec::{Outcome, UploadCfg, payload};
-pub use source::{ReqKind, Request, SetupObject, Source};
+pub use exec::{Outcome, UploadCfg, execute, payload, sdk_error_text};
+pub use source::{ReqKind, Request, SetupObject, Source, to_request};
 pub use stats::{ErrorSample, OP_LABELS, OpStats, Stats};
 
 use crate::trace::ParseStats;

@@ -68,7 +68,8 @@ pub enum Source {
     },
 }
 
-fn to_request(rec: &Record<'_>, prefix: &str) -> Request {
+/// The driver's request for a trace record, keys prefixed with `prefix`.
+pub fn to_request(rec: &Record<'_>, prefix: &str) -> Request {
     let kind = match rec.op {
         Op::Put | Op::Copy => ReqKind::Put,
         Op::Get => ReqKind::Get,

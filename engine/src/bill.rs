@@ -1,0 +1,196 @@
+//! [`Bill`]: what this node's placement and traffic have cost since it started, on the gateway clock, at the
+//! backends' list prices (their [`TierProfile`]s) — the gateway's own cost accounting, in the simulator's
+//! categories (`strata-loadtest simulate`), so the two can be compared on one trace.
+//!
+//! # What is charged, and when
+//! * **requests** — every backend PUT the front makes (one per replica of a stored blob) and every backend GET
+//!   it opens for a read (one per part and replica tried).
+//! * **retrieval** — the retrieval fee of every byte a read streams from a backend.
+//! * **moves** — a mover copy (the source's GET and retrieval fee, the destination's PUT, per part), and the
+//!   early-deletion fee of every replica that leaves a backend before its minimum duration: moved away,
+//!   deleted or overwritten. As in the planner's cost model, a replica's age counts from the object's write
+//!   time (the catalog keeps no per-replica time).
+//! * **storage** — accrued from the usage snapshots ([`crate::usage`]): each snapshot's monthly cost of the
+//!   whole placement (a self-tiering backend billed per object by its idle time, with its monitoring fee) is
+//!   charged until the next one. Snapshots come every [`crate::usage::REFRESH`]; a test clock takes one before
+//!   each jump, so storage over the jump is billed at the placement before it.
+//!
+//! Bytes are the objects' logical sizes, as the planner and the simulator count them (sealing overhead is
+//! not billed). The bill lives in memory: it starts at zero when the node starts.
+
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use tiers::TierProfile;
+
+const DAY_MS: f64 = 86_400_000.0;
+const MONTH_MS: f64 = 30.0 * DAY_MS;
+
+/// USD by category, since [`BillReport::since_ms`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BillReport {
+    /// Gateway-clock time the bill started (the node's start).
+    pub since_ms: i64,
+    /// Gateway-clock time of this report (storage is accrued up to it).
+    pub now_ms: i64,
+    /// Storage (and self-tiering monitoring) of the placement over time.
+    pub storage: f64,
+    /// Retrieval fees of reads.
+    pub retrieval: f64,
+    /// Mover copies and early-deletion fees.
+    pub moves: f64,
+    /// PUT and GET requests of the S3 front.
+    pub requests: f64,
+    /// The sum of the four.
+    pub total: f64,
+    /// The placement's storage cost per month at the last usage snapshot.
+    pub monthly_storage: f64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    since_ms: i64,
+    /// Storage is accrued up to here, at `monthly_storage`.
+    accrued_ms: i64,
+    monthly_storage: f64,
+    storage: f64,
+    retrieval: f64,
+    moves: f64,
+    requests: f64,
+}
+
+/// The running bill of one node (see the module docs). Cheap to charge: one short lock per charge.
+#[derive(Debug)]
+pub struct Bill {
+    state: Mutex<State>,
+}
+
+impl Bill {
+    /// An empty bill starting at `now_ms`, with no storage until the first snapshot.
+    pub fn new(now_ms: i64) -> Bill {
+        Bill {
+            state: Mutex::new(State {
+                since_ms: now_ms,
+                accrued_ms: now_ms,
+                ..State::default()
+            }),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Charges the storage since the last snapshot at its rate, up to `now_ms`, and bills `monthly` from here
+    /// on. A snapshot older than the last one only replaces the rate.
+    pub fn storage_snapshot(&self, now_ms: i64, monthly: f64) {
+        self.with(|s| {
+            if now_ms > s.accrued_ms {
+                s.storage += s.monthly_storage * (now_ms - s.accrued_ms) as f64 / MONTH_MS;
+                s.accrued_ms = now_ms;
+            }
+            s.monthly_storage = monthly;
+        });
+    }
+
+    /// One PUT of a blob to a backend priced `p`.
+    pub fn put(&self, p: &TierProfile) {
+        self.with(|s| s.requests += p.put_request());
+    }
+
+    /// One GET opened on a backend priced `p`.
+    pub fn get(&self, p: &TierProfile) {
+        self.with(|s| s.requests += p.get_request());
+    }
+
+    /// `bytes` streamed out of a backend priced `p`.
+    pub fn retrieved(&self, p: &TierProfile, bytes: u64) {
+        if p.retrieval_per_gb > 0.0 {
+            self.with(|s| s.retrieval += p.retrieval(bytes));
+        }
+    }
+
+    /// A replica of `size` bytes written at `written_ms` leaves a backend priced `p` at `now_ms` (deleted,
+    /// overwritten or moved away): its early-deletion fee.
+    pub fn removed(&self, p: &TierProfile, size: u64, written_ms: i64, now_ms: i64) {
+        let fee = p.early_deletion(size, (now_ms - written_ms) as f64 / DAY_MS);
+        if fee > 0.0 {
+            self.with(|s| s.moves += fee);
+        }
+    }
+
+    /// A mover copy of `bytes` from a backend priced `from` to one priced `to`: a GET with its retrieval fee,
+    /// and a PUT.
+    pub fn copied(&self, from: &TierProfile, to: &TierProfile, bytes: u64) {
+        self.with(|s| {
+            s.moves += from.get_request() + from.retrieval(bytes) + to.put_request();
+        });
+    }
+
+    /// The bill up to `now_ms` (storage accrued at the last snapshot's rate; nothing is changed).
+    pub fn report(&self, now_ms: i64) -> BillReport {
+        self.with(|s| {
+            let pending = s.monthly_storage * (now_ms - s.accrued_ms).max(0) as f64 / MONTH_MS;
+            let storage = s.storage + pending;
+            BillReport {
+                since_ms: s.since_ms,
+                now_ms,
+                storage,
+                retrieval: s.retrieval,
+                moves: s.moves,
+                requests: s.requests,
+                total: storage + s.retrieval + s.moves + s.requests,
+                monthly_storage: s.monthly_storage,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() < 1e-12, "{a} != {b}");
+    }
+
+    #[test]
+    fn storage_accrues_at_each_snapshots_rate_until_the_next() {
+        let bill = Bill::new(1_000);
+        // Nothing stored before the first snapshot.
+        bill.storage_snapshot(1_000 + MONTH_MS as i64, 3.0);
+        close(bill.report(1_000 + MONTH_MS as i64).storage, 0.0);
+        // 3 USD/month for half a month, then 1 USD/month for a month.
+        bill.storage_snapshot(1_000 + (1.5 * MONTH_MS) as i64, 1.0);
+        let r = bill.report(1_000 + (2.5 * MONTH_MS) as i64);
+        close(r.storage, 1.5 + 1.0);
+        close(r.total, r.storage);
+        assert_eq!(r.since_ms, 1_000);
+        assert_eq!(r.monthly_storage, 1.0);
+        // A report changes nothing; a stale snapshot only sets the rate.
+        bill.storage_snapshot(0, 2.0);
+        close(bill.report(1_000 + (2.5 * MONTH_MS) as i64).storage, 1.5 + 2.0);
+    }
+
+    #[test]
+    fn requests_retrieval_moves_and_early_deletion() {
+        let (std, ia) = (TierProfile::s3_standard(), TierProfile::s3_standard_ia());
+        let bill = Bill::new(0);
+        bill.put(&std);
+        bill.get(&ia);
+        bill.retrieved(&ia, 1_000_000_000);
+        bill.retrieved(&std, 1_000_000_000);
+        bill.copied(&ia, &std, 1_000_000_000);
+        // Leaving IA after 10 days: 20 days of 1 GB billed; leaving Standard: nothing.
+        bill.removed(&ia, 1_000_000_000, 0, 10 * DAY_MS as i64);
+        bill.removed(&std, 1_000_000_000, 0, 0);
+        let r = bill.report(0);
+        close(r.requests, 0.005 / 1000.0 + 0.001 / 1000.0);
+        close(r.retrieval, 0.01);
+        close(
+            r.moves,
+            0.001 / 1000.0 + 0.01 + 0.005 / 1000.0 + 0.0125 * 20.0 / 30.0,
+        );
+        close(r.total, r.requests + r.retrieval + r.moves);
+    }
+}
