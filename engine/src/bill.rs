@@ -169,7 +169,10 @@ mod tests {
         assert_eq!(r.monthly_storage, 1.0);
         // A report changes nothing; a stale snapshot only sets the rate.
         bill.storage_snapshot(0, 2.0);
-        close(bill.report(1_000 + (2.5 * MONTH_MS) as i64).storage, 1.5 + 2.0);
+        close(
+            bill.report(1_000 + (2.5 * MONTH_MS) as i64).storage,
+            1.5 + 2.0,
+        );
     }
 
     #[test]

@@ -203,7 +203,8 @@ pub fn compute(strata: &Core) -> catalog::Result<Usage> {
                         .stats(bucket, key)?
                         .and_then(|s| s.last_read_ms)
                         .unwrap_or(i64::MIN);
-                    let d = (now - last_read.max(rec.last_modified_ms)).max(0) as f64 / 86_400_000.0;
+                    let d =
+                        (now - last_read.max(rec.last_modified_ms)).max(0) as f64 / 86_400_000.0;
                     *idle_days.insert(d)
                 }
             };

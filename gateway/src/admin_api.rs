@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 pub use backends::TierProfile;
 pub use catalog::MoveTask;
 pub use chaos::{ChaosConfig, RuleStats};
+pub use engine::bill::BillReport;
 pub use engine::model::ModelReport;
 pub use engine::reseal::Keys;
 pub use engine::scrub::{ScrubReport, ScrubStatus};
-pub use engine::bill::BillReport;
 pub use engine::usage::CostSample;
 pub use planner::Plan;
 

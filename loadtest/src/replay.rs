@@ -94,7 +94,12 @@ impl Admin {
         Ok(Admin { ep, authority })
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, DriverError> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, DriverError> {
         let fail = |m: String| DriverError::Endpoint(format!("admin {method} {path}: {m}"));
         let stream = tokio::net::TcpStream::connect(&self.authority)
             .await
@@ -233,13 +238,19 @@ pub async fn replay(cfg: &ReplayConfig, trace: &Path) -> Result<ReplayReport, Dr
             seen.insert(id.clone());
             sizes.insert(id.clone(), size);
         }
-        let out =
-            driver::execute(&client, &cfg.bucket, &req, sizes.get(&id).copied(), &data, &cfg.upload)
-                .await;
+        let out = driver::execute(
+            &client,
+            &cfg.bucket,
+            &req,
+            sizes.get(&id).copied(),
+            &data,
+            &cfg.upload,
+        )
+        .await;
         r.requests += 1;
         r.failed += u64::from(out.error.is_some());
         if let Some(b) = &bar
-            && r.records % 100 == 0
+            && r.records.is_multiple_of(100)
         {
             b.set_message(format!(
                 "day {:.1}: {} records, {} ticks, {} moves",
@@ -286,7 +297,11 @@ async fn tick(admin: &Admin, cfg: &ReplayConfig, r: &mut ReplayReport) -> Result
     let now = admin.now_ms().await?;
     // The simulator's first training attempt is at its first tick (the gateway's, at its start, came before
     // any read): the first tick trains, and so sets the schedule as the simulator's.
-    if r.ticks == 1 || model["next_training_ms"].as_i64().is_some_and(|due| due <= now) {
+    if r.ticks == 1
+        || model["next_training_ms"]
+            .as_i64()
+            .is_some_and(|due| due <= now)
+    {
         admin.call("POST", "/admin/model/retrain", None).await?;
         r.trainings += 1;
     }
@@ -295,7 +310,9 @@ async fn tick(admin: &Admin, cfg: &ReplayConfig, r: &mut ReplayReport) -> Result
     let deadline = tokio::time::Instant::now() + cfg.move_timeout;
     loop {
         // A committed task is done for the placement; its source copy waits for the reaper's grace.
-        let active = admin.call("GET", "/admin/moves?active=1&limit=100000", None).await?;
+        let active = admin
+            .call("GET", "/admin/moves?active=1&limit=100000", None)
+            .await?;
         let n = active["moves"].as_array().map_or(0, |m| {
             m.iter().filter(|t| t["state"] != "Committed").count()
         }) as u64;

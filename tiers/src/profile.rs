@@ -237,7 +237,10 @@ mod tests {
         // 1 GB leaving IA after 10 of its 30 days: 20 days billed.
         assert!((ia.early_deletion(1_000_000_000, 10.0) - 0.0125 * 20.0 / 30.0).abs() < 1e-12);
         assert_eq!(ia.early_deletion(1_000_000_000, 30.0), 0.0);
-        assert_eq!(TierProfile::s3_standard().early_deletion(1_000_000_000, 0.0), 0.0);
+        assert_eq!(
+            TierProfile::s3_standard().early_deletion(1_000_000_000, 0.0),
+            0.0
+        );
     }
 
     #[test]
@@ -250,9 +253,15 @@ mod tests {
         assert!((it.object_monthly_cost(gb, 120.0) - (0.004 + fee)).abs() < 1e-12);
         // Under 128 KB: frequent price whatever the idle time, no fee.
         let small = 100 * 1024;
-        assert_eq!(it.object_monthly_cost(small, 120.0), it.monthly_storage_cost(small));
+        assert_eq!(
+            it.object_monthly_cost(small, 120.0),
+            it.monthly_storage_cost(small)
+        );
         let std = TierProfile::s3_standard();
-        assert_eq!(std.object_monthly_cost(gb, 120.0), std.monthly_storage_cost(gb));
+        assert_eq!(
+            std.object_monthly_cost(gb, 120.0),
+            std.monthly_storage_cost(gb)
+        );
     }
 
     #[test]
