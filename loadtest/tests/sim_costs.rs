@@ -5,7 +5,7 @@ use std::path::Path;
 
 use loadtest::sim::{
     self, AgeRules, AllHot, IntelligentTiering, Move, ObjId, ObjectMeta, Policy, PolicyResult,
-    PriceTable, SimConfig, SimReport, Simulator, StrataPolicy, TickView, TierIdx,
+    PriceModel, PriceTable, SimConfig, SimReport, Simulator, StrataPolicy, TickView, TierIdx,
 };
 use loadtest::trace::TraceWriter;
 use loadtest::workload::{Generator, GeneratorOptions, Profile};
@@ -222,6 +222,14 @@ impl Scripted {
 }
 
 impl Policy for Scripted {
+    /// Billed as the oracle is: behind the gateway, whose catalog answers LIST and HEAD.
+    fn price_model(&self, table: &PriceTable) -> PriceModel {
+        PriceModel {
+            catalog_metadata: true,
+            ..PriceModel::storage_classes(table)
+        }
+    }
+
     fn name(&self) -> &str {
         &self.name
     }
@@ -586,4 +594,39 @@ fn intelligent_tiering_as_a_choice_bills_like_intelligent_tiering() {
     close(inside.cost.moves, 0.0, "the class's own moves are free");
     near(inside.cost.total(), it.cost.total(), "total");
     assert!(inside.moves >= 3, "30 days, 90 days, back on the read");
+}
+
+#[test]
+fn strata_and_the_oracle_pay_no_list_or_head_since_the_catalog_answers_them() {
+    let trace = format!(
+        "0 REST.PUT.OBJECT a {GB}\n{} REST.HEAD.OBJECT a {GB}\n{} REST.GET.BUCKET a\n",
+        DAY,
+        2 * DAY
+    );
+    let table = PriceTable::default();
+    let r = run(
+        &trace,
+        vec![
+            Box::new(AllHot),
+            Box::new(StrataPolicy::new(&table, 100.0).expect("planner accepts the table")),
+        ],
+        table,
+        100.0,
+    );
+    close(
+        policy(&r, "all-hot").cost.request,
+        (0.005 + 0.0004 + 0.005) / 1000.0,
+        "all-hot: PUT, HEAD, LIST",
+    );
+    close(
+        policy(&r, "strata").cost.request,
+        0.005 / 1000.0,
+        "strata: the PUT",
+    );
+    // The oracle writes the idle object straight to Glacier IR: that PUT only.
+    close(
+        policy(&r, "oracle").cost.request,
+        0.02 / 1000.0,
+        "oracle: the PUT",
+    );
 }

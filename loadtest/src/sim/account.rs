@@ -125,15 +125,20 @@ impl Account {
         tier
     }
 
-    /// Bills a HEAD (GET-class request, no retrieval, not a read).
+    /// Bills a HEAD (GET-class request, no retrieval, not a read), unless the catalog answers it.
     pub fn head(&mut self, obj: ObjId) {
+        if self.model.catalog_metadata {
+            return;
+        }
         let tier = self.place[obj as usize].tier;
         self.cost.request += self.model.tiers[tier as usize].get;
     }
 
-    /// Bills a LIST.
+    /// Bills a LIST, unless the catalog answers it.
     pub fn list(&mut self) {
-        self.cost.request += self.model.list;
+        if !self.model.catalog_metadata {
+            self.cost.request += self.model.list;
+        }
     }
 
     /// Moves an object, billing the early-exit fee of the old tier and the

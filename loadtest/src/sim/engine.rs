@@ -84,7 +84,14 @@ impl Simulator {
     pub fn new(table: PriceTable, cfg: SimConfig) -> Simulator {
         let oracle = cfg
             .oracle
-            .then(|| Oracle::new(PriceModel::storage_classes(&table), cfg.sla_ms));
+            // The best placement behind the gateway: like `strata`, LIST and HEAD are answered by the catalog.
+            .then(|| {
+                let model = PriceModel {
+                    catalog_metadata: true,
+                    ..PriceModel::storage_classes(&table)
+                };
+                Oracle::new(model, cfg.sla_ms)
+            });
         Simulator {
             table,
             cfg,

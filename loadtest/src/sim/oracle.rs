@@ -12,7 +12,9 @@
 //!
 //! States are tiers. Storage accrues per byte-ms in the state's tier; a
 //! GET pays the tier's GET price and retrieval per byte; a HEAD the GET
-//! price; a transition the destination's PUT price plus the early-exit
+//! price, and a LIST the list price, unless the model's `catalog_metadata`
+//! says a catalog answers them (the simulator's oracle prices placements
+//! behind Strata's gateway, like `strata`); a transition the destination's PUT price plus the early-exit
 //! fee of the tier left (`storage × (min_storage − time spent)` when
 //! positive); a deletion or overwrite the early-exit fee too. An object
 //! still alive at the end of the trace pays no early-exit fee, as for
@@ -248,10 +250,12 @@ impl Oracle {
         }
     }
 
-    /// A LIST at `t` (billed like every policy's).
+    /// A LIST at `t` (billed like every policy's, nothing when the catalog answers it).
     pub fn list(&mut self, t: u64) {
-        self.cost.request += self.model.list;
-        self.buckets.lump(t, self.model.list);
+        if !self.model.catalog_metadata {
+            self.cost.request += self.model.list;
+            self.buckets.lump(t, self.model.list);
+        }
     }
 
     /// The lifetime ends at `t`: deleted/overwritten (`deleted`) or the
@@ -379,7 +383,9 @@ impl Oracle {
                 let tier = &self.model.tiers[l.tier as usize];
                 l.cost += tier.storage_per_byte_ms * sizef * dt;
                 if let Some(a) = access {
-                    l.cost += tier.get;
+                    if a.bytes != HEAD || !self.model.catalog_metadata {
+                        l.cost += tier.get;
+                    }
                     if a.bytes != HEAD {
                         l.cost += tier.retrieval_per_byte * a.bytes as f64;
                     }
@@ -456,8 +462,13 @@ impl Oracle {
             if let Some(a) = access {
                 let tier = path[cur].tier as usize;
                 let p = &self.model.tiers[tier];
-                let mut c = p.get;
-                cost.request += p.get;
+                let get = if a.bytes != HEAD || !self.model.catalog_metadata {
+                    p.get
+                } else {
+                    0.0
+                };
+                let mut c = get;
+                cost.request += get;
                 if a.bytes != HEAD {
                     let r = p.retrieval_per_byte * a.bytes as f64;
                     cost.retrieval += r;

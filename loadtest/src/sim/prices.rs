@@ -171,6 +171,9 @@ pub struct PriceModel {
     pub monitoring_min_bytes: u64,
     /// USD per LIST request.
     pub list: f64,
+    /// LIST and HEAD are answered from a catalog in front of the storage (Strata's gateway), so no storage
+    /// request is billed for them. `GET /admin/cost` after `strata-loadtest replay` shows the gateway pays none.
+    pub catalog_metadata: bool,
 }
 
 impl PriceModel {
@@ -198,6 +201,7 @@ impl PriceModel {
             monitoring_per_object_ms: 0.0,
             monitoring_min_bytes: u64::MAX,
             list: table.tiers.first().map_or(0.0, |t| t.put_per_1k / 1000.0),
+            catalog_metadata: false,
         }
     }
 
@@ -230,6 +234,7 @@ impl PriceModel {
             monitoring_per_object_ms: IT_MONITORING_PER_1K_OBJECT_MONTHS / 1000.0 / MONTH_MS as f64,
             monitoring_min_bytes: IT_MIN_MONITORED_BYTES,
             list: base.list,
+            catalog_metadata: false,
         }
     }
 

@@ -336,8 +336,13 @@ impl Policy for StrataPolicy {
         super::engine::STRATA
     }
 
+    /// The storage classes and Intelligent-Tiering; LIST and HEAD cost nothing, as the gateway answers them
+    /// from its catalog.
     fn price_model(&self, table: &PriceTable) -> PriceModel {
-        PriceModel::with_intelligent_tiering(table)
+        PriceModel {
+            catalog_metadata: true,
+            ..PriceModel::with_intelligent_tiering(table)
+        }
     }
 
     fn on_create(&mut self, _now_ms: u64, obj: ObjId, _meta: &ObjectMeta) -> TierIdx {
