@@ -164,6 +164,9 @@ pub struct ReadForecast {
     /// hazard): what [`CostConfig::max_read_risk`] is checked against.
     #[serde(default)]
     pub daily_read_probability: f64,
+    /// Days since the object's write (the hazard's age class).
+    #[serde(default)]
+    pub age_days: f64,
 }
 
 impl ReadForecast {
@@ -205,7 +208,32 @@ impl ReadForecast {
             expected_reads: per_period * periods,
             bytes_per_read: f.mean_read_bytes().unwrap_or(f.size_bytes as f64),
             idle_days: idle_ms as f64 / DAY_MS as f64,
+            age_days: f.age_ms.max(0) as f64 / DAY_MS as f64,
         }
+    }
+
+    /// The expected reads over the horizon from the measured hazard instead of one period's forecast repeated:
+    /// the first day's read probability is `p_hot`, each later day's the hazard of the idle time reached then
+    /// ([`crate::hazard::HorizonTable`]), times the reads of an active day (`reads_per_period / p_hot`, at least
+    /// 1). Only for a model whose period is one day (the table counts days); other forecasts are returned as
+    /// they are.
+    pub fn over_horizon(
+        mut self,
+        table: &crate::hazard::HorizonTable,
+        reads_per_period: f64,
+        model_horizon_ms: i64,
+    ) -> ReadForecast {
+        if model_horizon_ms != DAY_MS {
+            return self;
+        }
+        let per_active_day = if self.p_hot > 1e-9 && reads_per_period.is_finite() {
+            (reads_per_period / self.p_hot).max(1.0)
+        } else {
+            1.0
+        };
+        self.expected_reads =
+            table.active_days(self.p_hot, self.idle_days, self.age_days) * per_active_day;
+        self
     }
 
     /// The forecast of a model whose probabilities are not calibrated (the recency-frequency rule): the daily
@@ -217,7 +245,7 @@ impl ReadForecast {
     pub fn uncalibrated(mut self, prior: Option<&crate::hazard::IdleHazard>) -> ReadForecast {
         let idle = self.idle_days.max(0.0);
         let floor = prior
-            .and_then(|h| h.mean_daily(idle, MEAN_OVER_DAYS))
+            .and_then(|h| h.mean_daily_at(idle, self.age_days, MEAN_OVER_DAYS))
             .unwrap_or(IDLE_PRIOR / (idle + 1.0));
         self.daily_read_probability = self.daily_read_probability.max(floor);
         self
@@ -839,6 +867,7 @@ mod tests {
                 expected_reads: reads,
                 bytes_per_read: 1e9,
                 idle_days: 0.0,
+                age_days: 0.0,
                 daily_read_probability: p_hot,
             },
         }
@@ -1071,6 +1100,7 @@ mod tests {
             expected_reads: 0.0,
             bytes_per_read: 0.0,
             idle_days: 10.0,
+            age_days: 0.0,
             daily_read_probability: 0.0,
         }
         .uncalibrated(None);
@@ -1123,5 +1153,51 @@ mod tests {
             ReadForecast::from_features(&f, f64::NAN, DAY_MS, 30.0).p_hot,
             0.0
         );
+    }
+
+    /// Over the horizon, a read yesterday is worth what the log says reads after one are worth, not one
+    /// day's forecast repeated.
+    #[test]
+    fn the_horizon_forecast_follows_the_measured_hazard() {
+        use crate::features::{HistoryBuilder, ObjectBasics};
+        // Old objects read once, on day 100: the log says such objects are not read again.
+        let now = 200 * DAY_MS;
+        let objects = vec![
+            ObjectBasics {
+                size_bytes: 1 << 20,
+                last_modified_ms: 0,
+            };
+            400
+        ];
+        let mut b = HistoryBuilder::with_capacity(400);
+        for i in 0..400u32 {
+            b.push(i, 100 * DAY_MS + i64::from(i) * 1000, 1 << 20);
+        }
+        let h = b.finish(400).expect("histories");
+        let hazard = crate::hazard::IdleHazard::fit(&objects, &h, now, None).expect("fit");
+        let table = hazard.horizon_table(30.0).expect("table");
+        // One object of that age read 2 hours ago, scored by the rule (p_hot about 0.6, 1 read a day).
+        let mut hb = HistoryBuilder::with_capacity(1);
+        hb.push(0, now - 2 * 3_600_000, 1 << 20);
+        let hist = hb.finish(1).expect("history");
+        let f = ObjectFeatures::compute(
+            1 << 20,
+            0,
+            hist.get(0),
+            now,
+            &crate::features::FeatureConfig::default(),
+        );
+        let repeated = ReadForecast::from_features(&f, 0.6, DAY_MS, 30.0);
+        assert!(repeated.expected_reads > 15.0, "{repeated:?}");
+        let per_period = repeated.expected_reads / 30.0;
+        let r = repeated.over_horizon(&table, per_period, DAY_MS);
+        assert!(
+            r.expected_reads >= 0.6,
+            "the first day keeps its own probability: {r:?}"
+        );
+        assert!(r.expected_reads < 2.0, "{r:?}");
+        // A model whose period is not a day is left as it is.
+        let weekly = ReadForecast::from_features(&f, 0.6, 7 * DAY_MS, 30.0);
+        assert_eq!(weekly.over_horizon(&table, 1.0, 7 * DAY_MS), weekly);
     }
 }

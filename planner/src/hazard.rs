@@ -9,6 +9,12 @@
 //! tail of reads does not; a periodic job shows as a peak at its period. Idle buckets reach past 128 days: a
 //! history keeps each object's latest read however old, so long idle times are exact, not capped by the log.
 //!
+//! The hazard is also kept per age class (days since the write: under 7, 30, 90, older), each shrunk towards the
+//! idle-only hazard in proportion to how little it was measured on: an old object read once by an audit is not a
+//! young one read yesterday, though both are idle one day. [`HorizonTable`] turns it into the expected days with
+//! a read over a planning horizon (a Markov chain on idle time: a read resets it), which the cost model uses
+//! instead of one day's forecast repeated.
+//!
 //! Pure: it reads histories and takes `now_ms`.
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +23,13 @@ use crate::features::{DAY_MS, Histories, ObjectBasics};
 
 /// Upper edges (days) of the idle buckets.
 const BUCKET_EDGES_DAYS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, f64::INFINITY];
+/// Upper edges (days) of the age classes (time since the object's write).
+const AGE_EDGES_DAYS: [f64; 4] = [7.0, 30.0, 90.0, f64::INFINITY];
+/// Weight (in object-days) of the idle-only hazard in each age class's estimate: a class measured on few
+/// object-days stays near the idle-only hazard, one measured on many follows its own counts.
+const AGE_SHRINK: f64 = 20.0;
+/// Idle days the horizon table tracks one by one; longer idle times share the last bucket anyway.
+const TABLE_IDLE_DAYS: usize = 256;
 /// Days of the log the hazard is measured over (each day one cut).
 const CUTS: i64 = 7;
 
@@ -28,6 +41,10 @@ pub struct IdleHazard {
     daily: Vec<f64>,
     /// Per bucket: the object-days it was measured on.
     examples: Vec<usize>,
+    /// Per age class, per idle bucket (`class * buckets + bucket`): the daily read probability of objects of that
+    /// age, shrunk towards `daily` by [`AGE_SHRINK`] object-days. Empty in a hazard from before age classes.
+    #[serde(default)]
+    by_age: Vec<f64>,
 }
 
 impl IdleHazard {
@@ -43,6 +60,8 @@ impl IdleHazard {
     ) -> Option<IdleHazard> {
         let n = BUCKET_EDGES_DAYS.len();
         let (mut read, mut total) = (vec![0usize; n], vec![0usize; n]);
+        let cells = n * AGE_EDGES_DAYS.len();
+        let (mut read_age, mut total_age) = (vec![0usize; cells], vec![0usize; cells]);
         for k in 1..=CUTS {
             let t = now_ms - k * DAY_MS;
             if history_from_ms.is_some_and(|from| t < from) {
@@ -66,9 +85,12 @@ impl IdleHazard {
                     .max(o.last_modified_ms);
                 let idle_days = (t - last).max(0) as f64 / DAY_MS as f64;
                 let b = bucket(idle_days);
+                let c = age_class((t - o.last_modified_ms).max(0) as f64 / DAY_MS as f64) * n + b;
                 total[b] += 1;
+                total_age[c] += 1;
                 if h.count_in(t, t + DAY_MS) > 0 {
                     read[b] += 1;
+                    read_age[c] += 1;
                 }
             }
         }
@@ -89,9 +111,75 @@ impl IdleHazard {
         }
         let first = daily.iter().flatten().next().copied().unwrap_or(0.5);
         let daily: Vec<f64> = daily.into_iter().map(|d| d.unwrap_or(first)).collect();
+        let by_age = (0..cells)
+            .map(|c| {
+                let m = daily[c % n];
+                (read_age[c] as f64 + AGE_SHRINK * m) / (total_age[c] as f64 + AGE_SHRINK)
+            })
+            .collect();
         Some(IdleHazard {
             daily,
             examples: total,
+            by_age,
+        })
+    }
+
+    /// The daily read probability of an object idle for `idle_days` and written `age_days` ago (the idle-only
+    /// probability when the hazard has no age classes).
+    pub fn daily_at(&self, idle_days: f64, age_days: f64) -> Option<f64> {
+        let b = bucket(idle_days);
+        match self
+            .by_age
+            .get(age_class(age_days) * BUCKET_EDGES_DAYS.len() + b)
+        {
+            Some(&p) => Some(p),
+            None => self.daily.get(b).copied(),
+        }
+    }
+
+    /// [`IdleHazard::mean_daily`] for an object written `age_days` ago (it ages as it stays idle).
+    pub fn mean_daily_at(&self, idle_days: f64, age_days: f64, over_days: u32) -> Option<f64> {
+        let over = over_days.max(1);
+        let mut survive = 1.0f64;
+        for j in 0..over {
+            let j = f64::from(j);
+            survive *= 1.0 - self.daily_at(idle_days + j, age_days + j)?;
+        }
+        Some(1.0 - survive.powf(1.0 / f64::from(over)))
+    }
+
+    /// The expected days with a read over the next `horizon_days` days, by idle time and age class (see
+    /// [`HorizonTable`]); `None` without a measured hazard.
+    pub fn horizon_table(&self, horizon_days: f64) -> Option<HorizonTable> {
+        if self.daily.is_empty() {
+            return None;
+        }
+        let days = horizon_days.max(1.0).round() as usize;
+        let classes = AGE_EDGES_DAYS.len();
+        // later[c][s]: expected active days over days 1..days of an object of class c idle s days at day 1.
+        let mut later = vec![0.0; classes * (TABLE_IDLE_DAYS + 1)];
+        for c in 0..classes {
+            // The age a class stands for while the horizon runs (its lower edge): the class holds.
+            let age = if c == 0 { 0.0 } else { AGE_EDGES_DAYS[c - 1] };
+            let h = |idle: usize| self.daily_at(idle as f64, age).unwrap_or(0.0);
+            // expect[d][s]: expected active days over the last `d` days starting at idle `s` (computed
+            // backwards: one step reads with h(s) and resets idle to 0, else idle grows by one).
+            let mut next = vec![0.0; TABLE_IDLE_DAYS + 2];
+            for _ in 1..days {
+                let mut cur = vec![0.0; TABLE_IDLE_DAYS + 2];
+                for (s, slot) in cur.iter_mut().enumerate().take(TABLE_IDLE_DAYS + 1) {
+                    let q = h(s);
+                    *slot = q * (1.0 + next[0]) + (1.0 - q) * next[(s + 1).min(TABLE_IDLE_DAYS)];
+                }
+                cur[TABLE_IDLE_DAYS + 1] = cur[TABLE_IDLE_DAYS];
+                next = cur;
+            }
+            later[c * (TABLE_IDLE_DAYS + 1)..(c + 1) * (TABLE_IDLE_DAYS + 1)]
+                .copy_from_slice(&next[..=TABLE_IDLE_DAYS]);
+        }
+        Some(HorizonTable {
+            days: days as f64,
+            later,
         })
     }
 
@@ -121,6 +209,41 @@ impl IdleHazard {
             .map(|((&e, &d), &n)| (e, d, n))
             .collect()
     }
+}
+
+/// Expected days with at least one read over a horizon, from the measured hazard: the first day's probability
+/// comes from the model in use, every later day from the hazard of the idle time reached (a read resets it),
+/// at the object's age class. A forecast that extrapolates one day's `p_hot` over a month makes an object read
+/// once yesterday look read every day; this one lets the log say how fast reads die out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HorizonTable {
+    days: f64,
+    /// Per age class, per idle day at the start of the second day: the expected active days after the first.
+    later: Vec<f64>,
+}
+
+impl HorizonTable {
+    /// The horizon in days.
+    pub fn days(&self) -> f64 {
+        self.days
+    }
+
+    /// Expected days with a read over the horizon for an object idle `idle_days`, written `age_days` ago, read
+    /// on the first day with probability `p_first`.
+    pub fn active_days(&self, p_first: f64, idle_days: f64, age_days: f64) -> f64 {
+        let p = p_first.clamp(0.0, 1.0);
+        let row = age_class(age_days) * (TABLE_IDLE_DAYS + 1);
+        let at = |s: usize| self.later[row + s.min(TABLE_IDLE_DAYS)];
+        let idle_next = (idle_days.max(0.0) + 1.0).floor() as usize;
+        p * (1.0 + at(0)) + (1.0 - p) * at(idle_next)
+    }
+}
+
+fn age_class(age_days: f64) -> usize {
+    AGE_EDGES_DAYS
+        .iter()
+        .position(|&e| age_days < e)
+        .unwrap_or(AGE_EDGES_DAYS.len() - 1)
 }
 
 fn bucket(idle_days: f64) -> usize {
@@ -213,6 +336,7 @@ mod tests {
         let flat = IdleHazard {
             daily: vec![0.1; n],
             examples: vec![1; n],
+            by_age: Vec::new(),
         };
         assert!((flat.mean_daily(40.0, 90).unwrap() - 0.1).abs() < 1e-12);
         // 0.5 on the first day, then nothing: P(no read over 2 days) = 0.5 = (1 - m)^2.
@@ -221,10 +345,52 @@ mod tests {
         let falling = IdleHazard {
             daily,
             examples: vec![1; n],
+            by_age: Vec::new(),
         };
         let m = falling.mean_daily(0.0, 2).unwrap();
         assert!((m - (1.0 - 0.5f64.sqrt())).abs() < 1e-12, "{m}");
         assert!(falling.mean_daily(0.0, 90).unwrap() < falling.daily(0.0).unwrap());
+    }
+
+    #[test]
+    fn old_objects_read_once_are_told_apart_from_young_ones_read_daily() {
+        let now = 200 * DAY_MS;
+        // 300 young objects (written 3 days before each cut at most) read every day, and 300 old ones read once,
+        // 2 days before each cut: idle times overlap, ages do not.
+        let mut objects = Vec::new();
+        let mut b = HistoryBuilder::with_capacity(0);
+        for i in 0..300u32 {
+            objects.push(ObjectBasics {
+                size_bytes: 1 << 20,
+                last_modified_ms: now - 10 * DAY_MS,
+            });
+            for d in 0..10 {
+                b.push(i, now - 10 * DAY_MS + d * DAY_MS + 1000, 1 << 20);
+            }
+        }
+        for i in 300..600u32 {
+            objects.push(ObjectBasics {
+                size_bytes: 1 << 20,
+                last_modified_ms: 0,
+            });
+            b.push(i, 100 * DAY_MS, 1 << 20);
+        }
+        let h = b.finish(600).expect("histories");
+        let hz = IdleHazard::fit(&objects, &h, now, None).expect("fit");
+        let young = hz.daily_at(0.5, 5.0).unwrap();
+        let old = hz.daily_at(0.5, 150.0).unwrap();
+        assert!(young > 0.9, "{hz:?}");
+        // The old class had no object-day at idle < 1 day: it falls back on the idle-only hazard.
+        assert!((old - hz.daily(0.5).unwrap()).abs() < 1e-12, "{hz:?}");
+        let long_idle_old = hz.daily_at(100.0, 150.0).unwrap();
+        assert!(long_idle_old < 0.05, "{hz:?}");
+
+        // Over 30 days, a young object read daily is read almost every day; an old one idle 100 days almost never.
+        let t = hz.horizon_table(30.0).expect("table");
+        assert!(t.active_days(0.99, 0.2, 5.0) > 25.0);
+        assert!(t.active_days(0.0, 100.0, 150.0) < 2.0);
+        // Monotone in the first day's probability.
+        assert!(t.active_days(1.0, 100.0, 150.0) > t.active_days(0.0, 100.0, 150.0));
     }
 
     #[test]

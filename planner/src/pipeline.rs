@@ -103,6 +103,7 @@ pub fn object_inputs(
     let horizon_days = model.config().horizon_days;
     let model_horizon_ms = hot.horizon_ms();
     let calibrated = hot.kind() == crate::model::ModelKind::Forest;
+    let table = read_prior.and_then(|h| h.horizon_table(horizon_days));
     let work = |ids: &[usize], masks: &[Mask]| -> Vec<ObjectInput> {
         let mut out = Vec::with_capacity(ids.len());
         let mut feats = Vec::with_capacity(FEATURE_CHUNK.min(ids.len()));
@@ -133,7 +134,10 @@ pub fn object_inputs(
                     current: mask,
                     placed_ms: inv.basics[i].last_modified_ms,
                     reads: {
-                        let r = ReadForecast::new(f, ph, er, model_horizon_ms, horizon_days);
+                        let mut r = ReadForecast::new(f, ph, er, model_horizon_ms, horizon_days);
+                        if let Some(t) = &table {
+                            r = r.over_horizon(t, er, model_horizon_ms);
+                        }
                         if calibrated {
                             r
                         } else {

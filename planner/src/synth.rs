@@ -114,6 +114,7 @@ pub fn instance(n: usize, seed: u64) -> SyntheticInstance {
             bytes_per_read: size as f64,
             idle_days: 0.0,
             daily_read_probability: p_hot,
+            age_days: 0.0,
         };
         // Current placement: a previous plan from a noisy forecast, plus drift.
         let pa = rng.below(3) as usize;
