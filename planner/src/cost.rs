@@ -214,20 +214,21 @@ impl ReadForecast {
 
     /// The expected reads over the horizon from the measured hazard instead of one period's forecast repeated:
     /// the first day's read probability is `p_hot`, each later day's the hazard of the idle time reached then
-    /// ([`crate::hazard::HorizonTable`]), times the reads of an active day (`reads_per_period / p_hot`, at least
+    /// ([`crate::hazard::HorizonTable`]), times the reads of an active day in the object's last week (at least
     /// 1). Only for a model whose period is one day (the table counts days); other forecasts are returned as
-    /// they are.
+    /// they are. (Not `reads_per_period / p_hot`: the count forest and the probability forest are separate
+    /// models, and the ratio explodes where `p_hot` is tiny.)
     pub fn over_horizon(
         mut self,
         table: &crate::hazard::HorizonTable,
-        reads_per_period: f64,
+        f: &ObjectFeatures,
         model_horizon_ms: i64,
     ) -> ReadForecast {
         if model_horizon_ms != DAY_MS {
             return self;
         }
-        let per_active_day = if self.p_hot > 1e-9 && reads_per_period.is_finite() {
-            (reads_per_period / self.p_hot).max(1.0)
+        let per_active_day = if f.distinct_days_7d > 0 {
+            (f64::from(f.reads_7d) / f64::from(f.distinct_days_7d)).max(1.0)
         } else {
             1.0
         };
@@ -1189,15 +1190,18 @@ mod tests {
         );
         let repeated = ReadForecast::from_features(&f, 0.6, DAY_MS, 30.0);
         assert!(repeated.expected_reads > 15.0, "{repeated:?}");
-        let per_period = repeated.expected_reads / 30.0;
-        let r = repeated.over_horizon(&table, per_period, DAY_MS);
+        let r = repeated.over_horizon(&table, &f, DAY_MS);
         assert!(
             r.expected_reads >= 0.6,
             "the first day keeps its own probability: {r:?}"
         );
         assert!(r.expected_reads < 2.0, "{r:?}");
+        // A forest's tiny p_hot beside its separate count forest's reads does not blow the forecast up.
+        let forest =
+            ReadForecast::new(&f, 1e-12, 0.05, DAY_MS, 30.0).over_horizon(&table, &f, DAY_MS);
+        assert!(forest.expected_reads < 2.0, "{forest:?}");
         // A model whose period is not a day is left as it is.
         let weekly = ReadForecast::from_features(&f, 0.6, 7 * DAY_MS, 30.0);
-        assert_eq!(weekly.over_horizon(&table, 1.0, 7 * DAY_MS), weekly);
+        assert_eq!(weekly.over_horizon(&table, &f, 7 * DAY_MS), weekly);
     }
 }

@@ -136,7 +136,7 @@ pub fn object_inputs(
                     reads: {
                         let mut r = ReadForecast::new(f, ph, er, model_horizon_ms, horizon_days);
                         if let Some(t) = &table {
-                            r = r.over_horizon(t, er, model_horizon_ms);
+                            r = r.over_horizon(t, f, model_horizon_ms);
                         }
                         if calibrated {
                             r
