@@ -10,6 +10,10 @@
 //! * A forest is persisted at `<data_dir>/model/forest.json` (written to a temporary file, synced,
 //!   then renamed: a crash leaves the old file or the new one, never half of one) and loaded at
 //!   start. A file that does not load is reported and the rule is used.
+//! * The read hazard measured with each training attempt (the rule's prior and the horizon forecast,
+//!   `planner::IdleHazard`) is persisted the same way at `<data_dir>/model/hazard.json` and loaded at
+//!   start, so a restart does not plan without it until the next training; a file that does not load
+//!   is reported in the log and ignored.
 //! * Training runs on a schedule (`[planner] retrain_interval_secs`, measured on the gateway clock;
 //!   0 turns it off) and on demand (`POST /admin/model/retrain`), one training at a time. A training
 //!   that fails (for example, not enough history yet) keeps the model in use.
@@ -174,6 +178,17 @@ impl CurrentModel {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => persisted = false,
             Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
         }
+        let hazard_path = hazard_path(&path);
+        match std::fs::read(&hazard_path) {
+            Ok(bytes) => match serde_json::from_slice::<planner::IdleHazard>(&bytes) {
+                Ok(h) => lifecycle.set_hazard(Some(h)),
+                Err(e) => {
+                    tracing::warn!(path = %hazard_path.display(), error = %e, "the persisted read hazard does not load; ignored until the next training");
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => anyhow::bail!("cannot read {}: {e}", hazard_path.display()),
+        }
         Ok(CurrentModel {
             path,
             settings,
@@ -319,6 +334,14 @@ impl CurrentModel {
             Err(e) => return TrainingOutcome::Failed(format!("cannot read the catalog: {e}")),
         };
         let hazard = trainer.hazard(&inv.basics, &inv.histories, now_ms);
+        if let Some(h) = &hazard {
+            let written = serde_json::to_vec(h)
+                .map_err(std::io::Error::other)
+                .and_then(|bytes| write_atomically(&hazard_path(&self.path), &bytes));
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "cannot persist the read hazard; it stays in memory");
+            }
+        }
         self.lock_in_use().lifecycle.set_hazard(hazard);
         let trained = trainer
             .train(&inv.basics, &inv.histories, now_ms)
@@ -363,6 +386,11 @@ impl CurrentModel {
         .await
         .map_err(|e| EngineError::task("scoring", e))?
     }
+}
+
+/// Where the read hazard is kept: beside the forest.
+fn hazard_path(forest: &Path) -> std::path::PathBuf {
+    forest.with_file_name("hazard.json")
 }
 
 /// Writes `bytes` to `path` through a synced temporary file and a rename.

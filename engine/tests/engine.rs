@@ -197,3 +197,61 @@ async fn the_injected_clock_moves_the_engine() {
     assert_eq!(usage.objects, 1);
     assert_eq!(usage.backends["hot"].bytes, 5);
 }
+
+/// The read hazard measured by a training survives a restart (it is the rule's prior and the horizon forecast's
+/// source: without it a restarted node would plan on the idle-time prior until its next training).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_hazard_measured_by_a_training_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = open(dir.path(), Hooks::default());
+    let core = &engine.core;
+    core.catalog.create_bucket("b", 0).expect("bucket");
+    let now = core.clock.now_ms();
+    let day = 86_400_000;
+    let mut events = Vec::new();
+    for i in 0..50 {
+        let key = format!("k{i}");
+        core.catalog
+            .put_object(
+                "b",
+                &key,
+                NewObject {
+                    size: 1 << 20,
+                    etag: "0".repeat(32),
+                    last_modified_ms: now - 30 * day,
+                    parts: vec![],
+                    replicas: vec!["hot".into()],
+                    meta: ObjectMeta::default(),
+                },
+            )
+            .expect("commit");
+        // Half the objects are read every day of the last two weeks.
+        if i % 2 == 0 {
+            for d in 1..14 {
+                events.push(catalog::AccessEvent {
+                    bucket: "b".into(),
+                    key: key.clone(),
+                    kind: catalog::AccessKind::Get,
+                    bytes: 1 << 20,
+                    at_ms: now - d * day,
+                });
+            }
+        }
+    }
+    events.sort_by_key(|e| e.at_ms);
+    core.catalog.record_accesses(&events).expect("reads");
+    assert!(engine.model.hazard().is_none(), "nothing measured yet");
+    engine.model.retrain(&engine.core).await;
+    let measured = engine
+        .model
+        .hazard()
+        .expect("a training measures the hazard");
+    assert!(dir.path().join("model").join("hazard.json").exists());
+    engine.shutdown().await;
+    engine.core.recorder.close().await;
+    drop(engine);
+
+    let again = open(dir.path(), Hooks::default());
+    assert_eq!(again.model.hazard(), Some(measured));
+    again.core.recorder.close().await;
+}
