@@ -49,7 +49,10 @@ impl RedbCatalog {
     /// with [`CatalogError::Corrupt`] when the file was written by a newer, incompatible layout.
     pub fn open(path: &Path, config: CatalogConfig) -> Result<RedbCatalog> {
         config.validate()?;
-        let db = Database::create(path).ctx(&format!("open catalog {}", path.display()))?;
+        let db = Database::builder()
+            .set_cache_size(config.cache_bytes)
+            .create(path)
+            .ctx(&format!("open catalog {}", path.display()))?;
         let catalog = RedbCatalog {
             db,
             config,

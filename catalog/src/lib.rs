@@ -376,6 +376,9 @@ pub struct CatalogConfig {
     pub access_log_retention_ms: i64,
     /// The access log is trimmed (oldest first) to at most this many entries. Default: 5,000,000.
     pub access_log_max_entries: u64,
+    /// Bytes of the embedded catalog's page cache (redb's own defaults to 1 GiB, which a scan of a large catalog
+    /// fills; the OS page cache still holds what it evicts). Default: 128 MiB. Ignored by PostgreSQL.
+    pub cache_bytes: usize,
 }
 
 impl Default for CatalogConfig {
@@ -384,6 +387,7 @@ impl Default for CatalogConfig {
             heat_half_life_ms: 24 * 3_600_000,
             access_log_retention_ms: 14 * 24 * 3_600_000,
             access_log_max_entries: 5_000_000,
+            cache_bytes: 128 << 20,
         }
     }
 }

@@ -352,6 +352,8 @@ pub struct CatalogSettings {
     pub access_log_max_entries: u64,
     /// Longest delay before recorded accesses reach the catalog.
     pub flush_interval_ms: u64,
+    /// MiB of the embedded catalog's page cache (the OS page cache holds the rest of the file).
+    pub cache_mib: u64,
 }
 
 impl Default for CatalogSettings {
@@ -361,6 +363,7 @@ impl Default for CatalogSettings {
             access_log_retention_secs: 14 * 24 * 3600,
             access_log_max_entries: 5_000_000,
             flush_interval_ms: 200,
+            cache_mib: 128,
         }
     }
 }

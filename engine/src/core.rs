@@ -62,6 +62,8 @@ impl Core {
             heat_half_life_ms: (config.catalog.heat_half_life_secs * 1000) as i64,
             access_log_retention_ms: (config.catalog.access_log_retention_secs * 1000) as i64,
             access_log_max_entries: config.catalog.access_log_max_entries,
+            cache_bytes: usize::try_from(config.catalog.cache_mib.saturating_mul(1 << 20))
+                .unwrap_or(usize::MAX),
         };
         let catalog: Arc<dyn Catalog> = match &config.catalog_url {
             Some(url) => Arc::new(
