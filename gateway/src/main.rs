@@ -14,6 +14,7 @@ mod read;
 mod request_metrics;
 mod s3;
 mod server;
+mod sig_v2;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -131,6 +131,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                             if req.method() == http::Method::OPTIONS {
                                 return Ok::<_, s3s::HttpError>(cors.preflight(&req).await);
                             }
+                            crate::sig_v2::canonical_bucket_path(&mut req);
                             let cross = cors.cross_origin(&req);
                             let slot = crate::request_metrics::OpSlot::default();
                             req.extensions_mut().insert(slot.clone());
