@@ -17,8 +17,12 @@
 //!
 //! Bytes are the objects' logical sizes, as the planner and the simulator count them (sealing overhead is
 //! not billed). The bill lives in memory: it starts at zero when the node starts.
+//!
+//! The data path's charges (PUTs, GETs, bytes streamed) are per-backend atomic counters, priced when a report
+//! is made: no lock on the request path. Moves and storage, which come from workers, share one mutex.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use serde::{Deserialize, Serialize};
 use tiers::TierProfile;
@@ -49,28 +53,51 @@ pub struct BillReport {
 
 #[derive(Debug, Default)]
 struct State {
-    since_ms: i64,
     /// Storage is accrued up to here, at `monthly_storage`.
     accrued_ms: i64,
     monthly_storage: f64,
     storage: f64,
-    retrieval: f64,
     moves: f64,
-    requests: f64,
 }
 
-/// The running bill of one node (see the module docs). Cheap to charge: one short lock per charge.
+/// The data path's traffic to one backend since the node started.
+#[derive(Debug)]
+struct Tally {
+    name: String,
+    profile: TierProfile,
+    puts: AtomicU64,
+    gets: AtomicU64,
+    bytes_read: AtomicU64,
+}
+
+/// The running bill of one node (see the module docs).
 #[derive(Debug)]
 pub struct Bill {
+    since_ms: i64,
+    tallies: Vec<Tally>,
     state: Mutex<State>,
 }
 
 impl Bill {
-    /// An empty bill starting at `now_ms`, with no storage until the first snapshot.
-    pub fn new(now_ms: i64) -> Bill {
+    /// An empty bill of the backends `(name, profile)` starting at `now_ms`, with no storage until the first
+    /// snapshot.
+    pub fn new<'a>(
+        now_ms: i64,
+        backends: impl IntoIterator<Item = (&'a str, &'a TierProfile)>,
+    ) -> Bill {
         Bill {
+            since_ms: now_ms,
+            tallies: backends
+                .into_iter()
+                .map(|(name, profile)| Tally {
+                    name: name.to_owned(),
+                    profile: profile.clone(),
+                    puts: AtomicU64::new(0),
+                    gets: AtomicU64::new(0),
+                    bytes_read: AtomicU64::new(0),
+                })
+                .collect(),
             state: Mutex::new(State {
-                since_ms: now_ms,
                 accrued_ms: now_ms,
                 ..State::default()
             }),
@@ -79,6 +106,10 @@ impl Bill {
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn tally(&self, backend: &str) -> Option<&Tally> {
+        self.tallies.iter().find(|t| t.name == backend)
     }
 
     /// Charges the storage since the last snapshot at its rate, up to `now_ms`, and bills `monthly` from here
@@ -93,20 +124,24 @@ impl Bill {
         });
     }
 
-    /// One PUT of a blob to a backend priced `p`.
-    pub fn put(&self, p: &TierProfile) {
-        self.with(|s| s.requests += p.put_request());
+    /// One PUT of a blob to `backend` (an unknown name is not billed).
+    pub fn put(&self, backend: &str) {
+        if let Some(t) = self.tally(backend) {
+            t.puts.fetch_add(1, Relaxed);
+        }
     }
 
-    /// One GET opened on a backend priced `p`.
-    pub fn get(&self, p: &TierProfile) {
-        self.with(|s| s.requests += p.get_request());
+    /// One GET opened on `backend`.
+    pub fn get(&self, backend: &str) {
+        if let Some(t) = self.tally(backend) {
+            t.gets.fetch_add(1, Relaxed);
+        }
     }
 
-    /// `bytes` streamed out of a backend priced `p`.
-    pub fn retrieved(&self, p: &TierProfile, bytes: u64) {
-        if p.retrieval_per_gb > 0.0 {
-            self.with(|s| s.retrieval += p.retrieval(bytes));
+    /// `bytes` streamed out of `backend`.
+    pub fn retrieved(&self, backend: &str, bytes: u64) {
+        if let Some(t) = self.tally(backend) {
+            t.bytes_read.fetch_add(bytes, Relaxed);
         }
     }
 
@@ -129,17 +164,24 @@ impl Bill {
 
     /// The bill up to `now_ms` (storage accrued at the last snapshot's rate; nothing is changed).
     pub fn report(&self, now_ms: i64) -> BillReport {
+        let (mut requests, mut retrieval) = (0.0, 0.0);
+        for t in &self.tallies {
+            let p = &t.profile;
+            requests += t.puts.load(Relaxed) as f64 * p.put_request()
+                + t.gets.load(Relaxed) as f64 * p.get_request();
+            retrieval += p.retrieval(t.bytes_read.load(Relaxed));
+        }
         self.with(|s| {
             let pending = s.monthly_storage * (now_ms - s.accrued_ms).max(0) as f64 / MONTH_MS;
             let storage = s.storage + pending;
             BillReport {
-                since_ms: s.since_ms,
+                since_ms: self.since_ms,
                 now_ms,
                 storage,
-                retrieval: s.retrieval,
+                retrieval,
                 moves: s.moves,
-                requests: s.requests,
-                total: storage + s.retrieval + s.moves + s.requests,
+                requests,
+                total: storage + retrieval + s.moves + requests,
                 monthly_storage: s.monthly_storage,
             }
         })
@@ -156,7 +198,7 @@ mod tests {
 
     #[test]
     fn storage_accrues_at_each_snapshots_rate_until_the_next() {
-        let bill = Bill::new(1_000);
+        let bill = Bill::new(1_000, []);
         // Nothing stored before the first snapshot.
         bill.storage_snapshot(1_000 + MONTH_MS as i64, 3.0);
         close(bill.report(1_000 + MONTH_MS as i64).storage, 0.0);
@@ -178,11 +220,13 @@ mod tests {
     #[test]
     fn requests_retrieval_moves_and_early_deletion() {
         let (std, ia) = (TierProfile::s3_standard(), TierProfile::s3_standard_ia());
-        let bill = Bill::new(0);
-        bill.put(&std);
-        bill.get(&ia);
-        bill.retrieved(&ia, 1_000_000_000);
-        bill.retrieved(&std, 1_000_000_000);
+        let bill = Bill::new(0, [("std", &std), ("ia", &ia)]);
+        bill.put("std");
+        bill.get("ia");
+        bill.retrieved("ia", 1_000_000_000);
+        bill.retrieved("std", 1_000_000_000);
+        // A backend the bill does not know is not billed.
+        bill.put("elsewhere");
         bill.copied(&ia, &std, 1_000_000_000);
         // Leaving IA after 10 days: 20 days of 1 GB billed; leaving Standard: nothing.
         bill.removed(&ia, 1_000_000_000, 0, 10 * DAY_MS as i64);

@@ -126,12 +126,14 @@ impl Core {
         } else {
             (None, None)
         };
+        let bill =
+            crate::bill::Bill::new(clock_now, backends.iter().map(|b| (b.name(), b.profile())));
         Ok(Arc::new(Core {
             catalog,
             backends,
             initial_placement,
             recorder,
-            bill: crate::bill::Bill::new(clock_now),
+            bill,
             metrics: Arc::default(),
             chaos,
             leases: Arc::new(ReadLeases::default()),

@@ -113,7 +113,7 @@ where
             finish_all(metrics, targets, writers, &blob).await?;
             metrics.bytes_in.fetch_add(size, Relaxed);
             for t in targets {
-                strata.bill.put(t.profile());
+                strata.bill.put(t.name());
                 let c = metrics.backend(t.name());
                 c.writes.fetch_add(1, Relaxed);
                 c.bytes_written.fetch_add(size, Relaxed);

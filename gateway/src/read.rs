@@ -95,7 +95,7 @@ async fn pump(
             for backend in &replicas {
                 let counters = strata.metrics.backend(backend.name());
                 counters.reads.fetch_add(1, Relaxed);
-                strata.bill.get(backend.profile());
+                strata.bill.get(backend.name());
                 let mut stream = match backend.read(&part.blob, part.size, pos..end).await {
                     Ok(s) => s,
                     Err(e) => {
@@ -111,7 +111,7 @@ async fn pump(
                         Ok(bytes) => {
                             pos += bytes.len() as u64;
                             counters.bytes_read.fetch_add(bytes.len() as u64, Relaxed);
-                            strata.bill.retrieved(backend.profile(), bytes.len() as u64);
+                            strata.bill.retrieved(backend.name(), bytes.len() as u64);
                             strata
                                 .metrics
                                 .bytes_out
