@@ -336,19 +336,22 @@ fn run(a: &RunArgs) -> Result<(), String> {
         setup_timeout: secs("setup-timeout", a.setup_timeout)?,
         progress: !a.json || std::env::var_os("STRATA_LOADTEST_PROGRESS").is_some(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting the async runtime: {e}"))?;
-    let report = rt
-        .block_on(driver::run(&cfg, &input))
-        .map_err(|e| e.to_string())?;
+    let report = block_on(driver::run(&cfg, &input))?.map_err(|e| e.to_string())?;
     if a.json {
         println!("{}", report.to_json());
     } else {
         print!("{}", report.to_text());
     }
     Ok(())
+}
+
+/// Runs `fut` to completion on a multi-threaded runtime of its own.
+fn block_on<F: std::future::Future>(fut: F) -> Result<F::Output, String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the async runtime: {e}"))?;
+    Ok(rt.block_on(fut))
 }
 
 fn replay(a: &ReplayArgs) -> Result<(), String> {
@@ -374,13 +377,7 @@ fn replay(a: &ReplayArgs) -> Result<(), String> {
         move_timeout: secs("move-timeout", a.move_timeout)?,
         progress: !a.json || std::env::var_os("STRATA_LOADTEST_PROGRESS").is_some(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting the async runtime: {e}"))?;
-    let report = rt
-        .block_on(loadtest::replay::replay(&cfg, &a.trace))
-        .map_err(|e| e.to_string())?;
+    let report = block_on(loadtest::replay::replay(&cfg, &a.trace))?.map_err(|e| e.to_string())?;
     if a.json {
         println!(
             "{}",

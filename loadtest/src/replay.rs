@@ -196,8 +196,7 @@ pub async fn replay(cfg: &ReplayConfig, trace: &Path) -> Result<ReplayReport, Dr
         bill: Value::Null,
         model: Value::Null,
     };
-    // Objects written so far (alive or not): a read of one never written is of a pre-existing object.
-    let mut seen = std::collections::HashSet::<String>::new();
+    // Size of every object written so far (alive or not): a read of one never written is of a pre-existing object.
     let mut sizes = std::collections::HashMap::<String, u64>::new();
     let mut origin: Option<u64> = None;
     let mut clock = 0u64; // trace time the gateway's clock is at
@@ -220,9 +219,8 @@ pub async fn replay(cfg: &ReplayConfig, trace: &Path) -> Result<ReplayReport, Dr
         clock = t;
         r.records += 1;
         if matches!(op, Op::Put | Op::Copy) {
-            seen.insert(id.clone());
             sizes.insert(id.clone(), size.unwrap_or(0));
-        } else if matches!(op, Op::Get | Op::Head) && !seen.contains(&id) {
+        } else if matches!(op, Op::Get | Op::Head) && !sizes.contains_key(&id) {
             // It existed before the trace: write it first, at the size the record knows.
             let size = size.unwrap_or(0);
             let put = driver::Request {
@@ -235,7 +233,6 @@ pub async fn replay(cfg: &ReplayConfig, trace: &Path) -> Result<ReplayReport, Dr
             r.requests += 1;
             r.failed += u64::from(out.error.is_some());
             r.preexisting += 1;
-            seen.insert(id.clone());
             sizes.insert(id.clone(), size);
         }
         let out = driver::execute(

@@ -239,7 +239,7 @@ impl ReadForecast {
 
     /// The forecast of a model whose probabilities are not calibrated (the recency-frequency rule): the daily
     /// read probability is at least what `prior` measured on the access log for objects idle as long and
-    /// staying idle over the next [`MEAN_OVER_DAYS`] days ([`crate::hazard::IdleHazard::mean_daily`]), or,
+    /// staying idle over the next [`MEAN_OVER_DAYS`] days ([`crate::hazard::IdleHazard::mean_daily_at`]), or,
     /// without one, [`IDLE_PRIOR`]` / (idle days + 1)` — a read rate that
     /// falls with idle time when idle time is all we know. So a cold tier is chosen early only where the log
     /// shows idle objects stay unread, which is what a sensible rule does before a calibrated model exists.

@@ -137,7 +137,9 @@ impl IdleHazard {
         }
     }
 
-    /// [`IdleHazard::mean_daily`] for an object written `age_days` ago (it ages as it stays idle).
+    /// The constant daily probability with the same chance of no read over the next `over_days` days as this
+    /// hazard gives an object idle `idle_days` and written `age_days` ago now, which stays idle while unread and
+    /// ages meanwhile (the hazard falls with idle time, so this is below [`IdleHazard::daily_at`] today).
     pub fn mean_daily_at(&self, idle_days: f64, age_days: f64, over_days: u32) -> Option<f64> {
         let over = over_days.max(1);
         let mut survive = 1.0f64;
@@ -177,27 +179,12 @@ impl IdleHazard {
             later[c * (TABLE_IDLE_DAYS + 1)..(c + 1) * (TABLE_IDLE_DAYS + 1)]
                 .copy_from_slice(&next[..=TABLE_IDLE_DAYS]);
         }
-        Some(HorizonTable {
-            days: days as f64,
-            later,
-        })
+        Some(HorizonTable { later })
     }
 
     /// The daily read probability of an object idle for `idle_days`.
     pub fn daily(&self, idle_days: f64) -> Option<f64> {
         self.daily.get(bucket(idle_days)).copied()
-    }
-
-    /// The constant daily probability with the same chance of no read over the next `over_days` days as this
-    /// hazard gives an object idle `idle_days` now, which stays idle while unread (the hazard falls with idle
-    /// time, so this is below [`IdleHazard::daily`] at `idle_days`).
-    pub fn mean_daily(&self, idle_days: f64, over_days: u32) -> Option<f64> {
-        let over = over_days.max(1);
-        let mut survive = 1.0f64;
-        for j in 0..over {
-            survive *= 1.0 - self.daily(idle_days + f64::from(j))?;
-        }
-        Some(1.0 - survive.powf(1.0 / f64::from(over)))
     }
 
     /// Per bucket: `(upper edge in days, daily probability, object-days measured)`.
@@ -217,17 +204,11 @@ impl IdleHazard {
 /// once yesterday look read every day; this one lets the log say how fast reads die out.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HorizonTable {
-    days: f64,
     /// Per age class, per idle day at the start of the second day: the expected active days after the first.
     later: Vec<f64>,
 }
 
 impl HorizonTable {
-    /// The horizon in days.
-    pub fn days(&self) -> f64 {
-        self.days
-    }
-
     /// Expected days with a read over the horizon for an object idle `idle_days`, written `age_days` ago, read
     /// on the first day with probability `p_first`.
     pub fn active_days(&self, p_first: f64, idle_days: f64, age_days: f64) -> f64 {
@@ -338,7 +319,7 @@ mod tests {
             examples: vec![1; n],
             by_age: Vec::new(),
         };
-        assert!((flat.mean_daily(40.0, 90).unwrap() - 0.1).abs() < 1e-12);
+        assert!((flat.mean_daily_at(40.0, 0.0, 90).unwrap() - 0.1).abs() < 1e-12);
         // 0.5 on the first day, then nothing: P(no read over 2 days) = 0.5 = (1 - m)^2.
         let mut daily = vec![0.0; n];
         daily[0] = 0.5;
@@ -347,9 +328,9 @@ mod tests {
             examples: vec![1; n],
             by_age: Vec::new(),
         };
-        let m = falling.mean_daily(0.0, 2).unwrap();
+        let m = falling.mean_daily_at(0.0, 0.0, 2).unwrap();
         assert!((m - (1.0 - 0.5f64.sqrt())).abs() < 1e-12, "{m}");
-        assert!(falling.mean_daily(0.0, 90).unwrap() < falling.daily(0.0).unwrap());
+        assert!(falling.mean_daily_at(0.0, 0.0, 90).unwrap() < falling.daily(0.0).unwrap());
     }
 
     #[test]
