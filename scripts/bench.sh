@@ -6,6 +6,8 @@
 #
 #   bash scripts/bench.sh            # the full table (a few minutes)
 #   bash scripts/bench.sh --quick    # the same rows, small
+#   bash scripts/bench.sh --cpus 0   # both servers pinned to these CPUs (taskset list), the client is not:
+#                                    # run with fewer CPUs than the machine has to see how each server scales
 #
 # Prints a markdown table: workload, strata, rclone serve s3, strata/rclone (higher is better for throughput,
 # lower for latency and memory). Everything stays on 127.0.0.1 and in a temporary directory (removed at the end).
@@ -15,13 +17,25 @@
 set -euo pipefail
 
 QUICK=0
-for arg in "$@"; do
-  case "$arg" in
+CPUS=""
+while [ $# -gt 0 ]; do
+  case "$1" in
     --quick) QUICK=1 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
-    *) echo "unknown argument $arg (use --quick)" >&2; exit 2 ;;
+    --cpus)
+      [ $# -ge 2 ] || { echo "--cpus needs a CPU list, e.g. --cpus 0 or --cpus 0-3" >&2; exit 2; }
+      CPUS="$2"; shift ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "unknown argument $1 (use --quick, --cpus LIST)" >&2; exit 2 ;;
   esac
+  shift
 done
+# PIN: the servers' command prefix (taskset from util-linux) when --cpus is given.
+PIN=()
+if [ -n "$CPUS" ]; then
+  command -v taskset >/dev/null || { echo "--cpus needs taskset (util-linux)" >&2; exit 2; }
+  taskset -c "$CPUS" true || { echo "--cpus $CPUS: not a usable CPU list here" >&2; exit 2; }
+  PIN=(taskset -c "$CPUS")
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -77,10 +91,10 @@ SECRET="bench-secret-key-0123456789abcdefghijklmn"
 ST_PORT="$(free_port)"; ST_ADMIN="$(free_port)"; RC_PORT="$(free_port)"
 mkdir -p "$WORK/strata" "$WORK/rclone-root" "$WORK/files"
 STRATA_ACCESS_KEY="$ACCESS" STRATA_SECRET_KEY="$SECRET" STRATA_ADMIN_TOKEN="bench-admin-token" \
-  "$STRATA_BIN" serve --data-dir "$WORK/strata" --s3-addr "127.0.0.1:$ST_PORT" \
+  "${PIN[@]}" "$STRATA_BIN" serve --data-dir "$WORK/strata" --s3-addr "127.0.0.1:$ST_PORT" \
   --admin-addr "127.0.0.1:$ST_ADMIN" >"$WORK/strata.log" 2>&1 </dev/null &
 ST_PID=$!; PIDS+=("$ST_PID")
-"$RCLONE" serve s3 "$WORK/rclone-root" --addr "127.0.0.1:$RC_PORT" --auth-key "$ACCESS,$SECRET" \
+"${PIN[@]}" "$RCLONE" serve s3 "$WORK/rclone-root" --addr "127.0.0.1:$RC_PORT" --auth-key "$ACCESS,$SECRET" \
   >"$WORK/rclone.log" 2>&1 </dev/null &
 RC_PID=$!; PIDS+=("$RC_PID")
 
@@ -183,7 +197,7 @@ done
 row "peak RSS through a $RSS_MIB MiB PUT and GET (lower is better)" "$st_hwm" "$rc_hwm" MiB
 
 echo
-echo "Data path, $(date -u +%Y-%m-%d), $(nproc) cores, $([ "$QUICK" = 1 ] && echo "--quick, dev build" || echo "release build"); rclone $("$RCLONE" version | head -1 | awk '{print $2}') serve s3 as the peer, rclone as the client for both."
+echo "Data path, $(date -u +%Y-%m-%d), $(nproc) cores$([ -n "$CPUS" ] && echo " (servers pinned to CPUs $CPUS)"), $([ "$QUICK" = 1 ] && echo "--quick, dev build" || echo "release build"); rclone $("$RCLONE" version | head -1 | awk '{print $2}') serve s3 as the peer, rclone as the client for both."
 echo
 echo "| workload | strata | rclone serve s3 | strata / rclone |"
 echo "| --- | ---: | ---: | ---: |"

@@ -36,8 +36,9 @@ pub struct PlannerSettings {
     /// `POST /admin/model/retrain`). Measured on the gateway clock.
     pub retrain_interval_secs: u64,
     /// The price of being wrong: an object moves onto a backend with a retrieval fee or a minimum storage
-    /// duration only when its probability of a read within that duration is at most this (`planner::CostConfig::
-    /// max_read_risk`). 1 turns the check off. Default 0.2 (tuned in the simulator, loadtest/README.md).
+    /// duration only when the probability that the move loses money within that duration (more reads than the
+    /// storage saved pays for; for whole-object reads, any read) is at most this (`planner::CostConfig::
+    /// max_read_risk`, `planner::CostModel::losing_probability`). 1 turns the check off. Default 0.2 (tuned in the simulator, loadtest/README.md).
     pub max_read_risk: f64,
 }
 

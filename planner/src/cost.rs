@@ -92,10 +92,10 @@ pub struct CostConfig {
     /// Objective penalty (USD) for keeping a placement that breaks the rules. Default 1.0.
     pub noncompliance_penalty: f64,
     /// The price of being wrong: a move onto a backend with a retrieval fee or a minimum storage duration costs
-    /// [`CostConfig::noncompliance_penalty`] extra in the objective unless the probability that the object is
-    /// read within that duration (at least the horizon) is at most this. So objects that cannot be predicted to
-    /// stay unread stay where a wrong guess is cheap (no retrieval fee: a hot tier or a self-tiering class),
-    /// and go cold anyway only when a capacity leaves no other choice. 1 turns the check off. Default 1.
+    /// [`CostConfig::noncompliance_penalty`] extra in the objective unless the probability that the move loses
+    /// money within that duration (at least the horizon; [`CostModel::losing_probability`]) is at most this.
+    /// So objects that cannot be predicted to stay unread stay where a wrong guess is cheap (no retrieval fee:
+    /// a hot tier or a self-tiering class), and go cold anyway only when a capacity leaves no other choice. 1 turns the check off. Default 1.
     #[serde(default = "no_read_risk_limit")]
     pub max_read_risk: f64,
 }
@@ -146,6 +146,16 @@ pub const IDLE_PRIOR: f64 = 0.22;
 /// Days over which the measured hazard is averaged into one daily read probability (the longest minimum storage
 /// duration of the default tiers, Glacier IR's 90 days: the window the read-risk check looks at).
 const MEAN_OVER_DAYS: u32 = 90;
+
+/// How many times the forecast's expected reads the losing probability of a cold tier assumes
+/// ([`CostModel::losing_probability`]). Tuned on the evaluation family's tuning seeds (mean strata / IT, worst
+/// workload): 3 gave 0.933 with `viral-late` at 1.152; 10 gave 0.914 with `weekly-reports` at 1.025; 30 gives
+/// 0.917, worst 1.019 (the plain read probability before: 0.920, worst 1.018).
+pub const READ_COUNT_MARGIN: f64 = 30.0;
+
+/// Weight, in reads, of the workload's read share in an object's bytes per read
+/// ([`ReadForecast::with_read_share`]).
+pub const READ_SHARE_PRIOR_READS: f64 = 2.0;
 
 /// Expected reads of an object over the planning horizon.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -234,6 +244,18 @@ impl ReadForecast {
         };
         self.expected_reads =
             table.active_days(self.p_hot, self.idle_days, self.age_days) * per_active_day;
+        self
+    }
+
+    /// Bytes per read shrunk toward the workload's: a mean of `seen` reads of this object is mixed with
+    /// [`READ_SHARE_PRIOR_READS`] reads returning `share` of its `size` (the share over all logged reads,
+    /// [`crate::pipeline::read_share`]). One or two ranged reads of a large object say little about the next
+    /// ones (a whole-object read among them costs the object's size), so a few samples do not set the price.
+    pub fn with_read_share(mut self, size: u64, seen: usize, share: f64) -> ReadForecast {
+        let prior = size as f64 * share.clamp(0.0, 1.0);
+        let n = seen as f64;
+        let k = READ_SHARE_PRIOR_READS;
+        self.bytes_per_read = (self.bytes_per_read * n + prior * k) / (n + k);
         self
     }
 
@@ -359,6 +381,9 @@ pub struct CostModel {
     rule_ok: Vec<bool>,
     /// The self-tiering backends.
     auto_mask: Mask,
+    /// USD per GB-day of the cheapest backend without a retrieval fee or minimum duration (a self-tiering
+    /// class at its frequent price): where an object a cold tier would lose money on stays instead.
+    safe_day_gb: Option<f64>,
 }
 
 impl CostModel {
@@ -513,7 +538,12 @@ impl CostModel {
                 candidates.len()
             )));
         }
+        let safe_day_gb = (0..nb)
+            .filter(|&b| rates.retrieval_gb[b] == 0.0 && rates.min_days[b] == 0.0)
+            .map(|b| rates.storage_day_gb[b])
+            .min_by(f64::total_cmp);
         Ok(CostModel {
+            safe_day_gb,
             backends,
             rules,
             cfg,
@@ -604,8 +634,9 @@ impl CostModel {
     }
 
     /// Whether every backend `target` adds to the object's current set that charges for being wrong (a
-    /// retrieval fee, a minimum storage duration) is safe enough: the object's probability of a read within
-    /// that backend's minimum duration (at least the horizon) is at most [`CostConfig::max_read_risk`].
+    /// retrieval fee, a minimum storage duration) is safe enough: the probability that the object on it loses
+    /// money within its minimum duration (at least the horizon; [`CostModel::losing_probability`]) is at most
+    /// [`CostConfig::max_read_risk`].
     pub fn within_read_risk(&self, obj: &ObjectInput, target: Mask) -> bool {
         target & !obj.current & self.risky_backends(obj) == 0
     }
@@ -616,15 +647,51 @@ impl CostModel {
         if self.cfg.max_read_risk >= 1.0 {
             return 0;
         }
-        let daily = obj.reads.daily_read_probability.clamp(0.0, 1.0);
         let r = &self.rates;
         (0..self.backends.len())
             .filter(|&b| r.retrieval_gb[b] > 0.0 || r.min_days[b] > 0.0)
-            .filter(|&b| {
-                let days = r.min_days[b].max(self.cfg.horizon_days);
-                1.0 - (1.0 - daily).powf(days) > self.cfg.max_read_risk
-            })
+            .filter(|&b| self.losing_probability(obj, b) > self.cfg.max_read_risk)
             .fold(0, |m, b| m | (1 << b))
+    }
+
+    /// The probability that putting `obj` on backend `b` loses money against the cheapest backend without a
+    /// retrieval fee or minimum duration (the safe place), over `b`'s minimum duration (at least the horizon):
+    /// the probability of more reads than the storage saved pays for at `b`'s retrieval price.
+    ///
+    /// The number of reads `N` over those days is modelled as over-dispersed (reads come in bursts): a read at
+    /// all with probability `p1 = 1 − (1 − daily)^days`, and given one, `N − 1` geometric with the mean that
+    /// makes `E[N]` [`READ_COUNT_MARGIN`] times the forecast's expected reads, or times `p1` if that is more
+    /// (the forecast's counts are far less reliable than its chance of a read at all, and a read rarely comes
+    /// alone). So where one read already costs more than the saving (small
+    /// objects, whole-object reads) this is `p1`, the plain chance of a read; where a read costs little against
+    /// the object's size (ranged reads of a large object) it takes many reads to lose.
+    pub fn losing_probability(&self, obj: &ObjectInput, b: usize) -> f64 {
+        let r = &self.rates;
+        let days = r.min_days[b].max(self.cfg.horizon_days);
+        let daily = obj.reads.daily_read_probability.clamp(0.0, 1.0);
+        let p1 = 1.0 - (1.0 - daily).powf(days);
+        let per_read =
+            r.get[b] + obj.reads.bytes_per_read.max(0.0) / BYTES_PER_GB * r.retrieval_gb[b];
+        let Some(safe_day_gb) = self.safe_day_gb else {
+            return p1;
+        };
+        let gb = obj.size_bytes as f64 / BYTES_PER_GB;
+        let saving = gb * (safe_day_gb - r.storage_day_gb[b]) * days;
+        if saving <= 0.0 || p1 <= 0.0 {
+            return p1;
+        }
+        if per_read <= 0.0 {
+            return 0.0;
+        }
+        // Reads that lose: the smallest n with n · per_read > saving.
+        let n = (saving / per_read).floor() + 1.0;
+        if n <= 1.0 {
+            return p1;
+        }
+        let mean = READ_COUNT_MARGIN
+            * (obj.reads.expected_reads.max(0.0) * days / self.cfg.horizon_days).max(p1);
+        let m = (mean / p1 - 1.0).max(0.0);
+        p1 * (m / (1.0 + m)).powf(n - 1.0)
     }
 
     /// The source a new replica on `dest` is copied from when the current set is `current`
@@ -1099,7 +1166,7 @@ mod tests {
         let prior = ReadForecast {
             p_hot: 0.0,
             expected_reads: 0.0,
-            bytes_per_read: 0.0,
+            bytes_per_read: 1e10,
             idle_days: 10.0,
             age_days: 0.0,
             daily_read_probability: 0.0,
@@ -1114,6 +1181,68 @@ mod tests {
         };
         assert!(!risky(&it_model(1.0), &fresh, 0b010));
         assert!(risky(&m, &fresh, 0b010));
+    }
+
+    /// The price of being wrong counts what a wrong guess costs: where one read already costs more than the cold
+    /// tier saves (whole-object reads), the losing probability is the plain chance of a read; where reads are
+    /// small ranges of a large object, it takes many reads to lose, so an object that may well be read can still
+    /// go cold — unless the forecast expects many reads.
+    #[test]
+    fn losing_probability_counts_the_reads_a_cold_tier_can_afford() {
+        let m = it_model(0.2);
+        let gir = 1;
+        let mut o = obj(0b001, 0.0, 0.0);
+        // 1% a day: 59% chance of a read within Glacier IR's 90 days.
+        o.reads.daily_read_probability = 0.01;
+        let p1 = 1.0 - 0.99f64.powf(90.0);
+        // Reads of 20 GB (a whole-object read and more): one read (0.60 USD) costs more than 90 days save
+        // (10 GB × 0.019 USD × 3 months).
+        o.reads.bytes_per_read = 2e10;
+        o.reads.expected_reads = 0.2;
+        close(m.losing_probability(&o, gir), p1);
+        // Whole-object reads (0.30 USD): the second one loses, and a read comes in a burst.
+        o.reads.bytes_per_read = 1e10;
+        let lose = m.losing_probability(&o, gir);
+        assert!(lose < p1 && lose > 0.9 * p1, "{lose} vs {p1}");
+        assert!(!m.within_read_risk(&o, 0b010));
+        // Reads of 1 MB: losing takes about 14,000 reads.
+        o.reads.bytes_per_read = 1e6;
+        assert!(m.losing_probability(&o, gir) < 1e-6);
+        assert!(m.within_read_risk(&o, 0b010));
+        // ... unless they are expected by the thousand.
+        o.reads.expected_reads = 5_000.0;
+        assert!(m.losing_probability(&o, gir) > 0.2);
+        assert!(!m.within_read_risk(&o, 0b010));
+        // Intelligent-Tiering and Standard are never risky; a tier that saves nothing loses at the first read.
+        assert!(m.within_read_risk(&o, 0b100));
+        let mut gir_only = it_model(0.2);
+        gir_only.safe_day_gb = None;
+        close(gir_only.losing_probability(&o, gir), p1);
+    }
+
+    /// A few sampled reads do not set an object's bytes per read: they are mixed with two reads of the workload's
+    /// share of the object.
+    #[test]
+    fn bytes_per_read_shrink_toward_the_workload_share() {
+        let f = ObjectFeatures::compute(
+            1_000_000,
+            0,
+            crate::features::AccessHistory::new(&[DAY_MS], &[1_000]).expect("history"),
+            2 * DAY_MS,
+            &crate::features::FeatureConfig::default(),
+        );
+        let r = ReadForecast::from_features(&f, 0.5, DAY_MS, 30.0);
+        close(r.bytes_per_read, 1_000.0);
+        // One read of 1 KB, a workload share of 0.5: (1 KB + 2 × 500 KB) / 3.
+        close(
+            r.with_read_share(1_000_000, 1, 0.5).bytes_per_read,
+            (1_000.0 + 2.0 * 500_000.0) / 3.0,
+        );
+        // Without reads: the workload's share of the object.
+        close(
+            r.with_read_share(1_000_000, 0, 0.25).bytes_per_read,
+            250_000.0,
+        );
     }
 
     #[test]

@@ -104,6 +104,7 @@ pub fn object_inputs(
     let model_horizon_ms = hot.horizon_ms();
     let calibrated = hot.kind() == crate::model::ModelKind::Forest;
     let table = read_prior.and_then(|h| h.horizon_table(horizon_days));
+    let share = read_share(inv);
     let work = |ids: &[usize], masks: &[Mask]| -> Vec<ObjectInput> {
         let mut out = Vec::with_capacity(ids.len());
         let mut feats = Vec::with_capacity(FEATURE_CHUNK.min(ids.len()));
@@ -135,6 +136,12 @@ pub fn object_inputs(
                     placed_ms: inv.basics[i].last_modified_ms,
                     reads: {
                         let mut r = ReadForecast::new(f, ph, er, model_horizon_ms, horizon_days);
+                        let seen = if f.reads_7d > 0 {
+                            f.reads_7d as usize
+                        } else {
+                            inv.histories.get(i).len()
+                        };
+                        r = r.with_read_share(f.size_bytes, seen, share);
                         if let Some(t) = &table {
                             r = r.over_horizon(t, f, model_horizon_ms);
                         }
@@ -171,6 +178,22 @@ pub fn object_inputs(
         })
     };
     Ok((index, inputs))
+}
+
+/// The share of an object a read returns, over every logged read of `inv`: bytes returned over the sizes of
+/// the objects read (1 without reads: a read is taken to return the whole object).
+pub fn read_share(inv: &Inventory) -> f64 {
+    let (mut got, mut whole) = (0.0f64, 0.0f64);
+    for (i, b) in inv.basics.iter().enumerate() {
+        let h = inv.histories.get(i);
+        got += h.bytes().iter().map(|&x| x as f64).sum::<f64>();
+        whole += h.len() as f64 * b.size_bytes as f64;
+    }
+    if whole > 0.0 {
+        (got / whole).clamp(0.0, 1.0)
+    } else {
+        1.0
+    }
 }
 
 /// `p_hot` of every object of `inv` at `now_ms` from `hot` (index `i` is inventory object `i`),
