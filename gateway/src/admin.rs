@@ -3,10 +3,11 @@
 //! Routes (all `GET`):
 //! - `/admin/health[?deep=true]` — liveness plus a summary: backends, placement, recorder lag; `deep` adds the catalog
 //!   counts (buckets, objects, `blobs_referenced`, `garbage_pending`), which scan the catalog.
-//! - `/admin/objects?bucket=B[&prefix=P][&after=K][&limit=N][&backend=NAME][&min_heat=H][&max_heat=H]` — a page of
-//!   objects with placement and heat; `backend`, `min_heat`, `max_heat` keep objects with a replica there and heat
-//!   in `[min, max)` (a filtered page may be short and still truncated: continue with `next_after`).
-//! - `/admin/objects/{bucket}/{key}` — one object: size, etag, generation, replicas, heat, access counts.
+//! - `/admin/objects?bucket=B[&prefix=P][&after=K][&limit=N][&backend=NAME][&min_heat=H][&max_heat=H][&tag=K[=V]]`
+//!   — a page of objects with placement, heat and tags; `backend`, `min_heat`, `max_heat`, `tag` keep objects with a
+//!   replica there, heat in `[min, max)`, a tag with that key (and value) (a filtered page may be short and still
+//!   truncated: continue with `next_after`).
+//! - `/admin/objects/{bucket}/{key}` — one object: size, etag, generation, replicas, heat, access counts, tags.
 //! - `/admin/users` — access keys and their access level (never secrets).
 //! - `/admin/backends` — per backend: profile, objects, bytes, estimated monthly cost, read/write counters and
 //!   errors; plus totals and the all-hot equivalent cost (`?refresh=true` rescans the catalog first).
@@ -702,6 +703,7 @@ impl Admin {
             p_hot_model: score.map(|s| s.model),
             p_hot_scored_at_ms: score.map(|s| s.scored_at_ms),
             p_hot_horizon_ms: self.engine.model.report_horizon_ms(),
+            tags: rec.meta.tags.clone(),
         }
     }
 

@@ -151,6 +151,9 @@ pub struct Object {
     pub p_hot_model: Option<planner::ModelKind>,
     pub p_hot_scored_at_ms: Option<i64>,
     pub p_hot_horizon_ms: i64,
+    /// The object's tag set (PutObjectTagging, `x-amz-tagging`).
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// `GET /admin/objects`: a page of objects.

@@ -308,6 +308,7 @@ pub async fn objects(opts: &AdminOpts, cmd: ObjectsCmd) -> anyhow::Result<()> {
             backend,
             min_heat,
             max_heat,
+            tag,
             after,
         } => {
             let mut path = format!("/admin/objects?bucket={}&limit={limit}", enc(&bucket));
@@ -316,6 +317,7 @@ pub async fn objects(opts: &AdminOpts, cmd: ObjectsCmd) -> anyhow::Result<()> {
                 ("backend", backend),
                 ("min_heat", min_heat.map(|h| h.to_string())),
                 ("max_heat", max_heat.map(|h| h.to_string())),
+                ("tag", tag),
                 ("after", after),
             ] {
                 if let Some(v) = value {
@@ -812,6 +814,9 @@ pub enum ObjectsCmd {
         /// Only objects less hot than this now.
         #[arg(long)]
         max_heat: Option<f64>,
+        /// Only objects with this tag: KEY (any value) or KEY=VALUE.
+        #[arg(long)]
+        tag: Option<String>,
         /// Start after this key (the `next_after` of the previous page).
         #[arg(long)]
         after: Option<String>,

@@ -1,4 +1,4 @@
-//! The filters of `GET /admin/objects` (`strata objects ls --backend/--min-heat/--max-heat`) and the paging of a
+//! The filters of `GET /admin/objects` (`strata objects ls --backend/--min-heat/--max-heat/--tag`) and the paging of a
 //! filtered listing: a page scans the bucket from `after` until it holds `limit` matching objects, the bucket ends,
 //! or [`ObjectFilter::MAX_SCAN`] objects were examined; `next_after` is the last key examined.
 
@@ -7,9 +7,11 @@ use catalog::ObjectRecord;
 use engine::Core;
 
 /// The filters of `GET /admin/objects` besides bucket and prefix: `backend` (a replica there), `min_heat` and
-/// `max_heat` (heat now in `[min, max)`).
+/// `max_heat` (heat now in `[min, max)`), `tag` (`KEY`: the object has a tag with this key; `KEY=VALUE`: with this
+/// value).
 pub struct ObjectFilter {
     backend: Option<String>,
+    tag: Option<(String, Option<String>)>,
     min_heat: Option<f64>,
     max_heat: Option<f64>,
     now_ms: i64,
@@ -43,8 +45,25 @@ impl ObjectFilter {
         if let Some(b) = backend.as_deref().filter(|b| strata.backend(b).is_none()) {
             return Err(("UnknownBackend", format!("no backend {b:?}")));
         }
+        let tag = match q.get("tag") {
+            None => None,
+            Some(t) => {
+                let (k, v) = match t.split_once('=') {
+                    Some((k, v)) => (k, Some(v.to_owned())),
+                    None => (t.as_str(), None),
+                };
+                if k.is_empty() {
+                    return Err((
+                        "BadRequest",
+                        "tag must be KEY or KEY=VALUE with a non-empty key".to_owned(),
+                    ));
+                }
+                Some((k.to_owned(), v))
+            }
+        };
         Ok(ObjectFilter {
             backend,
+            tag,
             min_heat: heat("min_heat")?,
             max_heat: heat("max_heat")?,
             now_ms: strata.clock.now_ms(),
@@ -52,7 +71,10 @@ impl ObjectFilter {
     }
 
     fn is_empty(&self) -> bool {
-        self.backend.is_none() && self.min_heat.is_none() && self.max_heat.is_none()
+        self.backend.is_none()
+            && self.tag.is_none()
+            && self.min_heat.is_none()
+            && self.max_heat.is_none()
     }
 
     fn keeps(
@@ -65,6 +87,12 @@ impl ObjectFilter {
         self.backend
             .as_ref()
             .is_none_or(|b| rec.replicas.contains(b))
+            && self.tag.as_ref().is_none_or(|(k, v)| {
+                rec.meta
+                    .tags
+                    .get(k)
+                    .is_some_and(|have| v.as_ref().is_none_or(|want| want == have))
+            })
             && self.min_heat.is_none_or(|m| heat >= m)
             && self.max_heat.is_none_or(|m| heat < m)
     }

@@ -86,6 +86,14 @@ def test_objects_ls_filters_and_pages(gw, objects):
     assert keys_of(rest) == ["cold-2"] and json.loads(rest)["is_truncated"] is False
     bad = strata(gw, "objects", "ls", "cli", "--backend", "nope")
     assert bad.returncode == 1 and "UnknownBackend" in bad.stderr, bad.stderr
+    # Tags: KEY or KEY=VALUE.
+    s3 = gw.client()
+    s3.put_object_tagging(Bucket="cli", Key="cold-1", Tagging={"TagSet": [{"Key": "keep", "Value": "yes"}]})
+    s3.put_object_tagging(Bucket="cli", Key="hot-0", Tagging={"TagSet": [{"Key": "keep", "Value": "no"}]})
+    assert keys_of(ok(strata(gw, "objects", "ls", "cli", "--tag", "keep", "--json"))) == ["cold-1", "hot-0"]
+    assert keys_of(ok(strata(gw, "objects", "ls", "cli", "--tag", "keep=yes", "--json"))) == ["cold-1"]
+    for k in ("cold-1", "hot-0"):
+        s3.delete_object_tagging(Bucket="cli", Key=k)
 
 
 def test_plan_apply_wait_finishes_the_moves(gw, objects):

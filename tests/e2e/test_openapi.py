@@ -177,6 +177,38 @@ def test_filters_of_the_object_list(gateway, data):
         assert gateway.admin("GET", f"/admin/objects?bucket={bucket}&{bad}").status_code == 400, bad
 
 
+def test_the_object_list_filters_by_tag(gateway, doc):
+    s3 = gateway.client()
+    bucket = e2e.unique_bucket("tagf")
+    s3.create_bucket(Bucket=bucket)
+    try:
+        s3.put_object(Bucket=bucket, Key="a", Body=b"x", Tagging="team=blue&tier=gold")
+        s3.put_object(Bucket=bucket, Key="b", Body=b"x", Tagging="team=red")
+        s3.put_object(Bucket=bucket, Key="c", Body=b"x")
+        s3.put_object_tagging(Bucket=bucket, Key="c", Tagging={"TagSet": [{"Key": "team", "Value": "blue"}]})
+
+        def keys(q: str) -> list[str]:
+            r = gateway.admin("GET", f"/admin/objects?bucket={bucket}&{q}")
+            check(doc, "get", "/admin/objects", r)
+            return [o["key"] for o in r.json()["objects"]]
+
+        assert keys("tag=team") == ["a", "b", "c"]
+        assert keys("tag=team%3Dblue") == ["a", "c"]  # KEY=VALUE, the '=' percent-encoded or not
+        assert keys("tag=team=red") == ["b"]
+        assert keys("tag=tier") == ["a"]
+        assert keys("tag=team%3Dgreen") == [] and keys("tag=nope") == []
+        # Tags are answered with the object, and a removed tag set no longer matches.
+        assert gateway.admin("GET", f"/admin/objects/{bucket}/a").json()["tags"] == {"team": "blue", "tier": "gold"}
+        s3.delete_object_tagging(Bucket=bucket, Key="c")
+        assert keys("tag=team%3Dblue") == ["a"]
+        assert gateway.admin("GET", f"/admin/objects/{bucket}/c").json()["tags"] == {}
+        for bad in ("tag=", "tag=%3Dblue"):
+            r = gateway.admin("GET", f"/admin/objects?bucket={bucket}&{bad}")
+            assert r.status_code == 400 and r.json()["error"] == "BadRequest", (bad, r.text)
+    finally:
+        e2e.empty_bucket(s3, bucket)
+
+
 def test_write_routes_match_their_schemas(gateway, doc, data):
     bucket = data["bucket"]
     calls = [
