@@ -8,7 +8,7 @@
 //!   replica there, heat in `[min, max)`, a tag with that key (and value) (a filtered page may be short and still
 //!   truncated: continue with `next_after`).
 //! - `/admin/objects/{bucket}/{key}` — one object: size, etag, generation, replicas, heat, access counts, tags.
-//! - `/admin/users` — access keys and their access level (never secrets).
+//! - `/admin/users` — access keys, their access level and per-bucket grants (never secrets).
 //! - `/admin/backends` — per backend: profile, objects, bytes, estimated monthly cost, read/write counters and
 //!   errors; plus totals and the all-hot equivalent cost (`?refresh=true` rescans the catalog first).
 //! - `/metrics` — Prometheus text format (same bearer token).
@@ -54,7 +54,11 @@ pub struct Admin {
     /// `POST /admin/test/clock` moves the gateway's clock (only with STRATA_TEST_CLOCK=1).
     pub test_clock: bool,
     pub token: String,
-    pub users: Vec<(String, crate::config::AccessLevel)>,
+    pub users: Vec<(
+        String,
+        crate::config::AccessLevel,
+        Option<Vec<crate::config::Grant>>,
+    )>,
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -666,9 +670,10 @@ impl Admin {
         let users = self
             .users
             .iter()
-            .map(|(k, a)| api::User {
+            .map(|(k, a, g)| api::User {
                 access_key: k.clone(),
                 access: *a,
+                grants: g.clone(),
             })
             .collect();
         json_reply(StatusCode::OK, &api::Users { users })

@@ -221,6 +221,9 @@ pub struct Users {
 pub struct User {
     pub access_key: String,
     pub access: crate::config::AccessLevel,
+    /// Per-bucket grants; `null`: every bucket (within `access`).
+    #[serde(default)]
+    pub grants: Option<Vec<crate::config::Grant>>,
 }
 
 /// `GET /admin/cost/history`: the monthly cost of every usage snapshot kept, oldest first.

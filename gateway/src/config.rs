@@ -64,6 +64,51 @@ pub struct UserConfig {
     /// `full` (default) or `read-only`.
     #[serde(default)]
     pub access: AccessLevel,
+    /// Per-bucket grants. Absent: every bucket (within `access`). Present: only what a grant allows on the
+    /// buckets it names (an empty list allows nothing but ListBuckets).
+    #[serde(default)]
+    pub grants: Option<Vec<Grant>>,
+}
+
+/// What a grant allows on its buckets. Each S3 operation needs one (see `s3::auth::permission_of`).
+#[derive(
+    Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Permission {
+    /// Read objects: GET, HEAD, their tags, attributes and ACL (and be a copy source).
+    Read,
+    /// Write objects: PUT, copy into, delete, multipart uploads, POST forms, object tags and ACLs.
+    Write,
+    /// List the bucket: ListObjects (v1, v2, versions), ListMultipartUploads, HeadBucket, GetBucketLocation.
+    List,
+    /// Manage the bucket: create, delete, and its configuration (CORS, tags, ACL, ownership, public-access block,
+    /// versioning).
+    Admin,
+}
+
+/// One per-bucket grant: `bucket` is a bucket name, or a name prefix ending in `*` (`"team-*"`, or `"*"` for every
+/// bucket).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub bucket: String,
+    pub allow: Vec<Permission>,
+}
+
+impl Grant {
+    /// Whether this grant names `bucket`.
+    pub fn covers(&self, bucket: &str) -> bool {
+        match self.bucket.strip_suffix('*') {
+            Some(prefix) => bucket.starts_with(prefix),
+            None => bucket == self.bucket,
+        }
+    }
+
+    /// Whether this grant allows `permission` on `bucket`.
+    pub fn allows(&self, bucket: &str, permission: Permission) -> bool {
+        self.covers(bucket) && self.allow.contains(&permission)
+    }
 }
 
 /// What a user may do.
@@ -175,6 +220,25 @@ impl Config {
                     format!("duplicate user {:?}", u.access_key),
                 ));
             }
+            for (j, g) in u.grants.iter().flatten().enumerate() {
+                let field = format!("users[{i}].grants[{j}]");
+                let name = g.bucket.strip_suffix('*').unwrap_or(&g.bucket);
+                if g.bucket.is_empty() || name.contains('*') {
+                    return Err(invalid(
+                        &field,
+                        format!(
+                            "bucket {:?}: a bucket name, or a prefix ending in one '*'",
+                            g.bucket
+                        ),
+                    ));
+                }
+                if g.allow.is_empty() {
+                    return Err(invalid(
+                        &field,
+                        "allow needs at least one of read, write, list, admin".to_owned(),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -183,6 +247,37 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grants_parse_and_bad_ones_are_refused() {
+        let parse = |grants: &str| {
+            let toml = format!(
+                "[[users]]\naccess_key = \"carol\"\nsecret_key = \"carol-secret\"\ngrants = {grants}\n"
+            );
+            toml::from_str::<Config>(&toml)
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.validate().map(|()| c).map_err(|e| e.to_string()))
+        };
+        let c = parse(r#"[{ bucket = "team-*", allow = ["read", "list"] }, { bucket = "x", allow = ["admin"] }]"#)
+            .expect("valid grants");
+        let g = c.users[0].grants.as_ref().expect("grants");
+        assert!(g[0].allows("team-a", Permission::Read) && g[0].allows("team-", Permission::List));
+        assert!(
+            !g[0].allows("team-a", Permission::Write) && !g[0].allows("teams", Permission::Read)
+        );
+        assert!(g[1].allows("x", Permission::Admin) && !g[1].allows("xy", Permission::Admin));
+        assert!(parse("[]").is_ok_and(|c| c.users[0].grants == Some(Vec::new())));
+        for bad in [
+            r#"[{ bucket = "", allow = ["read"] }]"#,
+            r#"[{ bucket = "a*b", allow = ["read"] }]"#,
+            r#"[{ bucket = "**", allow = ["read"] }]"#,
+            r#"[{ bucket = "ok", allow = [] }]"#,
+            r#"[{ bucket = "ok", allow = ["delete"] }]"#,
+            r#"[{ bucket = "ok", allow = ["read"], extra = 1 }]"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
 
     #[test]
     fn embedded_default_is_valid_and_has_three_tiers() {

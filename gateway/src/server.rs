@@ -62,12 +62,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let mut users = Users::default();
     for u in &config.users {
-        users.insert(u.access_key.clone(), u.secret_key.clone(), u.access);
+        users.insert(
+            u.access_key.clone(),
+            u.secret_key.clone(),
+            u.access,
+            u.grants.clone(),
+        );
     }
     users.insert(
         root.access_key.clone(),
         root.secret_key.clone(),
         AccessLevel::Full,
+        None,
     );
 
     let domains = if config.domains.is_empty() {

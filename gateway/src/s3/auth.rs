@@ -1,5 +1,6 @@
-//! Who may call the S3 endpoint: SigV4 users from the config, each with full or read-only access.
-//! Anonymous requests are always denied.
+//! Who may call the S3 endpoint: users from the config, each with full or read-only access and, if the config
+//! gives them, per-bucket grants (read, write, list, admin: [`permission_of`] says which an operation needs; a copy
+//! also needs read on its source bucket). Anonymous requests are always denied.
 
 use std::collections::HashMap;
 
@@ -7,13 +8,24 @@ use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 
-use crate::config::AccessLevel;
+use crate::config::{AccessLevel, Grant, Permission};
 
 /// One S3 user.
 #[derive(Clone, Debug)]
 pub struct User {
     pub secret_key: String,
     pub access: AccessLevel,
+    /// `None`: every bucket; `Some`: only what these grants allow.
+    pub grants: Option<Vec<Grant>>,
+}
+
+impl User {
+    /// Whether the user's grants allow `permission` on `bucket` (no grants: every bucket).
+    fn may(&self, bucket: &str, permission: Permission) -> bool {
+        self.grants
+            .as_ref()
+            .is_none_or(|gs| gs.iter().any(|g| g.allows(bucket, permission)))
+    }
 }
 
 /// The users the gateway knows, by access key.
@@ -21,17 +33,34 @@ pub struct User {
 pub struct Users(HashMap<String, User>);
 
 impl Users {
-    pub fn insert(&mut self, access_key: String, secret_key: String, access: AccessLevel) {
-        self.0.insert(access_key, User { secret_key, access });
+    pub fn insert(
+        &mut self,
+        access_key: String,
+        secret_key: String,
+        access: AccessLevel,
+        grants: Option<Vec<Grant>>,
+    ) {
+        self.0.insert(
+            access_key,
+            User {
+                secret_key,
+                access,
+                grants,
+            },
+        );
     }
 
     pub fn get(&self, access_key: &str) -> Option<&User> {
         self.0.get(access_key)
     }
 
-    /// (access key, level), sorted, for the admin API. Secrets are never listed.
-    pub fn summary(&self) -> Vec<(String, AccessLevel)> {
-        let mut v: Vec<_> = self.0.iter().map(|(k, u)| (k.clone(), u.access)).collect();
+    /// (access key, level, grants), sorted, for the admin API. Secrets are never listed.
+    pub fn summary(&self) -> Vec<(String, AccessLevel, Option<Vec<Grant>>)> {
+        let mut v: Vec<_> = self
+            .0
+            .iter()
+            .map(|(k, u)| (k.clone(), u.access, u.grants.clone()))
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
@@ -76,8 +105,71 @@ const READ_OPS: &[&str] = &[
     "GetPublicAccessBlock",
 ];
 
-/// Authorisation after a valid signature: deny anonymous, restrict read-only users.
+/// The permission a grant must give for operation `op` on a bucket or its objects (bucket-level operations not
+/// named here — configuration, creation, deletion — need admin).
+pub fn permission_of(op: &str) -> Permission {
+    match op {
+        "ListObjects"
+        | "ListObjectsV2"
+        | "ListObjectVersions"
+        | "ListMultipartUploads"
+        | "HeadBucket"
+        | "GetBucketLocation" => Permission::List,
+        "GetObject"
+        | "HeadObject"
+        | "GetObjectTagging"
+        | "GetObjectAttributes"
+        | "GetObjectAcl" => Permission::Read,
+        "PutObject"
+        | "DeleteObject"
+        | "DeleteObjects"
+        | "CopyObject"
+        | "CreateMultipartUpload"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CompleteMultipartUpload"
+        | "AbortMultipartUpload"
+        | "ListParts"
+        | "PutObjectTagging"
+        | "DeleteObjectTagging"
+        | "PutObjectAcl"
+        | "PostObject" => Permission::Write,
+        _ => Permission::Admin,
+    }
+}
+
+fn no_grant(bucket: &str, permission: Permission) -> s3s::S3Error {
+    s3_error!(
+        AccessDenied,
+        "No grant of this user allows {} on bucket {bucket}",
+        match permission {
+            Permission::Read => "read",
+            Permission::Write => "write",
+            Permission::List => "list",
+            Permission::Admin => "admin",
+        }
+    )
+}
+
+/// Authorisation after a valid signature: deny anonymous, restrict read-only users, apply per-bucket grants.
 pub struct StrataAccess(pub Users);
+
+impl StrataAccess {
+    /// A copy reads its source: the caller needs read on the source bucket too.
+    fn check_copy_source(
+        &self,
+        creds: Option<&s3s::auth::Credentials>,
+        source: &s3s::dto::CopySource,
+    ) -> S3Result<()> {
+        let (Some(creds), s3s::dto::CopySource::Bucket { bucket, .. }) = (creds, source) else {
+            return Ok(());
+        };
+        match self.0.get(&creds.access_key) {
+            Some(u) if !u.may(bucket, Permission::Read) => Err(no_grant(bucket, Permission::Read)),
+            _ => Ok(()),
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl S3Access for StrataAccess {
@@ -97,11 +189,38 @@ impl S3Access for StrataAccess {
         let Some(creds) = cx.credentials() else {
             return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
         };
-        match self.0.get(&creds.access_key) {
-            Some(u) if u.access == AccessLevel::Full => Ok(()),
-            Some(_) if READ_OPS.contains(&cx.s3_op().name()) => Ok(()),
-            Some(_) => Err(s3_error!(AccessDenied, "This user has read-only access")),
-            None => Err(s3_error!(AccessDenied)),
+        let Some(u) = self.0.get(&creds.access_key) else {
+            return Err(s3_error!(AccessDenied));
+        };
+        let op = cx.s3_op().name();
+        if u.access == AccessLevel::ReadOnly && !READ_OPS.contains(&op) {
+            return Err(s3_error!(AccessDenied, "This user has read-only access"));
         }
+        let bucket = match cx.s3_path() {
+            s3s::path::S3Path::Root => return Ok(()),
+            s3s::path::S3Path::Bucket { bucket } | s3s::path::S3Path::Object { bucket, .. } => {
+                bucket
+            }
+        };
+        let permission = permission_of(op);
+        if u.may(bucket, permission) {
+            Ok(())
+        } else {
+            Err(no_grant(bucket, permission))
+        }
+    }
+
+    async fn copy_object(
+        &self,
+        req: &mut s3s::S3Request<s3s::dto::CopyObjectInput>,
+    ) -> S3Result<()> {
+        self.check_copy_source(req.credentials.as_ref(), &req.input.copy_source)
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: &mut s3s::S3Request<s3s::dto::UploadPartCopyInput>,
+    ) -> S3Result<()> {
+        self.check_copy_source(req.credentials.as_ref(), &req.input.copy_source)
     }
 }
