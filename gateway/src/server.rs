@@ -147,9 +147,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                                 .and_then(|v| v.to_str().ok())
                                 .and_then(|v| v.parse::<u64>().ok())
                                 .unwrap_or(0);
+                            let has_body = request_bytes > 0
+                                || req.headers().contains_key(http::header::TRANSFER_ENCODING);
                             let fut = hyper::service::Service::call(&service, req);
                             let mut resp =
                                 crate::request_metrics::observe(metrics, events, slot, request_bytes, fut).await?;
+                            close_after_refused_body(has_body, resp.status(), resp.headers_mut());
                             if let Some(cross) = cross {
                                 cors.decorate(cross, &mut resp).await;
                             }
@@ -198,6 +201,24 @@ fn test_hooks() -> engine::Hooks {
         .find(|s| s.as_str() == v)
     });
     engine::Hooks { mover_pause_at }
+}
+
+/// An error answered to a request with a body may leave that body unread, or never sent: a client that asked
+/// `Expect: 100-continue` and got the error instead does not send it, though its `Content-Length` promised it. The
+/// connection then cannot carry another request safely (botocore's next request on it failed its signature about
+/// one time in ten: an UploadPart refused with NoSuchUpload, then CompleteMultipartUpload), so the answer says
+/// `Connection: close` and the client opens a new one.
+fn close_after_refused_body(
+    has_body: bool,
+    status: http::StatusCode,
+    headers: &mut http::HeaderMap,
+) {
+    if has_body && (status.is_client_error() || status.is_server_error()) {
+        headers.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
 }
 
 async fn shutdown_signal() {

@@ -576,6 +576,37 @@ def test_multipart_abort(s3, bucket):
     assert_absent(s3, bucket, key)
 
 
+def test_an_error_before_the_body_closes_the_connection(gateway, s3, bucket):
+    """A client that sends `Expect: 100-continue` and gets an error instead never sends the body its
+    Content-Length promised, so the connection cannot carry another request: the error says `Connection: close`
+    and the server closes it (botocore's next request on such a connection used to fail its signature)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    key = "mp/never"
+    uid = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=uid)
+    path = f"/{bucket}/{quote(key)}?partNumber=2&uploadId={quote(uid, safe='')}"
+    headers, _ = e2e.sign_request(gateway.url(path), "PUT", {"Content-Length": "1", "Expect": "100-continue"},
+                                  b"x", gateway.access_key, gateway.secret_key, payload_hash="UNSIGNED-PAYLOAD")
+    u = urlsplit(gateway.endpoint)
+    with socket.create_connection((u.hostname, u.port), timeout=10) as sock:
+        lines = [f"PUT {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers.items()]
+        if not any(k.lower() == "host" for k in headers):
+            lines.append(f"Host: {u.netloc}")
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())  # headers only: the body is never sent
+        got = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break  # the server closed the connection after its answer
+            got += chunk
+    head = got.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+    assert head.startswith("http/1.1 404"), got[:500]
+    assert "connection: close" in head, head
+    assert b"<Code>NoSuchUpload</Code>" in got, got[:800]
+
+
 def test_multipart_part_too_small(s3, bucket):
     key = "mp/small"
     uid = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
