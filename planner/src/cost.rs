@@ -152,6 +152,12 @@ const MEAN_OVER_DAYS: u32 = 90;
 /// workload): 3 gave 0.933 with `viral-late` at 1.152; 10 gave 0.914 with `weekly-reports` at 1.025; 30 gives
 /// 0.917, worst 1.019 (the plain read probability before: 0.920, worst 1.018).
 pub const READ_COUNT_MARGIN: f64 = 30.0;
+/// [`READ_COUNT_MARGIN`] for a tier whose minimum duration outlasts the planning horizon (Glacier IR's 90 days
+/// against 30): its losing probability already counts reads over the whole commitment, three horizons of them.
+/// Tuned on the tuning seeds with 30 kept for the others (mean strata / IT, worst): 30 gave 0.918, 1.019; 3 gives
+/// 0.906, 1.019 (`data-lake` 0.982 → 0.905, `quarterly-audit` 0.954 → 0.894, no workload worse by more than
+/// 0.006); 1 gave 0.980 with `viral-late` at 1.419. (Standard-IA at 3 or 1 lost: `viral-late` 1.106, 1.248.)
+pub const LONG_COMMITMENT_READ_COUNT_MARGIN: f64 = 3.0;
 
 /// Weight, in reads, of the workload's read share in an object's bytes per read
 /// ([`ReadForecast::with_read_share`]).
@@ -660,7 +666,8 @@ impl CostModel {
     ///
     /// The number of reads `N` over those days is modelled as over-dispersed (reads come in bursts): a read at
     /// all with probability `p1 = 1 − (1 − daily)^days`, and given one, `N − 1` geometric with the mean that
-    /// makes `E[N]` [`READ_COUNT_MARGIN`] times the forecast's expected reads, or times `p1` if that is more
+    /// makes `E[N]` [`READ_COUNT_MARGIN`] ([`LONG_COMMITMENT_READ_COUNT_MARGIN`] for a tier whose minimum duration
+    /// outlasts the horizon) times the forecast's expected reads, or times `p1` if that is more
     /// (the forecast's counts are far less reliable than its chance of a read at all, and a read rarely comes
     /// alone). So where one read already costs more than the saving (small
     /// objects, whole-object reads) this is `p1`, the plain chance of a read; where a read costs little against
@@ -688,8 +695,13 @@ impl CostModel {
         if n <= 1.0 {
             return p1;
         }
-        let mean = READ_COUNT_MARGIN
-            * (obj.reads.expected_reads.max(0.0) * days / self.cfg.horizon_days).max(p1);
+        let margin = if r.min_days[b] > self.cfg.horizon_days {
+            LONG_COMMITMENT_READ_COUNT_MARGIN
+        } else {
+            READ_COUNT_MARGIN
+        };
+        let mean =
+            margin * (obj.reads.expected_reads.max(0.0) * days / self.cfg.horizon_days).max(p1);
         let m = (mean / p1 - 1.0).max(0.0);
         p1 * (m / (1.0 + m)).powf(n - 1.0)
     }
@@ -1140,6 +1152,7 @@ mod tests {
     fn read_risk_keeps_uncertain_objects_out_of_cold_tiers() {
         let m = it_model(0.2);
         let mut o = obj(0b001, 0.0, 0.0);
+        o.reads.bytes_per_read = 1e10; // whole-object reads: the second one loses what 90 days save
         let penalty = m.config().noncompliance_penalty;
         let risky = |m: &CostModel, o: &ObjectInput, t: Mask| {
             let b = m.breakdown(o, t, 0);
@@ -1200,10 +1213,10 @@ mod tests {
         o.reads.bytes_per_read = 2e10;
         o.reads.expected_reads = 0.2;
         close(m.losing_probability(&o, gir), p1);
-        // Whole-object reads (0.30 USD): the second one loses, and a read comes in a burst.
+        // Whole-object reads (0.30 USD): the second one loses, and a read may well bring another.
         o.reads.bytes_per_read = 1e10;
         let lose = m.losing_probability(&o, gir);
-        assert!(lose < p1 && lose > 0.9 * p1, "{lose} vs {p1}");
+        assert!(lose < p1 && lose > 0.2, "{lose} vs {p1}");
         assert!(!m.within_read_risk(&o, 0b010));
         // Reads of 1 MB: losing takes about 14,000 reads.
         o.reads.bytes_per_read = 1e6;
