@@ -24,6 +24,22 @@ pub(crate) fn require_bucket(
     }
 }
 
+/// The versioning state of `bucket` (which must exist).
+pub(crate) fn versioning_of(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    bucket: &str,
+    op: &str,
+) -> Result<crate::Versioning> {
+    match table.get(bucket.as_bytes()).ctx(op)? {
+        Some(value) => {
+            let record: BucketRecord =
+                schema::decode(BUCKETS_NAME, || bucket.to_owned(), value.value())?;
+            Ok(record.versioning)
+        }
+        None => Err(CatalogError::NoSuchBucket(bucket.to_owned())),
+    }
+}
+
 impl RedbCatalog {
     /// Creates a bucket. [`CatalogError::BucketExists`] if it exists;
     /// [`CatalogError::InvalidArgument`] for an empty name or one containing NUL.
@@ -35,13 +51,7 @@ impl RedbCatalog {
             if buckets.get(name.as_bytes()).ctx(OP)?.is_some() {
                 return Err(CatalogError::BucketExists(name.to_owned()));
             }
-            let record = BucketRecord {
-                name: name.to_owned(),
-                created_ms: now_ms,
-                tags: Default::default(),
-                cors: Vec::new(),
-                public_access_block: None,
-            };
+            let record = BucketRecord::new(name, now_ms);
             let value = schema::encode(OP, &record)?;
             buckets.insert(name.as_bytes(), value.as_slice()).ctx(OP)?;
             Ok(())

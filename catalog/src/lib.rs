@@ -34,6 +34,7 @@ mod postgres;
 mod records;
 mod schema;
 mod uploads;
+pub mod versions;
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -42,9 +43,10 @@ pub use error::{CatalogError, Result};
 pub use moves::{MOVE_HISTORY, MoveState, MoveTask, NewMove};
 pub use postgres::PgCatalog;
 pub use records::{
-    AccessEvent, AccessKind, AccessStats, BucketRecord, CorsRule, GarbageBlob, LeaseRecord,
-    ListPage, NewObject, NodeRecord, ObjectMeta, ObjectRecord, PartRecord, PartRef,
-    PublicAccessBlock, PutOutcome, UploadPage, UploadRecord, WriteCondition,
+    AccessEvent, AccessKind, AccessStats, BucketRecord, CorsRule, DeleteOutcome, GarbageBlob,
+    LeaseRecord, ListPage, NewObject, NodeRecord, ObjectMeta, ObjectRecord, PartRecord, PartRef,
+    PublicAccessBlock, PutOutcome, UploadPage, UploadRecord, VersionEntry, VersionPage, Versioning,
+    WriteCondition,
 };
 
 // The gateway shares one catalog across threads.
@@ -129,9 +131,53 @@ pub trait Catalog: Send + Sync {
         change: &mut dyn FnMut(&mut ObjectMeta),
     ) -> Result<Option<ObjectRecord>>;
 
-    /// Removes the object and its access stats; its blobs go to garbage in the same transaction.
+    /// Removes the current version of an unversioned bucket's object and its access stats (in a versioned bucket:
+    /// adds a delete marker, see [`Catalog::delete_version`]); its blobs go to garbage in the same transaction.
     /// Returns the removed record, or `Ok(None)` if there was none.
-    fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>>;
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
+        Ok(self
+            .delete_version(bucket, key, None, schema::now_ms())?
+            .removed)
+    }
+
+    // ---- versions (see the `versions` module for the layout and its invariant) ----
+
+    /// A version of `bucket`/`key` by its label (an id, or `null`), delete markers included; `None` when the key
+    /// has no such version. [`CatalogError::NoSuchBucket`] if the bucket does not exist.
+    fn get_version(&self, bucket: &str, key: &str, version: &str) -> Result<Option<ObjectRecord>>;
+
+    /// S3's DeleteObject in one durable transaction, under the bucket's versioning state:
+    ///
+    /// * `version` `None`, unversioned bucket: the current version and its access stats go, its blobs to garbage.
+    /// * `version` `None`, versioning enabled: the current version becomes noncurrent and a delete marker with a new
+    ///   id becomes the newest version. Suspended: the `null` version goes (blobs to garbage) and a `null` delete
+    ///   marker becomes the newest version.
+    /// * `version` `Some(label)`: that version or delete marker goes for good (blobs to garbage); if it was the
+    ///   newest, the next newest becomes current unless it is a delete marker. No such version: nothing changes.
+    ///
+    /// [`CatalogError::NoSuchBucket`] if the bucket does not exist.
+    fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        now_ms: i64,
+    ) -> Result<DeleteOutcome>;
+
+    /// S3's ListObjectVersions: versions and delete markers of keys under `prefix`, keys in byte order and each
+    /// key's versions newest first. `delimiter` rolls keys up into common prefixes as in [`Catalog::list_objects`];
+    /// `key_marker` alone resumes after every version of that key, with `version_id_marker` right after that
+    /// version. Entries and common prefixes count towards `max_keys`. [`CatalogError::NoSuchBucket`] if the bucket
+    /// does not exist; [`CatalogError::InvalidArgument`] for a version id marker this catalog never hands out.
+    fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        version_id_marker: Option<&str>,
+        max_keys: usize,
+    ) -> Result<VersionPage>;
 
     /// Compare-and-swap of the replica set: succeeds only if the object exists and its generation
     /// equals `expected_generation`. On success the record gets a new generation and the blobs on
@@ -152,8 +198,10 @@ pub trait Catalog: Send + Sync {
     /// Total number of objects in the catalog.
     fn total_object_count(&self) -> Result<u64>;
 
-    /// Up to `limit` objects across all buckets in (bucket, key) byte order, starting strictly
-    /// after `after` = `(bucket, key)`. Page by passing the last returned pair back as `after`.
+    /// Up to `limit` stored versions across all buckets in (bucket, row key) byte order, starting strictly
+    /// after `after` = `(bucket, row key)`. Page by passing the last returned pair back as `after`. A row key is the
+    /// object's key for a current version and [`versions::version_row`] for another one; delete markers are
+    /// skipped (they hold nothing).
     fn scan_objects(
         &self,
         after: Option<(&str, &str)>,

@@ -164,6 +164,10 @@ impl RedbCatalog {
                         )
                     })
                     .and_then(|bytes| schema::utf8(OBJECTS_NAME, raw, bytes))?;
+                if key.contains(crate::versions::VERSION_SEPARATOR) {
+                    // A noncurrent version or a delete marker: listings show current versions only.
+                    continue;
+                }
                 if returned == max_keys {
                     page.is_truncated = true;
                     break 'scan;

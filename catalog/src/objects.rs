@@ -9,18 +9,158 @@ use crate::error::{CatalogError, Result, StorageContext};
 use crate::schema::{
     self, BUCKETS, GARBAGE, META, META_LAST_GENERATION, OBJECTS, OBJECTS_NAME, STATS,
 };
-use crate::{NewObject, ObjectRecord, PutOutcome, RedbCatalog, WriteCondition};
+use crate::versions::{self, KeyRows, KeyRowsMut, RowScan};
+use crate::{
+    DeleteOutcome, NewObject, ObjectRecord, PutOutcome, RedbCatalog, VersionPage, Versioning,
+    WriteCondition,
+};
 
 /// Decodes an `objects` value; `raw_key` is only used for the error message.
 pub(crate) fn decode_object(raw_key: &[u8], bytes: &[u8]) -> Result<ObjectRecord> {
     schema::decode(OBJECTS_NAME, || schema::lossy(raw_key), bytes)
 }
 
-/// Commits `obj` as the current version of `bucket`/`key` inside `txn`.
-///
-/// Assigns the next generation, stores the record, and sends to garbage every location of the
-/// replaced version plus every location in `released` (locations the caller is giving up, e.g.
-/// the parts of a completed upload) that the new version does not reference.
+/// One bucket's `objects` rows in a redb table (read-only or writable).
+pub(crate) struct BucketRows<T> {
+    objects: T,
+    /// `bucket + NUL`.
+    base: Vec<u8>,
+}
+
+impl<T: ReadableTable<&'static [u8], &'static [u8]>> BucketRows<T> {
+    pub(crate) fn new(objects: T, bucket: &str) -> Result<BucketRows<T>> {
+        Ok(BucketRows {
+            objects,
+            base: schema::bucket_key_prefix(bucket)?,
+        })
+    }
+}
+
+impl<T: ReadableTable<&'static [u8], &'static [u8]>> RowScan for BucketRows<T> {
+    fn rows_from(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(String, ObjectRecord)>> {
+        const OP: &str = "object rows";
+        let lower = [self.base.as_slice(), start].concat();
+        let upper = match end {
+            Some(end) => Some([self.base.as_slice(), end].concat()),
+            None => schema::byte_successor(&self.base),
+        };
+        let upper_bound = upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let mut out = Vec::new();
+        for entry in self
+            .objects
+            .range::<&[u8]>((Bound::Included(lower.as_slice()), upper_bound))
+            .ctx(OP)?
+            .take(limit)
+        {
+            let (key, value) = entry.ctx(OP)?;
+            let raw = key.value();
+            let row = schema::utf8(OBJECTS_NAME, raw, &raw[self.base.len()..])?;
+            out.push((row, decode_object(raw, value.value())?));
+        }
+        Ok(out)
+    }
+}
+
+impl<T: ReadableTable<&'static [u8], &'static [u8]>> KeyRows for BucketRows<T> {
+    fn get(&self, row: &str) -> Result<Option<ObjectRecord>> {
+        let raw = schema::concat(&self.base, row);
+        match self.objects.get(raw.as_slice()).ctx("get object row")? {
+            Some(value) => decode_object(&raw, value.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A write transaction's view of one bucket's rows and of the tables a write touches besides them.
+pub(crate) struct BucketRowsMut<'t> {
+    rows: BucketRows<redb::Table<'t, &'static [u8], &'static [u8]>>,
+    meta: redb::Table<'t, &'static str, u64>,
+    garbage: redb::Table<'t, schema::GarbageKey, ()>,
+    stats: redb::Table<'t, &'static [u8], &'static [u8]>,
+    op: &'static str,
+}
+
+impl<'t> BucketRowsMut<'t> {
+    /// Opens the tables in `txn` and checks that the bucket exists; returns its versioning state too.
+    pub(crate) fn open(
+        txn: &'t WriteTransaction,
+        bucket: &str,
+        op: &'static str,
+    ) -> Result<(BucketRowsMut<'t>, Versioning)> {
+        let versioning = {
+            let buckets = txn.open_table(BUCKETS).ctx(op)?;
+            crate::buckets::require_bucket(&buckets, bucket, op)?;
+            crate::buckets::versioning_of(&buckets, bucket, op)?
+        };
+        Ok((
+            BucketRowsMut {
+                rows: BucketRows::new(txn.open_table(OBJECTS).ctx(op)?, bucket)?,
+                meta: txn.open_table(META).ctx(op)?,
+                garbage: txn.open_table(GARBAGE).ctx(op)?,
+                stats: txn.open_table(STATS).ctx(op)?,
+                op,
+            },
+            versioning,
+        ))
+    }
+}
+
+impl RowScan for BucketRowsMut<'_> {
+    fn rows_from(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(String, ObjectRecord)>> {
+        self.rows.rows_from(start, end, limit)
+    }
+}
+
+impl KeyRows for BucketRowsMut<'_> {
+    fn get(&self, row: &str) -> Result<Option<ObjectRecord>> {
+        self.rows.get(row)
+    }
+}
+
+impl KeyRowsMut for BucketRowsMut<'_> {
+    fn put(&mut self, row: &str, record: &ObjectRecord) -> Result<()> {
+        let raw = schema::concat(&self.rows.base, row);
+        let value = schema::encode(self.op, record)?;
+        self.rows
+            .objects
+            .insert(raw.as_slice(), value.as_slice())
+            .ctx(self.op)?;
+        Ok(())
+    }
+
+    fn remove(&mut self, row: &str) -> Result<()> {
+        let raw = schema::concat(&self.rows.base, row);
+        self.rows.objects.remove(raw.as_slice()).ctx(self.op)?;
+        Ok(())
+    }
+
+    fn next_generation(&mut self) -> Result<u64> {
+        schema::reserve_counter(&mut self.meta, META_LAST_GENERATION, 1, self.op)
+    }
+
+    fn release(&mut self, locations: &BTreeSet<(String, String)>) -> Result<()> {
+        crate::garbage::insert_garbage(&mut self.garbage, locations, schema::now_ms(), self.op)?;
+        Ok(())
+    }
+
+    fn forget_stats(&mut self, key: &str) -> Result<()> {
+        let raw = schema::concat(&self.rows.base, key);
+        self.stats.remove(raw.as_slice()).ctx(self.op)?;
+        Ok(())
+    }
+}
+
+/// Commits `obj` as the newest version of `bucket`/`key` inside `txn` ([`versions::commit`]).
 pub(crate) fn commit_object(
     txn: &WriteTransaction,
     bucket: &str,
@@ -28,41 +168,10 @@ pub(crate) fn commit_object(
     obj: NewObject,
     released: BTreeSet<(String, String)>,
     cond: &WriteCondition,
-    op: &str,
+    op: &'static str,
 ) -> Result<PutOutcome> {
-    let raw_key = schema::object_key(bucket, key)?;
-    let buckets = txn.open_table(BUCKETS).ctx(op)?;
-    crate::buckets::require_bucket(&buckets, bucket, op)?;
-
-    let mut objects = txn.open_table(OBJECTS).ctx(op)?;
-    let replaced = match objects.get(raw_key.as_slice()).ctx(op)? {
-        Some(value) => Some(decode_object(&raw_key, value.value())?),
-        None => None,
-    };
-    cond.check(bucket, key, replaced.as_ref())?;
-
-    let mut meta = txn.open_table(META).ctx(op)?;
-    let generation = schema::reserve_counter(&mut meta, META_LAST_GENERATION, 1, op)?;
-
-    let kept = obj.blob_locations();
-    let mut dead = released;
-    if let Some(old) = &replaced {
-        dead.extend(old.blob_locations());
-    }
-    dead.retain(|location| !kept.contains(location));
-
-    let record = obj.into_record(generation);
-    let value = schema::encode(op, &record)?;
-    objects
-        .insert(raw_key.as_slice(), value.as_slice())
-        .ctx(op)?;
-
-    let mut garbage = txn.open_table(GARBAGE).ctx(op)?;
-    crate::garbage::insert_garbage(&mut garbage, &dead, schema::now_ms(), op)?;
-    Ok(PutOutcome {
-        generation,
-        replaced,
-    })
+    let (mut rows, versioning) = BucketRowsMut::open(txn, bucket, op)?;
+    versions::commit(&mut rows, versioning, bucket, key, obj, released, cond)
 }
 
 /// Removes duplicate backend names, keeping the first occurrence's position.
@@ -140,28 +249,57 @@ impl RedbCatalog {
         })
     }
 
-    /// Removes the object and its access stats; its blobs go to garbage in the same transaction.
-    /// Returns the removed record, or `Ok(None)` if there was none.
-    pub fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        const OP: &str = "delete_object";
-        let raw_key = schema::object_key(bucket, key)?;
+    /// A version of `bucket`/`key` by its label (an id or `null`), delete markers included.
+    pub fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+    ) -> Result<Option<ObjectRecord>> {
+        const OP: &str = "get_version";
+        let txn = self.read_txn(OP)?;
+        crate::buckets::require_bucket(&txn.open_table(BUCKETS).ctx(OP)?, bucket, OP)?;
+        let rows = BucketRows::new(txn.open_table(OBJECTS).ctx(OP)?, bucket)?;
+        Ok(versions::find(&rows, key, version)?.map(|(_, record)| record))
+    }
+
+    /// S3's delete under the bucket's versioning state ([`crate::Catalog::delete_version`]).
+    pub fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        now_ms: i64,
+    ) -> Result<DeleteOutcome> {
+        const OP: &str = "delete_version";
         self.write_durable(OP, |txn| {
-            let mut objects = txn.open_table(OBJECTS).ctx(OP)?;
-            let removed = match objects.remove(raw_key.as_slice()).ctx(OP)? {
-                Some(value) => decode_object(&raw_key, value.value())?,
-                None => return Ok(None),
-            };
-            let mut stats = txn.open_table(STATS).ctx(OP)?;
-            stats.remove(raw_key.as_slice()).ctx(OP)?;
-            let mut garbage = txn.open_table(GARBAGE).ctx(OP)?;
-            crate::garbage::insert_garbage(
-                &mut garbage,
-                &removed.blob_locations(),
-                schema::now_ms(),
-                OP,
-            )?;
-            Ok(Some(removed))
+            let (mut rows, versioning) = BucketRowsMut::open(txn, bucket, OP)?;
+            versions::delete(&mut rows, versioning, key, version, now_ms)
         })
+    }
+
+    /// S3's ListObjectVersions ([`crate::Catalog::list_versions`]).
+    pub fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        version_id_marker: Option<&str>,
+        max_keys: usize,
+    ) -> Result<VersionPage> {
+        const OP: &str = "list_versions";
+        let txn = self.read_txn(OP)?;
+        crate::buckets::require_bucket(&txn.open_table(BUCKETS).ctx(OP)?, bucket, OP)?;
+        let rows = BucketRows::new(txn.open_table(OBJECTS).ctx(OP)?, bucket)?;
+        versions::list(
+            &rows,
+            prefix,
+            delimiter,
+            key_marker,
+            version_id_marker,
+            max_keys,
+        )
     }
 
     /// Compare-and-swap of the replica set (used by the mover): succeeds only if the object exists
@@ -260,15 +398,18 @@ impl RedbCatalog {
         let txn = self.read_txn(OP)?;
         let objects = txn.open_table(OBJECTS).ctx(OP)?;
         let mut out = Vec::new();
-        for entry in objects
-            .range::<&[u8]>((lower, Bound::Unbounded))
-            .ctx(OP)?
-            .take(limit)
-        {
+        for entry in objects.range::<&[u8]>((lower, Bound::Unbounded)).ctx(OP)? {
+            if out.len() >= limit {
+                break;
+            }
             let (key, value) = entry.ctx(OP)?;
             let raw = key.value();
             let (bucket, key) = schema::split_object_key(raw)?;
-            out.push((bucket, key, decode_object(raw, value.value())?));
+            let record = decode_object(raw, value.value())?;
+            // A delete marker holds nothing to place, check or count.
+            if !record.delete_marker {
+                out.push((bucket, key, record));
+            }
         }
         Ok(out)
     }

@@ -42,11 +42,13 @@ use crate::error::{CatalogError, Result, corrupt};
 use crate::listing::rollup;
 use crate::moves::decode_move;
 use crate::schema::{self, byte_successor};
+use crate::versions::{self, KeyRows, KeyRowsMut, RowScan};
 use crate::{
     AccessEvent, AccessStats, BucketRecord, Catalog, CatalogConfig, GarbageBlob, LeaseRecord,
     ListPage, MOVE_HISTORY, MoveState, MoveTask, NewMove, NewObject, NodeRecord, ObjectMeta,
     ObjectRecord, PartRecord, PutOutcome, UploadPage, UploadRecord, WriteCondition,
 };
+use crate::{DeleteOutcome, VersionPage, Versioning};
 
 /// Connections one catalog opens at most.
 pub const MAX_CONNECTIONS: usize = 16;
@@ -316,6 +318,23 @@ impl Tx<'_> {
         Ok(out)
     }
 
+    /// The bucket's versioning state; [`CatalogError::NoSuchBucket`] if it does not exist.
+    fn versioning(&self, bucket: &str) -> Result<Versioning> {
+        schema::check_bucket_name(bucket)?;
+        let row = self
+            .opt(
+                "SELECT record FROM buckets WHERE name = $1",
+                &[&bucket.as_bytes()],
+            )?
+            .ok_or_else(|| CatalogError::NoSuchBucket(bucket.to_owned()))?;
+        let record: BucketRecord = schema::decode(
+            schema::BUCKETS_NAME,
+            || bucket.to_owned(),
+            self.col(&row, 0)?,
+        )?;
+        Ok(record.versioning)
+    }
+
     /// `put_object`'s transaction (also the end of `complete_upload`).
     fn commit_object(
         &self,
@@ -325,22 +344,9 @@ impl Tx<'_> {
         released: BTreeSet<(String, String)>,
         cond: &WriteCondition,
     ) -> Result<PutOutcome> {
-        self.require_bucket(bucket)?;
-        let replaced = self.get_object(bucket, key)?;
-        cond.check(bucket, key, replaced.as_ref())?;
-        let generation = self.next_value("object_generations")?;
-        let kept = obj.blob_locations();
-        let mut dead = released;
-        if let Some(old) = &replaced {
-            dead.extend(old.blob_locations());
-        }
-        dead.retain(|location| !kept.contains(location));
-        self.put_record(bucket, key, &obj.into_record(generation))?;
-        self.insert_garbage(&dead)?;
-        Ok(PutOutcome {
-            generation,
-            replaced,
-        })
+        let versioning = self.versioning(bucket)?;
+        let mut rows = PgRows { tx: self, bucket };
+        versions::commit(&mut rows, versioning, bucket, key, obj, released, cond)
     }
 
     fn upload(&self, upload_id: &str) -> Result<Option<UploadRecord>> {
@@ -400,6 +406,72 @@ impl Tx<'_> {
             "INSERT INTO moves (id, task) VALUES ($1, $2)
              ON CONFLICT (id) DO UPDATE SET task = excluded.task",
             &[&to_i64(task.id)?, &value],
+        )?;
+        Ok(())
+    }
+}
+
+/// One transaction's view of one bucket's `objects` rows (see [`versions`]).
+struct PgRows<'t, 'c> {
+    tx: &'t Tx<'c>,
+    bucket: &'t str,
+}
+
+impl RowScan for PgRows<'_, '_> {
+    fn rows_from(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(String, ObjectRecord)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.tx.query(
+            "SELECT key, record FROM objects WHERE bucket = $1 AND key >= $2
+             AND ($3::bytea IS NULL OR key < $3) ORDER BY key LIMIT $4",
+            &[&self.bucket.as_bytes(), &start, &end, &limit],
+        )?;
+        rows.iter()
+            .map(|row| {
+                let key = text(schema::OBJECTS_NAME, self.tx.col(row, 0)?)?;
+                let record = decode_object(self.bucket, &key, self.tx.col(row, 1)?)?;
+                Ok((key, record))
+            })
+            .collect()
+    }
+}
+
+impl KeyRows for PgRows<'_, '_> {
+    fn get(&self, row: &str) -> Result<Option<ObjectRecord>> {
+        self.tx.get_object(self.bucket, row)
+    }
+}
+
+impl KeyRowsMut for PgRows<'_, '_> {
+    fn put(&mut self, row: &str, record: &ObjectRecord) -> Result<()> {
+        self.tx.put_record(self.bucket, row, record)
+    }
+
+    fn remove(&mut self, row: &str) -> Result<()> {
+        self.tx.exec(
+            "DELETE FROM objects WHERE bucket = $1 AND key = $2",
+            &[&self.bucket.as_bytes(), &row.as_bytes()],
+        )?;
+        Ok(())
+    }
+
+    fn next_generation(&mut self) -> Result<u64> {
+        self.tx.next_value("object_generations")
+    }
+
+    fn release(&mut self, locations: &BTreeSet<(String, String)>) -> Result<()> {
+        self.tx.insert_garbage(locations)?;
+        Ok(())
+    }
+
+    fn forget_stats(&mut self, key: &str) -> Result<()> {
+        self.tx.exec(
+            "DELETE FROM access_stats WHERE bucket = $1 AND key = $2",
+            &[&self.bucket.as_bytes(), &key.as_bytes()],
         )?;
         Ok(())
     }
@@ -693,13 +765,7 @@ impl Catalog for PgCatalog {
 
     fn create_bucket(&self, name: &str, now_ms: i64) -> Result<()> {
         schema::check_bucket_name(name)?;
-        let record = BucketRecord {
-            name: name.to_owned(),
-            created_ms: now_ms,
-            tags: Default::default(),
-            cors: Vec::new(),
-            public_access_block: None,
-        };
+        let record = BucketRecord::new(name, now_ms);
         let value = schema::encode("create_bucket", &record)?;
         self.write("create_bucket", |tx| {
             let inserted = tx.exec(
@@ -836,21 +902,48 @@ impl Catalog for PgCatalog {
         })
     }
 
-    fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        schema::check_bucket_name(bucket)?;
-        self.write("delete_object", |tx| {
-            let Some(removed) = tx.get_object(bucket, key)? else {
-                return Ok(None);
-            };
-            let (b, k) = (bucket.as_bytes(), key.as_bytes());
-            let k: [&(dyn ToSql + Sync); 2] = [&b, &k];
-            tx.exec("DELETE FROM objects WHERE bucket = $1 AND key = $2", &k)?;
-            tx.exec(
-                "DELETE FROM access_stats WHERE bucket = $1 AND key = $2",
-                &k,
-            )?;
-            tx.insert_garbage(&removed.blob_locations())?;
-            Ok(Some(removed))
+    fn get_version(&self, bucket: &str, key: &str, version: &str) -> Result<Option<ObjectRecord>> {
+        self.read("get_version", |tx| {
+            tx.require_bucket(bucket)?;
+            let rows = PgRows { tx, bucket };
+            Ok(versions::find(&rows, key, version)?.map(|(_, record)| record))
+        })
+    }
+
+    fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        now_ms: i64,
+    ) -> Result<DeleteOutcome> {
+        self.write("delete_version", |tx| {
+            let versioning = tx.versioning(bucket)?;
+            let mut rows = PgRows { tx, bucket };
+            versions::delete(&mut rows, versioning, key, version, now_ms)
+        })
+    }
+
+    fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        version_id_marker: Option<&str>,
+        max_keys: usize,
+    ) -> Result<VersionPage> {
+        self.read("list_versions", |tx| {
+            tx.require_bucket(bucket)?;
+            let rows = PgRows { tx, bucket };
+            versions::list(
+                &rows,
+                prefix,
+                delimiter,
+                key_marker,
+                version_id_marker,
+                max_keys,
+            )
         })
     }
 
@@ -909,16 +1002,32 @@ impl Catalog for PgCatalog {
         after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<Vec<(String, String, ObjectRecord)>> {
-        self.read_one("scan_objects", |tx| {
-            let rows = tx.key_page("objects", "record", after, limit)?;
-            rows.iter()
-                .map(|row| {
+        self.read("scan_objects", |tx| {
+            let mut out = Vec::new();
+            let mut cursor = after.map(|(b, k)| (b.to_owned(), k.to_owned()));
+            // Delete markers are skipped, so a page of rows may fill less than a page of versions.
+            while out.len() < limit {
+                let want = limit - out.len();
+                let rows = tx.key_page(
+                    "objects",
+                    "record",
+                    cursor.as_ref().map(|(b, k)| (b.as_str(), k.as_str())),
+                    want,
+                )?;
+                for row in &rows {
                     let bucket = text(schema::OBJECTS_NAME, tx.col(row, 0)?)?;
                     let key = text(schema::OBJECTS_NAME, tx.col(row, 1)?)?;
                     let record = decode_object(&bucket, &key, tx.col(row, 2)?)?;
-                    Ok((bucket, key, record))
-                })
-                .collect()
+                    cursor = Some((bucket.clone(), key.clone()));
+                    if !record.delete_marker {
+                        out.push((bucket, key, record));
+                    }
+                }
+                if rows.len() < want {
+                    break;
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -976,7 +1085,8 @@ impl Catalog for PgCatalog {
                 let rows = tx.query(
                     &format!(
                         "SELECT key, record FROM objects WHERE bucket = $1 AND key {op} $2
-                         AND ($3::bytea IS NULL OR key < $3) ORDER BY key LIMIT $4"
+                         AND ($3::bytea IS NULL OR key < $3) AND position('\\x00'::bytea in key) = 0
+                         ORDER BY key LIMIT $4"
                     ),
                     &[&bucket.as_bytes(), &lower.key, &end_bytes, &want],
                 )?;

@@ -21,6 +21,41 @@ pub struct BucketRecord {
     /// The bucket's public-access-block settings (PutPublicAccessBlock), if set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_access_block: Option<PublicAccessBlock>,
+    /// The bucket's versioning state (PutBucketVersioning). Once enabled it can be suspended, never undone.
+    #[serde(default, skip_serializing_if = "Versioning::is_unversioned")]
+    pub versioning: Versioning,
+}
+
+impl BucketRecord {
+    /// A new bucket: no tags, no CORS rules, no public-access block, unversioned.
+    pub fn new(name: &str, created_ms: i64) -> BucketRecord {
+        BucketRecord {
+            name: name.to_owned(),
+            created_ms,
+            tags: BTreeMap::new(),
+            cors: Vec::new(),
+            public_access_block: None,
+            versioning: Versioning::Unversioned,
+        }
+    }
+}
+
+/// A bucket's versioning state, as S3 has it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    /// Never enabled: a write replaces the key's one version, a delete removes it.
+    #[default]
+    Unversioned,
+    /// Every write makes a new version with its own id; a delete without a version id adds a delete marker.
+    Enabled,
+    /// Writes and deletes replace the key's `null` version; versions made while enabled are kept.
+    Suspended,
+}
+
+impl Versioning {
+    pub fn is_unversioned(&self) -> bool {
+        *self == Versioning::Unversioned
+    }
 }
 
 /// S3's four public-access-block switches, stored as given (Strata never serves anonymous requests, so they only
@@ -96,9 +131,25 @@ pub struct ObjectRecord {
     /// Backend names that hold every part blob.
     pub replicas: Vec<String>,
     pub meta: ObjectMeta,
+    /// The version's id in a bucket that has had versioning enabled; `None` is S3's `null` version (every object
+    /// of an unversioned bucket, and what a write makes while versioning is suspended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// A delete marker: no content, no parts, no replicas (see [`crate::versions`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_marker: bool,
+    /// The generation the version was created with: its place among the key's versions, which moves (new
+    /// generations) do not change. `0` in records written before versioning existed.
+    #[serde(default)]
+    pub version_seq: u64,
 }
 
 impl ObjectRecord {
+    /// The version id S3 shows: the id, or `null`.
+    pub fn version_label(&self) -> &str {
+        self.version_id.as_deref().unwrap_or("null")
+    }
+
     /// Every `(backend, blob)` this record references: each part on each replica.
     pub fn blob_locations(&self) -> BTreeSet<(String, String)> {
         locations(self.parts.iter().map(|p| p.blob.as_str()), &self.replicas)
@@ -118,11 +169,6 @@ pub struct NewObject {
 }
 
 impl NewObject {
-    /// Every `(backend, blob)` the committed record will reference.
-    pub(crate) fn blob_locations(&self) -> BTreeSet<(String, String)> {
-        locations(self.parts.iter().map(|p| p.blob.as_str()), &self.replicas)
-    }
-
     pub(crate) fn into_record(self, generation: u64) -> ObjectRecord {
         ObjectRecord {
             generation,
@@ -132,6 +178,9 @@ impl NewObject {
             parts: self.parts,
             replicas: self.replicas,
             meta: self.meta,
+            version_id: None,
+            delete_marker: false,
+            version_seq: generation,
         }
     }
 }
@@ -374,6 +423,40 @@ pub struct PutOutcome {
     /// The version this commit replaced, if any. Its blobs (minus any the new version reuses) are
     /// already in the garbage table.
     pub replaced: Option<ObjectRecord>,
+    /// The new version's id (`None`: the `null` version).
+    pub version_id: Option<String>,
+}
+
+/// What [`crate::Catalog::delete_version`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// The version removed for good (its blobs are already in the garbage table): the one named, the current
+    /// version of an unversioned bucket, or the `null` version a suspended bucket's delete replaced.
+    pub removed: Option<ObjectRecord>,
+    /// The delete marker this delete added (a delete without a version id in a versioned bucket).
+    pub marker: Option<ObjectRecord>,
+}
+
+/// One version (or delete marker) in [`VersionPage`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionEntry {
+    pub key: String,
+    pub record: ObjectRecord,
+    /// Whether this is the key's newest version (a delete marker may be).
+    pub is_latest: bool,
+}
+
+/// One page of [`crate::Catalog::list_versions`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionPage {
+    /// Versions and delete markers by key, each key's newest first.
+    pub versions: Vec<VersionEntry>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    /// When truncated: the last entry's key, or the last common prefix.
+    pub next_key_marker: Option<String>,
+    /// When truncated and the page ended with a version: its version label.
+    pub next_version_id_marker: Option<String>,
 }
 
 /// One page of [`crate::Catalog::list_uploads`].

@@ -754,6 +754,9 @@ mod tests {
                 .collect(),
             replicas: vec!["hot".into()],
             meta: ObjectMeta::default(),
+            version_id: None,
+            delete_marker: false,
+            version_seq: 1,
         }
     }
 
