@@ -235,6 +235,16 @@ impl crate::Catalog for RedbCatalog {
         RedbCatalog::update_object_meta(self, bucket, key, change)
     }
 
+    fn update_version_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+        change: &mut dyn FnMut(&mut crate::ObjectMeta),
+    ) -> Result<Option<crate::ObjectRecord>> {
+        RedbCatalog::update_version_meta(self, bucket, key, version, change)
+    }
+
     delegate! {
         create_bucket(&self, name: &str, now_ms: i64) -> Result<()>;
         bucket(&self, name: &str) -> Result<Option<crate::BucketRecord>>;

@@ -146,6 +146,17 @@ pub trait Catalog: Send + Sync {
     /// has no such version. [`CatalogError::NoSuchBucket`] if the bucket does not exist.
     fn get_version(&self, bucket: &str, key: &str, version: &str) -> Result<Option<ObjectRecord>>;
 
+    /// [`Catalog::update_object_meta`] of the version labelled `version` (an id, or `null`): the changed record,
+    /// a delete marker unchanged, or `None` when the key has no such version. [`CatalogError::NoSuchBucket`] if the
+    /// bucket does not exist.
+    fn update_version_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+        change: &mut dyn FnMut(&mut ObjectMeta),
+    ) -> Result<Option<ObjectRecord>>;
+
     /// S3's DeleteObject in one durable transaction, under the bucket's versioning state:
     ///
     /// * `version` `None`, unversioned bucket: the current version and its access stats go, its blobs to garbage.

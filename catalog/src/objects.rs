@@ -263,6 +263,21 @@ impl RedbCatalog {
         Ok(versions::find(&rows, key, version)?.map(|(_, record)| record))
     }
 
+    /// Changes one version's metadata ([`crate::Catalog::update_version_meta`]).
+    pub fn update_version_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+        change: &mut dyn FnMut(&mut crate::ObjectMeta),
+    ) -> Result<Option<ObjectRecord>> {
+        const OP: &str = "update_version_meta";
+        self.write_durable(OP, |txn| {
+            let (mut rows, _) = BucketRowsMut::open(txn, bucket, OP)?;
+            versions::update_meta(&mut rows, key, version, change)
+        })
+    }
+
     /// S3's delete under the bucket's versioning state ([`crate::Catalog::delete_version`]).
     pub fn delete_version(
         &self,

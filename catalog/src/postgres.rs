@@ -910,6 +910,20 @@ impl Catalog for PgCatalog {
         })
     }
 
+    fn update_version_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+        change: &mut dyn FnMut(&mut ObjectMeta),
+    ) -> Result<Option<ObjectRecord>> {
+        self.write("update_version_meta", |tx| {
+            tx.require_bucket(bucket)?;
+            let mut rows = PgRows { tx, bucket };
+            versions::update_meta(&mut rows, key, version, change)
+        })
+    }
+
     fn delete_version(
         &self,
         bucket: &str,

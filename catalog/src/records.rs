@@ -425,6 +425,20 @@ pub struct PutOutcome {
     pub replaced: Option<ObjectRecord>,
     /// The new version's id (`None`: the `null` version).
     pub version_id: Option<String>,
+    /// The bucket's versioning state the commit ran under.
+    pub versioning: Versioning,
+}
+
+impl PutOutcome {
+    /// What S3 answers in `x-amz-version-id`: the new version's label once the bucket has had versioning
+    /// enabled, nothing in an unversioned bucket.
+    pub fn version_header(&self) -> Option<String> {
+        match (&self.version_id, self.versioning) {
+            (Some(id), _) => Some(id.clone()),
+            (None, Versioning::Unversioned) => None,
+            (None, _) => Some("null".to_owned()),
+        }
+    }
 }
 
 /// What [`crate::Catalog::delete_version`] did.

@@ -30,8 +30,8 @@ use crate::error::{CatalogError, Result};
 use crate::listing::rollup;
 use crate::schema;
 use crate::{
-    DeleteOutcome, NewObject, ObjectRecord, PutOutcome, VersionEntry, VersionPage, Versioning,
-    WriteCondition,
+    DeleteOutcome, NewObject, ObjectMeta, ObjectRecord, PutOutcome, VersionEntry, VersionPage,
+    Versioning, WriteCondition,
 };
 
 /// Separates a key from a version token in a row key.
@@ -155,6 +155,7 @@ pub(crate) fn commit(
         generation,
         replaced,
         version_id: record.version_id,
+        versioning,
     })
 }
 
@@ -259,6 +260,24 @@ pub(crate) fn find(
         .get(&row)?
         .filter(|r| r.version_id.as_deref() == Some(version))
         .map(|r| (row, r)))
+}
+
+/// Changes the metadata of `key`'s version labelled `version` with `change` (a delete marker is returned
+/// unchanged); `None` when there is no such version.
+pub(crate) fn update_meta(
+    rows: &mut impl KeyRowsMut,
+    key: &str,
+    version: &str,
+    change: &mut dyn FnMut(&mut ObjectMeta),
+) -> Result<Option<ObjectRecord>> {
+    let Some((row, mut record)) = find(rows, key, version)? else {
+        return Ok(None);
+    };
+    if !record.delete_marker {
+        change(&mut record.meta);
+        rows.put(&row, &record)?;
+    }
+    Ok(Some(record))
 }
 
 /// Moves the current version `old` (already read from the row `key`) to its own row among the others.

@@ -355,3 +355,52 @@ fn keys_with_nul_are_refused() {
         Err(CatalogError::InvalidArgument(_))
     ));
 }
+
+#[test]
+fn metadata_changes_reach_one_version_only() {
+    let (_dir, cat) = open_temp();
+    versioned(&*cat, "b", Versioning::Enabled);
+    let old = cat
+        .put_object("b", "k", simple("one"))
+        .unwrap()
+        .version_id
+        .unwrap();
+    cat.put_object("b", "k", simple("two")).unwrap();
+    let changed = cat
+        .update_version_meta("b", "k", &old, &mut |m| {
+            m.tags.insert("t".into(), "v".into());
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.meta.tags.get("t").map(String::as_str), Some("v"));
+    let stored = cat.get_version("b", "k", &old).unwrap().unwrap();
+    assert_eq!(stored.meta.tags.len(), 1);
+    // Generation, ETag and replicas stay, so a racing move of that version still commits.
+    assert_eq!(stored.generation, changed.generation);
+    assert!(
+        cat.get_object("b", "k")
+            .unwrap()
+            .unwrap()
+            .meta
+            .tags
+            .is_empty()
+    );
+    assert_eq!(
+        cat.update_version_meta("b", "k", "0123456789abcdef", &mut |_| {})
+            .unwrap(),
+        None
+    );
+    let marker = cat
+        .delete_version("b", "k", None, 1)
+        .unwrap()
+        .marker
+        .unwrap();
+    let label = marker.version_label().to_owned();
+    let unchanged = cat
+        .update_version_meta("b", "k", &label, &mut |m| {
+            m.tags.insert("x".into(), "y".into());
+        })
+        .unwrap()
+        .unwrap();
+    assert!(unchanged.delete_marker && unchanged.meta.tags.is_empty());
+}

@@ -540,15 +540,17 @@ def managed_gateway(binary: Path, workdir: Path, extra_env: dict[str, str] | Non
 
 
 def empty_bucket(client, bucket: str):
-    """Best-effort: aborts uploads, deletes every object, deletes the bucket."""
+    """Best-effort: aborts uploads, deletes every object version, deletes the bucket."""
     with contextlib.suppress(Exception):
         for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
             for u in page.get("Uploads", []):
                 with contextlib.suppress(Exception):
                     client.abort_multipart_upload(Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"])
     with contextlib.suppress(Exception):
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        # Every version and delete marker (an unversioned bucket's objects are each one "null" version).
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            keys = [{"Key": o["Key"], "VersionId": o["VersionId"]}
+                    for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
             for i in range(0, len(keys), 1000):
                 client.delete_objects(Bucket=bucket, Delete={"Objects": keys[i:i + 1000], "Quiet": True})
     with contextlib.suppress(Exception):

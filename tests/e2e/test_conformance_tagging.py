@@ -398,13 +398,6 @@ def test_versioning_of_a_missing_bucket_is_no_such_bucket(s3):
     assert error_of(e.value) == (404, "NoSuchBucket")
 
 
-def test_enabling_versioning_is_not_implemented_yet(s3, bucket):
-    with pytest.raises(ClientError) as e:
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    assert error_of(e.value) == (501, "NotImplemented")
-    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
-
-
 # --------------------------------------------------------------------------
 # GetObjectAttributes
 # --------------------------------------------------------------------------

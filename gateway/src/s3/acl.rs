@@ -131,8 +131,8 @@ impl StrataS3 {
         req: S3Request<PutObjectAclInput>,
     ) -> S3Result<S3Response<PutObjectAclOutput>> {
         let i = &req.input;
-        super::util::check_version(i.version_id.as_deref())?;
-        self.lookup(&i.bucket, &i.key).await?;
+        self.lookup_version(&i.bucket, &i.key, i.version_id.as_deref())
+            .await?;
         check_acl_write(
             i.acl.as_ref().map(ObjectCannedACL::as_str),
             i.access_control_policy.as_ref(),

@@ -1,5 +1,6 @@
 //! Bucket operations.
 
+use catalog::Versioning;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -137,15 +138,51 @@ impl StrataS3 {
         }))
     }
 
-    /// Buckets are unversioned: versioning has never been enabled on any, which S3 answers with an empty
-    /// `VersioningConfiguration` (no Status). Enabling it is not implemented yet (PutBucketVersioning answers
-    /// NotImplemented).
+    /// GetBucketVersioning: no `Status` until versioning was first enabled, then `Enabled` or `Suspended`.
     pub(super) async fn get_bucket_versioning_impl(
         &self,
         req: S3Request<GetBucketVersioningInput>,
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        self.require_bucket(&req.input.bucket).await?;
-        Ok(S3Response::new(GetBucketVersioningOutput::default()))
+        let record = self.bucket_record(&req.input.bucket).await?;
+        let status = match record.versioning {
+            Versioning::Unversioned => None,
+            Versioning::Enabled => Some(BucketVersioningStatus::ENABLED),
+            Versioning::Suspended => Some(BucketVersioningStatus::SUSPENDED),
+        };
+        Ok(S3Response::new(GetBucketVersioningOutput {
+            status: status.map(BucketVersioningStatus::from_static),
+            mfa_delete: None,
+        }))
+    }
+
+    /// PutBucketVersioning: `Enabled` or `Suspended` (a bucket never returns to unversioned). MFA delete needs an
+    /// MFA device, which Strata has not: asking to enable it is NotImplemented.
+    pub(super) async fn put_bucket_versioning_impl(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        let i = req.input;
+        let config = i.versioning_configuration;
+        if config
+            .mfa_delete
+            .as_ref()
+            .is_some_and(|m| m.as_str() == MFADelete::ENABLED)
+        {
+            return Err(s3_error!(NotImplemented, "MFA delete is not supported"));
+        }
+        let state = match config.status.as_ref().map(BucketVersioningStatus::as_str) {
+            Some(BucketVersioningStatus::ENABLED) => Versioning::Enabled,
+            Some(BucketVersioningStatus::SUSPENDED) => Versioning::Suspended,
+            _ => {
+                return Err(s3_error!(
+                    MalformedXML,
+                    "The XML you provided was not well-formed or did not validate against our published schema"
+                ));
+            }
+        };
+        self.update_bucket_record(&i.bucket, move |b| b.versioning = state)
+            .await?;
+        Ok(S3Response::new(PutBucketVersioningOutput::default()))
     }
 
     /// GetBucketOwnershipControls: every bucket is `BucketOwnerEnforced` (S3's default since 2023): ACLs are off,
@@ -184,8 +221,9 @@ impl StrataS3 {
         &self,
         req: S3Request<GetObjectAclInput>,
     ) -> S3Result<S3Response<GetObjectAclOutput>> {
-        super::util::check_version(req.input.version_id.as_deref())?;
-        self.lookup(&req.input.bucket, &req.input.key).await?;
+        let i = &req.input;
+        self.lookup_version(&i.bucket, &i.key, i.version_id.as_deref())
+            .await?;
         let (owner, grants) = owner_full_control(req.credentials.as_ref());
         Ok(S3Response::new(GetObjectAclOutput {
             owner: Some(owner),

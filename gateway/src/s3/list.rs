@@ -1,5 +1,4 @@
-//! Listings: ListObjects (v1), ListObjectsV2 and ListObjectVersions (unversioned buckets: every object is
-//! version "null").
+//! Listings: ListObjects (v1), ListObjectsV2 and ListObjectVersions.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
@@ -218,50 +217,96 @@ impl StrataS3 {
         }))
     }
 
+    /// ListObjectVersions: every version and delete marker under the prefix, each key's newest first (an
+    /// unversioned bucket's objects are each one `null` version).
     pub(super) async fn list_object_versions_impl(
         &self,
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         let i = req.input;
-        let l = self
-            .listing(ListArgs {
-                bucket: &i.bucket,
-                prefix: i.prefix.as_deref(),
-                delimiter: i.delimiter.as_deref(),
-                after: i.key_marker.as_deref(),
-                max_keys: i.max_keys,
-                encoding: i.encoding_type.as_ref(),
+        let url = url_encoding(i.encoding_type.as_ref())?;
+        let max = max_keys(i.max_keys)?;
+        let key_marker = i.key_marker.clone().filter(|m| !m.is_empty());
+        let version_marker = i.version_id_marker.clone().filter(|m| !m.is_empty());
+        if version_marker.is_some() && key_marker.is_none() {
+            return Err(s3_error!(
+                InvalidArgument,
+                "A version-id marker cannot be specified without a key marker."
+            ));
+        }
+        if let Some(v) = &version_marker
+            && v != "null"
+            && !catalog::versions::is_version_id(v)
+        {
+            return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
+        }
+        let prefix = i.prefix.clone().unwrap_or_default();
+        let (b, p, d) = (
+            i.bucket.clone(),
+            prefix.clone(),
+            i.delimiter.clone().filter(|d| !d.is_empty()),
+        );
+        let page = self
+            .strata
+            .with_catalog(move |c| {
+                c.list_versions(
+                    &b,
+                    &p,
+                    d.as_deref(),
+                    key_marker.as_deref(),
+                    version_marker.as_deref(),
+                    max,
+                )
             })
-            .await?;
-        let versions: Vec<ObjectVersion> = l
-            .page
-            .objects
+            .await
+            .map_err(catalog_err)?;
+        self.record(&i.bucket, &prefix, AccessKind::List, 0);
+        let mut versions = Vec::new();
+        let mut markers = Vec::new();
+        for v in &page.versions {
+            let r = &v.record;
+            if r.delete_marker {
+                markers.push(DeleteMarkerEntry {
+                    key: Some(encode(&v.key, url)),
+                    version_id: Some(r.version_label().to_owned()),
+                    is_latest: Some(v.is_latest),
+                    last_modified: Some(ms_to_timestamp(r.last_modified_ms)),
+                    ..Default::default()
+                });
+            } else {
+                versions.push(ObjectVersion {
+                    key: Some(encode(&v.key, url)),
+                    version_id: Some(r.version_label().to_owned()),
+                    is_latest: Some(v.is_latest),
+                    size: i64::try_from(r.size).ok(),
+                    e_tag: Some(etag_of(r)),
+                    last_modified: Some(ms_to_timestamp(r.last_modified_ms)),
+                    storage_class: Some(ObjectVersionStorageClass::from_static(
+                        ObjectVersionStorageClass::STANDARD,
+                    )),
+                    ..Default::default()
+                });
+            }
+        }
+        let common_prefixes: Vec<CommonPrefix> = page
+            .common_prefixes
             .iter()
-            .map(|(k, r)| ObjectVersion {
-                key: Some(l.encode(k)),
-                version_id: Some("null".to_owned()),
-                is_latest: Some(true),
-                size: i64::try_from(r.size).ok(),
-                e_tag: Some(etag_of(r)),
-                last_modified: Some(ms_to_timestamp(r.last_modified_ms)),
-                storage_class: Some(ObjectVersionStorageClass::from_static(
-                    ObjectVersionStorageClass::STANDARD,
-                )),
-                ..Default::default()
+            .map(|p| CommonPrefix {
+                prefix: Some(encode(p, url)),
             })
             .collect();
-        let next_key = l.next_marker().map(|m| l.encode(m));
         Ok(S3Response::new(ListObjectVersionsOutput {
-            prefix: Some(l.encode(&l.prefix)),
-            key_marker: i.key_marker.map(|m| l.encode(&m)),
-            version_id_marker: i.version_id_marker,
-            max_keys: Some(l.max as i32),
-            is_truncated: Some(l.page.is_truncated),
-            next_version_id_marker: next_key.as_ref().map(|_| "null".to_owned()),
-            next_key_marker: next_key,
-            common_prefixes: l.common_prefixes(),
+            prefix: Some(encode(&prefix, url)),
+            key_marker: Some(i.key_marker.map(|m| encode(&m, url)).unwrap_or_default()),
+            version_id_marker: Some(i.version_id_marker.unwrap_or_default()),
+            max_keys: Some(max as i32),
+            is_truncated: Some(page.is_truncated),
+            next_key_marker: page.next_key_marker.map(|m| encode(&m, url)),
+            next_version_id_marker: page.next_version_id_marker,
+            common_prefixes: (!common_prefixes.is_empty()).then_some(common_prefixes),
             versions: (!versions.is_empty()).then_some(versions),
-            delimiter: i.delimiter.map(|d| l.encode(&d)),
+            delete_markers: (!markers.is_empty()).then_some(markers),
+            delimiter: i.delimiter.map(|d| encode(&d, url)),
             name: Some(i.bucket),
             encoding_type: i.encoding_type,
             ..Default::default()

@@ -245,6 +245,13 @@ impl S3 for StrataS3 {
         self.get_bucket_versioning_impl(req).await
     }
 
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        self.put_bucket_versioning_impl(req).await
+    }
+
     async fn get_object_attributes(
         &self,
         req: S3Request<GetObjectAttributesInput>,

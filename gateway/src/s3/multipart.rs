@@ -362,6 +362,7 @@ impl StrataS3 {
         }
         self.record(&i.bucket, &i.key, AccessKind::Put, size);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
+            version_id: outcome.version_header(),
             bucket: Some(i.bucket.clone()),
             key: Some(i.key.clone()),
             e_tag: Some(ETag::Strong(etag)),

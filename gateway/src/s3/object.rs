@@ -137,9 +137,46 @@ fn requested_range(
     }
 }
 
+/// 400 InvalidArgument for an empty version id, as S3 answers it. Any other id is looked up: one Strata never
+/// handed out (an id copied from another store, say) is simply not there.
+pub(super) fn check_version_id(version: &str) -> S3Result<()> {
+    if version.is_empty() {
+        Err(s3_error!(
+            InvalidArgument,
+            "Version id cannot be the empty string"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// `x-amz-version-id` of an answer about `rec`: its id, or `null` when the request named the null version.
+pub(super) fn version_header(rec: &ObjectRecord, requested: Option<&str>) -> Option<String> {
+    rec.version_id
+        .clone()
+        .or_else(|| requested.map(|_| "null".to_owned()))
+}
+
+/// The headers S3 puts on an answer about a delete marker.
+fn marker_headers(marker: &ObjectRecord) -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    h.insert(
+        "x-amz-delete-marker",
+        http::HeaderValue::from_static("true"),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(marker.version_label()) {
+        h.insert("x-amz-version-id", v);
+    }
+    h
+}
+
 impl StrataS3 {
     /// Looks up an object; NoSuchBucket / NoSuchKey as S3 distinguishes them.
     pub(super) async fn lookup(&self, bucket: &str, key: &str) -> S3Result<ObjectRecord> {
+        if key.contains(catalog::versions::VERSION_SEPARATOR) {
+            // No key holds NUL (the catalog refuses them); such a name would address a version's row.
+            return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
+        }
         let (b, k) = (bucket.to_owned(), key.to_owned());
         let found = self
             .strata
@@ -152,7 +189,65 @@ impl StrataS3 {
                 NoSuchBucket,
                 "The specified bucket does not exist"
             )),
-            (None, true) => Err(s3_error!(NoSuchKey, "The specified key does not exist.")),
+            (None, true) => {
+                let mut e = s3_error!(NoSuchKey, "The specified key does not exist.");
+                // A key whose newest version is a delete marker says so (S3 clients tell "deleted" from "never").
+                if let Some(marker) = self.latest_marker(bucket, key).await {
+                    e.set_headers(marker_headers(&marker));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The key's newest version when it is a delete marker.
+    async fn latest_marker(&self, bucket: &str, key: &str) -> Option<ObjectRecord> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        let page = self
+            .strata
+            .with_catalog(move |c| c.list_versions(&b, &k, None, None, None, 1))
+            .await
+            .ok()?;
+        page.versions
+            .into_iter()
+            .next()
+            .filter(|v| v.key == key && v.record.delete_marker)
+            .map(|v| v.record)
+    }
+
+    /// The version a request names with `versionId`, or the current one without: NoSuchBucket, NoSuchKey,
+    /// NoSuchVersion, 400 for an id Strata never hands out, and 405 MethodNotAllowed for a delete marker, as S3
+    /// answers them.
+    pub(super) async fn lookup_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> S3Result<ObjectRecord> {
+        let Some(version) = version else {
+            return self.lookup(bucket, key).await;
+        };
+        check_version_id(version)?;
+        let (b, k, v) = (bucket.to_owned(), key.to_owned(), version.to_owned());
+        let found = self
+            .strata
+            .with_catalog(move |c| c.get_version(&b, &k, &v))
+            .await
+            .map_err(catalog_err)?;
+        match found {
+            None => Err(s3_error!(
+                NoSuchVersion,
+                "The specified version does not exist."
+            )),
+            Some(marker) if marker.delete_marker => {
+                let mut e = s3_error!(
+                    MethodNotAllowed,
+                    "The specified method is not allowed against this resource."
+                );
+                e.set_headers(marker_headers(&marker));
+                Err(e)
+            }
+            Some(rec) => Ok(rec),
         }
     }
 
@@ -163,7 +258,7 @@ impl StrataS3 {
         key: &str,
         obj: NewObject,
         cond: &WriteCondition,
-    ) -> S3Result<u64> {
+    ) -> S3Result<catalog::PutOutcome> {
         let (b, k, cond) = (bucket.to_owned(), key.to_owned(), cond.clone());
         let parts = obj.parts.clone();
         let replicas = obj.replicas.clone();
@@ -176,7 +271,7 @@ impl StrataS3 {
                 if let Some(old) = &outcome.replaced {
                     self.bill_removal(old);
                 }
-                Ok(outcome.generation)
+                Ok(outcome)
             }
             Err(e) => {
                 self.discard(&parts, &replicas).await;
@@ -296,11 +391,12 @@ impl StrataS3 {
             replicas: targets.iter().map(|b| b.name().to_owned()).collect(),
             meta,
         };
-        self.commit(&bucket, &key, obj, &cond).await?;
+        let outcome = self.commit(&bucket, &key, obj, &cond).await?;
         self.record(&bucket, &key, AccessKind::Put, size);
         let sums = to_dto(&checksums);
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(etag)),
+            version_id: outcome.version_header(),
             checksum_crc32: sums.checksum_crc32,
             checksum_crc32c: sums.checksum_crc32c,
             checksum_sha1: sums.checksum_sha1,
@@ -317,8 +413,9 @@ impl StrataS3 {
         &self,
         i: HeadObjectInput,
     ) -> S3Result<(ObjectRecord, std::ops::Range<u64>, HeadObjectOutput)> {
-        check_version(i.version_id.as_deref())?;
-        let rec = self.lookup(&i.bucket, &i.key).await?;
+        let rec = self
+            .lookup_version(&i.bucket, &i.key, i.version_id.as_deref())
+            .await?;
         if let Precondition::NotModified = evaluate_conditions(
             &rec,
             i.if_match.as_ref(),
@@ -364,6 +461,7 @@ impl StrataS3 {
             checksum_sha1: sums.checksum_sha1,
             checksum_sha256: sums.checksum_sha256,
             checksum_crc64nvme: sums.checksum_crc64nvme,
+            version_id: version_header(&rec, i.version_id.as_deref()),
             ..Default::default()
         };
         Ok((rec, range, head))
@@ -423,6 +521,7 @@ impl StrataS3 {
             checksum_sha256: h.checksum_sha256,
             checksum_crc64nvme: h.checksum_crc64nvme,
             tag_count: super::tagging::tag_count(&rec.meta.tags),
+            version_id: h.version_id,
             ..Default::default()
         }))
     }
@@ -445,7 +544,6 @@ impl StrataS3 {
         req: S3Request<GetObjectAttributesInput>,
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         let i = req.input;
-        super::util::check_version(i.version_id.as_deref())?;
         if i.object_attributes.is_empty() {
             return Err(s3_error!(
                 InvalidArgument,
@@ -473,7 +571,9 @@ impl StrataS3 {
                 }
             }
         }
-        let rec = self.lookup(&i.bucket, &i.key).await?;
+        let rec = self
+            .lookup_version(&i.bucket, &i.key, i.version_id.as_deref())
+            .await?;
         let sums = to_dto(&rec.meta.checksums);
         let has_sum = !rec.meta.checksums.is_empty();
         let multipart = rec.etag.contains('-');
@@ -496,22 +596,45 @@ impl StrataS3 {
                 .contains(ObjectAttributes::STORAGE_CLASS)
                 .then(|| StorageClass::from_static(StorageClass::STANDARD)),
             last_modified: Some(ms_to_timestamp(rec.last_modified_ms)),
+            version_id: version_header(&rec, i.version_id.as_deref()),
             ..Default::default()
         }))
     }
 
-    async fn delete_one(&self, bucket: &str, key: &str) -> S3Result<()> {
-        let (b, k) = (bucket.to_owned(), key.to_owned());
-        let removed = self
+    /// One delete, as S3's DeleteObject does it under the bucket's versioning state: `(delete marker?, version id)`
+    /// for the answer.
+    async fn delete_one(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> S3Result<(Option<bool>, Option<String>)> {
+        if let Some(v) = version {
+            check_version_id(v)?;
+        }
+        let (b, k, v) = (
+            bucket.to_owned(),
+            key.to_owned(),
+            version.map(str::to_owned),
+        );
+        let now = self.strata.clock.now_ms();
+        let outcome = self
             .strata
-            .with_catalog(move |c| c.delete_object(&b, &k))
+            .with_catalog(move |c| c.delete_version(&b, &k, v.as_deref(), now))
             .await
             .map_err(catalog_err)?;
-        if let Some(old) = &removed {
+        if let Some(old) = outcome.removed.as_ref().filter(|r| !r.delete_marker) {
             self.bill_removal(old);
         }
         self.record(bucket, key, AccessKind::Delete, 0);
-        Ok(())
+        Ok(match (version, outcome.marker, outcome.removed) {
+            (None, Some(marker), _) => (Some(true), Some(marker.version_label().to_owned())),
+            (None, None, _) => (None, None),
+            (Some(v), _, removed) => (
+                removed.filter(|r| r.delete_marker).map(|_| true),
+                Some(v.to_owned()),
+            ),
+        })
     }
 
     pub(super) async fn delete_object_impl(
@@ -520,12 +643,15 @@ impl StrataS3 {
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
         self.require_bucket(&input.bucket).await?;
-        if input.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Ok(S3Response::new(DeleteObjectOutput::default()));
-        }
-        // Deleting a key that does not exist succeeds, as in S3.
-        self.delete_one(&input.bucket, &input.key).await?;
-        Ok(S3Response::new(DeleteObjectOutput::default()))
+        // Deleting a key or a version that does not exist succeeds, as in S3.
+        let (delete_marker, version_id) = self
+            .delete_one(&input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
+        Ok(S3Response::new(DeleteObjectOutput {
+            delete_marker,
+            version_id,
+            ..Default::default()
+        }))
     }
 
     pub(super) async fn delete_objects_impl(
@@ -544,13 +670,22 @@ impl StrataS3 {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for obj in input.delete.objects {
-            match self.delete_one(&input.bucket, &obj.key).await {
-                Ok(()) => {
+            match self
+                .delete_one(&input.bucket, &obj.key, obj.version_id.as_deref())
+                .await
+            {
+                Ok((delete_marker, version_id)) => {
                     if !quiet {
+                        let marker_id = match (&obj.version_id, delete_marker) {
+                            (None, Some(true)) => version_id.clone(),
+                            (Some(v), Some(true)) => Some(v.clone()),
+                            _ => None,
+                        };
                         deleted.push(DeletedObject {
                             key: Some(obj.key),
                             version_id: obj.version_id,
-                            ..Default::default()
+                            delete_marker,
+                            delete_marker_version_id: marker_id,
                         });
                     }
                 }
@@ -589,13 +724,9 @@ impl StrataS3 {
                 "access point copy sources are not supported"
             ));
         };
-        if version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(s3_error!(
-                NoSuchVersion,
-                "The specified version does not exist."
-            ));
-        }
-        let rec = self.lookup(bucket, key).await?;
+        let rec = self
+            .lookup_version(bucket, key, version_id.as_deref())
+            .await?;
         // For copies, a failed If-None-Match / If-Modified-Since is 412, not 304.
         match evaluate_conditions(
             &rec,
@@ -677,7 +808,17 @@ impl StrataS3 {
         } else {
             src.meta.tags.clone()
         };
-        if src_bucket == input.bucket && src_key == input.key && !replace {
+        let source_version = match &input.copy_source {
+            CopySource::Bucket { version_id, .. } => version_id.as_deref().map(str::to_owned),
+            _ => None,
+        };
+        // Copying a version onto its own key restores it (a new version); copying the current version onto itself
+        // must change something.
+        if src_bucket == input.bucket
+            && src_key == input.key
+            && !replace
+            && source_version.is_none()
+        {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -717,10 +858,13 @@ impl StrataS3 {
             replicas: targets.iter().map(|b| b.name().to_owned()).collect(),
             meta,
         };
-        self.commit(&input.bucket, &input.key, obj, &WriteCondition::Always)
+        let outcome = self
+            .commit(&input.bucket, &input.key, obj, &WriteCondition::Always)
             .await?;
         self.record(&input.bucket, &input.key, AccessKind::Put, size);
         Ok(S3Response::new(CopyObjectOutput {
+            version_id: outcome.version_header(),
+            copy_source_version_id: version_header(&src, source_version.as_deref()),
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(ETag::Strong(etag)),
                 last_modified: Some(ms_to_timestamp(now)),

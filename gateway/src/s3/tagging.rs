@@ -14,7 +14,6 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::StrataS3;
 use super::errors::catalog_err;
-use super::util::check_version;
 
 /// A validated tag set, ordered by key.
 pub type TagMap = BTreeMap<String, String>;
@@ -161,15 +160,52 @@ impl StrataS3 {
         }
     }
 
+    /// Sets the tags of the version a request names (`versionId`), or of the current one.
+    async fn set_tags_of(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        tags: TagMap,
+    ) -> S3Result<Option<String>> {
+        let Some(version) = version else {
+            self.set_object_tags(bucket, key, tags).await?;
+            return Ok(None);
+        };
+        super::object::check_version_id(version)?;
+        let (b, k, v) = (bucket.to_owned(), key.to_owned(), version.to_owned());
+        let updated = self
+            .strata
+            .with_catalog(move |c| {
+                c.update_version_meta(&b, &k, &v, &mut |m: &mut catalog::ObjectMeta| {
+                    m.tags = tags.clone()
+                })
+            })
+            .await
+            .map_err(catalog_err)?;
+        match updated {
+            Some(r) if r.delete_marker => Err(s3_error!(
+                MethodNotAllowed,
+                "The specified method is not allowed against this resource."
+            )),
+            Some(_) => Ok(Some(version.to_owned())),
+            None => Err(s3_error!(
+                NoSuchVersion,
+                "The specified version does not exist."
+            )),
+        }
+    }
+
     pub(super) async fn put_object_tagging_impl(
         &self,
         req: S3Request<PutObjectTaggingInput>,
     ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
         let i = req.input;
-        check_version(i.version_id.as_deref())?;
         let tags = from_tagging(&i.tagging, MAX_OBJECT_TAGS, "Object")?;
-        self.set_object_tags(&i.bucket, &i.key, tags).await?;
-        Ok(S3Response::new(PutObjectTaggingOutput { version_id: None }))
+        let version_id = self
+            .set_tags_of(&i.bucket, &i.key, i.version_id.as_deref(), tags)
+            .await?;
+        Ok(S3Response::new(PutObjectTaggingOutput { version_id }))
     }
 
     pub(super) async fn get_object_tagging_impl(
@@ -177,11 +213,12 @@ impl StrataS3 {
         req: S3Request<GetObjectTaggingInput>,
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
         let i = req.input;
-        check_version(i.version_id.as_deref())?;
-        let rec = self.lookup(&i.bucket, &i.key).await?;
+        let rec = self
+            .lookup_version(&i.bucket, &i.key, i.version_id.as_deref())
+            .await?;
         Ok(S3Response::new(GetObjectTaggingOutput {
             tag_set: to_tag_set(&rec.meta.tags),
-            version_id: None,
+            version_id: super::object::version_header(&rec, i.version_id.as_deref()),
         }))
     }
 
@@ -190,12 +227,10 @@ impl StrataS3 {
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         let i = req.input;
-        check_version(i.version_id.as_deref())?;
-        self.set_object_tags(&i.bucket, &i.key, TagMap::new())
+        let version_id = self
+            .set_tags_of(&i.bucket, &i.key, i.version_id.as_deref(), TagMap::new())
             .await?;
-        Ok(S3Response::new(DeleteObjectTaggingOutput {
-            version_id: None,
-        }))
+        Ok(S3Response::new(DeleteObjectTaggingOutput { version_id }))
     }
 
     async fn set_bucket_tags(&self, bucket: &str, tags: TagMap) -> S3Result<()> {

@@ -142,18 +142,6 @@ pub fn check_bucket_name(name: &str) -> Result<(), S3Error> {
     }
 }
 
-/// Objects here are unversioned: a version id is either absent, `null` (the only version), or one that does not
-/// exist.
-pub fn check_version(version_id: Option<&str>) -> Result<(), S3Error> {
-    match version_id {
-        None | Some("null") => Ok(()),
-        Some(_) => Err(s3_error!(
-            NoSuchVersion,
-            "The specified version does not exist."
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
