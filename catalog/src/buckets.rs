@@ -24,18 +24,15 @@ pub(crate) fn require_bucket(
     }
 }
 
-/// The versioning state of `bucket` (which must exist).
-pub(crate) fn versioning_of(
+/// The record of `bucket`; [`CatalogError::NoSuchBucket`] if it does not exist.
+pub(crate) fn record_of(
     table: &impl ReadableTable<&'static [u8], &'static [u8]>,
     bucket: &str,
     op: &str,
-) -> Result<crate::Versioning> {
+) -> Result<BucketRecord> {
+    schema::check_bucket_name(bucket)?;
     match table.get(bucket.as_bytes()).ctx(op)? {
-        Some(value) => {
-            let record: BucketRecord =
-                schema::decode(BUCKETS_NAME, || bucket.to_owned(), value.value())?;
-            Ok(record.versioning)
-        }
+        Some(value) => schema::decode(BUCKETS_NAME, || bucket.to_owned(), value.value()),
         None => Err(CatalogError::NoSuchBucket(bucket.to_owned())),
     }
 }
@@ -44,14 +41,19 @@ impl RedbCatalog {
     /// Creates a bucket. [`CatalogError::BucketExists`] if it exists;
     /// [`CatalogError::InvalidArgument`] for an empty name or one containing NUL.
     pub fn create_bucket(&self, name: &str, now_ms: i64) -> Result<()> {
+        self.create_bucket_record(BucketRecord::new(name, now_ms))
+    }
+
+    /// Creates a bucket with `record` as its first record ([`crate::Catalog::create_bucket_record`]).
+    pub fn create_bucket_record(&self, record: BucketRecord) -> Result<()> {
         const OP: &str = "create_bucket";
+        let name = record.name.as_str();
         schema::check_bucket_name(name)?;
         self.write_durable(OP, |txn| {
             let mut buckets = txn.open_table(BUCKETS).ctx(OP)?;
             if buckets.get(name.as_bytes()).ctx(OP)?.is_some() {
                 return Err(CatalogError::BucketExists(name.to_owned()));
             }
-            let record = BucketRecord::new(name, now_ms);
             let value = schema::encode(OP, &record)?;
             buckets.insert(name.as_bytes(), value.as_slice()).ctx(OP)?;
             Ok(())

@@ -22,6 +22,14 @@ pub enum CatalogError {
     /// A conditional write's [`crate::WriteCondition`] did not hold for the current version; nothing changed.
     #[error("precondition failed: {bucket}/{key}")]
     PreconditionFailed { bucket: String, key: String },
+    /// The version is protected by Object Lock (a legal hold or an unexpired retention); nothing changed.
+    #[error("{bucket}/{key} version {version} is protected by object lock: {reason}")]
+    ObjectLocked {
+        bucket: String,
+        key: String,
+        version: String,
+        reason: &'static str,
+    },
     /// A stored key or value failed to decode. `key` is a human-readable rendering of the row's key.
     #[error("corrupt catalog entry in table `{table}` at key `{key}`: {reason}")]
     Corrupt {

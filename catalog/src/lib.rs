@@ -43,10 +43,10 @@ pub use error::{CatalogError, Result};
 pub use moves::{MOVE_HISTORY, MoveState, MoveTask, NewMove};
 pub use postgres::PgCatalog;
 pub use records::{
-    AccessEvent, AccessKind, AccessStats, BucketRecord, CorsRule, DeleteOutcome, GarbageBlob,
-    LeaseRecord, ListPage, NewObject, NodeRecord, ObjectMeta, ObjectRecord, PartRecord, PartRef,
-    PublicAccessBlock, PutOutcome, UploadPage, UploadRecord, VersionEntry, VersionPage, Versioning,
-    WriteCondition,
+    AccessEvent, AccessKind, AccessStats, BucketRecord, CorsRule, DefaultRetention, DeleteOutcome,
+    GarbageBlob, LeaseRecord, ListPage, NewObject, NodeRecord, ObjectLockConfig, ObjectMeta,
+    ObjectRecord, PartRecord, PartRef, PublicAccessBlock, PutOutcome, Retention, RetentionMode,
+    UploadPage, UploadRecord, VersionEntry, VersionPage, Versioning, WriteCondition,
 };
 
 // The gateway shares one catalog across threads.
@@ -70,9 +70,15 @@ pub trait Catalog: Send + Sync {
 
     // ---- buckets ----
 
-    /// Creates a bucket. [`CatalogError::BucketExists`] if it exists;
+    /// Creates a bucket with a fresh record ([`BucketRecord::new`]). [`CatalogError::BucketExists`] if it exists;
     /// [`CatalogError::InvalidArgument`] for an empty name or one containing NUL.
-    fn create_bucket(&self, name: &str, now_ms: i64) -> Result<()>;
+    fn create_bucket(&self, name: &str, now_ms: i64) -> Result<()> {
+        self.create_bucket_record(BucketRecord::new(name, now_ms))
+    }
+
+    /// Creates the bucket `record.name` with `record` as its first record (e.g. with Object Lock and versioning
+    /// enabled), in one durable transaction; errors as [`Catalog::create_bucket`].
+    fn create_bucket_record(&self, record: BucketRecord) -> Result<()>;
 
     /// The bucket's record, or `None`.
     fn bucket(&self, name: &str) -> Result<Option<BucketRecord>>;
@@ -136,7 +142,7 @@ pub trait Catalog: Send + Sync {
     /// Returns the removed record, or `Ok(None)` if there was none.
     fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
         Ok(self
-            .delete_version(bucket, key, None, schema::now_ms())?
+            .delete_version(bucket, key, None, schema::now_ms(), false)?
             .removed)
     }
 
@@ -165,6 +171,8 @@ pub trait Catalog: Send + Sync {
     ///   marker becomes the newest version.
     /// * `version` `Some(label)`: that version or delete marker goes for good (blobs to garbage); if it was the
     ///   newest, the next newest becomes current unless it is a delete marker. No such version: nothing changes.
+    ///   A version under Object Lock at `now_ms` ([`ObjectMeta::lock_reason`]: a legal hold, a compliance
+    ///   retention, a governance retention unless `bypass_governance`) is [`CatalogError::ObjectLocked`].
     ///
     /// [`CatalogError::NoSuchBucket`] if the bucket does not exist.
     fn delete_version(
@@ -173,6 +181,7 @@ pub trait Catalog: Send + Sync {
         key: &str,
         version: Option<&str>,
         now_ms: i64,
+        bypass_governance: bool,
     ) -> Result<DeleteOutcome>;
 
     /// S3's ListObjectVersions: versions and delete markers of keys under `prefix`, keys in byte order and each

@@ -11,7 +11,7 @@ use crate::schema::{
 };
 use crate::versions::{self, KeyRows, KeyRowsMut, RowScan};
 use crate::{
-    DeleteOutcome, NewObject, ObjectRecord, PutOutcome, RedbCatalog, VersionPage, Versioning,
+    BucketRecord, DeleteOutcome, NewObject, ObjectRecord, PutOutcome, RedbCatalog, VersionPage,
     WriteCondition,
 };
 
@@ -86,17 +86,13 @@ pub(crate) struct BucketRowsMut<'t> {
 }
 
 impl<'t> BucketRowsMut<'t> {
-    /// Opens the tables in `txn` and checks that the bucket exists; returns its versioning state too.
+    /// Opens the tables in `txn` and checks that the bucket exists; returns its record too.
     pub(crate) fn open(
         txn: &'t WriteTransaction,
         bucket: &str,
         op: &'static str,
-    ) -> Result<(BucketRowsMut<'t>, Versioning)> {
-        let versioning = {
-            let buckets = txn.open_table(BUCKETS).ctx(op)?;
-            crate::buckets::require_bucket(&buckets, bucket, op)?;
-            crate::buckets::versioning_of(&buckets, bucket, op)?
-        };
+    ) -> Result<(BucketRowsMut<'t>, BucketRecord)> {
+        let record = crate::buckets::record_of(&txn.open_table(BUCKETS).ctx(op)?, bucket, op)?;
         Ok((
             BucketRowsMut {
                 rows: BucketRows::new(txn.open_table(OBJECTS).ctx(op)?, bucket)?,
@@ -105,7 +101,7 @@ impl<'t> BucketRowsMut<'t> {
                 stats: txn.open_table(STATS).ctx(op)?,
                 op,
             },
-            versioning,
+            record,
         ))
     }
 }
@@ -170,8 +166,8 @@ pub(crate) fn commit_object(
     cond: &WriteCondition,
     op: &'static str,
 ) -> Result<PutOutcome> {
-    let (mut rows, versioning) = BucketRowsMut::open(txn, bucket, op)?;
-    versions::commit(&mut rows, versioning, bucket, key, obj, released, cond)
+    let (mut rows, record) = BucketRowsMut::open(txn, bucket, op)?;
+    versions::commit(&mut rows, &record, key, obj, released, cond)
 }
 
 /// Removes duplicate backend names, keeping the first occurrence's position.
@@ -285,11 +281,20 @@ impl RedbCatalog {
         key: &str,
         version: Option<&str>,
         now_ms: i64,
+        bypass_governance: bool,
     ) -> Result<DeleteOutcome> {
         const OP: &str = "delete_version";
         self.write_durable(OP, |txn| {
-            let (mut rows, versioning) = BucketRowsMut::open(txn, bucket, OP)?;
-            versions::delete(&mut rows, versioning, key, version, now_ms)
+            let (mut rows, record) = BucketRowsMut::open(txn, bucket, OP)?;
+            versions::delete(
+                &mut rows,
+                record.versioning,
+                bucket,
+                key,
+                version,
+                now_ms,
+                bypass_governance,
+            )
         })
     }
 

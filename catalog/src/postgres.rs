@@ -48,7 +48,7 @@ use crate::{
     ListPage, MOVE_HISTORY, MoveState, MoveTask, NewMove, NewObject, NodeRecord, ObjectMeta,
     ObjectRecord, PartRecord, PutOutcome, UploadPage, UploadRecord, WriteCondition,
 };
-use crate::{DeleteOutcome, VersionPage, Versioning};
+use crate::{DeleteOutcome, VersionPage};
 
 /// Connections one catalog opens at most.
 pub const MAX_CONNECTIONS: usize = 16;
@@ -318,8 +318,8 @@ impl Tx<'_> {
         Ok(out)
     }
 
-    /// The bucket's versioning state; [`CatalogError::NoSuchBucket`] if it does not exist.
-    fn versioning(&self, bucket: &str) -> Result<Versioning> {
+    /// The bucket's record; [`CatalogError::NoSuchBucket`] if it does not exist.
+    fn bucket_record(&self, bucket: &str) -> Result<BucketRecord> {
         schema::check_bucket_name(bucket)?;
         let row = self
             .opt(
@@ -327,12 +327,11 @@ impl Tx<'_> {
                 &[&bucket.as_bytes()],
             )?
             .ok_or_else(|| CatalogError::NoSuchBucket(bucket.to_owned()))?;
-        let record: BucketRecord = schema::decode(
+        schema::decode(
             schema::BUCKETS_NAME,
             || bucket.to_owned(),
             self.col(&row, 0)?,
-        )?;
-        Ok(record.versioning)
+        )
     }
 
     /// `put_object`'s transaction (also the end of `complete_upload`).
@@ -344,9 +343,9 @@ impl Tx<'_> {
         released: BTreeSet<(String, String)>,
         cond: &WriteCondition,
     ) -> Result<PutOutcome> {
-        let versioning = self.versioning(bucket)?;
+        let record = self.bucket_record(bucket)?;
         let mut rows = PgRows { tx: self, bucket };
-        versions::commit(&mut rows, versioning, bucket, key, obj, released, cond)
+        versions::commit(&mut rows, &record, key, obj, released, cond)
     }
 
     fn upload(&self, upload_id: &str) -> Result<Option<UploadRecord>> {
@@ -763,9 +762,9 @@ impl Catalog for PgCatalog {
         &self.config
     }
 
-    fn create_bucket(&self, name: &str, now_ms: i64) -> Result<()> {
+    fn create_bucket_record(&self, record: BucketRecord) -> Result<()> {
+        let name = record.name.as_str();
         schema::check_bucket_name(name)?;
-        let record = BucketRecord::new(name, now_ms);
         let value = schema::encode("create_bucket", &record)?;
         self.write("create_bucket", |tx| {
             let inserted = tx.exec(
@@ -930,11 +929,20 @@ impl Catalog for PgCatalog {
         key: &str,
         version: Option<&str>,
         now_ms: i64,
+        bypass_governance: bool,
     ) -> Result<DeleteOutcome> {
         self.write("delete_version", |tx| {
-            let versioning = tx.versioning(bucket)?;
+            let versioning = tx.bucket_record(bucket)?.versioning;
             let mut rows = PgRows { tx, bucket };
-            versions::delete(&mut rows, versioning, key, version, now_ms)
+            versions::delete(
+                &mut rows,
+                versioning,
+                bucket,
+                key,
+                version,
+                now_ms,
+                bypass_governance,
+            )
         })
     }
 

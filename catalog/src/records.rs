@@ -24,6 +24,9 @@ pub struct BucketRecord {
     /// The bucket's versioning state (PutBucketVersioning). Once enabled it can be suspended, never undone.
     #[serde(default, skip_serializing_if = "Versioning::is_unversioned")]
     pub versioning: Versioning,
+    /// Object Lock, for a bucket created with it enabled (its versioning is then always enabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLockConfig>,
 }
 
 impl BucketRecord {
@@ -36,6 +39,7 @@ impl BucketRecord {
             cors: Vec::new(),
             public_access_block: None,
             versioning: Versioning::Unversioned,
+            object_lock: None,
         }
     }
 }
@@ -115,6 +119,77 @@ pub struct ObjectMeta {
     /// ETag, Last-Modified nor the generation.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The version's Object Lock retention (x-amz-object-lock-*, PutObjectRetention), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    /// The version's Object Lock legal hold (PutObjectLegalHold): while on, the version cannot be deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
+}
+
+impl ObjectMeta {
+    /// Why this version may not be deleted now (`None`: it may): a legal hold, a compliance retention, or a
+    /// governance retention unless `bypass_governance`. Retention ends at `until_ms`.
+    pub fn lock_reason(&self, now_ms: i64, bypass_governance: bool) -> Option<&'static str> {
+        if self.legal_hold {
+            return Some("a legal hold is on");
+        }
+        match &self.retention {
+            Some(r) if r.until_ms > now_ms => match r.mode {
+                RetentionMode::Compliance => Some("it is under compliance retention"),
+                RetentionMode::Governance if !bypass_governance => {
+                    Some("it is under governance retention")
+                }
+                RetentionMode::Governance => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// S3 Object Lock retention modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetentionMode {
+    /// Users with `x-amz-bypass-governance-retention` may shorten, remove or delete through it.
+    Governance,
+    /// Nobody may shorten or remove it, or delete the version, until it ends.
+    Compliance,
+}
+
+/// One version's retention: protected until `until_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub mode: RetentionMode,
+    pub until_ms: i64,
+}
+
+/// A bucket's Object Lock configuration (a bucket created with Object Lock enabled has one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLockConfig {
+    /// Applied to every new version that names no retention of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_retention: Option<DefaultRetention>,
+}
+
+/// A bucket's default retention: a mode and a period in days or in years, as configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultRetention {
+    pub mode: RetentionMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub years: Option<u32>,
+}
+
+impl DefaultRetention {
+    /// The retention a version written at `now_ms` gets (a year is 365 days).
+    pub fn from(&self, now_ms: i64) -> Retention {
+        let days = i64::from(self.days.unwrap_or(0)) + 365 * i64::from(self.years.unwrap_or(0));
+        Retention {
+            mode: self.mode,
+            until_ms: now_ms.saturating_add(days.saturating_mul(86_400_000)),
+        }
+    }
 }
 
 /// The current version of an object.

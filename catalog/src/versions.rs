@@ -30,8 +30,8 @@ use crate::error::{CatalogError, Result};
 use crate::listing::rollup;
 use crate::schema;
 use crate::{
-    DeleteOutcome, NewObject, ObjectMeta, ObjectRecord, PutOutcome, VersionEntry, VersionPage,
-    Versioning, WriteCondition,
+    BucketRecord, DeleteOutcome, NewObject, ObjectMeta, ObjectRecord, PutOutcome, VersionEntry,
+    VersionPage, Versioning, WriteCondition,
 };
 
 /// Separates a key from a version token in a row key.
@@ -112,24 +112,31 @@ pub(crate) trait RowScan {
     ) -> Result<Vec<(String, ObjectRecord)>>;
 }
 
-/// Commits `obj` as the newest version of `key` under the bucket's `versioning`, with `cond` checked against
-/// the current version: the rule of `put_object` and `complete_upload`. `released` are locations the caller gives
+/// Commits `obj` as the newest version of `key` under the bucket's versioning (and its Object Lock default
+/// retention, for a version that names none), with `cond` checked against the current version: the rule of `put_object` and `complete_upload`. `released` are locations the caller gives
 /// up (a completed upload's parts); those the new version does not use go to garbage, as do the blobs of a version
 /// the write replaces (unversioned: the current one; suspended: the `null` one).
 pub(crate) fn commit(
     rows: &mut impl KeyRowsMut,
-    versioning: Versioning,
-    bucket: &str,
+    bucket_record: &BucketRecord,
     key: &str,
     obj: NewObject,
     released: BTreeSet<(String, String)>,
     cond: &WriteCondition,
 ) -> Result<PutOutcome> {
     check_key(key)?;
+    let (bucket, versioning) = (bucket_record.name.as_str(), bucket_record.versioning);
     let current = rows.get(key)?;
     cond.check(bucket, key, current.as_ref())?;
     let generation = rows.next_generation()?;
     let mut record = obj.into_record(generation);
+    if record.meta.retention.is_none()
+        && let Some(default) = bucket_record
+            .object_lock
+            .and_then(|lock| lock.default_retention)
+    {
+        record.meta.retention = Some(default.from(record.last_modified_ms));
+    }
     let mut dead = released;
     let mut replaced = None;
     match versioning {
@@ -161,19 +168,31 @@ pub(crate) fn commit(
 
 /// Deletes under the bucket's `versioning`: without `version`, S3's plain delete (unversioned: the object goes;
 /// versioned: a delete marker becomes the newest version); with one, that version or marker goes for good, and
-/// the next one becomes current if it has content. A version that does not exist is not an error.
+/// the next one becomes current if it has content, unless Object Lock protects it at `now_ms`. A version that does
+/// not exist is not an error.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn delete(
     rows: &mut impl KeyRowsMut,
     versioning: Versioning,
+    bucket: &str,
     key: &str,
     version: Option<&str>,
     now_ms: i64,
+    bypass_governance: bool,
 ) -> Result<DeleteOutcome> {
     check_key(key)?;
     if let Some(version) = version {
         let Some((row, removed)) = find(rows, key, version)? else {
             return Ok(DeleteOutcome::default());
         };
+        if let Some(reason) = removed.meta.lock_reason(now_ms, bypass_governance) {
+            return Err(CatalogError::ObjectLocked {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                version: version.to_owned(),
+                reason,
+            });
+        }
         rows.remove(&row)?;
         rows.release(&removed.blob_locations())?;
         if row == key {

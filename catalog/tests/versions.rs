@@ -82,7 +82,9 @@ fn a_delete_adds_a_marker_and_deleting_the_marker_restores_the_object() {
         .unwrap()
         .version_id
         .unwrap();
-    let out = cat.delete_version("b", "dir/k", None, 5_000).unwrap();
+    let out = cat
+        .delete_version("b", "dir/k", None, 5_000, false)
+        .unwrap();
     assert_eq!(out.removed, None);
     let marker = out.marker.unwrap();
     assert!(marker.delete_marker);
@@ -110,7 +112,7 @@ fn a_delete_adds_a_marker_and_deleting_the_marker_restores_the_object() {
     );
     // Removing the marker makes the previous version current again.
     let out = cat
-        .delete_version("b", "dir/k", Some(&marker_id), 6_000)
+        .delete_version("b", "dir/k", Some(&marker_id), 6_000, false)
         .unwrap();
     assert!(out.removed.unwrap().delete_marker);
     let current = cat.get_object("b", "dir/k").unwrap().unwrap();
@@ -135,7 +137,9 @@ fn deleting_a_version_frees_only_its_blobs_and_promotes_the_next() {
         })
         .collect();
     // The middle one: only its blob becomes garbage, the current stays.
-    let out = cat.delete_version("b", "k", Some(&ids[1]), 1).unwrap();
+    let out = cat
+        .delete_version("b", "k", Some(&ids[1]), 1, false)
+        .unwrap();
     assert_eq!(out.removed.unwrap().parts[0].blob, "b");
     assert_eq!(garbage_pairs(&*cat), vec![("b1".into(), "b".into())]);
     assert_eq!(
@@ -143,15 +147,19 @@ fn deleting_a_version_frees_only_its_blobs_and_promotes_the_next() {
         "c"
     );
     // The current one: the next newest becomes current.
-    cat.delete_version("b", "k", Some(&ids[2]), 1).unwrap();
+    cat.delete_version("b", "k", Some(&ids[2]), 1, false)
+        .unwrap();
     let current = cat.get_object("b", "k").unwrap().unwrap();
     assert_eq!(current.parts[0].blob, "a");
     assert_eq!(current.version_id.as_deref(), Some(ids[0].as_str()));
     // A version that does not exist: nothing happens.
-    let out = cat.delete_version("b", "k", Some(&ids[2]), 1).unwrap();
+    let out = cat
+        .delete_version("b", "k", Some(&ids[2]), 1, false)
+        .unwrap();
     assert_eq!((out.removed, out.marker), (None, None));
     // The last one: the key is gone and the bucket can be deleted.
-    cat.delete_version("b", "k", Some(&ids[0]), 1).unwrap();
+    cat.delete_version("b", "k", Some(&ids[0]), 1, false)
+        .unwrap();
     assert_eq!(cat.get_object("b", "k").unwrap(), None);
     assert!(listing(&*cat, "b").is_empty());
     cat.delete_bucket("b").unwrap();
@@ -162,7 +170,7 @@ fn a_bucket_with_versions_or_markers_is_not_empty() {
     let (_dir, cat) = open_temp();
     versioned(&*cat, "b", Versioning::Enabled);
     cat.put_object("b", "k", simple("one")).unwrap();
-    cat.delete_version("b", "k", None, 1).unwrap();
+    cat.delete_version("b", "k", None, 1, false).unwrap();
     assert!(matches!(
         cat.delete_bucket("b"),
         Err(CatalogError::BucketNotEmpty(_))
@@ -174,14 +182,14 @@ fn a_marker_on_a_version_does_not_become_current_when_a_newer_version_is_deleted
     let (_dir, cat) = open_temp();
     versioned(&*cat, "b", Versioning::Enabled);
     cat.put_object("b", "k", simple("one")).unwrap();
-    cat.delete_version("b", "k", None, 1).unwrap();
+    cat.delete_version("b", "k", None, 1, false).unwrap();
     let id3 = cat
         .put_object("b", "k", simple("three"))
         .unwrap()
         .version_id
         .unwrap();
     // Versions: three (current), marker, one. Deleting three leaves the marker newest: the key reads as deleted.
-    cat.delete_version("b", "k", Some(&id3), 1).unwrap();
+    cat.delete_version("b", "k", Some(&id3), 1, false).unwrap();
     assert_eq!(cat.get_object("b", "k").unwrap(), None);
     let entries = listing(&*cat, "b");
     assert_eq!(entries.len(), 2);
@@ -223,7 +231,7 @@ fn suspended_writes_replace_the_null_version_and_keep_the_others() {
     cat.put_object("b", "k", simple("null-3")).unwrap();
     assert_eq!(listing(&*cat, "b").len(), 2);
     // A suspended delete replaces the null version with a null delete marker.
-    let out = cat.delete_version("b", "k", None, 9).unwrap();
+    let out = cat.delete_version("b", "k", None, 9, false).unwrap();
     assert_eq!(out.removed.unwrap().parts[0].blob, "null-3");
     assert_eq!(out.marker.unwrap().version_id, None);
     assert_eq!(
@@ -240,7 +248,7 @@ fn conditions_see_the_current_version_only() {
     let (_dir, cat) = open_temp();
     versioned(&*cat, "b", Versioning::Enabled);
     cat.put_object("b", "k", simple("one")).unwrap();
-    cat.delete_version("b", "k", None, 1).unwrap();
+    cat.delete_version("b", "k", None, 1, false).unwrap();
     // Behind a delete marker the key does not exist for If-None-Match.
     cat.put_object_if("b", "k", simple("two"), &WriteCondition::Absent)
         .unwrap();
@@ -391,7 +399,7 @@ fn metadata_changes_reach_one_version_only() {
         None
     );
     let marker = cat
-        .delete_version("b", "k", None, 1)
+        .delete_version("b", "k", None, 1, false)
         .unwrap()
         .marker
         .unwrap();
@@ -403,4 +411,51 @@ fn metadata_changes_reach_one_version_only() {
         .unwrap()
         .unwrap();
     assert!(unchanged.delete_marker && unchanged.meta.tags.is_empty());
+}
+
+#[test]
+fn object_lock_keeps_a_version_until_its_retention_ends() {
+    use catalog::{Retention, RetentionMode};
+    let (_dir, cat) = open_temp();
+    versioned(&*cat, "b", Versioning::Enabled);
+    let mut obj = simple("locked");
+    obj.meta.retention = Some(Retention {
+        mode: RetentionMode::Compliance,
+        until_ms: 10_000,
+    });
+    let id = cat.put_object("b", "k", obj).unwrap().version_id.unwrap();
+    // A plain delete only adds a marker, as S3 allows.
+    cat.delete_version("b", "k", None, 1, false).unwrap();
+    // Deleting the version itself is refused, bypass or not, until the retention ends.
+    for bypass in [false, true] {
+        assert!(matches!(
+            cat.delete_version("b", "k", Some(&id), 9_999, bypass),
+            Err(CatalogError::ObjectLocked { .. })
+        ));
+    }
+    assert!(garbage_pairs(&*cat).is_empty());
+    assert!(cat.get_version("b", "k", &id).unwrap().is_some());
+    cat.delete_version("b", "k", Some(&id), 10_000, false)
+        .unwrap();
+    assert_eq!(garbage_pairs(&*cat), vec![("b1".into(), "locked".into())]);
+
+    // Governance: a bypass may delete; a legal hold holds against everything.
+    let mut obj = simple("governed");
+    obj.meta.retention = Some(Retention {
+        mode: RetentionMode::Governance,
+        until_ms: 10_000,
+    });
+    obj.meta.legal_hold = true;
+    let id = cat.put_object("b", "g", obj).unwrap().version_id.unwrap();
+    assert!(matches!(
+        cat.delete_version("b", "g", Some(&id), 20_000, true),
+        Err(CatalogError::ObjectLocked { .. })
+    ));
+    cat.update_version_meta("b", "g", &id, &mut |m| m.legal_hold = false)
+        .unwrap();
+    assert!(matches!(
+        cat.delete_version("b", "g", Some(&id), 1, false),
+        Err(CatalogError::ObjectLocked { .. })
+    ));
+    cat.delete_version("b", "g", Some(&id), 1, true).unwrap();
 }

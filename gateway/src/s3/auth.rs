@@ -103,6 +103,9 @@ const READ_OPS: &[&str] = &[
     "GetBucketOwnershipControls",
     "GetBucketCors",
     "GetPublicAccessBlock",
+    "GetObjectRetention",
+    "GetObjectLegalHold",
+    "GetObjectLockConfiguration",
 ];
 
 /// The permission a grant must give for operation `op` on a bucket or its objects (bucket-level operations not
@@ -119,7 +122,9 @@ pub fn permission_of(op: &str) -> Permission {
         | "HeadObject"
         | "GetObjectTagging"
         | "GetObjectAttributes"
-        | "GetObjectAcl" => Permission::Read,
+        | "GetObjectAcl"
+        | "GetObjectRetention"
+        | "GetObjectLegalHold" => Permission::Read,
         "PutObject"
         | "DeleteObject"
         | "DeleteObjects"
@@ -133,6 +138,8 @@ pub fn permission_of(op: &str) -> Permission {
         | "PutObjectTagging"
         | "DeleteObjectTagging"
         | "PutObjectAcl"
+        | "PutObjectRetention"
+        | "PutObjectLegalHold"
         | "PostObject" => Permission::Write,
         _ => Permission::Admin,
     }
@@ -155,6 +162,24 @@ fn no_grant(bucket: &str, permission: Permission) -> s3s::S3Error {
 pub struct StrataAccess(pub Users);
 
 impl StrataAccess {
+    /// Bypassing a governance retention (`x-amz-bypass-governance-retention`) needs admin on the bucket.
+    fn check_bypass(
+        &self,
+        creds: Option<&s3s::auth::Credentials>,
+        bucket: &str,
+        bypass: Option<bool>,
+    ) -> S3Result<()> {
+        if bypass != Some(true) {
+            return Ok(());
+        }
+        match creds.and_then(|c| self.0.get(&c.access_key)) {
+            Some(u) if u.may(bucket, Permission::Admin) && u.access != AccessLevel::ReadOnly => {
+                Ok(())
+            }
+            _ => Err(no_grant(bucket, Permission::Admin)),
+        }
+    }
+
     /// A copy reads its source: the caller needs read on the source bucket too.
     fn check_copy_source(
         &self,
@@ -222,5 +247,41 @@ impl S3Access for StrataAccess {
         req: &mut s3s::S3Request<s3s::dto::UploadPartCopyInput>,
     ) -> S3Result<()> {
         self.check_copy_source(req.credentials.as_ref(), &req.input.copy_source)
+    }
+
+    async fn delete_object(
+        &self,
+        req: &mut s3s::S3Request<s3s::dto::DeleteObjectInput>,
+    ) -> S3Result<()> {
+        let i = &req.input;
+        self.check_bypass(
+            req.credentials.as_ref(),
+            &i.bucket,
+            i.bypass_governance_retention,
+        )
+    }
+
+    async fn delete_objects(
+        &self,
+        req: &mut s3s::S3Request<s3s::dto::DeleteObjectsInput>,
+    ) -> S3Result<()> {
+        let i = &req.input;
+        self.check_bypass(
+            req.credentials.as_ref(),
+            &i.bucket,
+            i.bypass_governance_retention,
+        )
+    }
+
+    async fn put_object_retention(
+        &self,
+        req: &mut s3s::S3Request<s3s::dto::PutObjectRetentionInput>,
+    ) -> S3Result<()> {
+        let i = &req.input;
+        self.check_bypass(
+            req.credentials.as_ref(),
+            &i.bucket,
+            i.bypass_governance_retention,
+        )
     }
 }

@@ -91,9 +91,14 @@ impl StrataS3 {
             ));
         }
         let now = self.strata.clock.now_ms();
-        let name = bucket.clone();
+        let mut record = catalog::BucketRecord::new(&bucket, now);
+        if req.input.object_lock_enabled_for_bucket == Some(true) {
+            // Object Lock needs every write to make a version: the bucket starts versioned, and stays so.
+            record.versioning = Versioning::Enabled;
+            record.object_lock = Some(catalog::ObjectLockConfig::default());
+        }
         self.strata
-            .with_catalog(move |c| c.create_bucket(&name, now))
+            .with_catalog(move |c| c.create_bucket_record(record))
             .await
             .map_err(catalog_err)?;
         Ok(S3Response::new(CreateBucketOutput {
@@ -180,6 +185,13 @@ impl StrataS3 {
                 ));
             }
         };
+        let record = self.bucket_record(&i.bucket).await?;
+        if record.object_lock.is_some() && state != Versioning::Enabled {
+            return Err(s3_error!(
+                InvalidBucketState,
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
+            ));
+        }
         self.update_bucket_record(&i.bucket, move |b| b.versioning = state)
             .await?;
         Ok(S3Response::new(PutBucketVersioningOutput::default()))

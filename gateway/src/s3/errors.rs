@@ -38,6 +38,10 @@ pub fn catalog_err(e: CatalogError) -> S3Error {
             "At least one of the pre-conditions you specified did not hold"
         ),
         CatalogError::InvalidArgument(m) => S3Error::with_message(S3ErrorCode::InvalidArgument, m),
+        CatalogError::ObjectLocked { reason, .. } => S3Error::with_message(
+            S3ErrorCode::AccessDenied,
+            format!("Access Denied because object protected by object lock: {reason}"),
+        ),
         other => {
             tracing::error!(error = %other, "catalog failure");
             S3Error::with_message(

@@ -153,6 +153,14 @@ impl StrataS3 {
             i.metadata,
         );
         meta.tags = tags;
+        self.apply_requested_lock(
+            &i.bucket,
+            &mut meta,
+            i.object_lock_mode.as_ref(),
+            i.object_lock_retain_until_date.as_ref(),
+            i.object_lock_legal_hold_status.as_ref(),
+        )
+        .await?;
         let up = UploadRecord {
             upload_id: upload_id.clone(),
             bucket: i.bucket.clone(),

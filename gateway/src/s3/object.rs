@@ -333,6 +333,9 @@ impl StrataS3 {
             if_match,
             if_none_match,
             tagging,
+            object_lock_mode,
+            object_lock_retain_until_date,
+            object_lock_legal_hold_status,
             ..
         } = input;
         if key.len() > 1024 {
@@ -380,6 +383,14 @@ impl StrataS3 {
         );
         meta.checksums = checksums.clone();
         meta.tags = tags;
+        self.apply_requested_lock(
+            &bucket,
+            &mut meta,
+            object_lock_mode.as_ref(),
+            object_lock_retain_until_date.as_ref(),
+            object_lock_legal_hold_status.as_ref(),
+        )
+        .await?;
         let now = self.strata.clock.now_ms();
         let size = part.size;
         let etag = part.etag.clone();
@@ -433,6 +444,7 @@ impl StrataS3 {
             Checksum::default()
         };
         let m = &rec.meta;
+        let (lock_mode, lock_until, legal_hold) = super::lock::answer_headers(m);
         let head = HeadObjectOutput {
             content_length: i64::try_from(range.end - range.start).ok(),
             content_range,
@@ -462,6 +474,9 @@ impl StrataS3 {
             checksum_sha256: sums.checksum_sha256,
             checksum_crc64nvme: sums.checksum_crc64nvme,
             version_id: version_header(&rec, i.version_id.as_deref()),
+            object_lock_mode: lock_mode,
+            object_lock_retain_until_date: lock_until,
+            object_lock_legal_hold_status: legal_hold,
             ..Default::default()
         };
         Ok((rec, range, head))
@@ -522,6 +537,9 @@ impl StrataS3 {
             checksum_crc64nvme: h.checksum_crc64nvme,
             tag_count: super::tagging::tag_count(&rec.meta.tags),
             version_id: h.version_id,
+            object_lock_mode: h.object_lock_mode,
+            object_lock_retain_until_date: h.object_lock_retain_until_date,
+            object_lock_legal_hold_status: h.object_lock_legal_hold_status,
             ..Default::default()
         }))
     }
@@ -608,6 +626,7 @@ impl StrataS3 {
         bucket: &str,
         key: &str,
         version: Option<&str>,
+        bypass_governance: bool,
     ) -> S3Result<(Option<bool>, Option<String>)> {
         if let Some(v) = version {
             check_version_id(v)?;
@@ -620,7 +639,7 @@ impl StrataS3 {
         let now = self.strata.clock.now_ms();
         let outcome = self
             .strata
-            .with_catalog(move |c| c.delete_version(&b, &k, v.as_deref(), now))
+            .with_catalog(move |c| c.delete_version(&b, &k, v.as_deref(), now, bypass_governance))
             .await
             .map_err(catalog_err)?;
         if let Some(old) = outcome.removed.as_ref().filter(|r| !r.delete_marker) {
@@ -645,7 +664,12 @@ impl StrataS3 {
         self.require_bucket(&input.bucket).await?;
         // Deleting a key or a version that does not exist succeeds, as in S3.
         let (delete_marker, version_id) = self
-            .delete_one(&input.bucket, &input.key, input.version_id.as_deref())
+            .delete_one(
+                &input.bucket,
+                &input.key,
+                input.version_id.as_deref(),
+                input.bypass_governance_retention.unwrap_or(false),
+            )
             .await?;
         Ok(S3Response::new(DeleteObjectOutput {
             delete_marker,
@@ -667,11 +691,12 @@ impl StrataS3 {
             ));
         }
         let quiet = input.delete.quiet.unwrap_or(false);
+        let bypass = input.bypass_governance_retention.unwrap_or(false);
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for obj in input.delete.objects {
             match self
-                .delete_one(&input.bucket, &obj.key, obj.version_id.as_deref())
+                .delete_one(&input.bucket, &obj.key, obj.version_id.as_deref(), bypass)
                 .await
             {
                 Ok((delete_marker, version_id)) => {
@@ -838,6 +863,18 @@ impl StrataS3 {
             src.meta.clone()
         };
         meta.tags = tags;
+        // A copy is a new version: it keeps none of its source's lock, only what this request (or the bucket's
+        // default) gives it.
+        meta.retention = None;
+        meta.legal_hold = false;
+        self.apply_requested_lock(
+            &input.bucket,
+            &mut meta,
+            input.object_lock_mode.as_ref(),
+            input.object_lock_retain_until_date.as_ref(),
+            input.object_lock_legal_hold_status.as_ref(),
+        )
+        .await?;
         let targets = self.strata.initial_placement.clone();
         let ingested = self.copy_data(&src, 0..src.size, &targets).await?;
         self.record(&src_bucket, &src_key, AccessKind::Copy, src.size);

@@ -113,8 +113,7 @@ pub fn meta_from_request(
                     .collect()
             })
             .unwrap_or_default(),
-        checksums: Default::default(),
-        tags: Default::default(),
+        ..Default::default()
     }
 }
 
