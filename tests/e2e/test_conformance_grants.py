@@ -8,6 +8,7 @@ configuration). `bucket` is a name or a prefix ending in `*`. Tested with boto3 
 
 - alice: read + list on `shared-*`, everything on `alice-*`.
 - bob: `read-only` access with `read` on `shared-*` only (no list), and no grant at all elsewhere.
+- carol: read, write and list on the Object Lock bucket `lockbox` (no admin: no governance bypass).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from conftest import _make_gateway
 
 ALICE = ("alice", "alice-secret-123")
 BOB = ("bob", "bob-secret-1234")
+CAROL = ("carol", "carol-secret-12")
 CONFIG = f"""
 [[users]]
 access_key = "{ALICE[0]}"
@@ -36,6 +38,11 @@ access_key = "{BOB[0]}"
 secret_key = "{BOB[1]}"
 access = "read-only"
 grants = [{{ bucket = "shared-*", allow = ["read"] }}]
+
+[[users]]
+access_key = "{CAROL[0]}"
+secret_key = "{CAROL[1]}"
+grants = [{{ bucket = "lockbox", allow = ["read", "write", "list"] }}]
 """
 
 
@@ -178,3 +185,30 @@ def test_bad_grants_are_refused_at_start(strata_bin, tmp_path, grants, message):
     p = subprocess.run([str(strata_bin), "serve", "--config", str(cfg), "--data-dir", str(tmp_path / "d")],
                        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert p.returncode != 0 and message in p.stderr, (p.returncode, p.stderr)
+
+
+def test_bypassing_governance_needs_admin_on_the_bucket(gw, clients):
+    import datetime as dt
+    root = clients[0]
+    carol = gw.client_with(*CAROL)
+    alice = gw.client_with(*ALICE)
+    until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+    for name, client in (("lockbox", carol), ("alice-lock", alice)):
+        root.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+        vid = client.put_object(Bucket=name, Key="k", Body=b"x", ObjectLockMode="GOVERNANCE",
+                                ObjectLockRetainUntilDate=until)["VersionId"]
+        # Without the bypass: the lock refuses, for everyone.
+        denied(lambda: client.delete_object(Bucket=name, Key="k", VersionId=vid))
+        if name == "lockbox":
+            # A writer without admin may not bypass, nor shorten the retention with it...
+            denied(lambda: carol.delete_object(Bucket=name, Key="k", VersionId=vid, BypassGovernanceRetention=True))
+            denied(lambda: carol.put_object_retention(Bucket=name, Key="k", VersionId=vid, Retention={
+                "Mode": "GOVERNANCE", "RetainUntilDate": until - dt.timedelta(minutes=30)},
+                BypassGovernanceRetention=True))
+            # ...but may hide the object behind a delete marker, and root (admin everywhere) may bypass.
+            assert carol.delete_object(Bucket=name, Key="k")["DeleteMarker"] is True
+            root.delete_object(Bucket=name, Key="k", VersionId=vid, BypassGovernanceRetention=True)
+        else:
+            alice.delete_object(Bucket=name, Key="k", VersionId=vid, BypassGovernanceRetention=True)
+        with pytest.raises(ClientError):
+            root.head_object(Bucket=name, Key="k", VersionId=vid)
