@@ -27,6 +27,9 @@ pub struct BucketRecord {
     /// Object Lock, for a bucket created with it enabled (its versioning is then always enabled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<ObjectLockConfig>,
+    /// The bucket policy document (PutBucketPolicy), as given; the gateway parses and checks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 impl BucketRecord {
@@ -40,6 +43,7 @@ impl BucketRecord {
             public_access_block: None,
             versioning: Versioning::Unversioned,
             object_lock: None,
+            policy: None,
         }
     }
 }

@@ -85,9 +85,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
     };
     let service = {
-        let mut b = S3ServiceBuilder::new(StrataS3::new(strata.clone()));
+        let policies = Arc::new(crate::s3::policy::BucketPolicies::new(strata.clone()));
+        let mut b = S3ServiceBuilder::new(StrataS3::new(strata.clone(), policies.clone()));
         b.set_auth(StrataAuth(users.clone()));
-        b.set_access(StrataAccess(users.clone()));
+        b.set_access(StrataAccess {
+            users: users.clone(),
+            policies,
+        });
         if let Some(d) = &domains {
             b.set_host(d.clone());
         }

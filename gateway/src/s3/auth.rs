@@ -1,6 +1,9 @@
 //! Who may call the S3 endpoint: users from the config, each with full or read-only access and, if the config
 //! gives them, per-bucket grants (read, write, list, admin: [`permission_of`] says which an operation needs; a copy
-//! also needs read on its source bucket). Anonymous requests are always denied.
+//! also needs read on its source bucket), and each bucket's policy ([`super::policy`]): a matching Deny refuses
+//! whatever the grants say (except the policy calls themselves, so an owner cannot lock themselves out), a matching
+//! Allow admits what the grants do not. Anonymous requests are denied unless a public policy allows them and the
+//! bucket's public-access block does not restrict it.
 
 use std::collections::HashMap;
 
@@ -8,6 +11,7 @@ use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 
+use super::policy::{Caller, Decision, action_of, resource_of};
 use crate::config::{AccessLevel, Grant, Permission};
 
 /// One S3 user.
@@ -158,8 +162,14 @@ fn no_grant(bucket: &str, permission: Permission) -> s3s::S3Error {
     )
 }
 
-/// Authorisation after a valid signature: deny anonymous, restrict read-only users, apply per-bucket grants.
-pub struct StrataAccess(pub Users);
+/// Authorisation after a valid signature: restrict read-only users, apply per-bucket grants and bucket policies.
+pub struct StrataAccess {
+    pub users: Users,
+    pub policies: std::sync::Arc<super::policy::BucketPolicies>,
+}
+
+/// Operations a bucket policy's Deny never blocks (the owner must always be able to fix the policy).
+const POLICY_OPS: &[&str] = &["GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"];
 
 impl StrataAccess {
     /// Bypassing a governance retention (`x-amz-bypass-governance-retention`) needs admin on the bucket.
@@ -172,7 +182,7 @@ impl StrataAccess {
         if bypass != Some(true) {
             return Ok(());
         }
-        match creds.and_then(|c| self.0.get(&c.access_key)) {
+        match creds.and_then(|c| self.users.get(&c.access_key)) {
             Some(u) if u.may(bucket, Permission::Admin) && u.access != AccessLevel::ReadOnly => {
                 Ok(())
             }
@@ -186,10 +196,14 @@ impl StrataAccess {
         creds: Option<&s3s::auth::Credentials>,
         source: &s3s::dto::CopySource,
     ) -> S3Result<()> {
-        let (Some(creds), s3s::dto::CopySource::Bucket { bucket, .. }) = (creds, source) else {
+        let s3s::dto::CopySource::Bucket { bucket, .. } = source else {
             return Ok(());
         };
-        match self.0.get(&creds.access_key) {
+        let Some(creds) = creds else {
+            // A public policy may let anonymous callers write, never read another bucket through a copy.
+            return Err(s3_error!(AccessDenied, "Anonymous copies are not allowed"));
+        };
+        match self.users.get(&creds.access_key) {
             Some(u) if !u.may(bucket, Permission::Read) => Err(no_grant(bucket, Permission::Read)),
             _ => Ok(()),
         }
@@ -211,27 +225,69 @@ impl S3Access for StrataAccess {
                 .0
                 .set(crate::request_metrics::RequestTarget { op, bucket, key });
         }
-        let Some(creds) = cx.credentials() else {
-            return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
+        let op = cx.s3_op().name();
+        let (bucket, key) = match cx.s3_path() {
+            s3s::path::S3Path::Root => (None, None),
+            s3s::path::S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
+            s3s::path::S3Path::Object { bucket, key } => {
+                (Some(bucket.to_string()), Some(key.to_string()))
+            }
         };
-        let Some(u) = self.0.get(&creds.access_key) else {
+        let caller = match cx.credentials() {
+            Some(c) => Caller::User(&c.access_key),
+            None => Caller::Anonymous,
+        };
+        // What the bucket's policy says (nothing for ListBuckets, or a bucket without a policy).
+        let mut restrict_public = false;
+        let decision = match &bucket {
+            Some(b) => match self.policies.get(b).await {
+                Some(auth) => {
+                    restrict_public = auth.restrict_public;
+                    let has_version = cx
+                        .uri()
+                        .query()
+                        .is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
+                    auth.policy.as_ref().map_or(Decision::Silent, |p| {
+                        p.decide(
+                            caller,
+                            &action_of(op, has_version),
+                            &resource_of(b, key.as_deref()),
+                        )
+                    })
+                }
+                None => Decision::Silent,
+            },
+            None => Decision::Silent,
+        };
+        let Some(creds) = cx.credentials() else {
+            return match decision {
+                Decision::Allow if !restrict_public => Ok(()),
+                _ => Err(s3_error!(AccessDenied, "Anonymous access is not allowed")),
+            };
+        };
+        let Some(u) = self.users.get(&creds.access_key) else {
             return Err(s3_error!(AccessDenied));
         };
-        let op = cx.s3_op().name();
+        if decision == Decision::Deny && !POLICY_OPS.contains(&op) {
+            return Err(s3_error!(
+                AccessDenied,
+                "Access Denied by an explicit deny in the bucket policy"
+            ));
+        }
+        if decision == Decision::Allow {
+            return Ok(());
+        }
         if u.access == AccessLevel::ReadOnly && !READ_OPS.contains(&op) {
             return Err(s3_error!(AccessDenied, "This user has read-only access"));
         }
-        let bucket = match cx.s3_path() {
-            s3s::path::S3Path::Root => return Ok(()),
-            s3s::path::S3Path::Bucket { bucket } | s3s::path::S3Path::Object { bucket, .. } => {
-                bucket
-            }
+        let Some(bucket) = bucket else {
+            return Ok(());
         };
         let permission = permission_of(op);
-        if u.may(bucket, permission) {
+        if u.may(&bucket, permission) {
             Ok(())
         } else {
-            Err(no_grant(bucket, permission))
+            Err(no_grant(&bucket, permission))
         }
     }
 

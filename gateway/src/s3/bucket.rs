@@ -101,6 +101,8 @@ impl StrataS3 {
             .with_catalog(move |c| c.create_bucket_record(record))
             .await
             .map_err(catalog_err)?;
+        // A bucket of the same name deleted a moment ago may still be remembered, with its policy.
+        self.policies.forget(&bucket);
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{bucket}")),
         }))
@@ -122,11 +124,13 @@ impl StrataS3 {
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
         let bucket = req.input.bucket;
+        let name = bucket.clone();
         // Open multipart uploads are aborted with the bucket; their parts become garbage for the reaper.
         self.strata
-            .with_catalog(move |c| c.delete_bucket(&bucket))
+            .with_catalog(move |c| c.delete_bucket(&name))
             .await
             .map_err(catalog_err)?;
+        self.policies.forget(&bucket);
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 
@@ -257,6 +261,8 @@ impl StrataS3 {
             .with_catalog(move |c| c.update_bucket(&b, &mut change))
             .await
             .map_err(catalog_err)?;
+        // The access check must see a new policy or public-access block at once.
+        self.policies.forget(bucket);
         Ok(())
     }
 

@@ -13,6 +13,7 @@ mod list;
 mod lock;
 mod multipart;
 mod object;
+pub mod policy;
 mod tagging;
 pub mod util;
 
@@ -30,11 +31,13 @@ use engine::Core;
 #[derive(Clone)]
 pub struct StrataS3 {
     strata: Arc<Core>,
+    /// Shared with the access check ([`auth::StrataAccess`]): told when this node changes a bucket's policy.
+    policies: Arc<policy::BucketPolicies>,
 }
 
 impl StrataS3 {
-    pub fn new(strata: Arc<Core>) -> StrataS3 {
-        StrataS3 { strata }
+    pub fn new(strata: Arc<Core>, policies: Arc<policy::BucketPolicies>) -> StrataS3 {
+        StrataS3 { strata, policies }
     }
 
     fn record(&self, bucket: &str, key: &str, kind: AccessKind, bytes: u64) {
@@ -286,6 +289,34 @@ impl S3 for StrataS3 {
         req: S3Request<GetObjectLegalHoldInput>,
     ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
         self.get_object_legal_hold_impl(req).await
+    }
+
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        self.put_bucket_policy_impl(req).await
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        self.get_bucket_policy_impl(req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        self.delete_bucket_policy_impl(req).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        self.get_bucket_policy_status_impl(req).await
     }
 
     async fn put_bucket_versioning(

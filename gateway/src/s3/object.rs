@@ -682,6 +682,7 @@ impl StrataS3 {
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let caller = req.credentials.as_ref().map(|c| c.access_key.clone());
         let input = req.input;
         self.require_bucket(&input.bucket).await?;
         if input.delete.objects.len() > 1000 {
@@ -694,11 +695,31 @@ impl StrataS3 {
         let bypass = input.bypass_governance_retention.unwrap_or(false);
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
+        // The access check saw the bucket; a policy's Deny of s3:DeleteObject on some keys is judged per key.
+        let auth = self.policies.get(&input.bucket).await;
         for obj in input.delete.objects {
-            match self
-                .delete_one(&input.bucket, &obj.key, obj.version_id.as_deref(), bypass)
-                .await
-            {
+            let action = super::policy::action_of("DeleteObject", obj.version_id.is_some());
+            let refused = auth
+                .as_ref()
+                .and_then(|a| a.policy.as_ref())
+                .is_some_and(|p| {
+                    let who = match &caller {
+                        Some(k) => super::policy::Caller::User(k),
+                        None => super::policy::Caller::Anonymous,
+                    };
+                    let resource = super::policy::resource_of(&input.bucket, Some(&obj.key));
+                    p.decide(who, &action, &resource) == super::policy::Decision::Deny
+                });
+            let outcome = if refused {
+                Err(s3_error!(
+                    AccessDenied,
+                    "Access Denied by an explicit deny in the bucket policy"
+                ))
+            } else {
+                self.delete_one(&input.bucket, &obj.key, obj.version_id.as_deref(), bypass)
+                    .await
+            };
+            match outcome {
                 Ok((delete_marker, version_id)) => {
                     if !quiet {
                         let marker_id = match (&obj.version_id, delete_marker) {

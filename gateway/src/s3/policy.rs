@@ -1,0 +1,500 @@
+//! Bucket policies: the subset of S3's policy language Strata evaluates, parsed once when a policy is put.
+//!
+//! A policy is `{"Version": …, "Statement": [ … ]}`; each statement has an `Effect` (`Allow` or `Deny`), a
+//! `Principal` (`"*"`, or `{"AWS": …}` naming users by access key, as `NAME`, `arn:aws:iam::ACCOUNT:user/NAME` or
+//! `"*"`), an `Action` (`s3:GetObject`, `s3:Get*`, `s3:*`, …) and a `Resource` (`arn:aws:s3:::bucket` or
+//! `arn:aws:s3:::bucket/prefix*`, within the policy's own bucket), each a string or a list; `Sid` is kept.
+//! `Condition`, `NotPrincipal`, `NotAction` and `NotResource` are refused (400 `MalformedPolicy`) rather than
+//! ignored: a Deny that is not enforced would be worse than no policy.
+//!
+//! Evaluation ([`Policy::decide`]), as S3's for one account: an explicit Deny that matches wins; otherwise an Allow
+//! that matches allows, else the policy says nothing and the user's own access (grants) decides. Anonymous
+//! requests are allowed only by an Allow with the `*` principal.
+
+use serde_json::Value;
+
+/// A parsed bucket policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    statements: Vec<Statement>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Statement {
+    allow: bool,
+    /// `None`: everyone (`*`), anonymous included.
+    principals: Option<Vec<String>>,
+    actions: Vec<String>,
+    resources: Vec<String>,
+}
+
+/// What a policy says about one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny,
+    /// No statement matches.
+    Silent,
+}
+
+/// Who is asking: an access key, or nobody (an unsigned request).
+#[derive(Clone, Copy, Debug)]
+pub enum Caller<'a> {
+    User(&'a str),
+    Anonymous,
+}
+
+fn strings(v: &Value, field: &str) -> Result<Vec<String>, String> {
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("{field} must hold strings"))
+            })
+            .collect(),
+        _ => Err(format!(
+            "{field} must be a string or a non-empty list of strings"
+        )),
+    }
+}
+
+/// `*` matches any run of characters, `?` one character.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+impl Policy {
+    /// Parses and checks a policy document for `bucket`; the error is the message of a 400 `MalformedPolicy`.
+    pub fn parse(document: &str, bucket: &str) -> Result<Policy, String> {
+        let doc: Value = serde_json::from_str(document)
+            .map_err(|e| format!("Policies must be valid JSON: {e}"))?;
+        let obj = doc.as_object().ok_or("A policy must be a JSON object")?;
+        for field in obj.keys() {
+            if !matches!(field.as_str(), "Version" | "Id" | "Statement") {
+                return Err(format!("Unknown field {field}"));
+            }
+        }
+        if let Some(v) = obj.get("Version")
+            && !matches!(v.as_str(), Some("2012-10-17" | "2008-10-17"))
+        {
+            return Err("The policy Version must be 2012-10-17 or 2008-10-17".to_owned());
+        }
+        let statements = match obj.get("Statement") {
+            Some(Value::Array(items)) if !items.is_empty() => items.clone(),
+            Some(item @ Value::Object(_)) => vec![item.clone()],
+            _ => return Err("Missing required field Statement".to_owned()),
+        };
+        let statements = statements
+            .iter()
+            .map(|s| Statement::parse(s, bucket))
+            .collect::<Result<_, _>>()?;
+        Ok(Policy { statements })
+    }
+
+    /// Whether any Allow statement lets anonymous callers in (a public policy).
+    pub fn is_public(&self) -> bool {
+        self.statements
+            .iter()
+            .any(|s| s.allow && s.principals.is_none())
+    }
+
+    /// What the policy says about `caller` doing `action` (`s3:GetObject`) on `resource` (an ARN).
+    pub fn decide(&self, caller: Caller<'_>, action: &str, resource: &str) -> Decision {
+        let mut decision = Decision::Silent;
+        for s in &self.statements {
+            if s.matches(caller, action, resource) {
+                if !s.allow {
+                    return Decision::Deny;
+                }
+                decision = Decision::Allow;
+            }
+        }
+        decision
+    }
+}
+
+impl Statement {
+    fn parse(v: &Value, bucket: &str) -> Result<Statement, String> {
+        let obj = v.as_object().ok_or("A Statement must be a JSON object")?;
+        for field in obj.keys() {
+            match field.as_str() {
+                "Sid" | "Effect" | "Principal" | "Action" | "Resource" => {}
+                "Condition" | "NotPrincipal" | "NotAction" | "NotResource" => {
+                    return Err(format!("{field} is not supported by Strata"));
+                }
+                other => return Err(format!("Unknown field {other}")),
+            }
+        }
+        let allow = match obj.get("Effect").and_then(Value::as_str) {
+            Some("Allow") => true,
+            Some("Deny") => false,
+            _ => return Err("Effect must be Allow or Deny".to_owned()),
+        };
+        let principals = match obj.get("Principal") {
+            Some(Value::String(s)) if s == "*" => None,
+            Some(Value::Object(p)) => {
+                let mut names = Vec::new();
+                for (kind, value) in p {
+                    if kind != "AWS" {
+                        return Err(format!("Principal type {kind} is not supported"));
+                    }
+                    names.extend(strings(value, "Principal")?);
+                }
+                if names.iter().any(|n| n == "*") {
+                    None
+                } else {
+                    Some(
+                        names
+                            .into_iter()
+                            .map(|n| match n.rsplit_once(":user/") {
+                                Some((_, user)) => user.to_owned(),
+                                None => n,
+                            })
+                            .collect(),
+                    )
+                }
+            }
+            _ => return Err("Missing required field Principal".to_owned()),
+        };
+        let actions = strings(
+            obj.get("Action").ok_or("Missing required field Action")?,
+            "Action",
+        )?;
+        for a in &actions {
+            if a != "*" && !a.starts_with("s3:") {
+                return Err(format!("Policy has invalid action: {a}"));
+            }
+        }
+        let resources = strings(
+            obj.get("Resource")
+                .ok_or("Missing required field Resource")?,
+            "Resource",
+        )?;
+        let own = format!("arn:aws:s3:::{bucket}");
+        for r in &resources {
+            let inside = r == &own
+                || r.strip_prefix(&own)
+                    .is_some_and(|rest| rest.starts_with('/'))
+                || (r.ends_with('*') && own.starts_with(r.trim_end_matches('*')));
+            if !inside {
+                return Err(format!(
+                    "Policy has invalid resource: {r} (a bucket policy covers {own} and {own}/*)"
+                ));
+            }
+        }
+        Ok(Statement {
+            allow,
+            principals,
+            actions,
+            resources,
+        })
+    }
+
+    fn matches(&self, caller: Caller<'_>, action: &str, resource: &str) -> bool {
+        let who = match (&self.principals, caller) {
+            (None, _) => true,
+            (Some(names), Caller::User(key)) => names.iter().any(|n| n == key),
+            (Some(_), Caller::Anonymous) => false,
+        };
+        who && self
+            .actions
+            .iter()
+            .any(|a| a == "*" || wildcard(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+            && self.resources.iter().any(|r| wildcard(r, resource))
+    }
+}
+
+/// The IAM action of an S3 operation (by s3s's operation name), as policies name it.
+pub fn action_of(op: &str, has_version: bool) -> String {
+    let name = match op {
+        "HeadObject" | "GetObject" if has_version => "GetObjectVersion",
+        "HeadObject" => "GetObject",
+        "DeleteObject" if has_version => "DeleteObjectVersion",
+        "DeleteObjects" => "DeleteObject",
+        "CopyObject"
+        | "CreateMultipartUpload"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CompleteMultipartUpload"
+        | "PostObject" => "PutObject",
+        "ListObjects" | "ListObjectsV2" | "HeadBucket" => "ListBucket",
+        "ListObjectVersions" => "ListBucketVersions",
+        "ListMultipartUploads" => "ListBucketMultipartUploads",
+        "ListParts" => "ListMultipartUploadParts",
+        "GetObjectAttributes" => "GetObject",
+        "DeleteBucketPolicy" => "DeleteBucketPolicy",
+        "GetBucketVersioning" => "GetBucketVersioning",
+        "PutBucketVersioning" => "PutBucketVersioning",
+        "PutObjectLockConfiguration" => "PutBucketObjectLockConfiguration",
+        "GetObjectLockConfiguration" => "GetBucketObjectLockConfiguration",
+        "PutBucketCors" | "DeleteBucketCors" => "PutBucketCORS",
+        "GetBucketCors" => "GetBucketCORS",
+        other => other,
+    };
+    format!("s3:{name}")
+}
+
+/// The resource ARN of a request: the bucket, or one object in it.
+pub fn resource_of(bucket: &str, key: Option<&str>) -> String {
+    match key {
+        Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
+        None => format!("arn:aws:s3:::{bucket}"),
+    }
+}
+
+/// What the access check needs to know about a bucket: its parsed policy and whether public access is restricted.
+#[derive(Debug, Default)]
+pub struct BucketAuth {
+    pub policy: Option<Policy>,
+    /// `RestrictPublicBuckets` of the bucket's public-access block: a public policy lets no anonymous caller in.
+    pub restrict_public: bool,
+}
+
+/// Each bucket's [`BucketAuth`], read from the catalog at most once a second per bucket (so the access check of a
+/// request costs a read lock, not a catalog read). A change made through this node is seen at once
+/// ([`BucketPolicies::forget`]); one made through another node of a cluster within [`BucketPolicies::TTL`].
+pub struct BucketPolicies {
+    core: std::sync::Arc<engine::Core>,
+    cache: std::sync::RwLock<CacheMap>,
+}
+
+type CacheMap =
+    std::collections::HashMap<String, (std::time::Instant, Option<std::sync::Arc<BucketAuth>>)>;
+
+impl BucketPolicies {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(1);
+    /// Buckets remembered at most (the map is cleared beyond it).
+    const MAX_BUCKETS: usize = 10_000;
+
+    pub fn new(core: std::sync::Arc<engine::Core>) -> BucketPolicies {
+        BucketPolicies {
+            core,
+            cache: Default::default(),
+        }
+    }
+
+    /// The bucket's [`BucketAuth`] (`None`: no such bucket, or the catalog failed: the caller falls back to the
+    /// users' own access, which never grants more).
+    pub async fn get(&self, bucket: &str) -> Option<std::sync::Arc<BucketAuth>> {
+        if let Ok(cache) = self.cache.read()
+            && let Some((at, auth)) = cache.get(bucket)
+            && at.elapsed() < Self::TTL
+        {
+            return auth.clone();
+        }
+        let name = bucket.to_owned();
+        let record = self
+            .core
+            .with_catalog(move |c| c.bucket(&name))
+            .await
+            .ok()
+            .flatten();
+        let auth = record.map(|r| {
+            std::sync::Arc::new(BucketAuth {
+                // Stored policies were checked when put; one that no longer parses grants nothing.
+                policy: r
+                    .policy
+                    .as_deref()
+                    .and_then(|doc| Policy::parse(doc, &r.name).ok()),
+                restrict_public: r
+                    .public_access_block
+                    .is_some_and(|b| b.restrict_public_buckets),
+            })
+        });
+        if let Ok(mut cache) = self.cache.write() {
+            if cache.len() >= Self::MAX_BUCKETS {
+                cache.clear();
+            }
+            cache.insert(bucket.to_owned(), (std::time::Instant::now(), auth.clone()));
+        }
+        auth
+    }
+
+    /// Drops what is remembered of `bucket` (after this node changed its policy or public-access block).
+    pub fn forget(&self, bucket: &str) {
+        if let Ok(mut cache) = self.cache.write() {
+            cache.remove(bucket);
+        }
+    }
+}
+
+impl super::StrataS3 {
+    pub(super) async fn put_bucket_policy_impl(
+        &self,
+        req: s3s::S3Request<s3s::dto::PutBucketPolicyInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::PutBucketPolicyOutput>> {
+        let i = req.input;
+        let record = self.bucket_record(&i.bucket).await?;
+        let policy = Policy::parse(&i.policy, &i.bucket)
+            .map_err(|m| s3s::S3Error::with_message(s3s::S3ErrorCode::MalformedPolicy, m))?;
+        if policy.is_public()
+            && record
+                .public_access_block
+                .is_some_and(|b| b.block_public_policy)
+        {
+            return Err(s3s::s3_error!(
+                AccessDenied,
+                "Access Denied: the bucket's public access block forbids a public policy"
+            ));
+        }
+        let document = i.policy;
+        self.update_bucket_record(&i.bucket, move |b| b.policy = Some(document.clone()))
+            .await?;
+        Ok(s3s::S3Response::with_status(
+            s3s::dto::PutBucketPolicyOutput {},
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    pub(super) async fn get_bucket_policy_impl(
+        &self,
+        req: s3s::S3Request<s3s::dto::GetBucketPolicyInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::GetBucketPolicyOutput>> {
+        let record = self.bucket_record(&req.input.bucket).await?;
+        match record.policy {
+            Some(policy) => Ok(s3s::S3Response::new(s3s::dto::GetBucketPolicyOutput {
+                policy: Some(policy),
+            })),
+            None => Err(s3s::s3_error!(
+                NoSuchBucketPolicy,
+                "The bucket policy does not exist"
+            )),
+        }
+    }
+
+    pub(super) async fn delete_bucket_policy_impl(
+        &self,
+        req: s3s::S3Request<s3s::dto::DeleteBucketPolicyInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::DeleteBucketPolicyOutput>> {
+        let bucket = req.input.bucket;
+        self.update_bucket_record(&bucket, |b| b.policy = None)
+            .await?;
+        Ok(s3s::S3Response::with_status(
+            s3s::dto::DeleteBucketPolicyOutput {},
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    pub(super) async fn get_bucket_policy_status_impl(
+        &self,
+        req: s3s::S3Request<s3s::dto::GetBucketPolicyStatusInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::GetBucketPolicyStatusOutput>> {
+        let record = self.bucket_record(&req.input.bucket).await?;
+        let Some(document) = record.policy else {
+            return Err(s3s::s3_error!(
+                NoSuchBucketPolicy,
+                "The bucket policy does not exist"
+            ));
+        };
+        let public = Policy::parse(&document, &record.name).is_ok_and(|p| p.is_public());
+        Ok(s3s::S3Response::new(
+            s3s::dto::GetBucketPolicyStatusOutput {
+                policy_status: Some(s3s::dto::PolicyStatus {
+                    is_public: Some(public),
+                }),
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B: &str = "photos";
+
+    fn policy(statements: &str) -> Policy {
+        Policy::parse(
+            &format!(r#"{{"Version":"2012-10-17","Statement":{statements}}}"#),
+            B,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn wildcards_match_as_in_iam() {
+        assert!(wildcard(
+            "arn:aws:s3:::photos/*",
+            "arn:aws:s3:::photos/a/b.jpg"
+        ));
+        assert!(!wildcard("arn:aws:s3:::photos/*", "arn:aws:s3:::photos"));
+        assert!(wildcard("s3:get*", "s3:getobject"));
+        assert!(wildcard("a?c", "abc") && !wildcard("a?c", "ac"));
+        assert!(wildcard("*", ""));
+    }
+
+    #[test]
+    fn deny_wins_and_silence_is_not_allow() {
+        let p = policy(
+            r#"[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"},
+                {"Effect":"Deny","Principal":{"AWS":["arn:aws:iam::123:user/bob"]},"Action":"s3:*",
+                 "Resource":["arn:aws:s3:::photos/private/*"]}]"#,
+        );
+        let get = "s3:GetObject";
+        let public = resource_of(B, Some("public/a.jpg"));
+        let private = resource_of(B, Some("private/a.jpg"));
+        assert_eq!(p.decide(Caller::Anonymous, get, &public), Decision::Allow);
+        assert_eq!(p.decide(Caller::User("bob"), get, &public), Decision::Allow);
+        assert_eq!(p.decide(Caller::User("bob"), get, &private), Decision::Deny);
+        assert_eq!(
+            p.decide(Caller::User("alice"), get, &private),
+            Decision::Allow
+        );
+        assert_eq!(
+            p.decide(Caller::Anonymous, "s3:PutObject", &public),
+            Decision::Silent
+        );
+        assert!(p.is_public());
+    }
+
+    #[test]
+    fn unsupported_or_foreign_statements_are_refused() {
+        for bad in [
+            r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}"#,
+            r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{}}"#,
+            r#"{"Effect":"Maybe","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}"#,
+            r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}"#,
+            r#"{"Effect":"Allow","Principal":"*","Action":"ec2:Run","Resource":"arn:aws:s3:::photos/*"}"#,
+            r#"{"Effect":"Allow","Principal":{"Service":"x"},"Action":"s3:*","Resource":"arn:aws:s3:::photos"}"#,
+        ] {
+            let doc = format!(r#"{{"Version":"2012-10-17","Statement":[{bad}]}}"#);
+            assert!(Policy::parse(&doc, B).is_err(), "{bad}");
+        }
+        assert!(Policy::parse("not json", B).is_err());
+        assert!(Policy::parse(r#"{"Version":"2012-10-17"}"#, B).is_err());
+    }
+
+    #[test]
+    fn actions_follow_iam_names() {
+        assert_eq!(action_of("HeadObject", false), "s3:GetObject");
+        assert_eq!(action_of("GetObject", true), "s3:GetObjectVersion");
+        assert_eq!(action_of("ListObjectsV2", false), "s3:ListBucket");
+        assert_eq!(action_of("UploadPart", false), "s3:PutObject");
+        assert_eq!(action_of("PutObjectTagging", false), "s3:PutObjectTagging");
+    }
+}
