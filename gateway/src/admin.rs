@@ -54,11 +54,10 @@ pub struct Admin {
     /// `POST /admin/test/clock` moves the gateway's clock (only with STRATA_TEST_CLOCK=1).
     pub test_clock: bool,
     pub token: String,
-    pub users: Vec<(
-        String,
-        crate::config::AccessLevel,
-        Option<Vec<crate::config::Grant>>,
-    )>,
+    /// Every S3 user (config, root and managed).
+    pub users: crate::s3::auth::Users,
+    /// The users managed through `/admin/users`.
+    pub user_store: Arc<crate::users::UserStore>,
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -72,6 +71,12 @@ fn json_reply(status: StatusCode, v: &impl Serialize) -> Reply {
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
+    r
+}
+
+fn empty_reply(status: StatusCode) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
     r
 }
 
@@ -183,6 +188,13 @@ impl Admin {
             (&Method::GET, "/admin/backends") => self.backends(query.contains_key("refresh")).await,
             (&Method::GET, "/metrics") => self.metrics().await,
             (&Method::GET, "/admin/users") => self.users(),
+            (&Method::POST, "/admin/users") => self.add_user(body).await,
+            (&Method::DELETE, p) if p.starts_with("/admin/users/") => {
+                let key = percent_encoding::percent_decode_str(&p["/admin/users/".len()..])
+                    .decode_utf8_lossy()
+                    .into_owned();
+                self.remove_user(key).await
+            }
             (&Method::GET, "/admin/openapi.json") => crate::dashboard::openapi(),
             (&Method::GET, "/admin/cost/history") => self.cost_history(),
             (&Method::GET, "/admin/cost") => {
@@ -669,14 +681,85 @@ impl Admin {
     fn users(&self) -> Reply {
         let users = self
             .users
-            .iter()
-            .map(|(k, a, g)| api::User {
-                access_key: k.clone(),
-                access: *a,
-                grants: g.clone(),
+            .summary()
+            .into_iter()
+            .map(|(access_key, access, grants, managed)| api::User {
+                access_key,
+                access,
+                grants,
+                managed,
             })
             .collect();
         json_reply(StatusCode::OK, &api::Users { users })
+    }
+
+    fn user_error(e: crate::users::UserError) -> Reply {
+        use crate::users::UserError as E;
+        let (status, code) = match &e {
+            E::Invalid(_) => (StatusCode::BAD_REQUEST, "BadRequest"),
+            E::Exists(_) => (StatusCode::CONFLICT, "UserExists"),
+            E::Fixed(_) => (StatusCode::CONFLICT, "UserFromConfig"),
+            E::NoSuchUser(_) => (StatusCode::NOT_FOUND, "NoSuchUser"),
+            E::Catalog(_) | E::Corrupt(_) => (StatusCode::SERVICE_UNAVAILABLE, "CatalogError"),
+        };
+        error(status, code, e.to_string())
+    }
+
+    async fn add_user(&self, body: &[u8]) -> Reply {
+        let req: api::NewUser = match serde_json::from_slice(body) {
+            Ok(r) => r,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    format!("expected {{access_key, secret_key?, access?, grants?}}: {e}"),
+                );
+            }
+        };
+        let store = self.user_store.clone();
+        let user = crate::users::StoredUser {
+            access_key: req.access_key,
+            secret_key: req.secret_key.unwrap_or_default(),
+            access: req.access,
+            grants: req.grants,
+        };
+        match tokio::task::spawn_blocking(move || store.add(user)).await {
+            Ok(Ok(u)) => {
+                tracing::info!(access_key = %u.access_key, "user created through the admin API");
+                json_reply(
+                    StatusCode::CREATED,
+                    &api::CreatedUser {
+                        access_key: u.access_key,
+                        secret_key: u.secret_key,
+                        access: u.access,
+                        grants: u.grants,
+                    },
+                )
+            }
+            Ok(Err(e)) => Self::user_error(e),
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                e.to_string(),
+            ),
+        }
+    }
+
+    async fn remove_user(&self, access_key: String) -> Reply {
+        let store = self.user_store.clone();
+        let key = access_key.clone();
+        match tokio::task::spawn_blocking(move || store.remove(&key)).await {
+            Ok(Ok(())) => {
+                tracing::info!(%access_key, "user removed through the admin API");
+                empty_reply(StatusCode::NO_CONTENT)
+            }
+            Ok(Err(e)) => Self::user_error(e),
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                e.to_string(),
+            ),
+        }
     }
 
     fn object_json(

@@ -224,6 +224,35 @@ pub struct User {
     /// Per-bucket grants; `null`: every bucket (within `access`).
     #[serde(default)]
     pub grants: Option<Vec<crate::config::Grant>>,
+    /// Created through the admin API (`false`: from the configuration, or root).
+    #[serde(default)]
+    pub managed: bool,
+}
+
+/// `POST /admin/users`: a user to create.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// 3 to 128 letters, digits, `.`, `_` or `-`.
+    pub access_key: String,
+    /// At least 8 characters; generated when absent.
+    #[serde(default)]
+    pub secret_key: Option<String>,
+    #[serde(default)]
+    pub access: crate::config::AccessLevel,
+    /// Per-bucket grants; absent: every bucket (within `access`).
+    #[serde(default)]
+    pub grants: Option<Vec<crate::config::Grant>>,
+}
+
+/// `POST /admin/users` (201): the user created, with its secret key (shown this once).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CreatedUser {
+    pub access_key: String,
+    pub secret_key: String,
+    pub access: crate::config::AccessLevel,
+    #[serde(default)]
+    pub grants: Option<Vec<crate::config::Grant>>,
 }
 
 /// `GET /admin/cost/history`: the monthly cost of every usage snapshot kept, oldest first.
@@ -309,6 +338,7 @@ pub fn schemas() -> serde_json::Map<String, serde_json::Value> {
         ChaosConfig,
         ChaosStats,
         Users,
+        CreatedUser,
         CostHistory,
         BillReport,
         engine::usage::HeatHistogram,
@@ -327,6 +357,7 @@ pub fn schemas() -> serde_json::Map<String, serde_json::Value> {
     requests.subschema_for::<PlanMove>();
     requests.subschema_for::<KeyRotate>();
     requests.subschema_for::<ClockAdvance>();
+    requests.subschema_for::<NewUser>();
     for (name, schema) in requests.take_definitions(true) {
         out.entry(name).or_insert(schema);
     }

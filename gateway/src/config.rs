@@ -109,6 +109,21 @@ impl Grant {
     pub fn allows(&self, bucket: &str, permission: Permission) -> bool {
         self.covers(bucket) && self.allow.contains(&permission)
     }
+
+    /// Refuses a grant that names no bucket (or puts `*` anywhere but at the end) or allows nothing.
+    pub fn check(&self) -> Result<(), String> {
+        let name = self.bucket.strip_suffix('*').unwrap_or(&self.bucket);
+        if self.bucket.is_empty() || name.contains('*') {
+            return Err(format!(
+                "bucket {:?}: a bucket name, or a prefix ending in one '*'",
+                self.bucket
+            ));
+        }
+        if self.allow.is_empty() {
+            return Err("allow needs at least one of read, write, list, admin".to_owned());
+        }
+        Ok(())
+    }
 }
 
 /// What a user may do.
@@ -221,23 +236,8 @@ impl Config {
                 ));
             }
             for (j, g) in u.grants.iter().flatten().enumerate() {
-                let field = format!("users[{i}].grants[{j}]");
-                let name = g.bucket.strip_suffix('*').unwrap_or(&g.bucket);
-                if g.bucket.is_empty() || name.contains('*') {
-                    return Err(invalid(
-                        &field,
-                        format!(
-                            "bucket {:?}: a bucket name, or a prefix ending in one '*'",
-                            g.bucket
-                        ),
-                    ));
-                }
-                if g.allow.is_empty() {
-                    return Err(invalid(
-                        &field,
-                        "allow needs at least one of read, write, list, admin".to_owned(),
-                    ));
-                }
+                g.check()
+                    .map_err(|m| invalid(&format!("users[{i}].grants[{j}]"), m))?;
             }
         }
         Ok(())

@@ -15,6 +15,7 @@ mod request_metrics;
 mod s3;
 mod server;
 mod sig_v2;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

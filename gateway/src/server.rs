@@ -97,13 +97,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         b.build()
     };
+    // Users managed through the admin API: loaded before serving, refreshed on a cluster (other nodes change them).
+    let user_store = Arc::new(crate::users::UserStore::new(
+        strata.catalog.clone(),
+        engine_config.master_key.clone(),
+        users.clone(),
+    ));
+    {
+        let s = user_store.clone();
+        tokio::task::spawn_blocking(move || s.refresh())
+            .await?
+            .map_err(|e| anyhow::anyhow!("users managed through the admin API: {e}"))?;
+    }
+    if strata.shared_catalog {
+        tokio::spawn(crate::users::refresh_every(
+            user_store.clone(),
+            std::time::Duration::from_secs(3),
+        ));
+    }
     let cors = crate::cors::Cors::new(strata.clone(), domains);
     let admin = Arc::new(Admin {
         test_clock: std::env::var("STRATA_TEST_CLOCK").is_ok_and(|v| v == "1"),
         strata: strata.clone(),
         engine: engine.clone(),
         token: root.admin_token.clone(),
-        users: users.summary(),
+        users: users.clone(),
+        user_store,
     });
 
     let s3_listener = TcpListener::bind(config.s3_addr)

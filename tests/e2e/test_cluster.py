@@ -299,3 +299,27 @@ def test_cluster_init_creates_the_schema_credentials_and_a_master_key(strata_bin
                          capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode != 0
     assert "cannot connect" in bad.stderr and "panicked" not in bad.stderr, bad.stderr
+
+
+def test_a_user_created_on_one_node_signs_on_every_node_sealed(cluster):
+    a, b = cluster.add(), cluster.add()
+    r = a.admin("POST", "/admin/users", json={"access_key": "cluster-user", "access": "read-only"})
+    assert r.status_code == 201, r.text
+    secret = r.json()["secret_key"]
+
+    wait_for("B accepts the user created on A", lambda: _accepts(b, "cluster-user", secret), 15)
+    # Stored sealed with the master key: the secret is nowhere in the clear.
+    out = subprocess.run(["psql", cluster.url, "-At", "-c",
+                          "SELECT encode(value, 'escape') FROM secrets WHERE name = 'users'"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert out.startswith("gAAAAA") and secret not in out and "cluster-user" not in out, out
+    assert b.admin("DELETE", "/admin/users/cluster-user").status_code == 204
+    wait_for("A refuses the user removed on B", lambda: not _accepts(a, "cluster-user", secret), 15)
+
+
+def _accepts(gw, key, secret) -> bool:
+    try:
+        gw.client_with(key, secret).list_buckets()
+        return True
+    except Exception:
+        return False

@@ -27,7 +27,8 @@ ADMIN_RS = ROOT / "gateway" / "src" / "admin.rs"
 METHODS = ("get", "put", "post", "delete", "patch")
 OBJECT_PATH = "/admin/objects/{bucket}/{key}"
 # Routes that admin.rs matches by something other than a literal `(&Method::X, "/path")` arm.
-NON_LITERAL_ROUTES = {("get", "/"), ("get", OBJECT_PATH)}
+USER_PATH = "/admin/users/{access_key}"
+NON_LITERAL_ROUTES = {("get", "/"), ("get", OBJECT_PATH), ("delete", USER_PATH)}
 
 
 @pytest.fixture(autouse=True)
@@ -230,3 +231,26 @@ def test_write_routes_match_their_schemas(gateway, doc, data):
     moves = gateway.admin("GET", "/admin/moves").json()["moves"]
     assert any(m["key"] == "z" and m["to"] == ["warm"] for m in moves), moves
     check(doc, "get", "/admin/moves", gateway.admin("GET", "/admin/moves"))
+
+
+def test_user_routes_match_their_schemas(gateway, doc):
+    gateway.require_managed("creates users on the suite's gateway")
+    r = gateway.admin("POST", "/admin/users", json={"access_key": "openapi-user", "access": "read-only"})
+    assert r.status_code == 201, r.text
+    check(doc, "post", "/admin/users", r)
+    assert len(r.json()["secret_key"]) >= 32
+    for body, status in (({"access_key": "openapi-user"}, 409), ({"access_key": "x"}, 400),
+                         ({"access_key": "ok-key", "unknown": 1}, 400)):
+        r = gateway.admin("POST", "/admin/users", json=body)
+        assert r.status_code == status, r.text
+        check(doc, "post", "/admin/users", r)
+    listed = {u["access_key"]: u for u in gateway.admin("GET", "/admin/users").json()["users"]}
+    assert listed["openapi-user"]["managed"] is True and "secret_key" not in listed["openapi-user"]
+    r = gateway.admin("DELETE", "/admin/users/openapi-user")
+    assert r.status_code == 204 and r.content == b""
+    r = gateway.admin("DELETE", "/admin/users/openapi-user")
+    assert r.status_code == 404
+    check(doc, "delete", "/admin/users/openapi-user", r, templated=USER_PATH)
+    r = gateway.admin("DELETE", f"/admin/users/{gateway.access_key}")
+    assert r.status_code == 409
+    check(doc, "delete", "/admin/users/x", r, templated=USER_PATH)

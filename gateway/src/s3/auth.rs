@@ -6,6 +6,7 @@
 //! bucket's public-access block does not restrict it.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
@@ -32,11 +33,16 @@ impl User {
     }
 }
 
-/// The users the gateway knows, by access key.
+/// The users the gateway knows, by access key: those of the config and root (fixed at start) and those managed
+/// through the admin API (`crate::users`, replaced as a whole when they change). Clones share the managed set.
 #[derive(Clone, Debug, Default)]
-pub struct Users(HashMap<String, User>);
+pub struct Users {
+    fixed: Arc<HashMap<String, Arc<User>>>,
+    managed: Arc<RwLock<HashMap<String, Arc<User>>>>,
+}
 
 impl Users {
+    /// Adds a user of the config (or root), before the gateway serves.
     pub fn insert(
         &mut self,
         access_key: String,
@@ -44,27 +50,54 @@ impl Users {
         access: AccessLevel,
         grants: Option<Vec<Grant>>,
     ) {
-        self.0.insert(
+        Arc::make_mut(&mut self.fixed).insert(
             access_key,
-            User {
+            Arc::new(User {
                 secret_key,
                 access,
                 grants,
-            },
+            }),
         );
     }
 
-    pub fn get(&self, access_key: &str) -> Option<&User> {
-        self.0.get(access_key)
+    /// The user with this access key (a fixed user wins over a managed one of the same key).
+    pub fn get(&self, access_key: &str) -> Option<Arc<User>> {
+        if let Some(u) = self.fixed.get(access_key) {
+            return Some(u.clone());
+        }
+        self.managed
+            .read()
+            .ok()
+            .and_then(|m| m.get(access_key).cloned())
     }
 
-    /// (access key, level, grants), sorted, for the admin API. Secrets are never listed.
-    pub fn summary(&self) -> Vec<(String, AccessLevel, Option<Vec<Grant>>)> {
+    /// Whether `access_key` belongs to the config or root (those cannot be changed through the admin API).
+    pub fn is_fixed(&self, access_key: &str) -> bool {
+        self.fixed.contains_key(access_key)
+    }
+
+    /// Replaces the managed users.
+    pub fn set_managed(&self, users: impl IntoIterator<Item = (String, User)>) {
+        let map = users.into_iter().map(|(k, u)| (k, Arc::new(u))).collect();
+        if let Ok(mut m) = self.managed.write() {
+            *m = map;
+        }
+    }
+
+    /// (access key, level, grants, managed?), sorted, for the admin API. Secrets are never listed.
+    pub fn summary(&self) -> Vec<(String, AccessLevel, Option<Vec<Grant>>, bool)> {
         let mut v: Vec<_> = self
-            .0
+            .fixed
             .iter()
-            .map(|(k, u)| (k.clone(), u.access, u.grants.clone()))
+            .map(|(k, u)| (k.clone(), u.access, u.grants.clone(), false))
             .collect();
+        if let Ok(m) = self.managed.read() {
+            v.extend(
+                m.iter()
+                    .filter(|(k, _)| !self.fixed.contains_key(*k))
+                    .map(|(k, u)| (k.clone(), u.access, u.grants.clone(), true)),
+            );
+        }
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
