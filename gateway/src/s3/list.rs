@@ -159,7 +159,11 @@ impl StrataS3 {
             marker: Some(i.marker.map(|m| l.encode(&m)).unwrap_or_default()),
             max_keys: Some(l.max as i32),
             is_truncated: Some(l.page.is_truncated),
-            next_marker: l.next_marker().map(|m| l.encode(m)),
+            // S3 returns NextMarker only with a delimiter; without one the last key is the next marker.
+            next_marker: l
+                .next_marker()
+                .filter(|_| i.delimiter.as_deref().is_some_and(|d| !d.is_empty()))
+                .map(|m| l.encode(m)),
             common_prefixes: l.common_prefixes(),
             contents: l.contents(),
             delimiter: i.delimiter.map(|d| l.encode(&d)),
