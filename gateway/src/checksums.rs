@@ -178,16 +178,43 @@ fn value_of(c: &Checksum, algo: &str) -> Option<String> {
     }
 }
 
-/// Stored checksums as the s3s output struct (for GET/HEAD with checksum mode enabled).
+/// Stored checksums as the s3s output struct (for GET/HEAD with checksum mode enabled), with their type: a
+/// multipart object's composite checksum (`value-N`) is `COMPOSITE`, any other `FULL_OBJECT`.
 pub fn to_dto(stored: &BTreeMap<String, String>) -> Checksum {
+    let kind = stored.values().next().map(|v| {
+        s3s::dto::ChecksumType::from_static(if v.contains('-') {
+            s3s::dto::ChecksumType::COMPOSITE
+        } else {
+            s3s::dto::ChecksumType::FULL_OBJECT
+        })
+    });
     Checksum {
         checksum_crc32: stored.get("CRC32").cloned(),
         checksum_crc32c: stored.get("CRC32C").cloned(),
         checksum_sha1: stored.get("SHA1").cloned(),
         checksum_sha256: stored.get("SHA256").cloned(),
         checksum_crc64nvme: stored.get("CRC64NVME").cloned(),
-        checksum_type: None,
+        checksum_type: kind,
     }
+}
+
+/// S3's composite checksum of a multipart object: `algorithm` over the concatenated binary checksums of its parts
+/// (base64 as stored), in base64, then `-N` for N parts. `None` for CRC64NVME (S3 keeps full-object checksums
+/// only for it) or a part checksum that is not base64.
+pub fn composite(algorithm: &str, parts: &[&str]) -> Option<String> {
+    use s3s::crypto::{Checksum as _, Crc32, Crc32c, Sha1, Sha256};
+    let mut raw = Vec::new();
+    for p in parts {
+        raw.extend(B64.decode(p).ok()?);
+    }
+    let digest = match algorithm {
+        "CRC32" => Crc32::checksum(&raw).to_vec(),
+        "CRC32C" => Crc32c::checksum(&raw).to_vec(),
+        "SHA1" => Sha1::checksum(&raw).to_vec(),
+        "SHA256" => Sha256::checksum(&raw).to_vec(),
+        _ => return None,
+    };
+    Some(format!("{}-{}", B64.encode(digest), parts.len()))
 }
 
 #[cfg(test)]

@@ -319,6 +319,23 @@ impl StrataS3 {
                         "One or more of the specified parts could not be found."
                     )
                 })?;
+            // A part checksum named in the request must be the one the part was uploaded with.
+            let named = crate::checksums::ALGORITHMS.iter().find_map(|(algo, _)| {
+                let given = match *algo {
+                    "CRC32" => p.checksum_crc32.as_ref(),
+                    "CRC32C" => p.checksum_crc32c.as_ref(),
+                    "SHA1" => p.checksum_sha1.as_ref(),
+                    "SHA256" => p.checksum_sha256.as_ref(),
+                    _ => p.checksum_crc64nvme.as_ref(),
+                }?;
+                Some(rec.checksums.get(*algo) != Some(given))
+            });
+            if named == Some(true) {
+                return Err(s3_error!(
+                    InvalidPart,
+                    "One or more of the specified parts could not be found. The part's checksum did not match."
+                ));
+            }
             if let Some(e) = &p.e_tag
                 && e.value() != rec.etag
             {
@@ -343,6 +360,18 @@ impl StrataS3 {
         let etags: Vec<&str> = chosen.iter().map(|p| p.etag.as_str()).collect();
         let etag = multipart_etag(&etags)?;
         let size = chosen.iter().map(|p| p.size).sum();
+        // The upload's checksum algorithm gives the object a composite checksum, when every part has one.
+        let mut meta = up.meta.clone();
+        if let Some(algo) = up.checksum_algorithm.as_deref() {
+            let sums: Option<Vec<&str>> = chosen
+                .iter()
+                .map(|p| p.checksums.get(algo).map(String::as_str))
+                .collect();
+            if let Some(value) = sums.and_then(|s| crate::checksums::composite(algo, &s)) {
+                meta.checksums.insert(algo.to_owned(), value);
+            }
+        }
+        let object_sums = to_dto(&meta.checksums);
         let obj = NewObject {
             size,
             etag: etag.clone(),
@@ -357,7 +386,7 @@ impl StrataS3 {
                 })
                 .collect(),
             replicas: up.replicas.clone(),
-            meta: up.meta.clone(),
+            meta,
         };
         let id = up.upload_id.clone();
         let outcome = self
@@ -371,6 +400,11 @@ impl StrataS3 {
         self.record(&i.bucket, &i.key, AccessKind::Put, size);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             version_id: outcome.version_header(),
+            checksum_crc32: object_sums.checksum_crc32,
+            checksum_crc32c: object_sums.checksum_crc32c,
+            checksum_sha1: object_sums.checksum_sha1,
+            checksum_sha256: object_sums.checksum_sha256,
+            checksum_type: object_sums.checksum_type,
             bucket: Some(i.bucket.clone()),
             key: Some(i.key.clone()),
             e_tag: Some(ETag::Strong(etag)),

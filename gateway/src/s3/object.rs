@@ -413,6 +413,7 @@ impl StrataS3 {
             checksum_sha1: sums.checksum_sha1,
             checksum_sha256: sums.checksum_sha256,
             checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_type: sums.checksum_type,
             size: i64::try_from(size).ok(),
             ..Default::default()
         }))
@@ -473,6 +474,7 @@ impl StrataS3 {
             checksum_sha1: sums.checksum_sha1,
             checksum_sha256: sums.checksum_sha256,
             checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_type: sums.checksum_type,
             version_id: version_header(&rec, i.version_id.as_deref()),
             object_lock_mode: lock_mode,
             object_lock_retain_until_date: lock_until,
@@ -535,6 +537,7 @@ impl StrataS3 {
             checksum_sha1: h.checksum_sha1,
             checksum_sha256: h.checksum_sha256,
             checksum_crc64nvme: h.checksum_crc64nvme,
+            checksum_type: h.checksum_type,
             tag_count: super::tagging::tag_count(&rec.meta.tags),
             version_id: h.version_id,
             object_lock_mode: h.object_lock_mode,

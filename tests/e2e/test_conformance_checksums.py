@@ -1,0 +1,133 @@
+"""S3 conformance: additional checksums ("Checking object integrity" in the S3 user guide).
+
+- A PutObject with any of the five algorithms stores the full-object checksum, answers it, and GET/HEAD with
+  `x-amz-checksum-mode: ENABLED` return it with `x-amz-checksum-type: FULL_OBJECT`.
+- A multipart upload created with an algorithm answers each part's checksum; CompleteMultipartUpload answers the
+  composite checksum (the algorithm over the concatenated binary part checksums, base64, then `-N`) with type
+  COMPOSITE, which GET, HEAD and GetObjectAttributes return too; a part checksum named in the completion that is
+  not the part's is 400 InvalidPart.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import struct
+import zlib
+
+import pytest
+from botocore.exceptions import ClientError
+
+import strata_e2e as e2e
+from strata_e2e import MiB, error_of
+
+FIVE = 5 * MiB
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _crc_table(poly: int, width: int) -> list[int]:
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+        table.append(c & ((1 << width) - 1))
+    return table
+
+
+_CRC32C = _crc_table(0x82F63B78, 32)
+_CRC64NVME = _crc_table(0x9A6C9329AC4BC9B5, 64)
+
+
+def _reflected_crc(table: list[int], width: int, data: bytes) -> int:
+    mask = (1 << width) - 1
+    c = mask
+    for b in data:
+        c = table[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ mask
+
+
+LOCAL = {
+    "CRC32": lambda data: b64(struct.pack(">I", zlib.crc32(data))),
+    "CRC32C": lambda data: b64(struct.pack(">I", _reflected_crc(_CRC32C, 32, data))),
+    "SHA1": lambda data: b64(hashlib.sha1(data).digest()),
+    "SHA256": lambda data: b64(hashlib.sha256(data).digest()),
+    "CRC64NVME": lambda data: b64(struct.pack(">Q", _reflected_crc(_CRC64NVME, 64, data))),
+}
+
+
+def test_the_local_crcs_are_right():
+    """Guards the suite's own helpers with the algorithms' published check values ("123456789")."""
+    assert struct.unpack(">I", base64.b64decode(LOCAL["CRC32C"](b"123456789")))[0] == 0xE3069283
+    assert struct.unpack(">Q", base64.b64decode(LOCAL["CRC64NVME"](b"123456789")))[0] == 0xAE8B14860A799888
+
+
+@pytest.mark.parametrize("algo", ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"])
+def test_a_full_object_checksum_is_stored_and_answered(gateway, bucket, algo):
+    data = os.urandom(20_000)
+    value = LOCAL[algo](data)
+    header = f"x-amz-checksum-{algo.lower()}"
+    r = gateway.signed("PUT", f"/{bucket}/k", body=data, headers={header: value})
+    assert r.status_code == 200, r.text
+    assert r.headers[header] == value
+    for method in ("HEAD", "GET"):
+        h = gateway.signed(method, f"/{bucket}/k", headers={"x-amz-checksum-mode": "ENABLED"})
+        assert h.headers[header] == value
+        assert h.headers.get("x-amz-checksum-type") == "FULL_OBJECT"
+
+
+def test_a_wrong_full_object_checksum_is_bad_digest(gateway, bucket):
+    r = gateway.signed("PUT", f"/{bucket}/k", body=b"payload",
+                       headers={"x-amz-checksum-crc32c": LOCAL["CRC32C"](b"other")})
+    e2e.assert_s3_error(r, 400, ("BadDigest", "InvalidRequest"))
+    assert gateway.signed("HEAD", f"/{bucket}/k").status_code == 404
+
+
+def upload_with(s3, bucket, algo, parts):
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="mp", ChecksumAlgorithm=algo)["UploadId"]
+    done = []
+    for n, body in enumerate(parts, start=1):
+        r = s3.upload_part(Bucket=bucket, Key="mp", UploadId=uid, PartNumber=n, Body=body, ChecksumAlgorithm=algo)
+        done.append({"PartNumber": n, "ETag": r["ETag"], f"Checksum{algo}": r[f"Checksum{algo}"]})
+    return uid, done
+
+
+@pytest.mark.parametrize("algo", ["SHA256", "SHA1", "CRC32"])
+def test_multipart_objects_get_a_composite_checksum(gateway, s3, bucket, algo):
+    parts = [os.urandom(FIVE), os.urandom(1234)]
+    uid, done = upload_with(s3, bucket, algo, parts)
+    for body, p in zip(parts, done):
+        assert p[f"Checksum{algo}"] == LOCAL[algo](body)
+    raw = b"".join(base64.b64decode(p[f"Checksum{algo}"]) for p in done)
+    expected = f"{LOCAL[algo](raw)}-2"
+    r = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": done})
+    assert r[f"Checksum{algo}"] == expected
+    assert r["ResponseMetadata"]["HTTPHeaders"].get("x-amz-checksum-type", "COMPOSITE") == "COMPOSITE"
+    h = gateway.signed("HEAD", f"/{bucket}/mp", headers={"x-amz-checksum-mode": "ENABLED"})
+    assert h.headers[f"x-amz-checksum-{algo.lower()}"] == expected
+    assert h.headers.get("x-amz-checksum-type") == "COMPOSITE"
+    a = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=["Checksum"])
+    assert a["Checksum"][f"Checksum{algo}"] == expected
+
+
+def test_a_wrong_part_checksum_in_the_completion_is_invalid_part(s3, bucket):
+    uid, done = upload_with(s3, bucket, "SHA256", [b"only part"])
+    done[0]["ChecksumSHA256"] = b64(hashlib.sha256(b"something else").digest())
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": done})
+    assert error_of(e.value) == (400, "InvalidPart")
+    s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid)
+
+
+def test_a_multipart_upload_without_an_algorithm_has_no_checksum(gateway, s3, bucket):
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="mp", UploadId=uid, PartNumber=1, Body=b"plain")["ETag"]
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    h = gateway.signed("HEAD", f"/{bucket}/mp", headers={"x-amz-checksum-mode": "ENABLED"})
+    assert not any(k.lower().startswith("x-amz-checksum-") and k.lower() != "x-amz-checksum-type"
+                   for k in h.headers), dict(h.headers)
