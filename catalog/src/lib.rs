@@ -212,10 +212,11 @@ pub trait Catalog: Send + Sync {
         replicas: Vec<String>,
     ) -> Result<bool>;
 
-    /// Number of objects in the bucket ([`CatalogError::NoSuchBucket`] if absent).
+    /// Number of object rows in the bucket: current and noncurrent versions and delete markers
+    /// ([`CatalogError::NoSuchBucket`] if absent).
     fn object_count(&self, bucket: &str) -> Result<u64>;
 
-    /// Total number of objects in the catalog.
+    /// Total number of object rows in the catalog (versions and delete markers included).
     fn total_object_count(&self) -> Result<u64>;
 
     /// Up to `limit` stored versions across all buckets in (bucket, row key) byte order, starting strictly
