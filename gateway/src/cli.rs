@@ -840,6 +840,136 @@ pub enum KeysCmd {
 }
 
 #[derive(clap::Subcommand, Debug)]
+pub enum UsersCmd {
+    /// The S3 users: access key, access level, grants, and whether the admin API manages them (never secrets).
+    Ls,
+    /// Create an S3 user; prints its secret key (shown this once).
+    Add {
+        access_key: String,
+        /// At least 8 characters; generated when absent.
+        #[arg(long)]
+        secret_key: Option<String>,
+        /// Reads only.
+        #[arg(long)]
+        read_only: bool,
+        /// A per-bucket grant, BUCKET=PERMISSION[,PERMISSION...] (read, write, list, admin); BUCKET may end in '*'.
+        /// Repeatable; without any the user may touch every bucket.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+    },
+    /// Remove a user created with `strata users add` (config users and root stay).
+    Rm { access_key: String },
+}
+
+/// Parses `BUCKET=read,list` into a grant.
+fn parse_grant(text: &str) -> anyhow::Result<crate::config::Grant> {
+    let (bucket, perms) = text
+        .split_once('=')
+        .with_context(|| format!("--grant {text:?}: expected BUCKET=PERMISSION[,PERMISSION...]"))?;
+    let allow = perms
+        .split(',')
+        .map(|p| {
+            serde_json::from_value(Value::String(p.trim().to_owned())).with_context(|| {
+                format!("--grant {text:?}: {p:?} is not one of read, write, list, admin")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(crate::config::Grant {
+        bucket: bucket.to_owned(),
+        allow,
+    })
+}
+
+/// `strata users ls|add|rm`.
+pub async fn users(opts: &AdminOpts, cmd: UsersCmd) -> anyhow::Result<()> {
+    let c = AdminClient::new(opts)?;
+    match cmd {
+        UsersCmd::Ls => {
+            let v = c.get("/admin/users").await?;
+            if opts.json {
+                print_json(&v);
+                return Ok(());
+            }
+            let users: api::Users = typed(&v, "/admin/users")?;
+            let rows: Vec<Vec<String>> = users
+                .users
+                .iter()
+                .map(|u| {
+                    let grants = match &u.grants {
+                        None => "every bucket".to_owned(),
+                        Some(gs) => gs
+                            .iter()
+                            .map(|g| {
+                                let allow: Vec<String> =
+                                    g.allow.iter().map(|p| s(&serde_json::json!(p))).collect();
+                                format!("{}={}", g.bucket, allow.join(","))
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    };
+                    vec![
+                        u.access_key.clone(),
+                        s(&serde_json::json!(u.access)),
+                        if u.managed { "admin API" } else { "config" }.to_owned(),
+                        grants,
+                    ]
+                })
+                .collect();
+            print_table(&["ACCESS KEY", "ACCESS", "FROM", "GRANTS"], &rows);
+        }
+        UsersCmd::Add {
+            access_key,
+            secret_key,
+            read_only,
+            grants,
+        } => {
+            let grants = if grants.is_empty() {
+                None
+            } else {
+                Some(
+                    grants
+                        .iter()
+                        .map(|g| parse_grant(g))
+                        .collect::<anyhow::Result<Vec<_>>>()?,
+                )
+            };
+            let body = serde_json::to_vec(&api::NewUser {
+                access_key,
+                secret_key,
+                access: if read_only {
+                    crate::config::AccessLevel::ReadOnly
+                } else {
+                    crate::config::AccessLevel::Full
+                },
+                grants,
+            })?;
+            let v = c
+                .call(http::Method::POST, "/admin/users", Some(body))
+                .await?;
+            if opts.json {
+                print_json(&v);
+                return Ok(());
+            }
+            let u: api::CreatedUser = typed(&v, "/admin/users")?;
+            println!("created user {}", u.access_key);
+            println!("  secret key: {}  (shown this once)", u.secret_key);
+        }
+        UsersCmd::Rm { access_key } => {
+            c.call(
+                http::Method::DELETE,
+                &format!("/admin/users/{}", enc(&access_key)),
+                None,
+            )
+            .await?;
+            if !opts.json {
+                println!("removed user {access_key}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(clap::Subcommand, Debug)]
 pub enum ClusterCmd {
     /// The nodes sharing the running gateway's catalog, their heartbeats, and the leader.
     Status {

@@ -116,6 +116,13 @@ enum Command {
         #[command(subcommand)]
         cmd: cli::ClusterCmd,
     },
+    /// S3 users of a running gateway: list them, create and remove users managed through the admin API.
+    Users {
+        #[command(flatten)]
+        admin: cli::AdminOpts,
+        #[command(subcommand)]
+        cmd: cli::UsersCmd,
+    },
     /// Fault injection rules of a running gateway.
     Chaos {
         #[command(flatten)]
@@ -140,6 +147,7 @@ fn main() -> ExitCode {
         Command::Status { admin } => run(cli::status(&admin)),
         Command::Objects { admin, cmd } => run(cli::objects(&admin, cmd)),
         Command::Chaos { admin, cmd } => run(cli::chaos(&admin, cmd)),
+        Command::Users { admin, cmd } => run(cli::users(&admin, cmd)),
         Command::Cluster { cmd } => run(cli::cluster(cmd)),
         Command::Moves {
             admin,

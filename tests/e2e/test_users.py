@@ -92,3 +92,31 @@ def test_config_users_and_root_cannot_be_changed(fresh_gateway):
     r = gw.admin("POST", "/admin/users", token=None, json={"access_key": "sneaky"})
     assert r.status_code == 401
     assert "sneaky" not in {u["access_key"] for u in gw.admin("GET", "/admin/users").json()["users"]}
+
+
+def test_the_cli_adds_lists_and_removes_users(fresh_gateway):
+    import json
+    import subprocess
+
+    gw = fresh_gateway
+    gw.require_managed()
+
+    def strata(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(gw.binary), "users", *args, "--admin", gw.admin_url, "--token", gw.token],
+                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                              env={"PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1,localhost"})
+
+    p = strata("add", "cli-user", "--read-only", "--grant", "team-*=read,list", "--json")
+    assert p.returncode == 0, p.stderr
+    created = json.loads(p.stdout)
+    assert created["grants"] == [{"bucket": "team-*", "allow": ["read", "list"]}]
+    gw.client().create_bucket(Bucket="team-x")
+    gw.client_with("cli-user", created["secret_key"]).list_objects_v2(Bucket="team-x")
+    table = strata("ls")
+    assert table.returncode == 0 and "cli-user" in table.stdout and "team-*=read,list" in table.stdout, table.stdout
+    assert created["secret_key"] not in table.stdout
+    bad = strata("add", "other-user", "--grant", "team-*=fly")
+    assert bad.returncode != 0 and "fly" in bad.stderr, bad.stderr
+    assert strata("rm", "cli-user").returncode == 0
+    gone = strata("rm", "cli-user")
+    assert gone.returncode != 0 and "NoSuchUser" in gone.stderr, gone.stderr
