@@ -81,11 +81,16 @@ pub(crate) trait KeyRows: RowScan {
 
     /// Every row `key + NUL + …`, in row order (newest first).
     fn others(&self, key: &str) -> Result<Vec<(String, ObjectRecord)>> {
+        self.newest_others(key, usize::MAX)
+    }
+
+    /// The first `limit` rows `key + NUL + …` (the newest noncurrent versions and markers).
+    fn newest_others(&self, key: &str, limit: usize) -> Result<Vec<(String, ObjectRecord)>> {
         let mut start = key.as_bytes().to_vec();
         start.push(0);
         let mut end = key.as_bytes().to_vec();
         end.push(1);
-        self.rows_from(&start, Some(&end), usize::MAX)
+        self.rows_from(&start, Some(&end), limit)
     }
 }
 
@@ -348,7 +353,7 @@ fn promote(rows: &mut impl KeyRowsMut, key: &str) -> Result<()> {
     if rows.get(key)?.is_some() {
         return Ok(());
     }
-    if let Some((row, newest)) = rows.others(key)?.into_iter().next()
+    if let Some((row, newest)) = rows.newest_others(key, 1)?.into_iter().next()
         && !newest.delete_marker
     {
         rows.remove(&row)?;
