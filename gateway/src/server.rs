@@ -147,7 +147,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             accepted = s3_listener.accept() => match accepted {
-                Ok((sock, _)) => {
+                Ok((sock, peer)) => {
                     let service = service.clone();
                     let metrics = strata.metrics.clone();
                     let events = strata.events.clone();
@@ -164,6 +164,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                             let cross = cors.cross_origin(&req);
                             let slot = crate::request_metrics::OpSlot::default();
                             req.extensions_mut().insert(slot.clone());
+                            // Bucket policies may condition on the client's address (aws:SourceIp).
+                            req.extensions_mut()
+                                .insert(crate::s3::policy::ClientAddr(peer.ip()));
                             let request_bytes = req
                                 .headers()
                                 .get(http::header::CONTENT_LENGTH)

@@ -8,7 +8,9 @@ GetBucketPolicy, DeleteBucketPolicy, GetBucketPolicyStatus, "Blocking public acc
 - An explicit Deny wins over every grant; an Allow admits what a user's own grants do not; an Allow with the `*`
   principal makes the matching requests public (anonymous), unless the public-access block restricts public
   buckets; BlockPublicPolicy refuses a public policy (403).
-- Principals by access key or IAM user ARN; actions with wildcards; resources `arn:aws:s3:::bucket/prefix*`.
+- Principals by access key or IAM user ARN; actions with wildcards; resources `arn:aws:s3:::bucket/prefix*`;
+  conditions on the client's address (`IpAddress` / `NotIpAddress` on `aws:SourceIp`) and on the transport
+  (`Bool` on `aws:SecureTransport`: false over plain HTTP); other conditions are MalformedPolicy.
 
 Users: alice has only `list` on `pol-*`; bob is read-only with no grants (reads everything, writes nothing).
 """
@@ -111,7 +113,7 @@ def test_put_get_delete_round_trip(gw, pbucket):
     json.dumps({"Version": "2012-10-17"}),
     json.dumps({"Version": "2012-10-17", "Statement": [stmt("Allow", "*", "s3:GetObject", "arn:aws:s3:::elsewhere/*")]}),
     json.dumps({"Version": "2012-10-17", "Statement": [dict(stmt("Allow", "*", "s3:GetObject", "RES"),
-                                                            Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})]}),
+                                                            Condition={"StringLike": {"s3:prefix": "home/*"}})]}),
     json.dumps({"Version": "2012-10-17", "Statement": [stmt("Permit", "*", "s3:GetObject", "RES")]}),
     json.dumps({"Version": "1999-01-01", "Statement": [stmt("Allow", "*", "s3:GetObject", "RES")]}),
 ])
@@ -272,3 +274,39 @@ def test_a_recreated_bucket_does_not_inherit_the_old_policy(gw):
     root.put_object(Bucket=name, Key="k", Body=b"private now")
     denied(lambda: anon.get_object(Bucket=name, Key="k"))
     e2e.empty_bucket(root, name)
+
+
+def test_a_source_ip_condition_limits_a_public_read(gw, pbucket):
+    root, anon = gw.client(), anonymous(gw)
+    root.put_bucket_policy(Bucket=pbucket, Policy=policy(pbucket, dict(
+        stmt("Allow", "*", "s3:GetObject", f"arn:aws:s3:::{pbucket}/*"),
+        Condition={"IpAddress": {"aws:SourceIp": ["10.9.0.0/16", "203.0.113.7"]}})))
+    # The suite's clients connect from 127.0.0.1: outside every block.
+    denied(lambda: anon.get_object(Bucket=pbucket, Key="doc.txt"))
+    assert root.get_bucket_policy_status(Bucket=pbucket)["PolicyStatus"]["IsPublic"] is False
+    root.put_bucket_policy(Bucket=pbucket, Policy=policy(pbucket, dict(
+        stmt("Allow", "*", "s3:GetObject", f"arn:aws:s3:::{pbucket}/*"),
+        Condition={"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}})))
+    assert anon.get_object(Bucket=pbucket, Key="doc.txt")["Body"].read() == b"body of doc.txt"
+
+
+def test_deny_outside_an_address_range_applies_to_everyone(gw, pbucket):
+    root = gw.client()
+    root.put_bucket_policy(Bucket=pbucket, Policy=policy(pbucket, dict(
+        stmt("Deny", "*", "s3:*", [f"arn:aws:s3:::{pbucket}", f"arn:aws:s3:::{pbucket}/*"]),
+        Condition={"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}})))
+    denied(lambda: root.get_object(Bucket=pbucket, Key="doc.txt"))
+    denied(lambda: root.list_objects_v2(Bucket=pbucket))
+    # The owner can still remove the policy, and then reads again.
+    root.delete_bucket_policy(Bucket=pbucket)
+    assert root.get_object(Bucket=pbucket, Key="doc.txt")["Body"].read() == b"body of doc.txt"
+
+
+def test_requiring_https_denies_plain_http(gw, pbucket):
+    root = gw.client()
+    root.put_bucket_policy(Bucket=pbucket, Policy=policy(pbucket, dict(
+        stmt("Deny", "*", "s3:*", f"arn:aws:s3:::{pbucket}/*"),
+        Condition={"Bool": {"aws:SecureTransport": "false"}})))
+    # Strata serves plain HTTP, so the common "HTTPS only" policy refuses every object request.
+    denied(lambda: root.get_object(Bucket=pbucket, Key="doc.txt"))
+    root.delete_bucket_policy(Bucket=pbucket)

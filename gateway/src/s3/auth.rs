@@ -12,7 +12,7 @@ use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 
-use super::policy::{Caller, Decision, action_of, resource_of};
+use super::policy::{Caller, ClientAddr, Decision, RequestContext, action_of, resource_of};
 use crate::config::{AccessLevel, Grant, Permission};
 
 /// One S3 user.
@@ -258,6 +258,7 @@ impl S3Access for StrataAccess {
                 .0
                 .set(crate::request_metrics::RequestTarget { op, bucket, key });
         }
+        let client = cx.extensions_mut().get::<ClientAddr>().map(|a| a.0);
         let op = cx.s3_op().name();
         let (bucket, key) = match cx.s3_path() {
             s3s::path::S3Path::Root => (None, None),
@@ -280,11 +281,16 @@ impl S3Access for StrataAccess {
                         .uri()
                         .query()
                         .is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
+                    let request = RequestContext {
+                        source_ip: client,
+                        secure_transport: false,
+                    };
                     auth.policy.as_ref().map_or(Decision::Silent, |p| {
                         p.decide(
                             caller,
                             &action_of(op, has_version),
                             &resource_of(b, key.as_deref()),
+                            &request,
                         )
                     })
                 }

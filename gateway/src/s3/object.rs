@@ -686,6 +686,13 @@ impl StrataS3 {
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let caller = req.credentials.as_ref().map(|c| c.access_key.clone());
+        let request = super::policy::RequestContext {
+            source_ip: req
+                .extensions
+                .get::<super::policy::ClientAddr>()
+                .map(|a| a.0),
+            secure_transport: false,
+        };
         let input = req.input;
         self.require_bucket(&input.bucket).await?;
         if input.delete.objects.len() > 1000 {
@@ -711,7 +718,7 @@ impl StrataS3 {
                         None => super::policy::Caller::Anonymous,
                     };
                     let resource = super::policy::resource_of(&input.bucket, Some(&obj.key));
-                    p.decide(who, &action, &resource) == super::policy::Decision::Deny
+                    p.decide(who, &action, &resource, &request) == super::policy::Decision::Deny
                 });
             let outcome = if refused {
                 Err(s3_error!(

@@ -4,8 +4,10 @@
 //! `Principal` (`"*"`, or `{"AWS": …}` naming users by access key, as `NAME`, `arn:aws:iam::ACCOUNT:user/NAME` or
 //! `"*"`), an `Action` (`s3:GetObject`, `s3:Get*`, `s3:*`, …) and a `Resource` (`arn:aws:s3:::bucket` or
 //! `arn:aws:s3:::bucket/prefix*`, within the policy's own bucket), each a string or a list; `Sid` is kept.
-//! `Condition`, `NotPrincipal`, `NotAction` and `NotResource` are refused (400 `MalformedPolicy`) rather than
-//! ignored: a Deny that is not enforced would be worse than no policy.
+//! A statement may carry a `Condition` on the client's address (`IpAddress` / `NotIpAddress` with `aws:SourceIp`,
+//! CIDR blocks or addresses) or on the transport (`Bool` with `aws:SecureTransport`: Strata serves plain HTTP, so it
+//! is `false`). Any other condition, and `NotPrincipal`, `NotAction` and `NotResource`, are refused (400
+//! `MalformedPolicy`) rather than ignored: a Deny that is not enforced would be worse than no policy.
 //!
 //! Evaluation ([`Policy::decide`]), as S3's for one account: an explicit Deny that matches wins; otherwise an Allow
 //! that matches allows, else the policy says nothing and the user's own access (grants) decides. Anonymous
@@ -26,6 +28,136 @@ struct Statement {
     principals: Option<Vec<String>>,
     actions: Vec<String>,
     resources: Vec<String>,
+    /// Every one must hold for the statement to apply.
+    conditions: Vec<Condition>,
+}
+
+/// One evaluated condition of a statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Condition {
+    /// `IpAddress` (`inside`) or `NotIpAddress` on `aws:SourceIp`.
+    SourceIp { inside: bool, blocks: Vec<IpBlock> },
+    /// `Bool` on `aws:SecureTransport`.
+    SecureTransport(bool),
+}
+
+/// A CIDR block (an address is a block of its full length).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct IpBlock {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpBlock {
+    fn parse(text: &str) -> Result<IpBlock, String> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let addr: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("Invalid IP address in aws:SourceIp: {text}"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("Invalid CIDR prefix in aws:SourceIp: {text}"))?,
+        };
+        Ok(IpBlock { addr, prefix })
+    }
+
+    fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match (self.addr, ip) {
+            // An IPv4 client reached over an IPv6 socket compares as IPv4.
+            (std::net::IpAddr::V4(_), std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => std::net::IpAddr::V4(v4),
+                None => return false,
+            },
+            _ => ip,
+        };
+        let (a, b, bits) = match (self.addr, ip) {
+            (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => (
+                u128::from(u32::from(a)) << 96,
+                u128::from(u32::from(b)) << 96,
+                self.prefix,
+            ),
+            (std::net::IpAddr::V6(a), std::net::IpAddr::V6(b)) => {
+                (u128::from(a), u128::from(b), self.prefix)
+            }
+            _ => return false,
+        };
+        let mask = if bits == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(bits))
+        };
+        a & mask == b & mask
+    }
+}
+
+/// The client's address, put in each S3 request's extensions by the server for `aws:SourceIp`.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// What a condition is evaluated against.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestContext {
+    pub source_ip: Option<std::net::IpAddr>,
+    pub secure_transport: bool,
+}
+
+impl Condition {
+    fn parse(v: &Value) -> Result<Vec<Condition>, String> {
+        let obj = v.as_object().ok_or("Condition must be a JSON object")?;
+        let mut out = Vec::new();
+        for (operator, keys) in obj {
+            let keys = keys
+                .as_object()
+                .ok_or_else(|| format!("Condition {operator} must map keys to values"))?;
+            for (key, value) in keys {
+                let values = strings(value, "Condition value")?;
+                let c = match (operator.as_str(), key.to_ascii_lowercase().as_str()) {
+                    ("IpAddress" | "NotIpAddress", "aws:sourceip") => Condition::SourceIp {
+                        inside: operator == "IpAddress",
+                        blocks: values
+                            .iter()
+                            .map(|t| IpBlock::parse(t))
+                            .collect::<Result<_, _>>()?,
+                    },
+                    ("Bool", "aws:securetransport") => match values.as_slice() {
+                        [one] if one == "true" || one == "false" => {
+                            Condition::SecureTransport(one == "true")
+                        }
+                        _ => {
+                            return Err(
+                                "aws:SecureTransport takes \"true\" or \"false\"".to_owned()
+                            );
+                        }
+                    },
+                    _ => {
+                        return Err(format!(
+                            "Condition {operator} on {key} is not supported by Strata (supported: IpAddress and NotIpAddress on aws:SourceIp, Bool on aws:SecureTransport)"
+                        ));
+                    }
+                };
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    fn holds(&self, cx: &RequestContext) -> bool {
+        match self {
+            Condition::SourceIp { inside, blocks } => match cx.source_ip {
+                Some(ip) => blocks.iter().any(|b| b.contains(ip)) == *inside,
+                None => false,
+            },
+            Condition::SecureTransport(want) => cx.secure_transport == *want,
+        }
+    }
 }
 
 /// What a policy says about one request.
@@ -118,16 +250,29 @@ impl Policy {
 
     /// Whether any Allow statement lets anonymous callers in (a public policy).
     pub fn is_public(&self) -> bool {
-        self.statements
-            .iter()
-            .any(|s| s.allow && s.principals.is_none())
+        // As AWS judges it: an Allow for everyone limited to some addresses is not public.
+        self.statements.iter().any(|s| {
+            s.allow
+                && s.principals.is_none()
+                && !s
+                    .conditions
+                    .iter()
+                    .any(|c| matches!(c, Condition::SourceIp { inside: true, .. }))
+        })
     }
 
-    /// What the policy says about `caller` doing `action` (`s3:GetObject`) on `resource` (an ARN).
-    pub fn decide(&self, caller: Caller<'_>, action: &str, resource: &str) -> Decision {
+    /// What the policy says about `caller` doing `action` (`s3:GetObject`) on `resource` (an ARN), in the request
+    /// context `cx` (for conditions).
+    pub fn decide(
+        &self,
+        caller: Caller<'_>,
+        action: &str,
+        resource: &str,
+        cx: &RequestContext,
+    ) -> Decision {
         let mut decision = Decision::Silent;
         for s in &self.statements {
-            if s.matches(caller, action, resource) {
+            if s.matches(caller, action, resource, cx) {
                 if !s.allow {
                     return Decision::Deny;
                 }
@@ -143,8 +288,8 @@ impl Statement {
         let obj = v.as_object().ok_or("A Statement must be a JSON object")?;
         for field in obj.keys() {
             match field.as_str() {
-                "Sid" | "Effect" | "Principal" | "Action" | "Resource" => {}
-                "Condition" | "NotPrincipal" | "NotAction" | "NotResource" => {
+                "Sid" | "Effect" | "Principal" | "Action" | "Resource" | "Condition" => {}
+                "NotPrincipal" | "NotAction" | "NotResource" => {
                     return Err(format!("{field} is not supported by Strata"));
                 }
                 other => return Err(format!("Unknown field {other}")),
@@ -207,15 +352,29 @@ impl Statement {
                 ));
             }
         }
+        let conditions = match obj.get("Condition") {
+            Some(c) => Condition::parse(c)?,
+            None => Vec::new(),
+        };
         Ok(Statement {
             allow,
             principals,
             actions,
             resources,
+            conditions,
         })
     }
 
-    fn matches(&self, caller: Caller<'_>, action: &str, resource: &str) -> bool {
+    fn matches(
+        &self,
+        caller: Caller<'_>,
+        action: &str,
+        resource: &str,
+        cx: &RequestContext,
+    ) -> bool {
+        if !self.conditions.iter().all(|c| c.holds(cx)) {
+            return false;
+        }
         let who = match (&self.principals, caller) {
             (None, _) => true,
             (Some(names), Caller::User(key)) => names.iter().any(|n| n == key),
@@ -456,17 +615,27 @@ mod tests {
                  "Resource":["arn:aws:s3:::photos/private/*"]}]"#,
         );
         let get = "s3:GetObject";
+        let cx = RequestContext::default();
         let public = resource_of(B, Some("public/a.jpg"));
         let private = resource_of(B, Some("private/a.jpg"));
-        assert_eq!(p.decide(Caller::Anonymous, get, &public), Decision::Allow);
-        assert_eq!(p.decide(Caller::User("bob"), get, &public), Decision::Allow);
-        assert_eq!(p.decide(Caller::User("bob"), get, &private), Decision::Deny);
         assert_eq!(
-            p.decide(Caller::User("alice"), get, &private),
+            p.decide(Caller::Anonymous, get, &public, &cx),
             Decision::Allow
         );
         assert_eq!(
-            p.decide(Caller::Anonymous, "s3:PutObject", &public),
+            p.decide(Caller::User("bob"), get, &public, &cx),
+            Decision::Allow
+        );
+        assert_eq!(
+            p.decide(Caller::User("bob"), get, &private, &cx),
+            Decision::Deny
+        );
+        assert_eq!(
+            p.decide(Caller::User("alice"), get, &private, &cx),
+            Decision::Allow
+        );
+        assert_eq!(
+            p.decide(Caller::Anonymous, "s3:PutObject", &public, &cx),
             Decision::Silent
         );
         assert!(p.is_public());
@@ -476,7 +645,8 @@ mod tests {
     fn unsupported_or_foreign_statements_are_refused() {
         for bad in [
             r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}"#,
-            r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{}}"#,
+            r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"StringLike":{"s3:prefix":"a*"}}}"#,
+            r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/33"}}}"#,
             r#"{"Effect":"Maybe","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}"#,
             r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}"#,
             r#"{"Effect":"Allow","Principal":"*","Action":"ec2:Run","Resource":"arn:aws:s3:::photos/*"}"#,
@@ -487,6 +657,36 @@ mod tests {
         }
         assert!(Policy::parse("not json", B).is_err());
         assert!(Policy::parse(r#"{"Version":"2012-10-17"}"#, B).is_err());
+    }
+
+    #[test]
+    fn address_and_transport_conditions_gate_a_statement() {
+        let p = policy(
+            r#"[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*",
+                 "Condition":{"IpAddress":{"aws:SourceIp":["10.1.0.0/16","::1"]}}},
+                {"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::photos/*",
+                 "Condition":{"Bool":{"aws:SecureTransport":"true"}}}]"#,
+        );
+        let r = resource_of(B, Some("a"));
+        let at = |ip: &str| RequestContext {
+            source_ip: Some(ip.parse().unwrap()),
+            secure_transport: false,
+        };
+        let get = |cx: &RequestContext| p.decide(Caller::Anonymous, "s3:GetObject", &r, cx);
+        assert_eq!(get(&at("10.1.200.3")), Decision::Allow);
+        assert_eq!(get(&at("::ffff:10.1.0.9")), Decision::Allow);
+        assert_eq!(get(&at("::1")), Decision::Allow);
+        assert_eq!(get(&at("10.2.0.1")), Decision::Silent);
+        assert_eq!(get(&RequestContext::default()), Decision::Silent);
+        // Plain HTTP: the SecureTransport=true Deny never applies.
+        assert!(!p.is_public(), "an address-limited Allow is not public");
+        let inverse = policy(
+            r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::photos/*",
+                "Condition":{"NotIpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}"#,
+        );
+        let d = |ip: &str| inverse.decide(Caller::User("x"), "s3:GetObject", &r, &at(ip));
+        assert_eq!(d("127.0.0.1"), Decision::Silent);
+        assert_eq!(d("192.168.1.1"), Decision::Deny);
     }
 
     #[test]
