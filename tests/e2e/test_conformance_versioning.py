@@ -469,3 +469,15 @@ def test_the_planner_moves_a_noncurrent_version_down_and_it_stays_readable(strat
         assert e2e.sha256(body_of(s3, "versions", "doc")) == e2e.sha256(new_data)
     finally:
         gw.stop()
+
+
+def test_a_null_version_in_a_versioned_bucket_says_null(gateway, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"before")
+    # Unversioned: no header.
+    assert "x-amz-version-id" not in gateway.signed("HEAD", f"/{bucket}/k").headers
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    # The object written before versioning is the null version, and says so.
+    assert gateway.signed("HEAD", f"/{bucket}/k").headers.get("x-amz-version-id") == "null"
+    vid = s3.put_object(Bucket=bucket, Key="k", Body=b"after")["VersionId"]
+    r = gateway.signed("GET", f"/{bucket}/k")
+    assert r.headers.get("x-amz-version-id") == vid and r.content == b"after"

@@ -173,6 +173,15 @@ fn marker_headers(marker: &ObjectRecord) -> http::HeaderMap {
 impl StrataS3 {
     /// Looks up an object; NoSuchBucket / NoSuchKey as S3 distinguishes them.
     pub(super) async fn lookup(&self, bucket: &str, key: &str) -> S3Result<ObjectRecord> {
+        self.lookup_current(bucket, key).await.map(|(rec, _)| rec)
+    }
+
+    /// [`StrataS3::lookup`], with the bucket's versioning state (read in the same catalog call).
+    async fn lookup_current(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<(ObjectRecord, catalog::Versioning)> {
         if key.contains(catalog::versions::VERSION_SEPARATOR) {
             // No key holds NUL (the catalog refuses them); such a name would address a version's row.
             return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
@@ -180,16 +189,16 @@ impl StrataS3 {
         let (b, k) = (bucket.to_owned(), key.to_owned());
         let found = self
             .strata
-            .with_catalog(move |c| Ok((c.get_object(&b, &k)?, c.bucket(&b)?.is_some())))
+            .with_catalog(move |c| Ok((c.get_object(&b, &k)?, c.bucket(&b)?.map(|r| r.versioning))))
             .await
             .map_err(catalog_err)?;
         match found {
-            (Some(rec), _) => Ok(rec),
-            (None, false) => Err(s3_error!(
+            (Some(rec), Some(versioning)) => Ok((rec, versioning)),
+            (_, None) => Err(s3_error!(
                 NoSuchBucket,
                 "The specified bucket does not exist"
             )),
-            (None, true) => {
+            (None, Some(_)) => {
                 let mut e = s3_error!(NoSuchKey, "The specified key does not exist.");
                 // A key whose newest version is a delete marker says so (S3 clients tell "deleted" from "never").
                 if let Some(marker) = self.latest_marker(bucket, key).await {
@@ -425,9 +434,19 @@ impl StrataS3 {
         &self,
         i: HeadObjectInput,
     ) -> S3Result<(ObjectRecord, std::ops::Range<u64>, HeadObjectOutput)> {
-        let rec = self
-            .lookup_version(&i.bucket, &i.key, i.version_id.as_deref())
-            .await?;
+        // `x-amz-version-id`: every version of a bucket that has had versioning enabled has one (`null` included).
+        let (rec, version_id) = match i.version_id.as_deref() {
+            None => {
+                let (rec, versioning) = self.lookup_current(&i.bucket, &i.key).await?;
+                let label = (!versioning.is_unversioned()).then(|| rec.version_label().to_owned());
+                (rec, label)
+            }
+            Some(v) => {
+                let rec = self.lookup_version(&i.bucket, &i.key, Some(v)).await?;
+                let label = version_header(&rec, Some(v));
+                (rec, label)
+            }
+        };
         if let Precondition::NotModified = evaluate_conditions(
             &rec,
             i.if_match.as_ref(),
@@ -475,7 +494,7 @@ impl StrataS3 {
             checksum_sha256: sums.checksum_sha256,
             checksum_crc64nvme: sums.checksum_crc64nvme,
             checksum_type: sums.checksum_type,
-            version_id: version_header(&rec, i.version_id.as_deref()),
+            version_id,
             object_lock_mode: lock_mode,
             object_lock_retain_until_date: lock_until,
             object_lock_legal_hold_status: legal_hold,
