@@ -116,6 +116,19 @@ def gateway(strata_bin, tmp_path_factory, request):
         gw.stop()
 
 
+@pytest.fixture(scope="module")
+def configured_gateway(strata_bin, tmp_path_factory, request):
+    """One gateway for the whole test module, started on the module's `GATEWAY_CONFIG` (TOML: users, grants...)."""
+    if strata_bin is None:
+        pytest.skip("external endpoint: this module starts its own gateway with a configuration")
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    gw = _make_gateway(strata_bin, tmp_path_factory.mktemp(f"gw-{name}"), request.module.GATEWAY_CONFIG)
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
 @pytest.fixture
 def make_gateway(strata_bin, tmp_path):
     """Starts gateways with a given TOML config; all are stopped at teardown."""

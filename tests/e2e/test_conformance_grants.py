@@ -19,12 +19,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 import strata_e2e as e2e
-from conftest import _make_gateway
 
 ALICE = ("alice", "alice-secret-123")
 BOB = ("bob", "bob-secret-1234")
 CAROL = ("carol", "carol-secret-12")
-CONFIG = f"""
+GATEWAY_CONFIG = f"""
 [[users]]
 access_key = "{ALICE[0]}"
 secret_key = "{ALICE[1]}"
@@ -47,14 +46,8 @@ grants = [{{ bucket = "lockbox", allow = ["read", "write", "list"] }}]
 
 
 @pytest.fixture(scope="module")
-def gw(strata_bin, tmp_path_factory):
-    if strata_bin is None:
-        pytest.skip("external endpoint: the grants tests start their own gateway")
-    g = _make_gateway(strata_bin, tmp_path_factory.mktemp("gw-grants"), CONFIG)
-    try:
-        yield g
-    finally:
-        g.stop()
+def gw(configured_gateway):
+    return configured_gateway
 
 
 @pytest.fixture(scope="module")

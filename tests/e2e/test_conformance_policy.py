@@ -27,12 +27,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import strata_e2e as e2e
-from conftest import _make_gateway
 from strata_e2e import error_of
 
 ALICE = ("alice", "alice-secret-123")
 BOB = ("bob", "bob-secret-1234")
-CONFIG = f"""
+GATEWAY_CONFIG = f"""
 [[users]]
 access_key = "{ALICE[0]}"
 secret_key = "{ALICE[1]}"
@@ -46,14 +45,8 @@ access = "read-only"
 
 
 @pytest.fixture(scope="module")
-def gw(strata_bin, tmp_path_factory):
-    if strata_bin is None:
-        pytest.skip("external endpoint: the policy tests start their own gateway")
-    g = _make_gateway(strata_bin, tmp_path_factory.mktemp("gw-policy"), CONFIG)
-    try:
-        yield g
-    finally:
-        g.stop()
+def gw(configured_gateway):
+    return configured_gateway
 
 
 @pytest.fixture
