@@ -420,7 +420,9 @@ pub(crate) fn list(
         if end.as_deref().is_some_and(|end| start.as_slice() >= end) {
             break;
         }
-        let batch = rows.rows_from(&start, end.as_deref(), BATCH)?;
+        // No more rows than the page can use (a short page still continues below when the batch came back full).
+        let want = BATCH.min(max_keys - count + 1);
+        let batch = rows.rows_from(&start, end.as_deref(), want)?;
         let fetched = batch.len();
         let mut reseek = None;
         let mut last_row = None;
@@ -460,7 +462,7 @@ pub(crate) fn list(
         }
         match (reseek, last_row) {
             (Some(next), _) => start = next,
-            (None, Some(row)) if fetched == BATCH => {
+            (None, Some(row)) if fetched == want => {
                 start = row.into_bytes();
                 start.push(0);
             }

@@ -198,10 +198,13 @@ impl StrataS3 {
                 NoSuchBucket,
                 "The specified bucket does not exist"
             )),
-            (None, Some(_)) => {
+            (None, Some(versioning)) => {
                 let mut e = s3_error!(NoSuchKey, "The specified key does not exist.");
-                // A key whose newest version is a delete marker says so (S3 clients tell "deleted" from "never").
-                if let Some(marker) = self.latest_marker(bucket, key).await {
+                // A key whose newest version is a delete marker says so (S3 clients tell "deleted" from "never");
+                // a bucket that never had versioning has no markers to look for.
+                if !versioning.is_unversioned()
+                    && let Some(marker) = self.latest_marker(bucket, key).await
+                {
                     e.set_headers(marker_headers(&marker));
                 }
                 Err(e)
