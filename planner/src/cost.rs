@@ -183,6 +183,10 @@ pub struct ReadForecast {
     /// Days since the object's write (the hazard's age class).
     #[serde(default)]
     pub age_days: f64,
+    /// Reads before now over the object's life ([`ObjectFeatures::lifetime_reads`]: the hazard's read-count
+    /// class).
+    #[serde(default)]
+    pub lifetime_reads: u64,
 }
 
 impl ReadForecast {
@@ -225,6 +229,7 @@ impl ReadForecast {
             bytes_per_read: f.mean_read_bytes().unwrap_or(f.size_bytes as f64),
             idle_days: idle_ms as f64 / DAY_MS as f64,
             age_days: f.age_ms.max(0) as f64 / DAY_MS as f64,
+            lifetime_reads: f.lifetime_reads,
         }
     }
 
@@ -248,8 +253,12 @@ impl ReadForecast {
         } else {
             1.0
         };
-        self.expected_reads =
-            table.active_days(self.p_hot, self.idle_days, self.age_days) * per_active_day;
+        self.expected_reads = table.active_days(
+            self.p_hot,
+            self.idle_days,
+            self.age_days,
+            self.lifetime_reads,
+        ) * per_active_day;
         self
     }
 
@@ -274,7 +283,7 @@ impl ReadForecast {
     pub fn uncalibrated(mut self, prior: Option<&crate::hazard::IdleHazard>) -> ReadForecast {
         let idle = self.idle_days.max(0.0);
         let floor = prior
-            .and_then(|h| h.mean_daily_at(idle, self.age_days, MEAN_OVER_DAYS))
+            .and_then(|h| h.mean_daily_at(idle, self.age_days, self.lifetime_reads, MEAN_OVER_DAYS))
             .unwrap_or(IDLE_PRIOR / (idle + 1.0));
         self.daily_read_probability = self.daily_read_probability.max(floor);
         self
@@ -948,6 +957,7 @@ mod tests {
                 bytes_per_read: 1e9,
                 idle_days: 0.0,
                 age_days: 0.0,
+                lifetime_reads: 0,
                 daily_read_probability: p_hot,
             },
         }
@@ -1182,6 +1192,7 @@ mod tests {
             bytes_per_read: 1e10,
             idle_days: 10.0,
             age_days: 0.0,
+            lifetime_reads: 0,
             daily_read_probability: 0.0,
         }
         .uncalibrated(None);
@@ -1309,6 +1320,7 @@ mod tests {
             ObjectBasics {
                 size_bytes: 1 << 20,
                 last_modified_ms: 0,
+                lifetime_reads: 0,
             };
             400
         ];

@@ -62,6 +62,30 @@ pub struct ObjectBasics {
     pub size_bytes: u64,
     /// When the current version was written (`ObjectRecord::last_modified_ms`).
     pub last_modified_ms: i64,
+    /// Reads of the object over its whole life as far as it is known (the catalog's `AccessStats::reads`),
+    /// the logged ones included; 0 when unknown. Histories keep only the log's days, so this is what tells an
+    /// object read a hundred times since its write from one read once.
+    #[serde(default)]
+    pub lifetime_reads: u64,
+}
+
+impl ObjectBasics {
+    /// Basics without a known read count (see [`ObjectBasics::lifetime_reads`]).
+    pub fn new(size_bytes: u64, last_modified_ms: i64) -> ObjectBasics {
+        ObjectBasics {
+            size_bytes,
+            last_modified_ms,
+            lifetime_reads: 0,
+        }
+    }
+
+    /// Reads before `t`: the lifetime count less the history's reads at or after `t`, and at least the
+    /// history's reads before `t` (a count that was never kept is 0).
+    pub fn reads_before(&self, history: AccessHistory<'_>, t: i64) -> u64 {
+        let before = history.before(t).len() as u64;
+        let after = history.len() as u64 - before;
+        self.lifetime_reads.saturating_sub(after).max(before)
+    }
 }
 
 /// The read history of one object: read times ascending, with the bytes each read returned.
@@ -175,6 +199,10 @@ pub struct ObjectFeatures {
     /// "Current tier": the first-byte latency of the object's fastest current replica, when the
     /// caller knows the replicas' profiles (see [`ObjectFeatures::with_current_latency`]).
     pub current_latency_ms: Option<f64>,
+    /// Reads before `now` over the object's whole life ([`ObjectBasics::reads_before`]; without a lifetime
+    /// count, the history's reads).
+    #[serde(default)]
+    pub lifetime_reads: u64,
 }
 
 /// UTC hour of day (0..=23) of a millisecond timestamp.
@@ -257,7 +285,20 @@ impl ObjectFeatures {
             now_hour: hour_of_day(now_ms),
             now_weekday: day_of_week(now_ms),
             current_latency_ms: None,
+            lifetime_reads: h.len() as u64,
         }
+    }
+
+    /// The features with [`ObjectFeatures::lifetime_reads`] taken from `basics` (its lifetime count as of
+    /// `now_ms`, given the `history` the features were computed from).
+    pub fn with_lifetime_reads(
+        mut self,
+        basics: &ObjectBasics,
+        history: AccessHistory<'_>,
+        now_ms: i64,
+    ) -> ObjectFeatures {
+        self.lifetime_reads = basics.reads_before(history, now_ms);
+        self
     }
 
     /// Sets the "current tier" feature.

@@ -114,15 +114,11 @@ pub fn object_inputs(
             feats.clear();
             for (&i, &mask) in ids.iter().zip(masks) {
                 let b = inv.basics[i];
+                let h = inv.histories.get(i);
                 feats.push(
-                    ObjectFeatures::compute(
-                        b.size_bytes,
-                        b.last_modified_ms,
-                        inv.histories.get(i),
-                        now_ms,
-                        features,
-                    )
-                    .with_current_latency(model.serving_latency(mask)),
+                    ObjectFeatures::compute(b.size_bytes, b.last_modified_ms, h, now_ms, features)
+                        .with_lifetime_reads(&b, h, now_ms)
+                        .with_current_latency(model.serving_latency(mask)),
                 );
             }
             hot.p_hot_batch(&feats, &mut p);

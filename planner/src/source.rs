@@ -69,6 +69,7 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
             inv.basics.push(ObjectBasics {
                 size_bytes: record.size,
                 last_modified_ms: record.last_modified_ms,
+                lifetime_reads: 0,
             });
             inv.objects.push(PlanObject {
                 bucket,
@@ -84,7 +85,13 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
     }
 
     let mut since = now_ms.saturating_sub(opts.history_ms);
-    add_latest_reads(catalog, &mut extractor, since, opts.page_size)?;
+    add_latest_reads(
+        catalog,
+        &mut extractor,
+        &mut inv.basics,
+        since,
+        opts.page_size,
+    )?;
     let mut skip = 0usize;
     loop {
         let limit = skip.saturating_add(opts.page_size);
@@ -113,10 +120,12 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
 }
 
 /// Feeds the extractor, for every object whose latest read (its catalog stats) happened before `log_from_ms`,
-/// that read (with the object's mean bytes per read), before any logged read, so histories stay ascending.
+/// that read (with the object's mean bytes per read), before any logged read, so histories stay ascending; and
+/// sets every object's [`ObjectBasics::lifetime_reads`] from its stats (`basics` is indexed by extractor id).
 fn add_latest_reads(
     catalog: &dyn Catalog,
     extractor: &mut FeatureExtractor,
+    basics: &mut [ObjectBasics],
     log_from_ms: i64,
     page_size: usize,
 ) -> Result<()> {
@@ -133,6 +142,10 @@ fn add_latest_reads(
             })?;
         let full = page.len() == page_size;
         for (bucket, key, stats) in &page {
+            let id = extractor.id_of(bucket, key);
+            if let Some(b) = id.and_then(|id| basics.get_mut(id as usize)) {
+                b.lifetime_reads = stats.reads;
+            }
             // Stats written before `last_read_ms` existed only know the last access (a read or a write).
             let latest = stats
                 .last_read_ms
@@ -140,7 +153,7 @@ fn add_latest_reads(
             let Some(at) = latest.filter(|&t| t < log_from_ms) else {
                 continue;
             };
-            if let Some(id) = extractor.id_of(bucket, key) {
+            if let Some(id) = id {
                 let bytes = stats.bytes_read.checked_div(stats.reads).unwrap_or(0);
                 extractor.observe_read(id, at, bytes);
             }

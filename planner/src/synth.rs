@@ -115,6 +115,7 @@ pub fn instance(n: usize, seed: u64) -> SyntheticInstance {
             idle_days: 0.0,
             daily_read_probability: p_hot,
             age_days: 0.0,
+            lifetime_reads: 0,
         };
         // Current placement: a previous plan from a noisy forecast, plus drift.
         let pa = rng.below(3) as usize;
@@ -271,6 +272,7 @@ pub fn inventory(
         basics.push(ObjectBasics {
             size_bytes: o.size_bytes,
             last_modified_ms: o.placed_ms.min(start),
+            lifetime_reads: 0,
         });
         let hot = o.reads.p_hot >= 0.5;
         let hour = rng.below(24) as i64;

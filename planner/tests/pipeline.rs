@@ -248,4 +248,12 @@ fn a_history_keeps_the_latest_read_after_it_left_the_log() {
     );
     assert_eq!(by_key("recent-read"), [NOW - 2 * DAY_MS, NOW - HOUR_MS]);
     assert!(by_key("never-read").is_empty());
+    // The lifetime count comes from the stats: it still knows the read that left the log.
+    let lifetime = |k: &str| {
+        let i = inv.objects.iter().position(|o| o.key == k).expect("object");
+        inv.basics[i].lifetime_reads
+    };
+    assert_eq!(lifetime("old-read"), 2);
+    assert_eq!(lifetime("recent-read"), 2);
+    assert_eq!(lifetime("never-read"), 0);
 }

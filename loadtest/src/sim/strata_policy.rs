@@ -74,6 +74,8 @@ pub struct StrataPolicy {
     times: Vec<Vec<i64>>,
     /// Per object: bytes of each read, aligned with `times`.
     bytes: Vec<Vec<u64>>,
+    /// Per object: reads since its write, as the catalog's stats count them (`times` forgets old ones).
+    lifetime_reads: Vec<u64>,
 }
 
 impl std::fmt::Debug for StrataPolicy {
@@ -177,6 +179,7 @@ impl StrataPolicy {
             planner,
             times: Vec::new(),
             bytes: Vec::new(),
+            lifetime_reads: Vec::new(),
         })
     }
 
@@ -206,6 +209,7 @@ impl StrataPolicy {
                 basics.push(ObjectBasics {
                     size_bytes: m.size,
                     last_modified_ms: m.created_ms as i64,
+                    lifetime_reads: self.lifetime_reads.get(i).copied().unwrap_or(0),
                 });
                 reads += self.times.get(i).map_or(0, Vec::len);
                 i
@@ -230,6 +234,7 @@ impl StrataPolicy {
         if i >= self.times.len() {
             self.times.resize_with(i + 1, Vec::new);
             self.bytes.resize_with(i + 1, Vec::new);
+            self.lifetime_reads.resize(i + 1, 0);
         }
         i
     }
@@ -239,6 +244,7 @@ impl StrataPolicy {
         if i < self.times.len() {
             self.times[i] = Vec::new();
             self.bytes[i] = Vec::new();
+            self.lifetime_reads[i] = 0;
         }
     }
 
@@ -288,6 +294,7 @@ impl StrataPolicy {
             basics.push(ObjectBasics {
                 size_bytes: meta.size,
                 last_modified_ms: meta.created_ms as i64,
+                lifetime_reads: self.lifetime_reads.get(i).copied().unwrap_or(0),
             });
             ids.push((i, place.tier));
         }
@@ -361,6 +368,7 @@ impl Policy for StrataPolicy {
         let i = self.slot(obj);
         self.times[i].push(now_ms as i64);
         self.bytes[i].push(bytes);
+        self.lifetime_reads[i] += 1;
         // Intelligent-Tiering brings an accessed object back to its Frequent tier by itself.
         (current > self.it_base && current != super::policy::Placement::NONE)
             .then_some(self.it_base)
