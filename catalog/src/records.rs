@@ -129,6 +129,10 @@ pub struct ObjectMeta {
     /// The version's Object Lock legal hold (PutObjectLegalHold): while on, the version cannot be deleted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legal_hold: bool,
+    /// The multipart upload whose completion made this version, if one did: a repeated CompleteMultipartUpload of
+    /// that upload (a client retrying after a lost answer) succeeds again with this version, as S3's does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_upload: Option<String>,
 }
 
 impl ObjectMeta {

@@ -175,9 +175,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                                 .unwrap_or(0);
                             let has_body = request_bytes > 0
                                 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
+                            let attributes = is_get_object_attributes(&req);
                             let fut = hyper::service::Service::call(&service, req);
                             let mut resp =
                                 crate::request_metrics::observe(metrics, events, slot, request_bytes, fut).await?;
+                            if attributes && resp.status() == http::StatusCode::OK {
+                                unquote_attributes_etag(&mut resp).await;
+                            }
                             close_after_refused_body(has_body, resp.status(), resp.headers_mut());
                             if let Some(cross) = cross {
                                 cors.decorate(cross, &mut resp).await;
@@ -268,4 +272,36 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// Whether `req` is a GetObjectAttributes call (`GET /bucket/key?attributes`).
+fn is_get_object_attributes<B>(req: &http::Request<B>) -> bool {
+    req.method() == http::Method::GET
+        && req.uri().query().is_some_and(|q| {
+            q.split('&')
+                .any(|p| p == "attributes" || p.starts_with("attributes="))
+        })
+}
+
+/// S3 answers GetObjectAttributes with the ETag *unquoted* in its XML (unlike every other answer, and unlike what
+/// s3s 0.14 writes for an `ETag` value): the quotes around the one `<ETag>` element of the small answer are removed.
+async fn unquote_attributes_etag(resp: &mut http::Response<s3s::Body>) {
+    const LIMIT: usize = 1 << 20;
+    let Ok(bytes) = resp.body_mut().store_all_limited(LIMIT).await else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let fixed = match (text.find("<ETag>&quot;"), text.find("<ETag>\"")) {
+        (Some(_), _) => {
+            text.replacen("<ETag>&quot;", "<ETag>", 1)
+                .replacen("&quot;</ETag>", "</ETag>", 1)
+        }
+        (None, Some(_)) => {
+            text.replacen("<ETag>\"", "<ETag>", 1)
+                .replacen("\"</ETag>", "</ETag>", 1)
+        }
+        _ => text.into_owned(),
+    };
+    resp.headers_mut().remove(http::header::CONTENT_LENGTH);
+    *resp.body_mut() = s3s::Body::from(fixed);
 }

@@ -107,3 +107,11 @@ def test_a_rolled_up_marker_skips_its_prefix(s3, keys):
     r = s3.list_objects_v2(Bucket=keys, Delimiter="/", StartAfter="a/1")
     assert "a/" not in [p["Prefix"] for p in r.get("CommonPrefixes", [])]
     assert contents(r)[0] == "ab"
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_empty_delimiter_is_no_delimiter(s3, keys, version):
+    # S3 treats `delimiter=` as no delimiter: every key, no common prefixes, and no Delimiter element in the answer.
+    r = (s3.list_objects if version == 1 else s3.list_objects_v2)(Bucket=keys, Delimiter="")
+    assert "Delimiter" not in r and "CommonPrefixes" not in r
+    assert contents(r) == sorted(contents(r)) and "a/b/3" in contents(r)

@@ -209,3 +209,28 @@ def test_an_upload_survives_an_overwrite_of_its_key(s3, bucket):
     s3.put_object(Bucket=bucket, Key="mp", Body=b"written meanwhile")
     s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": [p]})
     assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"from the upload"
+
+
+def test_completing_a_completed_upload_again_answers_the_same(s3, bucket):
+    # A client whose CompleteMultipartUpload answer was lost retries it: S3 answers 200 again with the object it
+    # made (the outside suite's test_multipart_upload checks this), and nothing changes. Once the key holds another
+    # version, the old upload id is NoSuchUpload again.
+    uid = start(s3, bucket)
+    parts = [part(s3, bucket, uid, 1, b"a" * FIVE), part(s3, bucket, uid, 2, b"tail")]
+    first = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": parts})
+    again = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": parts})
+    assert again["ETag"] == first["ETag"]
+    assert (again["Bucket"], again["Key"]) == (bucket, "mp")
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"a" * FIVE + b"tail"
+    s3.put_object(Bucket=bucket, Key="mp", Body=b"new")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": parts})
+    assert error_of(e.value) == (404, "NoSuchUpload")
+    # A copy of a completed object is not that upload's completion.
+    uid2 = start(s3, bucket, key="src")
+    p2 = [part(s3, bucket, uid2, 1, b"x", key="src")]
+    s3.complete_multipart_upload(Bucket=bucket, Key="src", UploadId=uid2, MultipartUpload={"Parts": p2})
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "src"})
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="copy", UploadId=uid2, MultipartUpload={"Parts": p2})
+    assert error_of(e.value) == (404, "NoSuchUpload")

@@ -166,7 +166,7 @@ impl StrataS3 {
                 .map(|m| l.encode(m)),
             common_prefixes: l.common_prefixes(),
             contents: l.contents(),
-            delimiter: i.delimiter.map(|d| l.encode(&d)),
+            delimiter: i.delimiter.filter(|d| !d.is_empty()).map(|d| l.encode(&d)),
             name: Some(i.bucket),
             encoding_type: i.encoding_type,
             ..Default::default()
@@ -214,7 +214,7 @@ impl StrataS3 {
             start_after: i.start_after.map(|s| l.encode(&s)),
             common_prefixes: l.common_prefixes(),
             contents: l.contents(),
-            delimiter: i.delimiter.map(|d| l.encode(&d)),
+            delimiter: i.delimiter.filter(|d| !d.is_empty()).map(|d| l.encode(&d)),
             name: Some(i.bucket),
             encoding_type: i.encoding_type,
             ..Default::default()
@@ -310,7 +310,10 @@ impl StrataS3 {
             common_prefixes: (!common_prefixes.is_empty()).then_some(common_prefixes),
             versions: (!versions.is_empty()).then_some(versions),
             delete_markers: (!markers.is_empty()).then_some(markers),
-            delimiter: i.delimiter.map(|d| encode(&d, url)),
+            delimiter: i
+                .delimiter
+                .filter(|d| !d.is_empty())
+                .map(|d| encode(&d, url)),
             name: Some(i.bucket),
             encoding_type: i.encoding_type,
             ..Default::default()

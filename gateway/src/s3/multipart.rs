@@ -281,7 +281,15 @@ impl StrataS3 {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let i = req.input;
         let cond = write_condition(i.if_match.as_ref(), i.if_none_match.as_ref())?;
-        let up = self.upload_for(&i.bucket, &i.key, &i.upload_id).await?;
+        let up = match self.upload_for(&i.bucket, &i.key, &i.upload_id).await {
+            Ok(up) => up,
+            Err(e) => {
+                return match self.completed_by(&i.bucket, &i.key, &i.upload_id).await? {
+                    Some(done) => Ok(S3Response::new(done)),
+                    None => Err(e),
+                };
+            }
+        };
         let requested = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         if requested.is_empty() {
             return Err(s3_error!(
@@ -362,6 +370,7 @@ impl StrataS3 {
         let size = chosen.iter().map(|p| p.size).sum();
         // The upload's checksum algorithm gives the object a composite checksum, when every part has one.
         let mut meta = up.meta.clone();
+        meta.completed_upload = Some(up.upload_id.clone());
         if let Some(algo) = up.checksum_algorithm.as_deref() {
             let sums: Option<Vec<&str>> = chosen
                 .iter()
@@ -409,6 +418,40 @@ impl StrataS3 {
             key: Some(i.key.clone()),
             e_tag: Some(ETag::Strong(etag)),
             location: Some(format!("/{}/{}", i.bucket, i.key)),
+            ..Default::default()
+        }))
+    }
+
+    /// The answer to a CompleteMultipartUpload of an upload that is gone: the same answer again when the key's
+    /// current version is the one that upload's completion made (a retry after a lost answer), else `None`.
+    async fn completed_by(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> S3Result<Option<CompleteMultipartUploadOutput>> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        let current = self
+            .strata
+            .with_catalog(move |c| c.get_object(&b, &k))
+            .await
+            .map_err(catalog_err)?;
+        let Some(rec) = current.filter(|r| r.meta.completed_upload.as_deref() == Some(upload_id))
+        else {
+            return Ok(None);
+        };
+        let sums = to_dto(&rec.meta.checksums);
+        Ok(Some(CompleteMultipartUploadOutput {
+            version_id: rec.version_id.clone(),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_type: sums.checksum_type,
+            bucket: Some(bucket.to_owned()),
+            key: Some(key.to_owned()),
+            e_tag: Some(ETag::Strong(rec.etag.clone())),
+            location: Some(format!("/{bucket}/{key}")),
             ..Default::default()
         }))
     }

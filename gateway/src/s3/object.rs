@@ -920,6 +920,7 @@ impl StrataS3 {
         // default) gives it.
         meta.retention = None;
         meta.legal_hold = false;
+        meta.completed_upload = None;
         self.apply_requested_lock(
             &input.bucket,
             &mut meta,
