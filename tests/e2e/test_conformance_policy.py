@@ -10,7 +10,9 @@ GetBucketPolicy, DeleteBucketPolicy, GetBucketPolicyStatus, "Blocking public acc
   buckets; BlockPublicPolicy refuses a public policy (403).
 - Principals by access key or IAM user ARN; actions with wildcards; resources `arn:aws:s3:::bucket/prefix*`;
   conditions on the client's address (`IpAddress` / `NotIpAddress` on `aws:SourceIp`) and on the transport
-  (`Bool` on `aws:SecureTransport`: false over plain HTTP); other conditions are MalformedPolicy.
+  (`Bool` on `aws:SecureTransport`: false over plain HTTP), and the String operators (with `IfExists`) and `Null` on
+  request values: `s3:x-amz-*` headers, `s3:prefix`, `s3:RequestObjectTag/KEY` and `s3:ExistingObjectTag/KEY` (a
+  missing key fails a positive operator and passes a negated one); other conditions are MalformedPolicy.
 
 Users: alice has only `list` on `pol-*`; bob is read-only with no grants (reads everything, writes nothing).
 """
@@ -106,7 +108,9 @@ def test_put_get_delete_round_trip(gw, pbucket):
     json.dumps({"Version": "2012-10-17"}),
     json.dumps({"Version": "2012-10-17", "Statement": [stmt("Allow", "*", "s3:GetObject", "arn:aws:s3:::elsewhere/*")]}),
     json.dumps({"Version": "2012-10-17", "Statement": [dict(stmt("Allow", "*", "s3:GetObject", "RES"),
-                                                            Condition={"StringLike": {"s3:prefix": "home/*"}})]}),
+                                                            Condition={"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}})]}),
+    json.dumps({"Version": "2012-10-17", "Statement": [dict(stmt("Allow", "*", "s3:GetObject", "RES"),
+                                                            Condition={"StringEquals": {"aws:PrincipalOrgID": "o-1"}})]}),
     json.dumps({"Version": "2012-10-17", "Statement": [stmt("Permit", "*", "s3:GetObject", "RES")]}),
     json.dumps({"Version": "1999-01-01", "Statement": [stmt("Allow", "*", "s3:GetObject", "RES")]}),
 ])
@@ -302,4 +306,54 @@ def test_requiring_https_denies_plain_http(gw, pbucket):
         Condition={"Bool": {"aws:SecureTransport": "false"}})))
     # Strata serves plain HTTP, so the common "HTTPS only" policy refuses every object request.
     denied(lambda: root.get_object(Bucket=pbucket, Key="doc.txt"))
+    root.delete_bucket_policy(Bucket=pbucket)
+
+
+def test_a_header_condition_requires_what_a_write_sends(gw, pbucket):
+    # The user guide's "require server-side encryption" policy: PUTs without the header (or with another value)
+    # are denied; with it they pass. (StringNotEquals holds when the header is absent.)
+    root = gw.client()
+    root.put_bucket_policy(Bucket=pbucket, Policy=policy(pbucket, dict(
+        stmt("Deny", "*", "s3:PutObject", f"arn:aws:s3:::{pbucket}/*"),
+        Condition={"StringNotEquals": {"s3:x-amz-server-side-encryption": "AES256"}})))
+    denied(lambda: root.put_object(Bucket=pbucket, Key="plain", Body=b"x"))
+    denied(lambda: root.put_object(Bucket=pbucket, Key="kms", Body=b"x", ServerSideEncryption="aws:kms"))
+    root.delete_bucket_policy(Bucket=pbucket)
+    with pytest.raises(ClientError):
+        root.head_object(Bucket=pbucket, Key="plain")
+
+
+def test_a_prefix_condition_limits_what_a_listing_may_ask(gw, pbucket):
+    alice = gw.client_with(*ALICE)
+    root = gw.client()
+    root.put_object(Bucket=pbucket, Key="home/alice/a.txt", Body=b"a")
+    root.put_bucket_policy(Bucket=pbucket, Policy=policy(pbucket, dict(
+        stmt("Deny", {"AWS": ALICE[0]}, "s3:ListBucket", f"arn:aws:s3:::{pbucket}"),
+        Condition={"StringNotLike": {"s3:prefix": "home/alice/*"}})))
+    assert [o["Key"] for o in alice.list_objects_v2(Bucket=pbucket, Prefix="home/alice/")["Contents"]] == [
+        "home/alice/a.txt"]
+    denied(lambda: alice.list_objects_v2(Bucket=pbucket, Prefix="home/"))
+    denied(lambda: alice.list_objects_v2(Bucket=pbucket))   # no prefix at all: the negated operator holds
+    assert root.list_objects_v2(Bucket=pbucket)["KeyCount"] >= 1   # the Deny names alice only
+    root.delete_bucket_policy(Bucket=pbucket)
+
+
+def test_object_tag_conditions_read_the_objects_and_the_requests_tags(gw, pbucket):
+    root = gw.client()
+    root.put_object(Bucket=pbucket, Key="pub", Body=b"p", Tagging="security=public")
+    root.put_object(Bucket=pbucket, Key="priv", Body=b"q", Tagging="security=secret")
+    root.put_bucket_policy(Bucket=pbucket, Policy=policy(
+        pbucket,
+        dict(stmt("Allow", "*", "s3:GetObject", f"arn:aws:s3:::{pbucket}/*"),
+             Condition={"StringEquals": {"s3:ExistingObjectTag/security": "public"}}),
+        dict(stmt("Deny", "*", "s3:PutObject", f"arn:aws:s3:::{pbucket}/*"),
+             Condition={"StringEqualsIfExists": {"s3:RequestObjectTag/security": "secret"}}),
+    ))
+    anon = anonymous(gw)
+    assert anon.get_object(Bucket=pbucket, Key="pub")["Body"].read() == b"p"
+    denied(lambda: anon.get_object(Bucket=pbucket, Key="priv"))
+    denied(lambda: root.put_object(Bucket=pbucket, Key="new", Body=b"n", Tagging="security=secret"))
+    root.put_object(Bucket=pbucket, Key="new", Body=b"n", Tagging="security=public")
+    # IfExists: a request without the key makes the condition true, so the Deny applies to untagged writes too.
+    denied(lambda: root.put_object(Bucket=pbucket, Key="untagged", Body=b"n"))
     root.delete_bucket_policy(Bucket=pbucket)

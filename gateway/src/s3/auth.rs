@@ -281,9 +281,18 @@ impl S3Access for StrataAccess {
                         .uri()
                         .query()
                         .is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
+                    let existing_tags = match (&auth.policy, &key) {
+                        (Some(p), Some(k)) if p.needs_existing_tags() => {
+                            self.policies.object_tags(b, k).await
+                        }
+                        _ => None,
+                    };
                     let request = RequestContext {
                         source_ip: client,
                         secure_transport: false,
+                        headers: Some(cx.headers()),
+                        query: cx.uri().query(),
+                        existing_tags: existing_tags.as_ref(),
                     };
                     auth.policy.as_ref().map_or(Decision::Silent, |p| {
                         p.decide(

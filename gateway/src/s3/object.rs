@@ -714,6 +714,9 @@ impl StrataS3 {
                 .get::<super::policy::ClientAddr>()
                 .map(|a| a.0),
             secure_transport: false,
+            headers: Some(&req.headers),
+            query: req.uri.query(),
+            existing_tags: None,
         };
         let input = req.input;
         self.require_bucket(&input.bucket).await?;
@@ -729,19 +732,27 @@ impl StrataS3 {
         let mut errors = Vec::new();
         // The access check saw the bucket; a policy's Deny of s3:DeleteObject on some keys is judged per key.
         let auth = self.policies.get(&input.bucket).await;
+        let policy = auth.as_ref().and_then(|a| a.policy.as_ref());
+        let needs_tags = policy.is_some_and(|p| p.needs_existing_tags());
         for obj in input.delete.objects {
             let action = super::policy::action_of("DeleteObject", obj.version_id.is_some());
-            let refused = auth
-                .as_ref()
-                .and_then(|a| a.policy.as_ref())
-                .is_some_and(|p| {
-                    let who = match &caller {
-                        Some(k) => super::policy::Caller::User(k),
-                        None => super::policy::Caller::Anonymous,
-                    };
-                    let resource = super::policy::resource_of(&input.bucket, Some(&obj.key));
-                    p.decide(who, &action, &resource, &request) == super::policy::Decision::Deny
-                });
+            let tags = if needs_tags {
+                self.policies.object_tags(&input.bucket, &obj.key).await
+            } else {
+                None
+            };
+            let request = super::policy::RequestContext {
+                existing_tags: tags.as_ref(),
+                ..request
+            };
+            let refused = policy.is_some_and(|p| {
+                let who = match &caller {
+                    Some(k) => super::policy::Caller::User(k),
+                    None => super::policy::Caller::Anonymous,
+                };
+                let resource = super::policy::resource_of(&input.bucket, Some(&obj.key));
+                p.decide(who, &action, &resource, &request) == super::policy::Decision::Deny
+            });
             let outcome = if refused {
                 Err(s3_error!(
                     AccessDenied,

@@ -5,9 +5,15 @@
 //! `"*"`), an `Action` (`s3:GetObject`, `s3:Get*`, `s3:*`, …) and a `Resource` (`arn:aws:s3:::bucket` or
 //! `arn:aws:s3:::bucket/prefix*`, within the policy's own bucket), each a string or a list; `Sid` is kept.
 //! A statement may carry a `Condition` on the client's address (`IpAddress` / `NotIpAddress` with `aws:SourceIp`,
-//! CIDR blocks or addresses) or on the transport (`Bool` with `aws:SecureTransport`: Strata serves plain HTTP, so it
-//! is `false`). Any other condition, and `NotPrincipal`, `NotAction` and `NotResource`, are refused (400
-//! `MalformedPolicy`) rather than ignored: a Deny that is not enforced would be worse than no policy.
+//! CIDR blocks or addresses), on the transport (`Bool` with `aws:SecureTransport`: Strata serves plain HTTP, so it
+//! is `false`), or on the request's values ([`RequestKey`]: its `x-amz-*` headers as `s3:x-amz-…`, `s3:prefix`,
+//! `s3:delimiter` and `s3:max-keys`, `aws:UserAgent` and `aws:Referer`, the tags a write asks for as
+//! `s3:RequestObjectTag/KEY` and the object's own as `s3:ExistingObjectTag/KEY`) with the string operators
+//! (`StringEquals`, `StringNotEquals`, their `IgnoreCase` forms, `StringLike`, `StringNotLike`, each also with
+//! `IfExists`) and `Null`. As in IAM, a key the request does not carry makes a positive operator false and a negated
+//! one true, `…IfExists` true, and `Null: true` true. Any other condition, and `NotPrincipal`, `NotAction` and
+//! `NotResource`, are refused (400 `MalformedPolicy`) rather than ignored: a Deny that is not enforced would be worse
+//! than no policy.
 //!
 //! Evaluation ([`Policy::decide`]), as S3's for one account: an explicit Deny that matches wins; otherwise an Allow
 //! that matches allows, else the policy says nothing and the user's own access (grants) decides. Anonymous
@@ -39,6 +45,138 @@ enum Condition {
     SourceIp { inside: bool, blocks: Vec<IpBlock> },
     /// `Bool` on `aws:SecureTransport`.
     SecureTransport(bool),
+    /// A string operator on one of the request's values.
+    Strings {
+        op: StringOp,
+        if_exists: bool,
+        key: RequestKey,
+        values: Vec<String>,
+    },
+    /// `Null`: whether the request lacks the key (`true`) or carries it (`false`).
+    Null { key: RequestKey, absent: bool },
+}
+
+/// The string condition operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StringOp {
+    Equals,
+    NotEquals,
+    EqualsIgnoreCase,
+    NotEqualsIgnoreCase,
+    Like,
+    NotLike,
+}
+
+impl StringOp {
+    fn parse(name: &str) -> Option<StringOp> {
+        Some(match name {
+            "StringEquals" => StringOp::Equals,
+            "StringNotEquals" => StringOp::NotEquals,
+            "StringEqualsIgnoreCase" => StringOp::EqualsIgnoreCase,
+            "StringNotEqualsIgnoreCase" => StringOp::NotEqualsIgnoreCase,
+            "StringLike" => StringOp::Like,
+            "StringNotLike" => StringOp::NotLike,
+            _ => return None,
+        })
+    }
+
+    fn negated(self) -> bool {
+        matches!(
+            self,
+            StringOp::NotEquals | StringOp::NotEqualsIgnoreCase | StringOp::NotLike
+        )
+    }
+
+    /// Whether `value` matches one of `patterns` (the positive sense of the operator).
+    fn matches(self, patterns: &[String], value: &str) -> bool {
+        patterns.iter().any(|p| match self {
+            StringOp::Equals | StringOp::NotEquals => p == value,
+            StringOp::EqualsIgnoreCase | StringOp::NotEqualsIgnoreCase => {
+                p.eq_ignore_ascii_case(value)
+            }
+            StringOp::Like | StringOp::NotLike => wildcard(p, value),
+        })
+    }
+}
+
+/// A value of the request that a condition may test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestKey {
+    /// A request header (`s3:x-amz-acl` is `x-amz-acl`; `aws:UserAgent`, `aws:Referer`), lower case.
+    Header(String),
+    /// A query parameter (`s3:prefix`, `s3:delimiter`, `s3:max-keys`).
+    Query(String),
+    /// A tag the request sets on the object (`s3:RequestObjectTag/KEY`, from `x-amz-tagging`).
+    RequestTag(String),
+    /// A tag the object already has (`s3:ExistingObjectTag/KEY`).
+    ExistingTag(String),
+}
+
+impl RequestKey {
+    fn parse(key: &str) -> Option<RequestKey> {
+        let lower = key.to_ascii_lowercase();
+        if let Some(tag) = key
+            .strip_prefix("s3:RequestObjectTag/")
+            .or_else(|| key.strip_prefix("s3:requestobjecttag/"))
+        {
+            return Some(RequestKey::RequestTag(tag.to_owned()));
+        }
+        if let Some(tag) = key
+            .strip_prefix("s3:ExistingObjectTag/")
+            .or_else(|| key.strip_prefix("s3:existingobjecttag/"))
+        {
+            return Some(RequestKey::ExistingTag(tag.to_owned()));
+        }
+        match lower.as_str() {
+            "s3:prefix" | "s3:delimiter" | "s3:max-keys" => {
+                Some(RequestKey::Query(lower["s3:".len()..].to_owned()))
+            }
+            "aws:useragent" => Some(RequestKey::Header("user-agent".to_owned())),
+            "aws:referer" => Some(RequestKey::Header("referer".to_owned())),
+            h if h.starts_with("s3:x-amz-") => {
+                Some(RequestKey::Header(h["s3:".len()..].to_owned()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The request's value of this key, `None` when it carries none.
+    fn value<'a>(&self, cx: &'a RequestContext<'_>) -> Option<std::borrow::Cow<'a, str>> {
+        use std::borrow::Cow;
+        match self {
+            RequestKey::Header(name) => cx
+                .headers?
+                .get(name.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(Cow::Borrowed),
+            RequestKey::Query(name) => cx.query?.split('&').find_map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (k == name).then(|| {
+                    percent_encoding::percent_decode_str(&v.replace('+', " "))
+                        .decode_utf8_lossy()
+                        .into_owned()
+                        .into()
+                })
+            }),
+            RequestKey::RequestTag(tag) => {
+                let tagging = cx.headers?.get("x-amz-tagging")?.to_str().ok()?;
+                tagging.split('&').find_map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    let k = percent_encoding::percent_decode_str(k).decode_utf8_lossy();
+                    (k == tag.as_str()).then(|| {
+                        percent_encoding::percent_decode_str(v)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                            .into()
+                    })
+                })
+            }
+            RequestKey::ExistingTag(tag) => cx
+                .existing_tags?
+                .get(tag)
+                .map(|v| Cow::Borrowed(v.as_str())),
+        }
+    }
 }
 
 /// A CIDR block (an address is a block of its full length).
@@ -104,9 +242,16 @@ pub struct ClientAddr(pub std::net::IpAddr);
 
 /// What a condition is evaluated against.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RequestContext {
+pub struct RequestContext<'a> {
     pub source_ip: Option<std::net::IpAddr>,
     pub secure_transport: bool,
+    /// The request's headers (`s3:x-amz-…`, `aws:UserAgent`, `aws:Referer`, `s3:RequestObjectTag/…`).
+    pub headers: Option<&'a http::HeaderMap>,
+    /// The request's query string (`s3:prefix`, `s3:delimiter`, `s3:max-keys`).
+    pub query: Option<&'a str>,
+    /// The object's tags, when the request names an existing object and the policy asks
+    /// ([`Policy::needs_existing_tags`]).
+    pub existing_tags: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 impl Condition {
@@ -137,10 +282,37 @@ impl Condition {
                             );
                         }
                     },
-                    _ => {
-                        return Err(format!(
-                            "Condition {operator} on {key} is not supported by Strata (supported: IpAddress and NotIpAddress on aws:SourceIp, Bool on aws:SecureTransport)"
-                        ));
+                    (op, _) => {
+                        let unsupported = || {
+                            format!(
+                                "Condition {operator} on {key} is not supported by Strata (supported: IpAddress and NotIpAddress on aws:SourceIp, Bool on aws:SecureTransport, the String operators and Null on request headers, s3:prefix, s3:delimiter, s3:max-keys and object tags)"
+                            )
+                        };
+                        let request_key = RequestKey::parse(key).ok_or_else(unsupported)?;
+                        if op == "Null" {
+                            match values.as_slice() {
+                                [one] if one == "true" || one == "false" => Condition::Null {
+                                    key: request_key,
+                                    absent: one == "true",
+                                },
+                                _ => {
+                                    return Err(format!(
+                                        "Null on {key} takes \"true\" or \"false\""
+                                    ));
+                                }
+                            }
+                        } else {
+                            let (name, if_exists) = match op.strip_suffix("IfExists") {
+                                Some(n) => (n, true),
+                                None => (op, false),
+                            };
+                            Condition::Strings {
+                                op: StringOp::parse(name).ok_or_else(unsupported)?,
+                                if_exists,
+                                key: request_key,
+                                values,
+                            }
+                        }
                     }
                 };
                 out.push(c);
@@ -156,6 +328,16 @@ impl Condition {
                 None => false,
             },
             Condition::SecureTransport(want) => cx.secure_transport == *want,
+            Condition::Strings {
+                op,
+                if_exists,
+                key,
+                values,
+            } => match key.value(cx) {
+                Some(v) => op.matches(values, &v) != op.negated(),
+                None => *if_exists || op.negated(),
+            },
+            Condition::Null { key, absent } => key.value(cx).is_none() == *absent,
         }
     }
 }
@@ -246,6 +428,18 @@ impl Policy {
             .map(|s| Statement::parse(s, bucket))
             .collect::<Result<_, _>>()?;
         Ok(Policy { statements })
+    }
+
+    /// Whether a condition tests the object's existing tags (the caller then loads them for the request).
+    pub fn needs_existing_tags(&self) -> bool {
+        self.statements.iter().any(|s| {
+            s.conditions.iter().any(|c| match c {
+                Condition::Strings { key, .. } | Condition::Null { key, .. } => {
+                    matches!(key, RequestKey::ExistingTag(_))
+                }
+                _ => false,
+            })
+        })
     }
 
     /// Whether any Allow statement lets anonymous callers in (a public policy).
@@ -459,6 +653,22 @@ impl BucketPolicies {
 
     /// The bucket's [`BucketAuth`] (`None`: no such bucket, or the catalog failed: the caller falls back to the
     /// users' own access, which never grants more).
+    /// The tags of the current version of `bucket/key` (`s3:ExistingObjectTag`), `None` for a missing object or
+    /// a catalog error (the condition then sees no tag).
+    pub async fn object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Option<std::collections::BTreeMap<String, String>> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        self.core
+            .with_catalog(move |c| c.get_object(&b, &k))
+            .await
+            .ok()
+            .flatten()
+            .map(|r| r.meta.tags)
+    }
+
     pub async fn get(&self, bucket: &str) -> Option<std::sync::Arc<BucketAuth>> {
         if let Ok(cache) = self.cache.read()
             && let Some((at, auth)) = cache.get(bucket)
@@ -645,7 +855,9 @@ mod tests {
     fn unsupported_or_foreign_statements_are_refused() {
         for bad in [
             r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}"#,
-            r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"StringLike":{"s3:prefix":"a*"}}}"#,
+            r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}}"#,
+            r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}}"#,
+            r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"Null":{"s3:x-amz-acl":"maybe"}}}"#,
             r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/33"}}}"#,
             r#"{"Effect":"Maybe","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}"#,
             r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}"#,
@@ -660,6 +872,101 @@ mod tests {
     }
 
     #[test]
+    fn string_and_null_conditions_test_the_request_values() {
+        let p = policy(
+            r#"[{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::photos/*",
+                 "Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"AES256"}}},
+                {"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::photos",
+                 "Condition":{"StringLike":{"s3:prefix":["public/*","shared/*"]}}},
+                {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*",
+                 "Condition":{"StringEquals":{"s3:ExistingObjectTag/security":"public"}}},
+                {"Effect":"Deny","Principal":"*","Action":"s3:PutObjectAcl","Resource":"arn:aws:s3:::photos/*",
+                 "Condition":{"StringLikeIfExists":{"s3:x-amz-acl":"public*"}}},
+                {"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::photos/*",
+                 "Condition":{"Null":{"s3:RequestObjectTag/keep":"false"}}}]"#,
+        );
+        let mut headers = http::HeaderMap::new();
+        let obj = "arn:aws:s3:::photos/k";
+        let decide = |action: &str, resource: &str, cx: &RequestContext| {
+            p.decide(Caller::User("u"), action, resource, cx)
+        };
+        // A negated operator holds when the key is absent: a PUT without the header is denied.
+        let cx = RequestContext {
+            headers: Some(&headers),
+            ..RequestContext::default()
+        };
+        assert_eq!(decide("s3:PutObject", obj, &cx), Decision::Deny);
+        headers.insert("x-amz-server-side-encryption", "AES256".parse().unwrap());
+        let cx = RequestContext {
+            headers: Some(&headers),
+            ..RequestContext::default()
+        };
+        assert_eq!(decide("s3:PutObject", obj, &cx), Decision::Silent);
+        // Query values, URL-decoded, against wildcards; a positive operator without the key does not hold.
+        let list = |q: &'static str| RequestContext {
+            query: Some(q),
+            ..RequestContext::default()
+        };
+        assert_eq!(
+            decide(
+                "s3:ListBucket",
+                "arn:aws:s3:::photos",
+                &list("list-type=2&prefix=public%2Fa")
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(
+                "s3:ListBucket",
+                "arn:aws:s3:::photos",
+                &list("prefix=private/")
+            ),
+            Decision::Silent
+        );
+        assert_eq!(
+            decide("s3:ListBucket", "arn:aws:s3:::photos", &list("list-type=2")),
+            Decision::Silent
+        );
+        // The object's own tags.
+        let mut tags = std::collections::BTreeMap::new();
+        tags.insert("security".to_owned(), "public".to_owned());
+        let tagged = RequestContext {
+            existing_tags: Some(&tags),
+            ..RequestContext::default()
+        };
+        assert_eq!(decide("s3:GetObject", obj, &tagged), Decision::Allow);
+        assert_eq!(
+            decide("s3:GetObject", obj, &RequestContext::default()),
+            Decision::Silent
+        );
+        // IfExists: absent key holds; present key must match.
+        assert_eq!(
+            decide("s3:PutObjectAcl", obj, &RequestContext::default()),
+            Decision::Deny
+        );
+        let mut acl = http::HeaderMap::new();
+        acl.insert("x-amz-acl", "private".parse().unwrap());
+        let cx = RequestContext {
+            headers: Some(&acl),
+            ..RequestContext::default()
+        };
+        assert_eq!(decide("s3:PutObjectAcl", obj, &cx), Decision::Silent);
+        // Null false: the key must be present; request tags come from x-amz-tagging.
+        assert_eq!(
+            decide("s3:DeleteObject", obj, &RequestContext::default()),
+            Decision::Silent
+        );
+        let mut t = http::HeaderMap::new();
+        t.insert("x-amz-tagging", "a=1&keep=yes".parse().unwrap());
+        let cx = RequestContext {
+            headers: Some(&t),
+            ..RequestContext::default()
+        };
+        assert_eq!(decide("s3:DeleteObject", obj, &cx), Decision::Deny);
+        assert!(p.needs_existing_tags());
+    }
+
+    #[test]
     fn address_and_transport_conditions_gate_a_statement() {
         let p = policy(
             r#"[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*",
@@ -670,7 +977,7 @@ mod tests {
         let r = resource_of(B, Some("a"));
         let at = |ip: &str| RequestContext {
             source_ip: Some(ip.parse().unwrap()),
-            secure_transport: false,
+            ..RequestContext::default()
         };
         let get = |cx: &RequestContext| p.decide(Caller::Anonymous, "s3:GetObject", &r, cx);
         assert_eq!(get(&at("10.1.200.3")), Decision::Allow);
