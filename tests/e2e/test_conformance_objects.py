@@ -37,10 +37,13 @@ def test_invalid_bucket_names_are_refused(s3, name):
     assert error_of(e.value) == (400, "InvalidBucketName")
 
 
-def test_creating_an_owned_bucket_again_is_already_owned(s3, bucket):
-    with pytest.raises(ClientError) as e:
-        s3.create_bucket(Bucket=bucket)
-    assert error_of(e.value) == (409, "BucketAlreadyOwnedByYou")
+def test_creating_an_owned_bucket_again_answers_200_in_us_east_1(s3, bucket):
+    # CreateBucket: "if you re-create an existing bucket that you already own in the North Virginia Region, Amazon
+    # S3 returns 200 OK" (every other region: 409 BucketAlreadyOwnedByYou). The gateway's default region is
+    # us-east-1; the bucket and its objects are untouched.
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"k")
+    assert s3.create_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"k"
 
 
 def test_missing_buckets_are_404(gateway, s3):

@@ -97,10 +97,23 @@ impl StrataS3 {
             record.versioning = Versioning::Enabled;
             record.object_lock = Some(catalog::ObjectLockConfig::default());
         }
-        self.strata
+        match self
+            .strata
             .with_catalog(move |c| c.create_bucket_record(record))
             .await
-            .map_err(catalog_err)?;
+        {
+            Ok(()) => {}
+            // S3's legacy rule in North Virginia: re-creating a bucket you own answers 200 and changes nothing
+            // (ACLs are reset, and a BucketOwnerEnforced bucket has none); every other region answers 409
+            // BucketAlreadyOwnedByYou. Strata's buckets have no owner apart from who may administer them, which
+            // the access check has established.
+            Err(catalog::CatalogError::BucketExists(_)) if self.strata.region == "us-east-1" => {
+                return Ok(S3Response::new(CreateBucketOutput {
+                    location: Some(format!("/{bucket}")),
+                }));
+            }
+            Err(e) => return Err(catalog_err(e)),
+        }
         // A bucket of the same name deleted a moment ago may still be remembered, with its policy.
         self.policies.forget(&bucket);
         Ok(S3Response::new(CreateBucketOutput {
