@@ -112,6 +112,8 @@ def test_default_retention_applies_to_new_versions(s3, lbucket):
     ({"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1, "Years": 1}}, (400, "MalformedXML")),
     ({"DefaultRetention": {"Mode": "GOVERNANCE"}}, (400, "MalformedXML")),
     ({"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 0}}, (400, "InvalidArgument")),
+    # The XML schema's enumeration: an unknown (or lower-case) mode does not parse.
+    ({"DefaultRetention": {"Mode": "governance", "Days": 1}}, (400, "MalformedXML")),
 ])
 def test_a_bad_default_retention_is_refused(s3, lbucket, rule, code):
     with pytest.raises(ClientError) as e:
@@ -320,3 +322,17 @@ def test_moves_rotation_resealing_and_scrub_keep_a_locked_version(gateway, s3, l
     with pytest.raises(ClientError) as e:
         s3.delete_object(Bucket=lbucket, Key="k", VersionId=vid, BypassGovernanceRetention=True)
     assert error_of(e.value) == (403, "AccessDenied")
+
+
+def test_unknown_modes_and_statuses_in_a_body_are_malformed_xml(s3, lbucket):
+    vid = s3.put_object(Bucket=lbucket, Key="enum", Body=b"x")["VersionId"]
+    until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    for mode in ("abc", "governance"):
+        with pytest.raises(ClientError) as e:
+            s3.put_object_retention(Bucket=lbucket, Key="enum", VersionId=vid,
+                                    Retention={"Mode": mode, "RetainUntilDate": until})
+        assert error_of(e.value) == (400, "MalformedXML")
+    with pytest.raises(ClientError) as e:
+        s3.put_object_legal_hold(Bucket=lbucket, Key="enum", VersionId=vid, LegalHold={"Status": "abc"})
+    assert error_of(e.value) == (400, "MalformedXML")
+    assert "ObjectLockMode" not in s3.head_object(Bucket=lbucket, Key="enum", VersionId=vid)

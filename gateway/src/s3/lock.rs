@@ -28,6 +28,18 @@ fn mode_from(name: &str) -> S3Result<RetentionMode> {
     }
 }
 
+/// [`mode_from`] for a mode in a request body: an unknown value does not fit the XML schema (400 MalformedXML,
+/// where a header's is InvalidArgument).
+fn mode_from_xml(name: &str) -> S3Result<RetentionMode> {
+    mode_from(name).map_err(|_| s3_error!(MalformedXML, "Unknown retention mode: {name}"))
+}
+
+/// [`legal_hold_from`] for a status in a request body (400 MalformedXML).
+fn legal_hold_from_xml(status: &str) -> S3Result<bool> {
+    legal_hold_from(status)
+        .map_err(|_| s3_error!(MalformedXML, "Unknown legal hold status: {status}"))
+}
+
 fn mode_name(mode: RetentionMode) -> &'static str {
     match mode {
         RetentionMode::Governance => ObjectLockMode::GOVERNANCE,
@@ -136,7 +148,7 @@ fn default_retention_from(
         ));
     }
     Ok(Some(catalog::DefaultRetention {
-        mode: mode_from(mode.as_str())?,
+        mode: mode_from_xml(mode.as_str())?,
         days,
         years,
     }))
@@ -317,7 +329,7 @@ impl StrataS3 {
                 let until_ms = timestamp_to_ms(&until);
                 future(until_ms, now)?;
                 Some(Retention {
-                    mode: mode_from(mode.as_str())?,
+                    mode: mode_from_xml(mode.as_str())?,
                     until_ms,
                 })
             }
@@ -375,7 +387,7 @@ impl StrataS3 {
         let i = req.input;
         self.locked_bucket(&i.bucket).await?;
         let on = match i.legal_hold.and_then(|h| h.status) {
-            Some(status) => legal_hold_from(status.as_str())?,
+            Some(status) => legal_hold_from_xml(status.as_str())?,
             None => {
                 return Err(s3_error!(MalformedXML, "A LegalHold needs a Status"));
             }
