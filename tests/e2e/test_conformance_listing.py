@@ -115,3 +115,12 @@ def test_an_empty_delimiter_is_no_delimiter(s3, keys, version):
     r = (s3.list_objects if version == 1 else s3.list_objects_v2)(Bucket=keys, Delimiter="")
     assert "Delimiter" not in r and "CommonPrefixes" not in r
     assert contents(r) == sorted(contents(r)) and "a/b/3" in contents(r)
+
+
+def test_owners_come_with_v1_and_with_fetch_owner(s3, keys):
+    # ListObjects reports each object's Owner; ListObjectsV2 only when asked (fetch-owner=true). Under
+    # BucketOwnerEnforced the bucket owner owns every object: the caller here, as ListBuckets reports it.
+    me = s3.list_buckets()["Owner"]["ID"]
+    assert {o["Owner"]["ID"] for o in s3.list_objects(Bucket=keys)["Contents"]} == {me}
+    assert all("Owner" not in o for o in s3.list_objects_v2(Bucket=keys)["Contents"])
+    assert {o["Owner"]["ID"] for o in s3.list_objects_v2(Bucket=keys, FetchOwner=True)["Contents"]} == {me}

@@ -14,6 +14,15 @@ pub(super) fn owner_id(credentials: Option<&s3s::auth::Credentials>) -> Option<S
     credentials.map(|c| c.access_key.clone())
 }
 
+/// The owner S3 reports for the caller's buckets and objects (listings, ACL answers): `None` for anonymous callers.
+pub(super) fn owner_of(credentials: Option<&s3s::auth::Credentials>) -> Option<Owner> {
+    let id = owner_id(credentials)?;
+    Some(Owner {
+        id: Some(id.clone()),
+        display_name: Some(id),
+    })
+}
+
 fn owner_full_control(credentials: Option<&s3s::auth::Credentials>) -> (Owner, Grants) {
     let id = owner_id(credentials);
     let owner = Owner {
@@ -53,10 +62,7 @@ impl StrataS3 {
                 bucket_region: None,
             })
             .collect();
-        let owner = req.credentials.as_ref().map(|c| Owner {
-            id: Some(c.access_key.clone()),
-            display_name: Some(c.access_key.clone()),
-        });
+        let owner = owner_of(req.credentials.as_ref());
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
             owner,

@@ -85,12 +85,16 @@ impl Listing {
             .filter(|_| self.page.is_truncated)
     }
 
-    fn contents(&self) -> Option<Vec<Object>> {
+    /// The page's objects, each with `owner` (ListObjects always reports it, ListObjectsV2 with `fetch-owner`).
+    fn contents(&self, owner: Option<&Owner>) -> Option<Vec<Object>> {
         let v: Vec<Object> = self
             .page
             .objects
             .iter()
-            .map(|(k, r)| object_entry(k, r, self.url))
+            .map(|(k, r)| Object {
+                owner: owner.cloned(),
+                ..object_entry(k, r, self.url)
+            })
             .collect();
         (!v.is_empty()).then_some(v)
     }
@@ -143,6 +147,7 @@ impl StrataS3 {
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let owner = super::bucket::owner_of(req.credentials.as_ref());
         let i = req.input;
         let l = self
             .listing(ListArgs {
@@ -165,7 +170,7 @@ impl StrataS3 {
                 .filter(|_| i.delimiter.as_deref().is_some_and(|d| !d.is_empty()))
                 .map(|m| l.encode(m)),
             common_prefixes: l.common_prefixes(),
-            contents: l.contents(),
+            contents: l.contents(owner.as_ref()),
             delimiter: i.delimiter.filter(|d| !d.is_empty()).map(|d| l.encode(&d)),
             name: Some(i.bucket),
             encoding_type: i.encoding_type,
@@ -177,6 +182,12 @@ impl StrataS3 {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let owner = req
+            .input
+            .fetch_owner
+            .unwrap_or(false)
+            .then(|| super::bucket::owner_of(req.credentials.as_ref()))
+            .flatten();
         let i = req.input;
         let after = match &i.continuation_token {
             Some(t) => Some(
@@ -213,7 +224,7 @@ impl StrataS3 {
             next_continuation_token: l.next_marker().map(|m| TOKEN.encode(m.as_bytes())),
             start_after: i.start_after.map(|s| l.encode(&s)),
             common_prefixes: l.common_prefixes(),
-            contents: l.contents(),
+            contents: l.contents(owner.as_ref()),
             delimiter: i.delimiter.filter(|d| !d.is_empty()).map(|d| l.encode(&d)),
             name: Some(i.bucket),
             encoding_type: i.encoding_type,
