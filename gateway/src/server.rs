@@ -175,12 +175,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                                 .unwrap_or(0);
                             let has_body = request_bytes > 0
                                 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
+                            let request_id = next_request_id();
                             let attributes = is_get_object_attributes(&req);
                             let fut = hyper::service::Service::call(&service, req);
                             let mut resp =
                                 crate::request_metrics::observe(metrics, events, slot, request_bytes, fut).await?;
                             if attributes && resp.status() == http::StatusCode::OK {
                                 unquote_attributes_etag(&mut resp).await;
+                            }
+                            if resp.status().is_client_error() || resp.status().is_server_error() {
+                                add_request_id_to_error(&mut resp, &request_id).await;
+                            }
+                            if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+                                resp.headers_mut().insert("x-amz-request-id", v);
                             }
                             close_after_refused_body(has_body, resp.status(), resp.headers_mut());
                             if let Some(cross) = cross {
@@ -302,6 +309,60 @@ async fn unquote_attributes_etag(resp: &mut http::Response<s3s::Body>) {
         }
         _ => text.into_owned(),
     };
+    resp.headers_mut().remove(http::header::CONTENT_LENGTH);
+    *resp.body_mut() = s3s::Body::from(fixed);
+}
+
+/// A request id as S3 writes them (16 upper-case hex digits), unique within the process: a counter mixed with the
+/// process's start time, so ids of two runs do not repeat either.
+fn next_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    // splitmix64: a bijection, so distinct counters give distinct ids.
+    let mut z = seed.wrapping_add(
+        NEXT.fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    format!("{:016X}", z ^ (z >> 31))
+}
+
+/// An S3 error body carries the request's id (`<RequestId>`, the same as the `x-amz-request-id` header); s3s 0.14
+/// leaves it out unless the handler set one, so it is added to the small XML error body here.
+async fn add_request_id_to_error(resp: &mut http::Response<s3s::Body>, request_id: &str) {
+    const LIMIT: usize = 64 * 1024;
+    let xml = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("xml"));
+    if !xml {
+        return;
+    }
+    let Ok(bytes) = resp.body_mut().store_all_limited(LIMIT).await else {
+        return;
+    };
+    // (`store_all_limited` keeps the bytes as the body: returning leaves the answer as it was.)
+    let text = String::from_utf8_lossy(&bytes);
+    let Some(end) = text.rfind("</Error>") else {
+        return;
+    };
+    if text.contains("<RequestId>") {
+        return;
+    }
+    let fixed = format!(
+        "{}<RequestId>{request_id}</RequestId>{}",
+        &text[..end],
+        &text[end..]
+    );
     resp.headers_mut().remove(http::header::CONTENT_LENGTH);
     *resp.body_mut() = s3s::Body::from(fixed);
 }

@@ -8,6 +8,8 @@ HTTP where a client would hide the detail.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import xml.etree.ElementTree as ET
 from urllib.parse import quote
 
 import pytest
@@ -216,3 +218,19 @@ def test_delete_objects_quiet_answers_errors_only(s3, bucket):
                                                  "Quiet": True})
     assert "Deleted" not in r and "Errors" not in r
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+def test_every_answer_has_a_request_id_and_errors_repeat_it(gateway, s3, bucket):
+    # Common response headers: x-amz-request-id on every answer; an error's XML names the same RequestId.
+    ok = s3.put_object(Bucket=bucket, Key="rid", Body=b"x")["ResponseMetadata"]
+    assert re.fullmatch(r"[0-9A-F]{16}", ok["HTTPHeaders"]["x-amz-request-id"])
+    r = gateway.signed("GET", f"/{bucket}/no-such-key")
+    e2e.assert_s3_error(r, 404, "NoSuchKey")
+    rid = r.headers["x-amz-request-id"]
+    assert ET.fromstring(r.content).findtext("RequestId") == rid
+    again = gateway.signed("GET", f"/{bucket}/no-such-key").headers["x-amz-request-id"]
+    assert again != rid
+    # SDKs report it: boto3 puts it in the error's metadata.
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="no-such-key")
+    assert re.fullmatch(r"[0-9A-F]{16}", e.value.response["ResponseMetadata"]["RequestId"])
