@@ -293,24 +293,33 @@ fn is_get_object_attributes<B>(req: &http::Request<B>) -> bool {
 /// S3 answers GetObjectAttributes with the ETag *unquoted* in its XML (unlike every other answer, and unlike what
 /// s3s 0.14 writes for an `ETag` value): the quotes around the one `<ETag>` element of the small answer are removed.
 async fn unquote_attributes_etag(resp: &mut http::Response<s3s::Body>) {
-    const LIMIT: usize = 1 << 20;
-    let Ok(bytes) = resp.body_mut().store_all_limited(LIMIT).await else {
+    rewrite_small_body(resp, 1 << 20, |text| {
+        ["&quot;", "\""].iter().find_map(|q| {
+            let open = format!("<ETag>{q}");
+            text.contains(&open).then(|| {
+                text.replacen(&open, "<ETag>", 1)
+                    .replacen(&format!("{q}</ETag>"), "</ETag>", 1)
+            })
+        })
+    })
+    .await;
+}
+
+/// Replaces a small answer's body (at most `limit` bytes) with `edit(text)` when that gives `Some`; the answer is
+/// left as it was otherwise. Only for the few small XML answers s3s 0.14 writes differently from S3.
+async fn rewrite_small_body(
+    resp: &mut http::Response<s3s::Body>,
+    limit: usize,
+    edit: impl FnOnce(&str) -> Option<String>,
+) {
+    // `store_all_limited` keeps the bytes as the body, so returning early leaves the answer unchanged.
+    let Ok(bytes) = resp.body_mut().store_all_limited(limit).await else {
         return;
     };
-    let text = String::from_utf8_lossy(&bytes);
-    let fixed = match (text.find("<ETag>&quot;"), text.find("<ETag>\"")) {
-        (Some(_), _) => {
-            text.replacen("<ETag>&quot;", "<ETag>", 1)
-                .replacen("&quot;</ETag>", "</ETag>", 1)
-        }
-        (None, Some(_)) => {
-            text.replacen("<ETag>\"", "<ETag>", 1)
-                .replacen("\"</ETag>", "</ETag>", 1)
-        }
-        _ => text.into_owned(),
-    };
-    resp.headers_mut().remove(http::header::CONTENT_LENGTH);
-    *resp.body_mut() = s3s::Body::from(fixed);
+    if let Some(fixed) = edit(&String::from_utf8_lossy(&bytes)) {
+        resp.headers_mut().remove(http::header::CONTENT_LENGTH);
+        *resp.body_mut() = s3s::Body::from(fixed);
+    }
 }
 
 /// A request id as S3 writes them (16 upper-case hex digits), unique within the process: a counter mixed with the
@@ -338,7 +347,6 @@ fn next_request_id() -> String {
 /// An S3 error body carries the request's id (`<RequestId>`, the same as the `x-amz-request-id` header); s3s 0.14
 /// leaves it out unless the handler set one, so it is added to the small XML error body here.
 async fn add_request_id_to_error(resp: &mut http::Response<s3s::Body>, request_id: &str) {
-    const LIMIT: usize = 64 * 1024;
     let xml = resp
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -347,22 +355,15 @@ async fn add_request_id_to_error(resp: &mut http::Response<s3s::Body>, request_i
     if !xml {
         return;
     }
-    let Ok(bytes) = resp.body_mut().store_all_limited(LIMIT).await else {
-        return;
-    };
-    // (`store_all_limited` keeps the bytes as the body: returning leaves the answer as it was.)
-    let text = String::from_utf8_lossy(&bytes);
-    let Some(end) = text.rfind("</Error>") else {
-        return;
-    };
-    if text.contains("<RequestId>") {
-        return;
-    }
-    let fixed = format!(
-        "{}<RequestId>{request_id}</RequestId>{}",
-        &text[..end],
-        &text[end..]
-    );
-    resp.headers_mut().remove(http::header::CONTENT_LENGTH);
-    *resp.body_mut() = s3s::Body::from(fixed);
+    rewrite_small_body(resp, 64 * 1024, |text| {
+        let end = text
+            .rfind("</Error>")
+            .filter(|_| !text.contains("<RequestId>"))?;
+        Some(format!(
+            "{}<RequestId>{request_id}</RequestId>{}",
+            &text[..end],
+            &text[end..]
+        ))
+    })
+    .await;
 }

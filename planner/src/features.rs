@@ -70,15 +70,6 @@ pub struct ObjectBasics {
 }
 
 impl ObjectBasics {
-    /// Basics without a known read count (see [`ObjectBasics::lifetime_reads`]).
-    pub fn new(size_bytes: u64, last_modified_ms: i64) -> ObjectBasics {
-        ObjectBasics {
-            size_bytes,
-            last_modified_ms,
-            lifetime_reads: 0,
-        }
-    }
-
     /// Reads before `t`: the lifetime count less the history's reads at or after `t`, and at least the
     /// history's reads before `t` (a count that was never kept is 0).
     pub fn reads_before(&self, history: AccessHistory<'_>, t: i64) -> u64 {

@@ -275,11 +275,13 @@ impl HorizonTable {
     }
 }
 
+/// The class of `x` among classes with upper edges `edges` (exclusive; the last class takes the rest).
+fn class_of<T: PartialOrd + Copy>(edges: &[T], x: T) -> usize {
+    edges.iter().position(|&e| x < e).unwrap_or(edges.len() - 1)
+}
+
 fn count_class(reads: u64) -> usize {
-    COUNT_EDGES
-        .iter()
-        .position(|&e| reads < e)
-        .unwrap_or(COUNT_EDGES.len() - 1)
+    class_of(&COUNT_EDGES, reads)
 }
 
 /// The fewest reads of count class `k`.
@@ -297,17 +299,11 @@ fn promotion(k: usize) -> f64 {
 }
 
 fn age_class(age_days: f64) -> usize {
-    AGE_EDGES_DAYS
-        .iter()
-        .position(|&e| age_days < e)
-        .unwrap_or(AGE_EDGES_DAYS.len() - 1)
+    class_of(&AGE_EDGES_DAYS, age_days)
 }
 
 fn bucket(idle_days: f64) -> usize {
-    BUCKET_EDGES_DAYS
-        .iter()
-        .position(|&e| idle_days < e)
-        .unwrap_or(BUCKET_EDGES_DAYS.len() - 1)
+    class_of(&BUCKET_EDGES_DAYS, idle_days)
 }
 
 #[cfg(test)]
@@ -485,7 +481,12 @@ mod tests {
         // The lifetime count counts back from the reads after the cut, never below the history's own.
         let o = objects[0];
         assert_eq!(o.reads_before(h.get(0), now - 10 * DAY_MS), 39);
-        assert_eq!(ObjectBasics::new(1, 0).reads_before(h.get(0), now), 2);
+        let unknown = ObjectBasics {
+            size_bytes: 1,
+            last_modified_ms: 0,
+            lifetime_reads: 0,
+        };
+        assert_eq!(unknown.reads_before(h.get(0), now), 2);
     }
 
     #[test]

@@ -407,19 +407,13 @@ impl StrataS3 {
             self.bill_removal(old);
         }
         self.record(&i.bucket, &i.key, AccessKind::Put, size);
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
-            version_id: outcome.version_header(),
-            checksum_crc32: object_sums.checksum_crc32,
-            checksum_crc32c: object_sums.checksum_crc32c,
-            checksum_sha1: object_sums.checksum_sha1,
-            checksum_sha256: object_sums.checksum_sha256,
-            checksum_type: object_sums.checksum_type,
-            bucket: Some(i.bucket.clone()),
-            key: Some(i.key.clone()),
-            e_tag: Some(ETag::Strong(etag)),
-            location: Some(format!("/{}/{}", i.bucket, i.key)),
-            ..Default::default()
-        }))
+        Ok(S3Response::new(completion_answer(
+            &i.bucket,
+            &i.key,
+            etag,
+            outcome.version_header(),
+            object_sums,
+        )))
     }
 
     /// The answer to a CompleteMultipartUpload of an upload that is gone: the same answer again when the key's
@@ -441,19 +435,13 @@ impl StrataS3 {
             return Ok(None);
         };
         let sums = to_dto(&rec.meta.checksums);
-        Ok(Some(CompleteMultipartUploadOutput {
-            version_id: rec.version_id.clone(),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            checksum_type: sums.checksum_type,
-            bucket: Some(bucket.to_owned()),
-            key: Some(key.to_owned()),
-            e_tag: Some(ETag::Strong(rec.etag.clone())),
-            location: Some(format!("/{bucket}/{key}")),
-            ..Default::default()
-        }))
+        Ok(Some(completion_answer(
+            bucket,
+            key,
+            rec.etag,
+            rec.version_id,
+            sums,
+        )))
     }
 
     pub(super) async fn abort_multipart_upload_impl(
@@ -666,5 +654,28 @@ mod copy_range_props {
                 ),
             }
         }
+    }
+}
+
+/// CompleteMultipartUpload's answer about the version it made (`version_id`: the header's value, `None` without).
+fn completion_answer(
+    bucket: &str,
+    key: &str,
+    etag: String,
+    version_id: Option<String>,
+    sums: Checksum,
+) -> CompleteMultipartUploadOutput {
+    CompleteMultipartUploadOutput {
+        version_id,
+        checksum_crc32: sums.checksum_crc32,
+        checksum_crc32c: sums.checksum_crc32c,
+        checksum_sha1: sums.checksum_sha1,
+        checksum_sha256: sums.checksum_sha256,
+        checksum_type: sums.checksum_type,
+        bucket: Some(bucket.to_owned()),
+        key: Some(key.to_owned()),
+        e_tag: Some(ETag::Strong(etag)),
+        location: Some(format!("/{bucket}/{key}")),
+        ..Default::default()
     }
 }

@@ -115,17 +115,17 @@ pub enum RequestKey {
 impl RequestKey {
     fn parse(key: &str) -> Option<RequestKey> {
         let lower = key.to_ascii_lowercase();
-        if let Some(tag) = key
-            .strip_prefix("s3:RequestObjectTag/")
-            .or_else(|| key.strip_prefix("s3:requestobjecttag/"))
-        {
-            return Some(RequestKey::RequestTag(tag.to_owned()));
+        // Condition keys are case-insensitive; a tag's own key after the slash is not.
+        let tag = |prefix: &str| {
+            lower
+                .starts_with(prefix)
+                .then(|| key[prefix.len()..].to_owned())
+        };
+        if let Some(t) = tag("s3:requestobjecttag/") {
+            return Some(RequestKey::RequestTag(t));
         }
-        if let Some(tag) = key
-            .strip_prefix("s3:ExistingObjectTag/")
-            .or_else(|| key.strip_prefix("s3:existingobjecttag/"))
-        {
-            return Some(RequestKey::ExistingTag(tag.to_owned()));
+        if let Some(t) = tag("s3:existingobjecttag/") {
+            return Some(RequestKey::ExistingTag(t));
         }
         match lower.as_str() {
             "s3:prefix" | "s3:delimiter" | "s3:max-keys" => {
