@@ -38,14 +38,17 @@ data_dir = "$WORK/data"
 s3_addr = "127.0.0.1:$PORT"
 admin_addr = "127.0.0.1:$((PORT + 1))"
 region = "us-east-1"
+default_object_ownership = "ObjectWriter"
 
 [[users]]
 access_key = "$ALT_KEY"
 secret_key = "$ALT_SECRET"
+access = "own"
 
 [[users]]
 access_key = "$TEN_KEY"
 secret_key = "$TEN_SECRET"
+access = "own"
 EOF
 
 cat >"$WORK/s3tests.conf" <<EOF
@@ -61,21 +64,21 @@ iam name prefix = s3-tests-
 iam path prefix = /s3-tests/
 
 [s3 main]
-display_name = main
+display_name = $MAIN_KEY
 user_id = $MAIN_KEY
 email = main@example.com
 access_key = $MAIN_KEY
 secret_key = $MAIN_SECRET
 
 [s3 alt]
-display_name = alt
+display_name = $ALT_KEY
 user_id = $ALT_KEY
 email = alt@example.com
 access_key = $ALT_KEY
 secret_key = $ALT_SECRET
 
 [s3 tenant]
-display_name = tenant
+display_name = $TEN_KEY
 user_id = $TEN_KEY
 tenant = testx
 email = tenant@example.com

@@ -43,10 +43,11 @@ pub use error::{CatalogError, Result};
 pub use moves::{MOVE_HISTORY, MoveState, MoveTask, NewMove};
 pub use postgres::PgCatalog;
 pub use records::{
-    AccessEvent, AccessKind, AccessStats, BucketRecord, CorsRule, DefaultRetention, DeleteOutcome,
-    GarbageBlob, LeaseRecord, ListPage, NewObject, NodeRecord, ObjectLockConfig, ObjectMeta,
-    ObjectRecord, PartRecord, PartRef, PublicAccessBlock, PutOutcome, Retention, RetentionMode,
-    UploadPage, UploadRecord, VersionEntry, VersionPage, Versioning, WriteCondition,
+    AccessEvent, AccessKind, AccessStats, AclGrant, AclGrantee, AclPermission, BucketRecord,
+    CorsRule, DefaultRetention, DeleteOutcome, GarbageBlob, LeaseRecord, ListPage, NewObject,
+    NodeRecord, ObjectLockConfig, ObjectMeta, ObjectOwnership, ObjectRecord, PartRecord, PartRef,
+    PublicAccessBlock, PutOutcome, Retention, RetentionMode, UploadPage, UploadRecord,
+    VersionEntry, VersionPage, Versioning, WriteCondition,
 };
 
 // The gateway shares one catalog across threads.

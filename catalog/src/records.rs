@@ -30,6 +30,18 @@ pub struct BucketRecord {
     /// The bucket policy document (PutBucketPolicy), as given; the gateway parses and checks it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// The canonical id (access key) of the user who created the bucket; `None` for buckets made before owners
+    /// were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Who owns the bucket's objects, and whether ACLs count (PutBucketOwnershipControls).
+    #[serde(default, skip_serializing_if = "ObjectOwnership::is_enforced")]
+    pub object_ownership: ObjectOwnership,
+    /// The bucket's access control list, every grant as given (CreateBucket's ACL, PutBucketAcl); `None`: the
+    /// default, the owner's full control. It counts only while [`BucketRecord::object_ownership`] enables ACLs;
+    /// the owner may always do everything, whatever it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Vec<AclGrant>>,
 }
 
 impl BucketRecord {
@@ -44,8 +56,61 @@ impl BucketRecord {
             versioning: Versioning::Unversioned,
             object_lock: None,
             policy: None,
+            owner: None,
+            object_ownership: ObjectOwnership::BucketOwnerEnforced,
+            acl: None,
         }
     }
+}
+
+/// S3's Object Ownership of a bucket: who owns the objects written into it, and whether ACLs count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectOwnership {
+    /// ACLs are disabled: the bucket owner owns every object, and only policies and grants decide access (S3's
+    /// default since 2023).
+    #[default]
+    BucketOwnerEnforced,
+    /// ACLs count; an object written with the `bucket-owner-full-control` canned ACL is owned by the bucket
+    /// owner, any other by its writer.
+    BucketOwnerPreferred,
+    /// ACLs count; every object is owned by its writer.
+    ObjectWriter,
+}
+
+impl ObjectOwnership {
+    pub fn is_enforced(&self) -> bool {
+        *self == ObjectOwnership::BucketOwnerEnforced
+    }
+}
+
+/// One grant of an access control list (S3's `Grant`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclGrant {
+    pub grantee: AclGrantee,
+    pub permission: AclPermission,
+}
+
+/// Whom a grant names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AclGrantee {
+    /// A user, by canonical id (Strata's canonical id is the access key).
+    User(String),
+    /// Everyone, signed or not (`http://acs.amazonaws.com/groups/global/AllUsers`).
+    AllUsers,
+    /// Every signed request (`http://acs.amazonaws.com/groups/global/AuthenticatedUsers`).
+    AuthenticatedUsers,
+    /// S3's log delivery group (`http://acs.amazonaws.com/groups/s3/LogDelivery`); stored and answered only.
+    LogDelivery,
+}
+
+/// What a grant allows (S3's ACL permissions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AclPermission {
+    FullControl,
+    Read,
+    Write,
+    ReadAcp,
+    WriteAcp,
 }
 
 /// A bucket's versioning state, as S3 has it.
@@ -133,6 +198,14 @@ pub struct ObjectMeta {
     /// that upload (a client retrying after a lost answer) succeeds again with this version, as S3's does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_upload: Option<String>,
+    /// The canonical id of the version's owner, in a bucket whose ACLs count ([`ObjectOwnership`]); `None`: the
+    /// bucket owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The version's access control list, every grant as given (an ACL on the write, PutObjectAcl); `None`: the
+    /// default, the owner's full control. It counts only while the bucket's ACLs do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Vec<AclGrant>>,
 }
 
 impl ObjectMeta {
@@ -464,6 +537,8 @@ pub enum WriteCondition {
     Present,
     /// `If-Match: "etag"`: there must be a current version with this ETag (unquoted).
     ETagIs(String),
+    /// `If-None-Match: "etag"`: there must be no current version with this ETag (unquoted).
+    ETagIsNot(String),
 }
 
 impl WriteCondition {
@@ -479,6 +554,7 @@ impl WriteCondition {
         let held = match (self, current) {
             (WriteCondition::Always, _) => true,
             (WriteCondition::Absent, found) => found.is_none(),
+            (WriteCondition::ETagIsNot(etag), found) => found.is_none_or(|r| r.etag != *etag),
             (WriteCondition::Present | WriteCondition::ETagIs(_), None) => {
                 return Err(crate::CatalogError::NoSuchKey {
                     bucket: bucket.to_owned(),

@@ -36,6 +36,7 @@ fn each_condition_holds_or_fails_without_a_trace() {
     for cond in [
         WriteCondition::Absent,
         WriteCondition::ETagIs("other".into()),
+        WriteCondition::ETagIsNot("e1".into()),
     ] {
         assert!(matches!(
             cat.put_object_if("b", "k", with_etag("loser", "e9"), &cond),

@@ -28,6 +28,10 @@ pub struct Config {
     pub domains: Vec<String>,
     /// Extra S3 users besides the root credentials.
     pub users: Vec<UserConfig>,
+    /// The Object Ownership of a bucket created without `x-amz-object-ownership`: `BucketOwnerEnforced` (the
+    /// default, as S3's since 2023: ACLs disabled), `BucketOwnerPreferred` or `ObjectWriter` (ACLs count, as they
+    /// did on S3 before 2023 and do on Ceph).
+    pub default_object_ownership: catalog::ObjectOwnership,
     /// Storage backends; empty means the embedded default (hot, warm, cold on local disk).
     pub backends: Vec<BackendConfig>,
     /// Where new objects go.
@@ -61,7 +65,7 @@ pub struct Config {
 pub struct UserConfig {
     pub access_key: String,
     pub secret_key: String,
-    /// `full` (default) or `read-only`.
+    /// `full` (default), `read-only`, or `own` (an account of its own, see [`AccessLevel::Own`]).
     #[serde(default)]
     pub access: AccessLevel,
     /// Per-bucket grants. Absent: every bucket (within `access`). Present: only what a grant allows on the
@@ -132,9 +136,15 @@ impl Grant {
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum AccessLevel {
+    /// Every operation, on the buckets its grants name (every bucket without grants), and on those it owns.
     #[default]
     Full,
+    /// Read operations only, on the buckets its grants name (every bucket without grants).
     ReadOnly,
+    /// An account of its own, as a separate AWS account is: it creates buckets and has full control of those it
+    /// owns; ListBuckets shows only those; it reaches another's bucket or object only where a bucket policy or an
+    /// ACL grants it. Its grants, if any, are ignored.
+    Own,
 }
 
 impl Default for Config {
@@ -146,6 +156,7 @@ impl Default for Config {
             region: "us-east-1".to_owned(),
             domains: Vec::new(),
             users: Vec::new(),
+            default_object_ownership: catalog::ObjectOwnership::BucketOwnerEnforced,
             backends: Vec::new(),
             placement: PlacementConfig::default(),
             catalog: CatalogSettings::default(),

@@ -86,7 +86,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let service = {
         let policies = Arc::new(crate::s3::policy::BucketPolicies::new(strata.clone()));
-        let mut b = S3ServiceBuilder::new(StrataS3::new(strata.clone(), policies.clone()));
+        let mut b = S3ServiceBuilder::new(StrataS3::new(
+            strata.clone(),
+            policies.clone(),
+            users.clone(),
+            config.default_object_ownership,
+        ));
         b.set_auth(StrataAuth(users.clone()));
         b.set_access(StrataAccess {
             users: users.clone(),
@@ -177,11 +182,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                                 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
                             let request_id = next_request_id();
                             let attributes = is_get_object_attributes(&req);
+                            let post_form = is_post_form(&req);
                             let fut = hyper::service::Service::call(&service, req);
                             let mut resp =
                                 crate::request_metrics::observe(metrics, events, slot, request_bytes, fut).await?;
                             if attributes && resp.status() == http::StatusCode::OK {
                                 unquote_attributes_etag(&mut resp).await;
+                            }
+                            if post_form && resp.status() == http::StatusCode::BAD_REQUEST {
+                                refuse_failed_post_condition(&mut resp).await;
                             }
                             if resp.status().is_client_error() || resp.status().is_server_error() {
                                 add_request_id_to_error(&mut resp, &request_id).await;
@@ -288,6 +297,45 @@ fn is_get_object_attributes<B>(req: &http::Request<B>) -> bool {
             q.split('&')
                 .any(|p| p == "attributes" || p.starts_with("attributes="))
         })
+}
+
+/// Whether `req` is a POST object (a browser form upload): a POST whose body is `multipart/form-data`.
+fn is_post_form<B>(req: &http::Request<B>) -> bool {
+    req.method() == http::Method::POST
+        && req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("multipart/form-data"))
+}
+
+/// A form that breaks a condition of its POST policy is 403 AccessDenied in S3 ("Invalid according to Policy:
+/// Policy Condition failed"); s3s 0.14 answers 400 InvalidPolicyDocument, so that answer is rewritten (a policy
+/// that cannot be read at all stays 400 InvalidPolicyDocument, as in S3).
+async fn refuse_failed_post_condition(resp: &mut http::Response<s3s::Body>) {
+    let mut refused = false;
+    rewrite_small_body(resp, 64 * 1024, |text| {
+        let failed = text.contains("<Code>InvalidPolicyDocument</Code>")
+            && (text.contains("<Message>Policy condition")
+                || text.contains("does not match bucket"));
+        refused = failed;
+        failed.then(|| {
+            text.replacen(
+                "<Code>InvalidPolicyDocument</Code>",
+                "<Code>AccessDenied</Code>",
+                1,
+            )
+            .replacen(
+                "<Message>",
+                "<Message>Invalid according to Policy: Policy Condition failed: ",
+                1,
+            )
+        })
+    })
+    .await;
+    if refused {
+        *resp.status_mut() = http::StatusCode::FORBIDDEN;
+    }
 }
 
 /// S3 answers GetObjectAttributes with the ETag *unquoted* in its XML (unlike every other answer, and unlike what

@@ -1,9 +1,10 @@
-"""S3 conformance: ownership controls and the ACL read answers of a bucket with ACLs disabled.
+"""S3 conformance: ownership controls and the ACL answers of a bucket with ACLs disabled.
 
 S3's default since April 2023 is Object Ownership `BucketOwnerEnforced`: ACLs are disabled, GetBucketAcl and
 GetObjectAcl answer the owner's single FULL_CONTROL grant (AWS S3 API reference, "Controlling ownership of objects
-and disabling ACLs"). Strata has no other mode: writing an ACL other than the owner's full control is refused with
-AccessControlListNotSupported, as S3 refuses it on such a bucket. Public-access-block settings are stored and answered.
+and disabling ACLs"); it is Strata's default too. Writing an ACL other than the owner's full control to such a bucket
+is refused with AccessControlListNotSupported, as S3 refuses it. Public-access-block settings are stored and answered.
+Buckets whose ACLs count (`ObjectWriter`, `BucketOwnerPreferred`) are in test_conformance_acl_enabled.py.
 """
 
 from __future__ import annotations
@@ -166,16 +167,16 @@ def test_create_bucket_with_a_public_acl_is_refused(s3):
     s3.delete_bucket(Bucket=name)
 
 
-def test_acls_cannot_be_enabled(s3, bucket):
-    with pytest.raises(ClientError) as e:
-        s3.create_bucket(Bucket=e2e.unique_bucket("aclown"), ObjectOwnership="ObjectWriter")
-    assert error_of(e.value) == (501, "NotImplemented")
+def test_ownership_controls_round_trip(s3, bucket):
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    out = s3.get_bucket_ownership_controls(Bucket=bucket)
+    assert out["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "ObjectWriter"}]
     s3.put_bucket_ownership_controls(
         Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
     with pytest.raises(ClientError) as e:
-        s3.put_bucket_ownership_controls(
-            Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]})
-    assert error_of(e.value) == (501, "NotImplemented")
+        s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    assert error_of(e.value) == (400, "AccessControlListNotSupported")
     out = s3.get_bucket_ownership_controls(Bucket=bucket)
     assert out["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
 

@@ -3,6 +3,7 @@ and `If-Match`; user guide "How to prevent object overwrites with conditional wr
 
 - `If-None-Match: *` writes only if no object has the key, else 412 PreconditionFailed;
 - `If-Match: "etag"` writes only if the current object has that ETag, else 412; on a missing key 404 NoSuchKey;
+- `If-None-Match: "etag"` (beyond S3, which documents only `*`) writes unless the current object has that ETag;
 - a write whose condition fails changes nothing (the object, its ETag, the listing); a failed completion leaves
   the multipart upload open, so it can be retried or aborted;
 - the condition is checked atomically with the commit: of racing create-only writers exactly one wins.
@@ -61,12 +62,18 @@ def test_a_failed_condition_is_an_xml_error_and_writes_nothing(gateway, bucket):
     assert r.status_code == 200 and r.content == b"one"
 
 
-def test_if_none_match_with_an_etag_is_not_implemented(gateway, bucket):
-    # S3 takes only "*" in If-None-Match on a write.
+def test_if_none_match_with_an_etag_writes_unless_the_current_etag_is_that(gateway, bucket):
+    # S3 documents only "*" in If-None-Match on a write; Strata also takes an ETag, with HTTP's meaning (RFC 9110
+    # 13.1.2, as Ceph does): the write happens unless the current object has that ETag.
     r = gateway.signed("PUT", f"/{bucket}/k", body=b"x", headers={"If-None-Match": '"abc"'})
-    e2e.assert_s3_error(r, 501, "NotImplemented")
+    assert r.status_code == 200
+    etag = r.headers["ETag"]
+    r = gateway.signed("PUT", f"/{bucket}/k", body=b"y", headers={"If-None-Match": etag})
+    e2e.assert_s3_error(r, 412, "PreconditionFailed")
     r = gateway.signed("GET", f"/{bucket}/k")
-    assert r.status_code == 404
+    assert r.status_code == 200 and r.content == b"x"
+    r = gateway.signed("PUT", f"/{bucket}/k", body=b"z", headers={"If-None-Match": '"abc"'})
+    assert r.status_code == 200
 
 
 def test_racing_create_only_writers_have_one_winner(gateway, bucket):

@@ -265,6 +265,17 @@ def test_governance_may_be_shortened_with_the_bypass_only(s3, lbucket):
     assert left < 120
 
 
+def test_governance_becomes_compliance_with_the_bypass_only(s3, lbucket):
+    vid = put_locked(s3, lbucket, "k", mode="GOVERNANCE", seconds=3600)
+    stricter = {"Mode": "COMPLIANCE", "RetainUntilDate": utc_in(3700)}
+    with pytest.raises(ClientError) as e:
+        s3.put_object_retention(Bucket=lbucket, Key="k", VersionId=vid, Retention=stricter)
+    assert error_of(e.value) == (403, "AccessDenied")
+    assert s3.get_object_retention(Bucket=lbucket, Key="k")["Retention"]["Mode"] == "GOVERNANCE"
+    s3.put_object_retention(Bucket=lbucket, Key="k", VersionId=vid, Retention=stricter, BypassGovernanceRetention=True)
+    assert s3.get_object_retention(Bucket=lbucket, Key="k")["Retention"]["Mode"] == "COMPLIANCE"
+
+
 def test_retention_belongs_to_one_version(s3, lbucket):
     old = s3.put_object(Bucket=lbucket, Key="k", Body=b"old")["VersionId"]
     s3.put_object(Bucket=lbucket, Key="k", Body=b"new")

@@ -65,6 +65,9 @@ def test_tag_count_header_on_raw_get(gateway, s3, bucket):
     r = gateway.signed("GET", f"/{bucket}/k")
     assert r.status_code == 200
     assert r.headers.get("x-amz-tagging-count") == "1"
+    r = gateway.signed("HEAD", f"/{bucket}/k")
+    assert r.status_code == 200
+    assert r.headers.get("x-amz-tagging-count") == "1"
 
 
 def test_put_object_tagging_replaces_the_whole_set(s3, bucket):

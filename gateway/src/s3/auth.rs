@@ -12,7 +12,12 @@ use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 
-use super::policy::{Caller, ClientAddr, Decision, RequestContext, action_of, resource_of};
+use catalog::AclPermission;
+
+use super::acl;
+use super::policy::{
+    BucketAuth, Caller, ClientAddr, Decision, RequestContext, action_of, resource_of,
+};
 use crate::config::{AccessLevel, Grant, Permission};
 
 /// One S3 user.
@@ -195,7 +200,67 @@ fn no_grant(bucket: &str, permission: Permission) -> s3s::S3Error {
     )
 }
 
-/// Authorisation after a valid signature: restrict read-only users, apply per-bucket grants and bucket policies.
+/// What a request reaches: its operation, bucket, and object (version) if any, with the bucket's access settings
+/// (`None`: no such bucket).
+struct Target<'a> {
+    op: &'a str,
+    bucket: &'a str,
+    key: Option<&'a str>,
+    version: Option<&'a str>,
+    auth: Option<&'a BucketAuth>,
+}
+
+/// Whether an ACL's grant is checked on the bucket or on the object (version) a request names.
+#[derive(Clone, Copy)]
+enum AclTarget {
+    Bucket,
+    Object,
+}
+
+/// What an ACL must grant for operation `op` (S3's mapping of ACL permissions to operations); `None` for
+/// operations no ACL grants (bucket configuration, deletion: the owner's, or a grant's or policy's).
+fn acl_permission_of(op: &str) -> Option<(AclTarget, AclPermission)> {
+    use AclPermission::*;
+    use AclTarget::*;
+    Some(match op {
+        "ListObjects"
+        | "ListObjectsV2"
+        | "ListObjectVersions"
+        | "ListMultipartUploads"
+        | "HeadBucket" => (Bucket, Read),
+        "PutObject"
+        | "DeleteObject"
+        | "DeleteObjects"
+        | "CopyObject"
+        | "CreateMultipartUpload"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CompleteMultipartUpload"
+        | "AbortMultipartUpload"
+        | "ListParts"
+        | "PostObject" => (Bucket, Write),
+        "GetBucketAcl" => (Bucket, ReadAcp),
+        "PutBucketAcl" => (Bucket, WriteAcp),
+        "GetObject" | "HeadObject" | "GetObjectAttributes" => (Object, Read),
+        "GetObjectAcl" => (Object, ReadAcp),
+        "PutObjectAcl" => (Object, WriteAcp),
+        _ => return None,
+    })
+}
+
+/// Whether user `u` (access key `key`) may call the target's operation by its own rights: a user of its own
+/// account on the buckets it owns (and CreateBucket, whose handler refuses another's name); any other user where
+/// its grants allow `permission`, or on a bucket it created.
+fn user_may(u: &User, key: &str, t: &Target<'_>, permission: Permission) -> bool {
+    let owns = t.auth.is_some_and(|a| a.owner.as_deref() == Some(key));
+    match u.access {
+        AccessLevel::Own => owns || t.op == "CreateBucket",
+        AccessLevel::Full | AccessLevel::ReadOnly => owns || u.may(t.bucket, permission),
+    }
+}
+
+/// Authorisation after a valid signature: restrict read-only users, apply per-bucket grants, ownership, ACLs and
+/// bucket policies.
 pub struct StrataAccess {
     pub users: Users,
     pub policies: std::sync::Arc<super::policy::BucketPolicies>,
@@ -205,8 +270,52 @@ pub struct StrataAccess {
 const POLICY_OPS: &[&str] = &["GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"];
 
 impl StrataAccess {
-    /// Bypassing a governance retention (`x-amz-bypass-governance-retention`) needs admin on the bucket.
-    fn check_bypass(
+    /// Whether the ACLs let `caller` (`None`: anonymous) call the target's operation: the bucket's ACL, or for an
+    /// object operation the version's (its owner has full control; a missing object falls back to the bucket's
+    /// READ, so that who may list learns NoSuchKey). A missing bucket lets the operation answer NoSuchBucket itself.
+    async fn acl_allows(&self, caller: Option<&str>, t: &Target<'_>) -> bool {
+        let Some((on, permission)) = acl_permission_of(t.op) else {
+            return false;
+        };
+        let Some(auth) = t.auth else {
+            return true;
+        };
+        if auth.ownership.is_enforced() {
+            return false;
+        }
+        let bucket_owner = auth.owner.as_deref().unwrap_or_default();
+        let bucket_allows = |permission| {
+            acl::allows(
+                &acl::effective(auth.acl.as_deref(), bucket_owner),
+                caller,
+                permission,
+                auth.ignore_public_acls,
+            )
+        };
+        match (on, t.key) {
+            (AclTarget::Object, Some(key)) => {
+                match self.policies.object(t.bucket, key, t.version).await {
+                    Some(rec) => {
+                        let owner = rec.meta.owner.as_deref().unwrap_or(bucket_owner);
+                        caller == Some(owner)
+                            || acl::allows(
+                                &acl::effective(rec.meta.acl.as_deref(), owner),
+                                caller,
+                                permission,
+                                auth.ignore_public_acls,
+                            )
+                    }
+                    None => bucket_allows(AclPermission::Read),
+                }
+            }
+            (AclTarget::Object, None) => false,
+            (AclTarget::Bucket, _) => bucket_allows(permission),
+        }
+    }
+
+    /// Bypassing a governance retention (`x-amz-bypass-governance-retention`) needs admin on the bucket (or, for a
+    /// user of its own account, owning it).
+    async fn check_bypass(
         &self,
         creds: Option<&s3s::auth::Credentials>,
         bucket: &str,
@@ -215,30 +324,78 @@ impl StrataAccess {
         if bypass != Some(true) {
             return Ok(());
         }
-        match creds.and_then(|c| self.users.get(&c.access_key)) {
-            Some(u) if u.may(bucket, Permission::Admin) && u.access != AccessLevel::ReadOnly => {
+        let auth = self.policies.get(bucket).await;
+        let target = Target {
+            op: "BypassGovernanceRetention",
+            bucket,
+            key: None,
+            version: None,
+            auth: auth.as_deref(),
+        };
+        match creds.and_then(|c| Some((c, self.users.get(&c.access_key)?))) {
+            Some((c, u))
+                if u.access != AccessLevel::ReadOnly
+                    && user_may(&u, &c.access_key, &target, Permission::Admin) =>
+            {
                 Ok(())
             }
             _ => Err(no_grant(bucket, Permission::Admin)),
         }
     }
 
-    /// A copy reads its source: the caller needs read on the source bucket too.
-    fn check_copy_source(
+    /// A copy reads its source: the caller needs to be allowed GetObject on it, by a grant, ownership, the source
+    /// bucket's policy or an ACL.
+    async fn check_copy_source(
         &self,
         creds: Option<&s3s::auth::Credentials>,
         source: &s3s::dto::CopySource,
     ) -> S3Result<()> {
-        let s3s::dto::CopySource::Bucket { bucket, .. } = source else {
+        let s3s::dto::CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } = source
+        else {
             return Ok(());
         };
         let Some(creds) = creds else {
             // A public policy may let anonymous callers write, never read another bucket through a copy.
             return Err(s3_error!(AccessDenied, "Anonymous copies are not allowed"));
         };
-        match self.users.get(&creds.access_key) {
-            Some(u) if !u.may(bucket, Permission::Read) => Err(no_grant(bucket, Permission::Read)),
-            _ => Ok(()),
+        let Some(u) = self.users.get(&creds.access_key) else {
+            return Err(s3_error!(AccessDenied));
+        };
+        let auth = self.policies.get(bucket).await;
+        let decision =
+            auth.as_ref()
+                .and_then(|a| a.policy.as_ref())
+                .map_or(Decision::Silent, |p| {
+                    p.decide(
+                        Caller::User(&creds.access_key),
+                        &action_of("GetObject", version_id.is_some()),
+                        &resource_of(bucket, Some(key)),
+                        &RequestContext::default(),
+                    )
+                });
+        let target = Target {
+            op: "GetObject",
+            bucket,
+            key: Some(key),
+            version: version_id.as_deref(),
+            auth: auth.as_deref(),
+        };
+        let allowed = match decision {
+            Decision::Deny => false,
+            Decision::Allow => true,
+            Decision::Silent => {
+                user_may(&u, &creds.access_key, &target, Permission::Read)
+                    || self.acl_allows(Some(&creds.access_key), &target).await
+            }
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(no_grant(bucket, Permission::Read))
         }
     }
 }
@@ -271,45 +428,78 @@ impl S3Access for StrataAccess {
             Some(c) => Caller::User(&c.access_key),
             None => Caller::Anonymous,
         };
-        // What the bucket's policy says (nothing for ListBuckets, or a bucket without a policy).
-        let mut restrict_public = false;
-        let decision = match &bucket {
-            Some(b) => match self.policies.get(b).await {
-                Some(auth) => {
-                    restrict_public = auth.restrict_public;
-                    let has_version = cx
-                        .uri()
-                        .query()
-                        .is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
-                    let existing_tags = match (&auth.policy, &key) {
-                        (Some(p), Some(k)) if p.needs_existing_tags() => {
-                            self.policies.object_tags(b, k).await
-                        }
-                        _ => None,
-                    };
-                    let request = RequestContext {
-                        source_ip: client,
-                        secure_transport: false,
-                        headers: Some(cx.headers()),
-                        query: cx.uri().query(),
-                        existing_tags: existing_tags.as_ref(),
-                    };
-                    auth.policy.as_ref().map_or(Decision::Silent, |p| {
-                        p.decide(
-                            caller,
-                            &action_of(op, has_version),
-                            &resource_of(b, key.as_deref()),
-                            &request,
-                        )
-                    })
-                }
-                None => Decision::Silent,
-            },
-            None => Decision::Silent,
+        let auth = match &bucket {
+            Some(b) => self.policies.get(b).await,
+            None => None,
         };
+        // What the bucket's policy says (nothing for ListBuckets, or a bucket without a policy).
+        let restrict_public = auth.as_ref().is_some_and(|a| a.restrict_public);
+        let decision = match (&bucket, auth.as_ref().and_then(|a| a.policy.as_ref())) {
+            (Some(b), Some(policy)) => {
+                let has_version = cx
+                    .uri()
+                    .query()
+                    .is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
+                let existing_tags = match &key {
+                    Some(k) if policy.needs_existing_tags() => {
+                        self.policies.object_tags(b, k).await
+                    }
+                    _ => None,
+                };
+                let request = RequestContext {
+                    source_ip: client,
+                    secure_transport: false,
+                    headers: Some(cx.headers()),
+                    query: cx.uri().query(),
+                    existing_tags: existing_tags.as_ref(),
+                };
+                policy.decide(
+                    caller,
+                    &action_of(op, has_version),
+                    &resource_of(b, key.as_deref()),
+                    &request,
+                )
+            }
+            _ => Decision::Silent,
+        };
+        let version = cx
+            .uri()
+            .query()
+            .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("versionId=")))
+            .map(|v| {
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            });
+        let target = bucket.as_deref().map(|b| Target {
+            op,
+            bucket: b,
+            key: key.as_deref(),
+            version: version.as_deref(),
+            auth: auth.as_deref(),
+        });
+        // `x-amz-expected-bucket-owner`: a bucket owned by another answers 403, whoever asks.
+        if let (Some(t), Some(expected)) =
+            (&target, cx.headers().get("x-amz-expected-bucket-owner"))
+            && t.auth.is_some()
+        {
+            let owner = t
+                .auth
+                .and_then(|a| a.owner.as_deref())
+                .or(cx.credentials().map(|c| c.access_key.as_str()));
+            if owner.is_none_or(|o| o.as_bytes() != expected.as_bytes()) {
+                return Err(s3_error!(
+                    AccessDenied,
+                    "The bucket has another owner than the one expected"
+                ));
+            }
+        }
         let Some(creds) = cx.credentials() else {
-            return match decision {
-                Decision::Allow if !restrict_public => Ok(()),
+            if decision == Decision::Allow && !restrict_public {
+                return Ok(());
+            }
+            return match target {
+                Some(t) if decision != Decision::Deny && self.acl_allows(None, &t).await => Ok(()),
                 _ => Err(s3_error!(AccessDenied, "Anonymous access is not allowed")),
             };
         };
@@ -328,14 +518,16 @@ impl S3Access for StrataAccess {
         if u.access == AccessLevel::ReadOnly && !READ_OPS.contains(&op) {
             return Err(s3_error!(AccessDenied, "This user has read-only access"));
         }
-        let Some(bucket) = bucket else {
+        let Some(target) = target else {
             return Ok(());
         };
         let permission = permission_of(op);
-        if u.may(&bucket, permission) {
+        if user_may(&u, &creds.access_key, &target, permission)
+            || self.acl_allows(Some(&creds.access_key), &target).await
+        {
             Ok(())
         } else {
-            Err(no_grant(&bucket, permission))
+            Err(no_grant(target.bucket, permission))
         }
     }
 
@@ -344,6 +536,7 @@ impl S3Access for StrataAccess {
         req: &mut s3s::S3Request<s3s::dto::CopyObjectInput>,
     ) -> S3Result<()> {
         self.check_copy_source(req.credentials.as_ref(), &req.input.copy_source)
+            .await
     }
 
     async fn upload_part_copy(
@@ -351,6 +544,7 @@ impl S3Access for StrataAccess {
         req: &mut s3s::S3Request<s3s::dto::UploadPartCopyInput>,
     ) -> S3Result<()> {
         self.check_copy_source(req.credentials.as_ref(), &req.input.copy_source)
+            .await
     }
 
     async fn delete_object(
@@ -363,6 +557,7 @@ impl S3Access for StrataAccess {
             &i.bucket,
             i.bypass_governance_retention,
         )
+        .await
     }
 
     async fn delete_objects(
@@ -375,6 +570,7 @@ impl S3Access for StrataAccess {
             &i.bucket,
             i.bypass_governance_retention,
         )
+        .await
     }
 
     async fn put_object_retention(
@@ -387,5 +583,6 @@ impl S3Access for StrataAccess {
             &i.bucket,
             i.bypass_governance_retention,
         )
+        .await
     }
 }

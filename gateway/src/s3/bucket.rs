@@ -7,79 +7,104 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::StrataS3;
 use super::errors::catalog_err;
 use super::util::{check_bucket_name, ms_to_timestamp};
+use crate::config::AccessLevel;
 
-/// The owner (the caller's access key, as ListBuckets reports it) and its one grant, FULL_CONTROL.
-/// The canonical id of the caller, who owns every bucket and object (BucketOwnerEnforced): its access key.
+/// The canonical id of the caller (its access key); `None` for anonymous callers.
 pub(super) fn owner_id(credentials: Option<&s3s::auth::Credentials>) -> Option<String> {
     credentials.map(|c| c.access_key.clone())
 }
 
-/// The owner S3 reports for the caller's buckets and objects (listings, ACL answers): `None` for anonymous callers.
+/// The caller as S3 reports an owner (ListBuckets); `None` for anonymous callers.
 pub(super) fn owner_of(credentials: Option<&s3s::auth::Credentials>) -> Option<Owner> {
-    let id = owner_id(credentials)?;
-    Some(Owner {
-        id: Some(id.clone()),
-        display_name: Some(id),
-    })
+    owner_id(credentials).map(|id| super::acl::owner_dto(&id))
 }
 
-fn owner_full_control(credentials: Option<&s3s::auth::Credentials>) -> (Owner, Grants) {
-    let id = owner_id(credentials);
-    let owner = Owner {
-        id: id.clone(),
-        display_name: id.clone(),
-    };
-    let grant = Grant {
-        grantee: Some(Grantee {
-            id,
-            display_name: owner.display_name.clone(),
-            type_: Type::from_static(Type::CANONICAL_USER),
-            email_address: None,
-            uri: None,
-        }),
-        permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
-    };
-    (owner, vec![grant])
+/// The canonical id of the bucket's owner: its creator, or, for a bucket made before owners were recorded, the
+/// caller (as every bucket was reported then).
+pub(super) fn bucket_owner(
+    record: &catalog::BucketRecord,
+    credentials: Option<&s3s::auth::Credentials>,
+) -> String {
+    record
+        .owner
+        .clone()
+        .or_else(|| owner_id(credentials))
+        .unwrap_or_default()
 }
 
 impl StrataS3 {
+    /// ListBuckets: every bucket, except for a user of its own account (`access = "own"`), who sees the buckets it
+    /// owns, as an S3 account does.
     pub(super) async fn list_buckets_impl(
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
         let prefix = req.input.prefix.clone().unwrap_or_default();
+        let caller = owner_id(req.credentials.as_ref());
+        let own_only = caller
+            .as_deref()
+            .and_then(|c| self.users.get(c))
+            .is_some_and(|u| u.access == AccessLevel::Own);
         let all = self
             .strata
             .with_catalog(|c| c.list_buckets())
             .await
             .map_err(catalog_err)?;
-        let buckets = all
+        let max = match req.input.max_buckets {
+            None => usize::MAX,
+            Some(n @ 1..=10_000) => n as usize,
+            Some(_) => {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "max-buckets must be between 1 and 10000"
+                ));
+            }
+        };
+        // The continuation token is the last name of the previous page (buckets come sorted by name).
+        let after = req.input.continuation_token.clone().unwrap_or_default();
+        let mut visible = all
             .into_iter()
-            .filter(|b| b.name.starts_with(&prefix))
+            .filter(|b| b.name.starts_with(&prefix) && b.name > after)
+            .filter(|b| !own_only || b.owner.is_some() && b.owner == caller);
+        let page: Vec<Bucket> = visible
+            .by_ref()
+            .take(max)
             .map(|b| Bucket {
                 name: Some(b.name),
                 creation_date: Some(ms_to_timestamp(b.created_ms)),
                 bucket_region: None,
             })
             .collect();
+        let continuation_token = match visible.next() {
+            Some(_) => page.last().and_then(|b| b.name.clone()),
+            None => None,
+        };
         let owner = owner_of(req.credentials.as_ref());
         Ok(S3Response::new(ListBucketsOutput {
-            buckets: Some(buckets),
+            buckets: Some(page),
             owner,
             prefix: req.input.prefix,
-            continuation_token: None,
+            continuation_token,
         }))
     }
 
+    /// CreateBucket: the caller becomes the owner; Object Ownership from `x-amz-object-ownership`, or the config's
+    /// default; an ACL only where ownership allows one ([`super::acl::create_bucket_acl`]).
     pub(super) async fn create_bucket_impl(
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
         let i = &req.input;
-        super::acl::check_create_bucket(
-            i.acl.as_ref(),
-            super::acl::grant_headers!(i),
-            i.object_ownership.as_ref(),
+        let ownership = match &i.object_ownership {
+            Some(o) => super::acl::ownership_from(o.as_str())?,
+            None => self.default_ownership,
+        };
+        let caller = owner_id(req.credentials.as_ref()).unwrap_or_default();
+        let acl = super::acl::create_bucket_acl(
+            &self.users,
+            ownership,
+            &super::acl::acl_request!(i, bucket),
+            &caller,
         )?;
         let bucket = req.input.bucket;
         check_bucket_name(&bucket)?;
@@ -98,6 +123,9 @@ impl StrataS3 {
         }
         let now = self.strata.clock.now_ms();
         let mut record = catalog::BucketRecord::new(&bucket, now);
+        record.owner = Some(caller.clone());
+        record.object_ownership = ownership;
+        record.acl = acl;
         if req.input.object_lock_enabled_for_bucket == Some(true) {
             // Object Lock needs every write to make a version: the bucket starts versioned, and stays so.
             record.versioning = Versioning::Enabled;
@@ -109,11 +137,23 @@ impl StrataS3 {
             .await
         {
             Ok(()) => {}
-            // S3's legacy rule in North Virginia: re-creating a bucket you own answers 200 and changes nothing
-            // (ACLs are reset, and a BucketOwnerEnforced bucket has none); every other region answers 409
-            // BucketAlreadyOwnedByYou. Strata's buckets have no owner apart from who may administer them, which
-            // the access check has established.
-            Err(catalog::CatalogError::BucketExists(_)) if self.strata.region == "us-east-1" => {
+            Err(catalog::CatalogError::BucketExists(_)) => {
+                // Bucket names are global: another owner's bucket is 409 BucketAlreadyExists. S3's legacy rule in
+                // North Virginia: re-creating a bucket you own answers 200 and changes nothing; every other region
+                // answers 409 BucketAlreadyOwnedByYou. A bucket made before owners were recorded counts as yours.
+                let existing = self.bucket_record(&bucket).await?;
+                if existing.owner.as_ref().is_some_and(|o| *o != caller) {
+                    return Err(s3_error!(
+                        BucketAlreadyExists,
+                        "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
+                    ));
+                }
+                if self.strata.region != "us-east-1" {
+                    return Err(s3_error!(
+                        BucketAlreadyOwnedByYou,
+                        "Your previous request to create the named bucket succeeded and you already own it."
+                    ));
+                }
                 return Ok(S3Response::new(CreateBucketOutput {
                     location: Some(format!("/{bucket}")),
                 }));
@@ -220,53 +260,6 @@ impl StrataS3 {
         Ok(S3Response::new(PutBucketVersioningOutput::default()))
     }
 
-    /// GetBucketOwnershipControls: every bucket is `BucketOwnerEnforced` (S3's default since 2023): ACLs are off,
-    /// the bucket owner owns every object.
-    pub(super) async fn get_bucket_ownership_controls_impl(
-        &self,
-        req: S3Request<GetBucketOwnershipControlsInput>,
-    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
-        self.require_bucket(&req.input.bucket).await?;
-        Ok(S3Response::new(GetBucketOwnershipControlsOutput {
-            ownership_controls: Some(OwnershipControls {
-                rules: vec![OwnershipControlsRule {
-                    object_ownership: ObjectOwnership::from_static(
-                        ObjectOwnership::BUCKET_OWNER_ENFORCED,
-                    ),
-                }],
-            }),
-        }))
-    }
-
-    /// GetBucketAcl: with ACLs disabled (BucketOwnerEnforced), S3 answers the owner's FULL_CONTROL grant only.
-    pub(super) async fn get_bucket_acl_impl(
-        &self,
-        req: S3Request<GetBucketAclInput>,
-    ) -> S3Result<S3Response<GetBucketAclOutput>> {
-        self.require_bucket(&req.input.bucket).await?;
-        let (owner, grants) = owner_full_control(req.credentials.as_ref());
-        Ok(S3Response::new(GetBucketAclOutput {
-            owner: Some(owner),
-            grants: Some(grants),
-        }))
-    }
-
-    /// GetObjectAcl: as GetBucketAcl, for an existing object.
-    pub(super) async fn get_object_acl_impl(
-        &self,
-        req: S3Request<GetObjectAclInput>,
-    ) -> S3Result<S3Response<GetObjectAclOutput>> {
-        let i = &req.input;
-        self.lookup_version(&i.bucket, &i.key, i.version_id.as_deref())
-            .await?;
-        let (owner, grants) = owner_full_control(req.credentials.as_ref());
-        Ok(S3Response::new(GetObjectAclOutput {
-            owner: Some(owner),
-            grants: Some(grants),
-            request_charged: None,
-        }))
-    }
-
     /// Changes the bucket's catalog record with `change` (its tags, CORS rules, public-access block) in one
     /// transaction; NoSuchBucket if it does not exist.
     pub(super) async fn update_bucket_record(
@@ -283,6 +276,18 @@ impl StrataS3 {
         // The access check must see a new policy or public-access block at once.
         self.policies.forget(bucket);
         Ok(())
+    }
+
+    /// The canonical id of the bucket's owner, from the access check's cache (the caller for a bucket made before
+    /// owners were recorded); `None` for an anonymous caller of such a bucket.
+    pub(super) async fn bucket_owner_id(
+        &self,
+        bucket: &str,
+        credentials: Option<&s3s::auth::Credentials>,
+    ) -> Option<String> {
+        let auth = self.policies.get(bucket).await;
+        auth.and_then(|a| a.owner.clone())
+            .or_else(|| owner_id(credentials))
     }
 
     /// NoSuchBucket unless `bucket` exists.

@@ -85,14 +85,16 @@ impl Listing {
             .filter(|_| self.page.is_truncated)
     }
 
-    /// The page's objects, each with `owner` (ListObjects always reports it, ListObjectsV2 with `fetch-owner`).
-    fn contents(&self, owner: Option<&Owner>) -> Option<Vec<Object>> {
+    /// The page's objects, each with its owner (its writer where ACLs count, else `bucket_owner`) when `bucket_owner`
+    /// is given (ListObjects always reports owners, ListObjectsV2 with `fetch-owner`).
+    fn contents(&self, bucket_owner: Option<&str>) -> Option<Vec<Object>> {
         let v: Vec<Object> = self
             .page
             .objects
             .iter()
             .map(|(k, r)| Object {
-                owner: owner.cloned(),
+                owner: bucket_owner
+                    .map(|b| super::acl::owner_dto(r.meta.owner.as_deref().unwrap_or(b))),
                 ..object_entry(k, r, self.url)
             })
             .collect();
@@ -147,7 +149,9 @@ impl StrataS3 {
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
-        let owner = super::bucket::owner_of(req.credentials.as_ref());
+        let owner = self
+            .bucket_owner_id(&req.input.bucket, req.credentials.as_ref())
+            .await;
         let i = req.input;
         let l = self
             .listing(ListArgs {
@@ -160,7 +164,9 @@ impl StrataS3 {
             })
             .await?;
         Ok(S3Response::new(ListObjectsOutput {
-            prefix: Some(l.encode(&l.prefix)),
+            // ListObjects (v1) answers the prefix as given even with `encoding-type=url` (botocore decodes only
+            // the delimiter, markers, keys and common prefixes of a v1 answer); v2 encodes it.
+            prefix: Some(l.prefix.clone()),
             marker: Some(i.marker.map(|m| l.encode(&m)).unwrap_or_default()),
             max_keys: Some(l.max as i32),
             is_truncated: Some(l.page.is_truncated),
@@ -170,7 +176,7 @@ impl StrataS3 {
                 .filter(|_| i.delimiter.as_deref().is_some_and(|d| !d.is_empty()))
                 .map(|m| l.encode(m)),
             common_prefixes: l.common_prefixes(),
-            contents: l.contents(owner.as_ref()),
+            contents: l.contents(owner.as_deref()),
             delimiter: i.delimiter.filter(|d| !d.is_empty()).map(|d| l.encode(&d)),
             name: Some(i.bucket),
             encoding_type: i.encoding_type,
@@ -182,12 +188,13 @@ impl StrataS3 {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        let owner = req
-            .input
-            .fetch_owner
-            .unwrap_or(false)
-            .then(|| super::bucket::owner_of(req.credentials.as_ref()))
-            .flatten();
+        let owner = match req.input.fetch_owner {
+            Some(true) => {
+                self.bucket_owner_id(&req.input.bucket, req.credentials.as_ref())
+                    .await
+            }
+            _ => None,
+        };
         let i = req.input;
         let after = match &i.continuation_token {
             Some(t) => Some(
@@ -224,7 +231,7 @@ impl StrataS3 {
             next_continuation_token: l.next_marker().map(|m| TOKEN.encode(m.as_bytes())),
             start_after: i.start_after.map(|s| l.encode(&s)),
             common_prefixes: l.common_prefixes(),
-            contents: l.contents(owner.as_ref()),
+            contents: l.contents(owner.as_deref()),
             delimiter: i.delimiter.filter(|d| !d.is_empty()).map(|d| l.encode(&d)),
             name: Some(i.bucket),
             encoding_type: i.encoding_type,
@@ -276,6 +283,15 @@ impl StrataS3 {
             .await
             .map_err(catalog_err)?;
         self.record(&i.bucket, &prefix, AccessKind::List, 0);
+        let bucket_owner = self
+            .bucket_owner_id(&i.bucket, req.credentials.as_ref())
+            .await
+            .unwrap_or_default();
+        let owner_of = |r: &catalog::ObjectRecord| {
+            Some(super::acl::owner_dto(
+                r.meta.owner.as_deref().unwrap_or(&bucket_owner),
+            ))
+        };
         let mut versions = Vec::new();
         let mut markers = Vec::new();
         for v in &page.versions {
@@ -286,7 +302,7 @@ impl StrataS3 {
                     version_id: Some(r.version_label().to_owned()),
                     is_latest: Some(v.is_latest),
                     last_modified: Some(ms_to_timestamp(r.last_modified_ms)),
-                    ..Default::default()
+                    owner: owner_of(r),
                 });
             } else {
                 versions.push(ObjectVersion {
@@ -299,6 +315,7 @@ impl StrataS3 {
                     storage_class: Some(ObjectVersionStorageClass::from_static(
                         ObjectVersionStorageClass::STANDARD,
                     )),
+                    owner: owner_of(r),
                     ..Default::default()
                 });
             }

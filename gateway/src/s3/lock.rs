@@ -154,9 +154,10 @@ fn default_retention_from(
     }))
 }
 
-/// Whether a version's retention may change from `old` to `new` at `now_ms`: extending (or keeping) protection
-/// always may; shortening, removing or weakening it needs the governance bypass, and is never allowed through an
-/// unexpired compliance retention.
+/// Whether a version's retention may change from `old` to `new` at `now_ms`: extending (or keeping) it in the same
+/// mode always may; shortening, removing it or changing its mode needs the governance bypass (even from governance to
+/// compliance, as S3 answers: Ceph's PR 42505 records it), and is never allowed through an unexpired compliance
+/// retention.
 fn retention_change_allowed(
     old: Option<Retention>,
     new: Option<Retention>,
@@ -166,9 +167,7 @@ fn retention_change_allowed(
     let Some(old) = old.filter(|o| o.until_ms > now_ms) else {
         return true;
     };
-    let extends = new.is_some_and(|n| {
-        n.until_ms >= old.until_ms && (n.mode == old.mode || n.mode == RetentionMode::Compliance)
-    });
+    let extends = new.is_some_and(|n| n.until_ms >= old.until_ms && n.mode == old.mode);
     extends || (old.mode == RetentionMode::Governance && bypass)
 }
 
@@ -438,7 +437,8 @@ mod tests {
         assert!(retention_change_allowed(r(C, 4), None, 5, false));
         // Extending or keeping is always allowed; governance may become compliance.
         assert!(retention_change_allowed(r(G, 10), r(G, 10), 5, false));
-        assert!(retention_change_allowed(r(G, 10), r(C, 20), 5, false));
+        assert!(!retention_change_allowed(r(G, 10), r(C, 20), 5, false));
+        assert!(retention_change_allowed(r(G, 10), r(C, 20), 5, true));
         assert!(retention_change_allowed(r(C, 10), r(C, 11), 5, false));
         // Shortening, removing or weakening: governance with the bypass only, compliance never.
         assert!(!retention_change_allowed(r(G, 10), r(G, 9), 5, false));

@@ -33,11 +33,25 @@ pub struct StrataS3 {
     strata: Arc<Core>,
     /// Shared with the access check ([`auth::StrataAccess`]): told when this node changes a bucket's policy.
     policies: Arc<policy::BucketPolicies>,
+    /// The users, for the owner checks of ListBuckets and the grantees of ACLs.
+    users: auth::Users,
+    /// The Object Ownership of a bucket created without `x-amz-object-ownership`.
+    default_ownership: catalog::ObjectOwnership,
 }
 
 impl StrataS3 {
-    pub fn new(strata: Arc<Core>, policies: Arc<policy::BucketPolicies>) -> StrataS3 {
-        StrataS3 { strata, policies }
+    pub fn new(
+        strata: Arc<Core>,
+        policies: Arc<policy::BucketPolicies>,
+        users: auth::Users,
+        default_ownership: catalog::ObjectOwnership,
+    ) -> StrataS3 {
+        StrataS3 {
+            strata,
+            policies,
+            users,
+            default_ownership,
+        }
     }
 
     fn record(&self, bucket: &str, key: &str, kind: AccessKind, bytes: u64) {

@@ -130,7 +130,13 @@ impl StrataS3 {
             return Err(s3_error!(KeyTooLongError, "Your key is too long"));
         }
         check_user_metadata(i.metadata.as_ref())?;
-        super::acl::check_object_acl(i.acl.as_ref(), super::acl::grant_headers!(i))?;
+        let (owner, acl) = self
+            .acl_of_write(
+                &i.bucket,
+                req.credentials.as_ref().map(|c| c.access_key.as_str()),
+                &super::acl::acl_request!(i),
+            )
+            .await?;
         let algorithm = match &i.checksum_algorithm {
             Some(a) => Some(
                 crate::checksums::ALGORITHMS
@@ -153,6 +159,8 @@ impl StrataS3 {
             i.metadata,
         );
         meta.tags = tags;
+        meta.owner = owner;
+        meta.acl = acl;
         self.apply_requested_lock(
             &i.bucket,
             &mut meta,
@@ -559,10 +567,23 @@ impl StrataS3 {
             })
             .await
             .map_err(catalog_err)?;
+        let bucket_owner = self
+            .bucket_owner_id(&i.bucket, req.credentials.as_ref())
+            .await
+            .unwrap_or_default();
         let uploads = page
             .uploads
             .iter()
             .map(|u| MultipartUpload {
+                initiator: Some(Initiator {
+                    id: Some(u.meta.owner.clone().unwrap_or_else(|| bucket_owner.clone())),
+                    display_name: Some(
+                        u.meta.owner.clone().unwrap_or_else(|| bucket_owner.clone()),
+                    ),
+                }),
+                owner: Some(super::acl::owner_dto(
+                    u.meta.owner.as_deref().unwrap_or(&bucket_owner),
+                )),
                 key: Some(u.key.clone()),
                 upload_id: Some(u.upload_id.clone()),
                 initiated: Some(ms_to_timestamp(u.initiated_ms)),

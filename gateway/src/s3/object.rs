@@ -325,9 +325,16 @@ impl StrataS3 {
             input,
             headers,
             trailing_headers,
+            credentials,
             ..
         } = req;
-        super::acl::check_object_acl(input.acl.as_ref(), super::acl::grant_headers!(input))?;
+        let (owner, acl) = self
+            .acl_of_write(
+                &input.bucket,
+                credentials.as_ref().map(|c| c.access_key.as_str()),
+                &super::acl::acl_request!(input),
+            )
+            .await?;
         let PutObjectInput {
             body,
             bucket,
@@ -395,6 +402,8 @@ impl StrataS3 {
         );
         meta.checksums = checksums.clone();
         meta.tags = tags;
+        meta.owner = owner;
+        meta.acl = acl;
         self.apply_requested_lock(
             &bucket,
             &mut meta,
@@ -574,9 +583,14 @@ impl StrataS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        let (_, _, head) = self.describe(req.input).await?;
+        let (rec, _, head) = self.describe(req.input).await?;
         self.record(&bucket, &key, AccessKind::Head, 0);
-        Ok(S3Response::new(head))
+        let mut resp = S3Response::new(head);
+        // S3 reports the tag count on HEAD as on GET; s3s 0.14's HeadObjectOutput has no field for it.
+        if let Some(n) = super::tagging::tag_count(&rec.meta.tags) {
+            resp.headers.insert("x-amz-tagging-count", n.into());
+        }
+        Ok(resp)
     }
 
     /// GetObjectAttributes: the attributes asked for in `x-amz-object-attributes`, from the catalog alone (no
@@ -858,8 +872,14 @@ impl StrataS3 {
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let input = req.input;
-        super::acl::check_object_acl(input.acl.as_ref(), super::acl::grant_headers!(input))?;
         self.require_bucket(&input.bucket).await?;
+        let (owner, acl) = self
+            .acl_of_write(
+                &input.bucket,
+                req.credentials.as_ref().map(|c| c.access_key.as_str()),
+                &super::acl::acl_request!(input),
+            )
+            .await?;
         let (src_bucket, src_key, src) = self
             .copy_source(
                 &input.copy_source,
@@ -927,8 +947,10 @@ impl StrataS3 {
             src.meta.clone()
         };
         meta.tags = tags;
-        // A copy is a new version: it keeps none of its source's lock, only what this request (or the bucket's
-        // default) gives it.
+        // A copy is a new version, owned by its writer with the ACL this request gives it: it keeps neither its
+        // source's ACL nor its lock, only what this request (or the bucket's default) gives it.
+        meta.owner = owner;
+        meta.acl = acl;
         meta.retention = None;
         meta.legal_hold = false;
         meta.completed_upload = None;

@@ -536,9 +536,11 @@ impl Statement {
         )?;
         let own = format!("arn:aws:s3:::{bucket}");
         for r in &resources {
-            let inside = r == &own
-                || r.strip_prefix(&own)
-                    .is_some_and(|rest| rest.starts_with('/'))
+            // The bucket part of the ARN (up to the first '/') must match the bucket, wildcards allowed
+            // (`arn:aws:s3:::*/*` covers every bucket's objects, this one's too).
+            let inside = r
+                .strip_prefix("arn:aws:s3:::")
+                .is_some_and(|rest| wildcard(rest.split('/').next().unwrap_or(rest), bucket))
                 || (r.ends_with('*') && own.starts_with(r.trim_end_matches('*')));
             if !inside {
                 return Err(format!(
@@ -626,6 +628,16 @@ pub struct BucketAuth {
     pub policy: Option<Policy>,
     /// `RestrictPublicBuckets` of the bucket's public-access block: a public policy lets no anonymous caller in.
     pub restrict_public: bool,
+    /// `BlockPublicAcls`: a write that grants the public groups is refused.
+    pub block_public_acls: bool,
+    /// `IgnorePublicAcls`: grants to the public groups count for nobody.
+    pub ignore_public_acls: bool,
+    /// The bucket's owner (`None`: made before owners were recorded).
+    pub owner: Option<String>,
+    /// Whether ACLs count, and who owns new objects.
+    pub ownership: catalog::ObjectOwnership,
+    /// The bucket's ACL as stored (`None`: the owner's full control).
+    pub acl: Option<Vec<catalog::AclGrant>>,
 }
 
 /// Each bucket's [`BucketAuth`], read from the catalog at most once a second per bucket (so the access check of a
@@ -651,8 +663,6 @@ impl BucketPolicies {
         }
     }
 
-    /// The bucket's [`BucketAuth`] (`None`: no such bucket, or the catalog failed: the caller falls back to the
-    /// users' own access, which never grants more).
     /// The tags of the current version of `bucket/key` (`s3:ExistingObjectTag`), `None` for a missing object or
     /// a catalog error (the condition then sees no tag).
     pub async fn object_tags(
@@ -660,15 +670,35 @@ impl BucketPolicies {
         bucket: &str,
         key: &str,
     ) -> Option<std::collections::BTreeMap<String, String>> {
-        let (b, k) = (bucket.to_owned(), key.to_owned());
+        self.object(bucket, key, None).await.map(|r| r.meta.tags)
+    }
+
+    /// The current version of `bucket/key`, or the version `version` names; `None` when there is none, for a delete
+    /// marker, or on a catalog error.
+    pub async fn object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Option<catalog::ObjectRecord> {
+        let (b, k, v) = (
+            bucket.to_owned(),
+            key.to_owned(),
+            version.map(str::to_owned),
+        );
         self.core
-            .with_catalog(move |c| c.get_object(&b, &k))
+            .with_catalog(move |c| match &v {
+                Some(v) => c.get_version(&b, &k, v),
+                None => c.get_object(&b, &k),
+            })
             .await
             .ok()
             .flatten()
-            .map(|r| r.meta.tags)
+            .filter(|r| !r.delete_marker)
     }
 
+    /// The bucket's [`BucketAuth`] (`None`: no such bucket, or the catalog failed: the caller falls back to the
+    /// users' own access, which never grants more).
     pub async fn get(&self, bucket: &str) -> Option<std::sync::Arc<BucketAuth>> {
         if let Ok(cache) = self.cache.read()
             && let Some((at, auth)) = cache.get(bucket)
@@ -693,6 +723,11 @@ impl BucketPolicies {
                 restrict_public: r
                     .public_access_block
                     .is_some_and(|b| b.restrict_public_buckets),
+                block_public_acls: r.public_access_block.is_some_and(|b| b.block_public_acls),
+                ignore_public_acls: r.public_access_block.is_some_and(|b| b.ignore_public_acls),
+                owner: r.owner,
+                ownership: r.object_ownership,
+                acl: r.acl,
             })
         });
         if let Ok(mut cache) = self.cache.write() {

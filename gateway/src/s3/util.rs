@@ -31,13 +31,14 @@ pub fn write_condition(
     let unsupported = || {
         s3_error!(
             NotImplemented,
-            "A header you provided implies functionality that is not implemented: If-None-Match takes only *, and not together with If-Match"
+            "A header you provided implies functionality that is not implemented: If-None-Match together with If-Match"
         )
     };
     match (if_match, if_none_match) {
         (None, None) => Ok(WriteCondition::Always),
         (None, Some(ETagCondition::Any)) => Ok(WriteCondition::Absent),
-        (None, Some(ETagCondition::ETag(_))) | (Some(_), Some(_)) => Err(unsupported()),
+        (None, Some(ETagCondition::ETag(e))) => Ok(WriteCondition::ETagIsNot(e.value().to_owned())),
+        (Some(_), Some(_)) => Err(unsupported()),
         (Some(ETagCondition::Any), None) => Ok(WriteCondition::Present),
         (Some(ETagCondition::ETag(e)), None) => Ok(WriteCondition::ETagIs(e.value().to_owned())),
     }
@@ -88,6 +89,20 @@ pub fn check_user_metadata(user: Option<&Metadata>) -> Result<(), S3Error> {
     Ok(())
 }
 
+/// A Content-Encoding without `aws-chunked`, which only says how the request body was framed (S3 does not store
+/// it); `None` when nothing else is left.
+fn without_aws_chunked(encoding: String) -> Option<String> {
+    if !encoding.contains("aws-chunked") {
+        return Some(encoding);
+    }
+    let rest: Vec<&str> = encoding
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!rest.is_empty()).then(|| rest.join(", "))
+}
+
 /// Builds stored metadata from the headers a client sent with PutObject / CreateMultipartUpload / CopyObject.
 #[allow(clippy::too_many_arguments)]
 pub fn meta_from_request(
@@ -101,7 +116,7 @@ pub fn meta_from_request(
 ) -> ObjectMeta {
     ObjectMeta {
         content_type,
-        content_encoding,
+        content_encoding: content_encoding.and_then(without_aws_chunked),
         content_disposition,
         content_language,
         cache_control,
@@ -148,6 +163,20 @@ mod tests {
     #[test]
     fn url_encoding_keeps_slash_and_unreserved() {
         assert_eq!(url_encode_key("a b/c+d~é"), "a%20b/c%2Bd~%C3%A9");
+    }
+
+    #[test]
+    fn aws_chunked_is_not_a_stored_content_encoding() {
+        assert_eq!(without_aws_chunked("gzip".into()).as_deref(), Some("gzip"));
+        assert_eq!(
+            without_aws_chunked("gzip, aws-chunked".into()).as_deref(),
+            Some("gzip")
+        );
+        assert_eq!(
+            without_aws_chunked("aws-chunked,br,gzip".into()).as_deref(),
+            Some("br, gzip")
+        );
+        assert_eq!(without_aws_chunked("aws-chunked".into()), None);
     }
 
     #[test]
