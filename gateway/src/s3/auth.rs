@@ -278,7 +278,9 @@ impl StrataAccess {
             return false;
         };
         let Some(auth) = t.auth else {
-            return true;
+            // Only a bucket the catalog says is missing (not one it failed to read) lets the operation answer
+            // NoSuchBucket itself.
+            return self.policies.is_missing(t.bucket).await;
         };
         if auth.ownership.is_enforced() {
             return false;

@@ -697,6 +697,15 @@ impl BucketPolicies {
             .filter(|r| !r.delete_marker)
     }
 
+    /// Whether the catalog says `bucket` does not exist (`false` on a catalog error: not known to be missing).
+    pub async fn is_missing(&self, bucket: &str) -> bool {
+        let name = bucket.to_owned();
+        matches!(
+            self.core.with_catalog(move |c| c.bucket(&name)).await,
+            Ok(None)
+        )
+    }
+
     /// The bucket's [`BucketAuth`] (`None`: no such bucket, or the catalog failed: the caller falls back to the
     /// users' own access, which never grants more).
     pub async fn get(&self, bucket: &str) -> Option<std::sync::Arc<BucketAuth>> {
