@@ -286,9 +286,9 @@ pub fn plan_cycle_scored(
     let problem = Problem::build(&model, &inputs, &cfg.budget, now_ms, threads)?;
     let solution = solve(&problem, &cfg.solver);
     let solve_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let objects: Vec<PlanObject> = index.iter().map(|&i| inv.objects[i].clone()).collect();
     let mut plan = build_plan(
-        &objects,
+        &inv.objects,
+        &index,
         &inputs,
         &problem,
         &solution,

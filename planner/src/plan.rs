@@ -137,11 +137,12 @@ impl Plan {
     }
 }
 
-/// Turns a solution into a plan. `objects[i]`, `inputs[i]` and problem row `i` must describe the
-/// same object (fails otherwise).
+/// Turns a solution into a plan. `objects[index[i]]`, `inputs[i]` and problem row `i` must describe the
+/// same object (fails otherwise). Only the objects that move are copied out of `objects`.
 #[allow(clippy::too_many_arguments)]
 pub fn build_plan(
     objects: &[PlanObject],
+    index: &[usize],
     inputs: &[ObjectInput],
     problem: &Problem,
     solution: &Solution,
@@ -151,10 +152,15 @@ pub fn build_plan(
     solve_ms: u64,
 ) -> Result<Plan> {
     let n = problem.n_objects();
-    if objects.len() != n || inputs.len() != n || solution.choice.len() != n {
+    if index.len() != n
+        || index.iter().any(|&i| i >= objects.len())
+        || inputs.len() != n
+        || solution.choice.len() != n
+    {
         return Err(invalid(format!(
-            "plan inputs disagree: {} objects, {} inputs, {} problem rows, {} choices",
+            "plan inputs disagree: {} objects, {} indexed, {} inputs, {} problem rows, {} choices",
             objects.len(),
+            index.len(),
             inputs.len(),
             n,
             solution.choice.len()
@@ -177,7 +183,7 @@ pub fn build_plan(
         cost_before += before;
         cost_after += after;
         if target != current {
-            let o = &objects[i];
+            let o = &objects[index[i]];
             let new = u64::from((target & !current).count_ones());
             moves.push((
                 Move {
