@@ -131,8 +131,9 @@ impl Versioning {
     }
 }
 
-/// S3's four public-access-block switches, stored as given (Strata never serves anonymous requests, so they only
-/// record the owner's intent).
+/// S3's four public-access-block switches, as given. The gateway enforces them: `BlockPublicAcls` refuses a public ACL,
+/// `IgnorePublicAcls` makes the public groups' grants count for nobody, `BlockPublicPolicy` refuses a public policy,
+/// `RestrictPublicBuckets` keeps anonymous callers out of a public policy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicAccessBlock {
     pub block_public_acls: bool,

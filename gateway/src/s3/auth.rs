@@ -1,9 +1,16 @@
-//! Who may call the S3 endpoint: users from the config, each with full or read-only access and, if the config
-//! gives them, per-bucket grants (read, write, list, admin: [`permission_of`] says which an operation needs; a copy
-//! also needs read on its source bucket), and each bucket's policy ([`super::policy`]): a matching Deny refuses
-//! whatever the grants say (except the policy calls themselves, so an owner cannot lock themselves out), a matching
-//! Allow admits what the grants do not. Anonymous requests are denied unless a public policy allows them and the
-//! bucket's public-access block does not restrict it.
+//! Who may call the S3 endpoint. A request is allowed, in this order:
+//!
+//! 1. never when the bucket's policy ([`super::policy`]) has a matching Deny (except the policy calls themselves, so
+//!    an owner cannot lock themselves out); always when it has a matching Allow;
+//! 2. for a signed user, by its own rights: a `read-only` user only for read operations; a user of its own account
+//!    (`own`) on the buckets it owns; any other user where its per-bucket grants allow the operation's permission
+//!    ([`permission_of`]: read, write, list, admin; every bucket without grants) or on a bucket it created;
+//! 3. by the ACLs of a bucket whose ownership enables them ([`super::acl`]): the bucket's for bucket operations and
+//!    writes, the object version's for reads of it, AllUsers grants for anonymous callers too (unless the bucket's
+//!    public-access block ignores public ACLs).
+//!
+//! Anonymous requests get only steps 1 and 3 (a public policy's Allow unless `RestrictPublicBuckets`). A copy also
+//! needs to be allowed GetObject on its source; bypassing a governance retention needs admin.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
