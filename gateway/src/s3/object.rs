@@ -365,13 +365,18 @@ impl StrataS3 {
         // Conditional writes and the bucket check happen before a byte of the body is read, and the condition
         // again in the commit's transaction (a racing writer may have won meanwhile).
         let cond = write_condition(if_match.as_ref(), if_none_match.as_ref())?;
-        let current = match self.lookup(&bucket, &key).await {
-            Ok(r) => Some(r),
-            Err(e) if *e.code() == S3ErrorCode::NoSuchKey => None,
-            Err(e) => return Err(e),
-        };
-        cond.check(&bucket, &key, current.as_ref())
-            .map_err(catalog_err)?;
+        // An unconditional write needs only to know that the bucket exists, which the access check's cache says
+        // without a catalog read (the commit's transaction checks it again); a conditional one reads the key.
+        let unconditional = matches!(cond, WriteCondition::Always);
+        if !(unconditional && self.policies.get(&bucket).await.is_some()) {
+            let current = match self.lookup(&bucket, &key).await {
+                Ok(r) => Some(r),
+                Err(e) if *e.code() == S3ErrorCode::NoSuchKey => None,
+                Err(e) => return Err(e),
+            };
+            cond.check(&bucket, &key, current.as_ref())
+                .map_err(catalog_err)?;
+        }
         let body = body.ok_or_else(|| s3_error!(IncompleteBody, "a PUT needs a body"))?;
         let expect = Expectations::from_request(
             &headers,
