@@ -45,9 +45,9 @@ pub use postgres::PgCatalog;
 pub use records::{
     AccessEvent, AccessKind, AccessStats, AclGrant, AclGrantee, AclPermission, BucketRecord,
     CorsRule, DefaultRetention, DeleteOutcome, GarbageBlob, LeaseRecord, ListPage, NewObject,
-    NodeRecord, ObjectLockConfig, ObjectMeta, ObjectOwnership, ObjectRecord, PartRecord, PartRef,
-    PublicAccessBlock, PutOutcome, Retention, RetentionMode, UploadPage, UploadRecord,
-    VersionEntry, VersionPage, Versioning, WriteCondition,
+    NodeRecord, ObjectLockConfig, ObjectMeta, ObjectOwnership, ObjectRecord, PartChecksums,
+    PartRecord, PartRef, PublicAccessBlock, PutOutcome, Retention, RetentionMode, UploadPage,
+    UploadRecord, VersionEntry, VersionPage, Versioning, WriteCondition,
 };
 
 // The gateway shares one catalog across threads.

@@ -207,6 +207,19 @@ pub struct ObjectMeta {
     /// default, the owner's full control. It counts only while the bucket's ACLs do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<Vec<AclGrant>>,
+    /// For a version made by a multipart upload with a checksum algorithm: each part's number and checksum, in the
+    /// order of `ObjectRecord::parts` (what GetObjectAttributes lists). `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_checksums: Option<PartChecksums>,
+}
+
+/// The parts of a multipart object uploaded with a checksum algorithm, as S3 lists them (GetObjectAttributes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartChecksums {
+    /// `CRC32`, `CRC32C`, `SHA1` or `SHA256`.
+    pub algorithm: String,
+    /// `(part number, base64 checksum)`, one per stored part, in order.
+    pub parts: Vec<(u32, String)>,
 }
 
 impl ObjectMeta {

@@ -114,6 +114,28 @@ def test_multipart_objects_get_a_composite_checksum(gateway, s3, bucket, algo):
     assert a["Checksum"][f"Checksum{algo}"] == expected
 
 
+def test_attributes_list_the_parts_of_an_upload_with_a_checksum(s3, bucket):
+    # GetObjectAttributes' ObjectParts.Parts: number, size and checksum of each part, paged by MaxParts and
+    # PartNumberMarker; only for uploads made with a checksum algorithm (S3 leaves the list out otherwise).
+    bodies = [os.urandom(FIVE), os.urandom(FIVE), os.urandom(77)]
+    uid, done = upload_with(s3, bucket, "SHA256", bodies)
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid, MultipartUpload={"Parts": done})
+    out = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"])["ObjectParts"]
+    assert out["TotalPartsCount"] == 3 and out["IsTruncated"] is False
+    assert [(p["PartNumber"], p["Size"], p["ChecksumSHA256"]) for p in out["Parts"]] == [
+        (n, len(b), LOCAL["SHA256"](b)) for n, b in enumerate(bodies, start=1)]
+    page = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"],
+                                    MaxParts=2)["ObjectParts"]
+    assert [p["PartNumber"] for p in page["Parts"]] == [1, 2]
+    assert page["IsTruncated"] is True and page["NextPartNumberMarker"] == 2
+    rest = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"],
+                                    MaxParts=2, PartNumberMarker=2)["ObjectParts"]
+    assert [p["PartNumber"] for p in rest["Parts"]] == [3] and rest["IsTruncated"] is False
+    # A copy is one part: no list.
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "mp"})
+    assert "ObjectParts" not in s3.get_object_attributes(Bucket=bucket, Key="copy", ObjectAttributes=["ObjectParts"])
+
+
 def test_a_wrong_part_checksum_in_the_completion_is_invalid_part(s3, bucket):
     uid, done = upload_with(s3, bucket, "SHA256", [b"only part"])
     done[0]["ChecksumSHA256"] = b64(hashlib.sha256(b"something else").digest())
@@ -131,3 +153,5 @@ def test_a_multipart_upload_without_an_algorithm_has_no_checksum(gateway, s3, bu
     h = gateway.signed("HEAD", f"/{bucket}/mp", headers={"x-amz-checksum-mode": "ENABLED"})
     assert not any(k.lower().startswith("x-amz-checksum-") and k.lower() != "x-amz-checksum-type"
                    for k in h.headers), dict(h.headers)
+    parts = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"])["ObjectParts"]
+    assert parts["TotalPartsCount"] == 1 and "Parts" not in parts

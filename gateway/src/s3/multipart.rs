@@ -384,8 +384,19 @@ impl StrataS3 {
                 .iter()
                 .map(|p| p.checksums.get(algo).map(String::as_str))
                 .collect();
-            if let Some(value) = sums.and_then(|s| crate::checksums::composite(algo, &s)) {
+            if let Some(value) = sums
+                .as_deref()
+                .and_then(|s| crate::checksums::composite(algo, s))
+            {
                 meta.checksums.insert(algo.to_owned(), value);
+                meta.part_checksums = sums.map(|s| catalog::PartChecksums {
+                    algorithm: algo.to_owned(),
+                    parts: chosen
+                        .iter()
+                        .zip(s)
+                        .map(|(p, sum)| (p.part_number, sum.to_owned()))
+                        .collect(),
+                });
             }
         }
         let object_sums = to_dto(&meta.checksums);

@@ -170,6 +170,63 @@ fn marker_headers(marker: &ObjectRecord) -> http::HeaderMap {
     h
 }
 
+/// GetObjectAttributes' `ObjectParts` of a multipart version: its part count, and, when its upload had a checksum
+/// algorithm, the parts after `marker` (at most `max`, 1000 by default), each with its number, size and checksum.
+fn object_parts(
+    rec: &ObjectRecord,
+    marker: Option<i32>,
+    max: Option<i32>,
+) -> GetObjectAttributesParts {
+    let max = max.unwrap_or(1000).clamp(0, 1000);
+    let mut out = GetObjectAttributesParts {
+        total_parts_count: i32::try_from(rec.parts.len()).ok(),
+        part_number_marker: marker,
+        max_parts: Some(max),
+        is_truncated: Some(false),
+        ..Default::default()
+    };
+    let Some(sums) = rec
+        .meta
+        .part_checksums
+        .as_ref()
+        .filter(|p| p.parts.len() == rec.parts.len())
+    else {
+        return out;
+    };
+    let after = marker.unwrap_or(0);
+    let mut listed = sums
+        .parts
+        .iter()
+        .zip(&rec.parts)
+        .filter(|((number, _), _)| i64::from(*number) > i64::from(after));
+    let page: Vec<ObjectPart> = listed
+        .by_ref()
+        .take(max as usize)
+        .map(|((number, sum), part)| {
+            let sum = Some(sum.clone());
+            let mut p = ObjectPart {
+                part_number: i32::try_from(*number).ok(),
+                size: i64::try_from(part.size).ok(),
+                ..Default::default()
+            };
+            match sums.algorithm.as_str() {
+                "CRC32" => p.checksum_crc32 = sum,
+                "CRC32C" => p.checksum_crc32c = sum,
+                "SHA1" => p.checksum_sha1 = sum,
+                "SHA256" => p.checksum_sha256 = sum,
+                _ => p.checksum_crc64nvme = sum,
+            }
+            p
+        })
+        .collect();
+    if listed.next().is_some() {
+        out.is_truncated = Some(true);
+        out.next_part_number_marker = page.last().and_then(|p| p.part_number);
+    }
+    out.parts = Some(page);
+    out
+}
+
 impl StrataS3 {
     /// Looks up an object; NoSuchBucket / NoSuchKey as S3 distinguishes them.
     pub(super) async fn lookup(&self, bucket: &str, key: &str) -> S3Result<ObjectRecord> {
@@ -599,8 +656,9 @@ impl StrataS3 {
     }
 
     /// GetObjectAttributes: the attributes asked for in `x-amz-object-attributes`, from the catalog alone (no
-    /// backend is read). A multipart object's `ObjectParts` gives its part count; the per-part list is left out,
-    /// as S3 leaves it out for objects uploaded without additional checksums (per-part checksums are not kept).
+    /// backend is read). A multipart object's `ObjectParts` gives its part count, and for an upload made with a
+    /// checksum algorithm its parts (number, size, checksum), paged by `max-parts` and `part-number-marker`; S3
+    /// leaves the list out for uploads without one, and so does Strata.
     pub(super) async fn get_object_attributes_impl(
         &self,
         req: S3Request<GetObjectAttributesInput>,
@@ -642,15 +700,8 @@ impl StrataS3 {
         Ok(S3Response::new(GetObjectAttributesOutput {
             e_tag: want.contains(ObjectAttributes::ETAG).then(|| etag_of(&rec)),
             checksum: (want.contains(ObjectAttributes::CHECKSUM) && has_sum).then_some(sums),
-            object_parts: (want.contains(ObjectAttributes::OBJECT_PARTS) && multipart).then(|| {
-                GetObjectAttributesParts {
-                    total_parts_count: i32::try_from(rec.parts.len()).ok(),
-                    part_number_marker: i.part_number_marker,
-                    max_parts: Some(i.max_parts.unwrap_or(1000)),
-                    is_truncated: Some(false),
-                    ..Default::default()
-                }
-            }),
+            object_parts: (want.contains(ObjectAttributes::OBJECT_PARTS) && multipart)
+                .then(|| object_parts(&rec, i.part_number_marker, i.max_parts)),
             object_size: want
                 .contains(ObjectAttributes::OBJECT_SIZE)
                 .then(|| i64::try_from(rec.size).unwrap_or(i64::MAX)),
@@ -970,12 +1021,14 @@ impl StrataS3 {
         let targets = self.strata.initial_placement.clone();
         let ingested = self.copy_data(&src, 0..src.size, &targets).await?;
         self.record(&src_bucket, &src_key, AccessKind::Copy, src.size);
-        // Whole-object checksums stay valid for a byte-identical copy of a single-part object.
+        // Whole-object checksums stay valid for a byte-identical copy of a single-part object; a copy has one part,
+        // so no part list.
         if src.parts.len() != 1 {
             meta.checksums.clear();
         } else {
             meta.checksums = src.meta.checksums.clone();
         }
+        meta.part_checksums = None;
         let now = self.strata.clock.now_ms();
         let etag = ingested.part.etag.clone();
         let size = ingested.part.size;
