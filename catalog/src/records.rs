@@ -366,6 +366,10 @@ pub struct UploadRecord {
     /// Backends that hold every uploaded part blob.
     pub replicas: Vec<String>,
     pub checksum_algorithm: Option<String>,
+    /// With a checksum algorithm: whether the completed object's checksum is of the whole object (`FULL_OBJECT`, the
+    /// CRCs only, combined from the parts') rather than a checksum of the parts' checksums (`COMPOSITE`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_object_checksum: bool,
 }
 
 /// One uploaded part of a multipart upload.

@@ -217,10 +217,58 @@ pub fn composite(algorithm: &str, parts: &[&str]) -> Option<String> {
     Some(format!("{}-{}", B64.encode(digest), parts.len()))
 }
 
+/// S3's full-object checksum of a multipart object (`ChecksumType: FULL_OBJECT`, the CRCs only): the CRC of the
+/// whole object, combined from its parts' CRCs (base64 as stored) and sizes, in order. `None` for another algorithm
+/// or a part checksum that is not the base64 of a CRC of the algorithm's width.
+pub fn full_object(algorithm: &str, parts: &[(&str, u64)]) -> Option<String> {
+    use crc_fast::CrcAlgorithm;
+    let (crc, width) = match algorithm {
+        "CRC32" => (CrcAlgorithm::Crc32IsoHdlc, 4),
+        "CRC32C" => (CrcAlgorithm::Crc32Iscsi, 4),
+        "CRC64NVME" => (CrcAlgorithm::Crc64Nvme, 8),
+        _ => return None,
+    };
+    let mut whole: Option<u64> = None;
+    for (sum, len) in parts {
+        let raw = B64.decode(sum).ok().filter(|r| r.len() == width)?;
+        let value = raw.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b));
+        whole = Some(match whole {
+            None => value,
+            Some(before) => crc_fast::checksum_combine(crc, before, value, *len),
+        });
+    }
+    let bytes = whole?.to_be_bytes();
+    Some(B64.encode(&bytes[8 - width..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use s3s::crypto::{Checksum as _, Md5};
+
+    #[test]
+    fn full_object_crcs_combine_the_parts() {
+        use s3s::crypto::{Crc32, Crc32c, Crc64Nvme};
+        let (a, b) = (b"the first part, ".as_slice(), b"and the second".as_slice());
+        let whole = [a, b].concat();
+        type Sum = fn(&[u8]) -> Vec<u8>;
+        let cases: [(&str, Sum); 3] = [
+            ("CRC32", |d| Crc32::checksum(d).to_vec()),
+            ("CRC32C", |d| Crc32c::checksum(d).to_vec()),
+            ("CRC64NVME", |d| Crc64Nvme::checksum(d).to_vec()),
+        ];
+        for (algo, sum) in cases {
+            let (pa, pb) = (B64.encode(sum(a)), B64.encode(sum(b)));
+            let got = full_object(algo, &[(&pa, a.len() as u64), (&pb, b.len() as u64)]);
+            assert_eq!(got, Some(B64.encode(sum(&whole))), "{algo}");
+            assert_eq!(
+                full_object(algo, &[(&pa, a.len() as u64)]),
+                Some(pa.clone())
+            );
+        }
+        assert_eq!(full_object("SHA256", &[("AAAA", 3)]), None);
+        assert_eq!(full_object("CRC32", &[("AAAAAAAAAAA=", 3)]), None);
+    }
 
     fn md5(data: &[u8]) -> [u8; 16] {
         Md5::checksum(data)

@@ -90,6 +90,7 @@ pub fn upload(
         meta: ObjectMeta::default(),
         replicas: replicas.iter().map(|r| r.to_string()).collect(),
         checksum_algorithm: None,
+        full_object_checksum: false,
     }
 }
 

@@ -147,6 +147,36 @@ impl StrataS3 {
             ),
             None => None,
         };
+        // The completed object's checksum: of the whole object (FULL_OBJECT, the CRCs only; CRC64NVME has no
+        // other) or of the parts' checksums (COMPOSITE, the default for the others), as S3 allows them.
+        let full_object_checksum = match (
+            algorithm.as_deref(),
+            i.checksum_type.as_ref().map(ChecksumType::as_str),
+        ) {
+            (_, Some(t)) if t != ChecksumType::FULL_OBJECT && t != ChecksumType::COMPOSITE => {
+                return Err(s3_error!(InvalidRequest, "Invalid checksum type: {t}"));
+            }
+            (None, Some(_)) => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."
+                ));
+            }
+            (Some("SHA1" | "SHA256"), Some(ChecksumType::FULL_OBJECT)) => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The FULL_OBJECT checksum type cannot be used with the SHA checksum algorithms."
+                ));
+            }
+            (Some("CRC64NVME"), Some(ChecksumType::COMPOSITE)) => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm."
+                ));
+            }
+            (Some("CRC64NVME"), _) | (Some(_), Some(ChecksumType::FULL_OBJECT)) => true,
+            _ => false,
+        };
         let tags = super::tagging::from_header(i.tagging.as_deref())?;
         let upload_id = uuid::Uuid::new_v4().simple().to_string();
         let mut meta = meta_from_request(
@@ -182,6 +212,7 @@ impl StrataS3 {
                 .map(|b| b.name().to_owned())
                 .collect(),
             checksum_algorithm: algorithm.clone(),
+            full_object_checksum,
         };
         self.strata
             .with_catalog(move |c| c.create_upload(up))
@@ -191,6 +222,13 @@ impl StrataS3 {
             bucket: Some(i.bucket),
             key: Some(i.key),
             upload_id: Some(upload_id),
+            checksum_type: algorithm.is_some().then(|| {
+                ChecksumType::from_static(if full_object_checksum {
+                    ChecksumType::FULL_OBJECT
+                } else {
+                    ChecksumType::COMPOSITE
+                })
+            }),
             checksum_algorithm: algorithm.map(ChecksumAlgorithm::from),
             ..Default::default()
         }))
@@ -384,7 +422,17 @@ impl StrataS3 {
                 .iter()
                 .map(|p| p.checksums.get(algo).map(String::as_str))
                 .collect();
-            if let Some(value) = sums
+            if up.full_object_checksum {
+                let sized: Option<Vec<(&str, u64)>> = sums.as_ref().map(|s| {
+                    s.iter()
+                        .zip(&chosen)
+                        .map(|(sum, p)| (*sum, p.size))
+                        .collect()
+                });
+                if let Some(value) = sized.and_then(|s| crate::checksums::full_object(algo, &s)) {
+                    meta.checksums.insert(algo.to_owned(), value);
+                }
+            } else if let Some(value) = sums
                 .as_deref()
                 .and_then(|s| crate::checksums::composite(algo, s))
             {
@@ -397,6 +445,26 @@ impl StrataS3 {
                         .map(|(p, sum)| (p.part_number, sum.to_owned()))
                         .collect(),
                 });
+            }
+        }
+        // A whole-object checksum named in the request must be the one the parts make (with or without the `-N`
+        // part count of a composite value): 400 BadDigest otherwise, as S3 answers.
+        let named = [
+            ("CRC32", &i.checksum_crc32),
+            ("CRC32C", &i.checksum_crc32c),
+            ("SHA1", &i.checksum_sha1),
+            ("SHA256", &i.checksum_sha256),
+            ("CRC64NVME", &i.checksum_crc64nvme),
+        ];
+        for (algo, given) in named {
+            let Some(given) = given else { continue };
+            let made = meta.checksums.get(algo);
+            let bare = made.and_then(|m| m.rsplit_once('-')).map(|(b, _)| b);
+            if made != Some(given) && bare != Some(given.as_str()) {
+                return Err(s3_error!(
+                    BadDigest,
+                    "The {algo} you specified did not match the calculated checksum."
+                ));
             }
         }
         let object_sums = to_dto(&meta.checksums);
@@ -703,6 +771,7 @@ fn completion_answer(
         checksum_crc32c: sums.checksum_crc32c,
         checksum_sha1: sums.checksum_sha1,
         checksum_sha256: sums.checksum_sha256,
+        checksum_crc64nvme: sums.checksum_crc64nvme,
         checksum_type: sums.checksum_type,
         bucket: Some(bucket.to_owned()),
         key: Some(key.to_owned()),
