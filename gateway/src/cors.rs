@@ -18,6 +18,7 @@ use engine::Core;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 
+use crate::s3::errors::xml_answer;
 use crate::s3::host::Domains;
 
 /// The CORS answers of one S3 port.
@@ -86,7 +87,7 @@ impl Cors {
     pub async fn preflight<B>(&self, req: &Request<B>) -> Response<s3s::Body> {
         let h = req.headers();
         let Some(origin) = h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-            return error(
+            return xml_answer(
                 StatusCode::BAD_REQUEST,
                 "BadRequest",
                 "Insufficient information. Origin request header needed.",
@@ -96,7 +97,7 @@ impl Cors {
             .get(header::ACCESS_CONTROL_REQUEST_METHOD)
             .and_then(|v| v.to_str().ok())
         else {
-            return error(
+            return xml_answer(
                 StatusCode::BAD_REQUEST,
                 "BadRequest",
                 "Invalid Access-Control-Request-Method: null",
@@ -114,7 +115,7 @@ impl Cors {
             })
             .unwrap_or_default();
         let Some(bucket) = self.bucket_of(req) else {
-            return error(
+            return xml_answer(
                 StatusCode::FORBIDDEN,
                 "AccessForbidden",
                 "CORSResponse: Bucket not found",
@@ -123,7 +124,7 @@ impl Cors {
         let rules = match self.rules(&bucket).await {
             Ok(Some(rules)) => rules,
             Ok(None) => {
-                return error(
+                return xml_answer(
                     StatusCode::NOT_FOUND,
                     "NoSuchBucket",
                     "The specified bucket does not exist",
@@ -131,7 +132,7 @@ impl Cors {
             }
             Err(e) => {
                 tracing::error!(error = %e, "catalog failure answering a CORS preflight");
-                return error(
+                return xml_answer(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "InternalError",
                     "We encountered an internal error. Please try again.",
@@ -139,14 +140,14 @@ impl Cors {
             }
         };
         if rules.is_empty() {
-            return error(
+            return xml_answer(
                 StatusCode::FORBIDDEN,
                 "AccessForbidden",
                 "CORSResponse: CORS is not enabled for this bucket.",
             );
         }
         let Some(rule) = matching_rule(&rules, origin, method, &requested) else {
-            return error(
+            return xml_answer(
                 StatusCode::FORBIDDEN,
                 "AccessForbidden",
                 "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
@@ -236,27 +237,6 @@ fn allow_headers(out: &mut HeaderMap, rule: &CorsRule, origin: &str, requested: 
         header::VARY,
         "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
     );
-}
-
-/// An S3 XML error answer.
-fn error(status: StatusCode, code: &str, message: &str) -> Response<s3s::Body> {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>",
-        escape(code),
-        escape(message)
-    );
-    let mut resp = Response::new(s3s::Body::from(body));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    resp
 }
 
 #[cfg(test)]

@@ -165,6 +165,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                             if req.method() == http::Method::OPTIONS {
                                 return Ok::<_, s3s::HttpError>(cors.preflight(&req).await);
                             }
+                            if let Some(refused) = refuse_presigned_expiry(&req) {
+                                return Ok(refused);
+                            }
                             crate::sig_v2::canonical_bucket_path(&mut req);
                             let cross = cors.cross_origin(&req);
                             let slot = crate::request_metrics::OpSlot::default();
@@ -297,6 +300,27 @@ fn is_get_object_attributes<B>(req: &http::Request<B>) -> bool {
             q.split('&')
                 .any(|p| p == "attributes" || p.starts_with("attributes="))
         })
+}
+
+/// A SigV4 presigned URL may live a week at most: S3 refuses an `X-Amz-Expires` that is not a whole number of
+/// seconds from 1 to 604,800 with 400 `AuthorizationQueryParametersError` (s3s 0.14 takes any `u32`).
+fn refuse_presigned_expiry<B>(req: &http::Request<B>) -> Option<http::Response<s3s::Body>> {
+    let query = req.uri().query()?;
+    let mut pairs = query.split('&').filter_map(|p| p.split_once('='));
+    let expires = pairs.find(|(k, _)| *k == "X-Amz-Expires")?.1;
+    let message = match expires.parse::<i64>() {
+        Ok(1..=604_800) => return None,
+        Ok(n) if n > 604_800 => {
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+        }
+        Ok(_) => "X-Amz-Expires must be non-negative",
+        Err(_) => "X-Amz-Expires should be a number",
+    };
+    Some(crate::s3::errors::xml_answer(
+        http::StatusCode::BAD_REQUEST,
+        "AuthorizationQueryParametersError",
+        message,
+    ))
 }
 
 /// Whether `req` is a POST object (a browser form upload): a POST whose body is `multipart/form-data`.

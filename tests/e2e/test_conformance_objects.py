@@ -234,3 +234,21 @@ def test_every_answer_has_a_request_id_and_errors_repeat_it(gateway, s3, bucket)
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket=bucket, Key="no-such-key")
     assert re.fullmatch(r"[0-9A-F]{16}", e.value.response["ResponseMetadata"]["RequestId"])
+
+
+# --------------------------------------------------------------------------
+# presigned URLs
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seconds,ok", [(604_800, True), (604_801, False), (-7, False)])
+def test_a_presigned_url_lives_a_week_at_most(s3, bucket, seconds, ok):
+    # SigV4 query authentication: X-Amz-Expires from 1 to 604800 seconds; anything else is 400
+    # AuthorizationQueryParametersError (AWS S3 API reference, "Authenticating Requests: Using Query Parameters").
+    import requests
+    s3.put_object(Bucket=bucket, Key="k", Body=b"body")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=seconds)
+    r = requests.get(url, timeout=10)
+    if ok:
+        assert r.status_code == 200 and r.content == b"body"
+    else:
+        e2e.assert_s3_error(r, 400, "AuthorizationQueryParametersError")

@@ -109,6 +109,31 @@ fn body_error(e: &(dyn std::error::Error + 'static)) -> S3Error {
     )
 }
 
+/// An S3 XML error answer built outside s3s (before a request reaches it): `<Error><Code>…<Message>…`.
+pub fn xml_answer(
+    status: http::StatusCode,
+    code: &str,
+    message: &str,
+) -> http::Response<s3s::Body> {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>",
+        escape(code),
+        escape(message)
+    );
+    let mut resp = http::Response::new(s3s::Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    resp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
