@@ -259,6 +259,7 @@ impl crate::Catalog for RedbCatalog {
         object_count(&self, bucket: &str) -> Result<u64>;
         total_object_count(&self) -> Result<u64>;
         scan_objects(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<(String, String, crate::ObjectRecord)>>;
+        scan_summaries(&self, after: Option<(&str, &str)>, limit: usize) -> Result<Vec<(String, String, crate::ObjectSummary)>>;
         list_objects(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max_keys: usize) -> Result<crate::ListPage>;
         list_uploads(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, key_marker: Option<&str>, upload_id_marker: Option<&str>, max_uploads: usize) -> Result<crate::UploadPage>;
         create_upload(&self, upload: crate::UploadRecord) -> Result<()>;

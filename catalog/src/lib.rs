@@ -45,9 +45,9 @@ pub use postgres::PgCatalog;
 pub use records::{
     AccessEvent, AccessKind, AccessStats, AclGrant, AclGrantee, AclPermission, BucketRecord,
     CorsRule, DefaultRetention, DeleteOutcome, GarbageBlob, LeaseRecord, ListPage, NewObject,
-    NodeRecord, ObjectLockConfig, ObjectMeta, ObjectOwnership, ObjectRecord, PartChecksums,
-    PartRecord, PartRef, PublicAccessBlock, PutOutcome, Retention, RetentionMode, UploadPage,
-    UploadRecord, VersionEntry, VersionPage, Versioning, WriteCondition,
+    NodeRecord, ObjectLockConfig, ObjectMeta, ObjectOwnership, ObjectRecord, ObjectSummary,
+    PartChecksums, PartRecord, PartRef, PublicAccessBlock, PutOutcome, Retention, RetentionMode,
+    UploadPage, UploadRecord, VersionEntry, VersionPage, Versioning, WriteCondition,
 };
 
 // The gateway shares one catalog across threads.
@@ -229,6 +229,21 @@ pub trait Catalog: Send + Sync {
         after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<Vec<(String, String, ObjectRecord)>>;
+
+    /// [`Catalog::scan_objects`] (same order, paging and skipped delete markers) with only what placement needs
+    /// of each version ([`ObjectSummary`]), so that a planning cycle over millions of versions does not decode their
+    /// parts and metadata. The default maps `scan_objects`.
+    fn scan_summaries(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, ObjectSummary)>> {
+        Ok(self
+            .scan_objects(after, limit)?
+            .into_iter()
+            .map(|(b, k, r)| (b, k, ObjectSummary::from(r)))
+            .collect())
+    }
 
     // ---- listings ----
 

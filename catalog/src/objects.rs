@@ -11,8 +11,8 @@ use crate::schema::{
 };
 use crate::versions::{self, KeyRows, KeyRowsMut, RowScan};
 use crate::{
-    BucketRecord, DeleteOutcome, NewObject, ObjectRecord, PutOutcome, RedbCatalog, VersionPage,
-    WriteCondition,
+    BucketRecord, DeleteOutcome, NewObject, ObjectRecord, ObjectSummary, PutOutcome, RedbCatalog,
+    VersionPage, WriteCondition,
 };
 
 /// Decodes an `objects` value; `raw_key` is only used for the error message.
@@ -429,6 +429,37 @@ impl RedbCatalog {
             // A delete marker holds nothing to place, check or count.
             if !record.delete_marker {
                 out.push((bucket, key, record));
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`RedbCatalog::scan_objects`], decoding only an [`ObjectSummary`] of each version.
+    pub fn scan_summaries(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, ObjectSummary)>> {
+        const OP: &str = "scan_summaries";
+        let start = match after {
+            Some((bucket, key)) => Some(schema::object_key(bucket, key)?),
+            None => None,
+        };
+        let lower = start.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let txn = self.read_txn(OP)?;
+        let objects = txn.open_table(OBJECTS).ctx(OP)?;
+        let mut out = Vec::new();
+        for entry in objects.range::<&[u8]>((lower, Bound::Unbounded)).ctx(OP)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = entry.ctx(OP)?;
+            let raw = key.value();
+            let summary: ObjectSummary =
+                schema::decode(OBJECTS_NAME, || schema::lossy(raw), value.value())?;
+            if !summary.delete_marker {
+                let (bucket, key) = schema::split_object_key(raw)?;
+                out.push((bucket, key, summary));
             }
         }
         Ok(out)

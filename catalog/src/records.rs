@@ -314,6 +314,30 @@ pub struct ObjectRecord {
     pub version_seq: u64,
 }
 
+/// What planning reads of a stored version ([`crate::Catalog::scan_summaries`]): an [`ObjectRecord`] without its
+/// parts, metadata and ids, decoded from the same stored value (the fields left out are skipped, not allocated).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ObjectSummary {
+    pub generation: u64,
+    pub size: u64,
+    pub last_modified_ms: i64,
+    pub replicas: Vec<String>,
+    #[serde(default)]
+    pub delete_marker: bool,
+}
+
+impl From<ObjectRecord> for ObjectSummary {
+    fn from(r: ObjectRecord) -> ObjectSummary {
+        ObjectSummary {
+            generation: r.generation,
+            size: r.size,
+            last_modified_ms: r.last_modified_ms,
+            replicas: r.replicas,
+            delete_marker: r.delete_marker,
+        }
+    }
+}
+
 impl ObjectRecord {
     /// The version id S3 shows: the id, or `null`.
     pub fn version_label(&self) -> &str {

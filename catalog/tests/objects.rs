@@ -190,6 +190,14 @@ fn scan_objects_pages_across_buckets_in_order() {
         after = Some((b.clone(), k.clone()));
     }
     assert_eq!(seen, expected);
+    // The summaries are the same versions in the same order, with the fields planning reads.
+    let full = cat.scan_objects(None, 100).unwrap();
+    let slim = cat.scan_summaries(Some(("a", "1")), 100).unwrap();
+    assert_eq!(slim.len(), full.len() - 1);
+    for ((b, k, r), (sb, sk, s)) in full[1..].iter().zip(&slim) {
+        assert_eq!((b, k), (sb, sk));
+        assert_eq!(s, &catalog::ObjectSummary::from(r.clone()));
+    }
     assert_eq!(cat.object_count("a").unwrap(), 2);
     assert_eq!(cat.total_object_count().unwrap(), 5);
     assert!(matches!(

@@ -5,7 +5,7 @@
 //!
 //! # Contracts
 //!
-//! * Objects are read with `scan_objects` in pages of `page_size` and get dense ids in scan order.
+//! * Objects are read with `scan_summaries` in pages of `page_size` and get dense ids in scan order.
 //! * The access log is read from `now_ms − history_ms` with `access_log_since` in pages; page
 //!   boundaries inside a run of equal timestamps are handled by skipping the events already seen
 //!   at the boundary timestamp (the log orders equal timestamps by arrival). Events appended while
@@ -55,12 +55,12 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
     let mut after: Option<(String, String)> = None;
     loop {
         let page = catalog
-            .scan_objects(
+            .scan_summaries(
                 after.as_ref().map(|(b, k)| (b.as_str(), k.as_str())),
                 opts.page_size,
             )
             .map_err(|source| PlannerError::Catalog {
-                op: "scan_objects",
+                op: "scan_summaries",
                 source,
             })?;
         let full = page.len() == opts.page_size;
