@@ -409,29 +409,9 @@ impl RedbCatalog {
         after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<Vec<(String, String, ObjectRecord)>> {
-        const OP: &str = "scan_objects";
-        let start = match after {
-            Some((bucket, key)) => Some(schema::object_key(bucket, key)?),
-            None => None,
-        };
-        let lower = start.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let txn = self.read_txn(OP)?;
-        let objects = txn.open_table(OBJECTS).ctx(OP)?;
-        let mut out = Vec::new();
-        for entry in objects.range::<&[u8]>((lower, Bound::Unbounded)).ctx(OP)? {
-            if out.len() >= limit {
-                break;
-            }
-            let (key, value) = entry.ctx(OP)?;
-            let raw = key.value();
-            let (bucket, key) = schema::split_object_key(raw)?;
-            let record = decode_object(raw, value.value())?;
-            // A delete marker holds nothing to place, check or count.
-            if !record.delete_marker {
-                out.push((bucket, key, record));
-            }
-        }
-        Ok(out)
+        self.scan_rows("scan_objects", after, limit, |r: &ObjectRecord| {
+            r.delete_marker
+        })
     }
 
     /// [`RedbCatalog::scan_objects`], decoding only an [`ObjectSummary`] of each version.
@@ -440,26 +420,38 @@ impl RedbCatalog {
         after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<Vec<(String, String, ObjectSummary)>> {
-        const OP: &str = "scan_summaries";
+        self.scan_rows("scan_summaries", after, limit, |s: &ObjectSummary| {
+            s.delete_marker
+        })
+    }
+
+    /// The `objects` rows after `after`, each value decoded as a `T` (the whole record, or the part of it a caller
+    /// reads), skipping delete markers (they hold nothing to place, check or count).
+    fn scan_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &'static str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+        is_marker: impl Fn(&T) -> bool,
+    ) -> Result<Vec<(String, String, T)>> {
         let start = match after {
             Some((bucket, key)) => Some(schema::object_key(bucket, key)?),
             None => None,
         };
         let lower = start.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let txn = self.read_txn(OP)?;
-        let objects = txn.open_table(OBJECTS).ctx(OP)?;
+        let txn = self.read_txn(op)?;
+        let objects = txn.open_table(OBJECTS).ctx(op)?;
         let mut out = Vec::new();
-        for entry in objects.range::<&[u8]>((lower, Bound::Unbounded)).ctx(OP)? {
+        for entry in objects.range::<&[u8]>((lower, Bound::Unbounded)).ctx(op)? {
             if out.len() >= limit {
                 break;
             }
-            let (key, value) = entry.ctx(OP)?;
+            let (key, value) = entry.ctx(op)?;
             let raw = key.value();
-            let summary: ObjectSummary =
-                schema::decode(OBJECTS_NAME, || schema::lossy(raw), value.value())?;
-            if !summary.delete_marker {
+            let row: T = schema::decode(OBJECTS_NAME, || schema::lossy(raw), value.value())?;
+            if !is_marker(&row) {
                 let (bucket, key) = schema::split_object_key(raw)?;
-                out.push((bucket, key, summary));
+                out.push((bucket, key, row));
             }
         }
         Ok(out)

@@ -379,11 +379,15 @@ fn missing_acl() -> S3Error {
     )
 }
 
-fn public_blocked() -> S3Error {
-    s3_error!(
-        AccessDenied,
-        "The bucket's public access block (BlockPublicAcls) forbids public ACLs"
-    )
+/// 403 AccessDenied for public `grants` when the bucket's public-access block has `BlockPublicAcls`.
+fn check_public_block(block_public_acls: bool, grants: Option<&[AclGrant]>) -> S3Result<()> {
+    if block_public_acls && grants.is_some_and(is_public) {
+        return Err(s3_error!(
+            AccessDenied,
+            "The bucket's public access block (BlockPublicAcls) forbids public ACLs"
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a CreateBucket's ownership and ACL: under `BucketOwnerEnforced` only the owner's full control is
@@ -430,15 +434,16 @@ pub fn ownership_from(name: &str) -> S3Result<ObjectOwnership> {
 }
 
 impl StrataS3 {
-    /// The owner and ACL a new version gets from its write (PutObject, CopyObject, CreateMultipartUpload) by
-    /// `writer` (`None`: anonymous) into `bucket`: `(None, None)` (the bucket owner, the default ACL) unless the
-    /// bucket's ACLs count. Refuses an ACL that the bucket does not allow.
+    /// The owner and ACL a new version gets from its write (PutObject, CopyObject, CreateMultipartUpload) by the
+    /// caller of `credentials` (`None`: anonymous) into `bucket`: `(None, None)` (the bucket owner, the default ACL)
+    /// unless the bucket's ACLs count. Refuses an ACL that the bucket does not allow.
     pub(super) async fn acl_of_write(
         &self,
         bucket: &str,
-        writer: Option<&str>,
+        credentials: Option<&s3s::auth::Credentials>,
         request: &AclRequest<'_>,
     ) -> S3Result<(Option<String>, Option<Vec<AclGrant>>)> {
+        let writer = credentials.map(|c| c.access_key.as_str());
         let Some(auth) = self.policies.get(bucket).await else {
             // No such bucket: the write itself answers NoSuchBucket.
             return Ok((None, None));
@@ -457,9 +462,7 @@ impl StrataS3 {
             _ => writer.unwrap_or(bucket_owner),
         };
         let grants = grants_of(&self.users, request, owner, bucket_owner)?;
-        if auth.block_public_acls && grants.as_deref().is_some_and(is_public) {
-            return Err(public_blocked());
-        }
+        check_public_block(auth.block_public_acls, grants.as_deref())?;
         let owner = (owner != bucket_owner).then(|| owner.to_owned());
         Ok((owner, grants))
     }
@@ -479,17 +482,39 @@ impl StrataS3 {
         }))
     }
 
+    /// What an object ACL call works on: the bucket's record, the version the request names, and that version's
+    /// owner and the bucket's (a bucket made before owners were recorded counts as the caller's).
+    async fn version_acl_context(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        credentials: Option<&s3s::auth::Credentials>,
+    ) -> S3Result<(catalog::BucketRecord, catalog::ObjectRecord, String, String)> {
+        let record = self.bucket_record(bucket).await?;
+        let rec = self.lookup_version(bucket, key, version).await?;
+        let bucket_owner = super::bucket::bucket_owner(&record, credentials);
+        let owner = rec
+            .meta
+            .owner
+            .clone()
+            .unwrap_or_else(|| bucket_owner.clone());
+        Ok((record, rec, owner, bucket_owner))
+    }
+
     pub(super) async fn get_object_acl_impl(
         &self,
         req: S3Request<GetObjectAclInput>,
     ) -> S3Result<S3Response<GetObjectAclOutput>> {
         let i = &req.input;
-        let bucket = self.bucket_record(&i.bucket).await?;
-        let rec = self
-            .lookup_version(&i.bucket, &i.key, i.version_id.as_deref())
+        let (bucket, rec, owner, _) = self
+            .version_acl_context(
+                &i.bucket,
+                &i.key,
+                i.version_id.as_deref(),
+                req.credentials.as_ref(),
+            )
             .await?;
-        let bucket_owner = super::bucket::bucket_owner(&bucket, req.credentials.as_ref());
-        let owner = rec.meta.owner.clone().unwrap_or(bucket_owner);
         let acl = (!bucket.object_ownership.is_enforced())
             .then_some(rec.meta.acl.as_deref())
             .flatten();
@@ -514,9 +539,10 @@ impl StrataS3 {
             return Ok(S3Response::new(PutBucketAclOutput {}));
         }
         let grants = grants_of(&self.users, &request, &owner, &owner)?.ok_or_else(missing_acl)?;
-        if rec.public_access_block.is_some_and(|b| b.block_public_acls) && is_public(&grants) {
-            return Err(public_blocked());
-        }
+        check_public_block(
+            rec.public_access_block.is_some_and(|b| b.block_public_acls),
+            Some(&grants),
+        )?;
         self.update_bucket_record(&i.bucket, move |r| r.acl = Some(grants.clone()))
             .await?;
         Ok(S3Response::new(PutBucketAclOutput {}))
@@ -527,16 +553,14 @@ impl StrataS3 {
         req: S3Request<PutObjectAclInput>,
     ) -> S3Result<S3Response<PutObjectAclOutput>> {
         let i = &req.input;
-        let bucket = self.bucket_record(&i.bucket).await?;
-        let rec = self
-            .lookup_version(&i.bucket, &i.key, i.version_id.as_deref())
+        let (bucket, rec, owner, bucket_owner) = self
+            .version_acl_context(
+                &i.bucket,
+                &i.key,
+                i.version_id.as_deref(),
+                req.credentials.as_ref(),
+            )
             .await?;
-        let bucket_owner = super::bucket::bucket_owner(&bucket, req.credentials.as_ref());
-        let owner = rec
-            .meta
-            .owner
-            .clone()
-            .unwrap_or_else(|| bucket_owner.clone());
         let mut request = acl_request!(i);
         request.policy = i.access_control_policy.as_ref();
         if bucket.object_ownership.is_enforced() {
@@ -545,13 +569,12 @@ impl StrataS3 {
         }
         let grants =
             grants_of(&self.users, &request, &owner, &bucket_owner)?.ok_or_else(missing_acl)?;
-        if bucket
-            .public_access_block
-            .is_some_and(|b| b.block_public_acls)
-            && is_public(&grants)
-        {
-            return Err(public_blocked());
-        }
+        check_public_block(
+            bucket
+                .public_access_block
+                .is_some_and(|b| b.block_public_acls),
+            Some(&grants),
+        )?;
         let (b, k, v) = (
             i.bucket.clone(),
             i.key.clone(),

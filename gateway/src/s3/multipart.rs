@@ -133,7 +133,7 @@ impl StrataS3 {
         let (owner, acl) = self
             .acl_of_write(
                 &i.bucket,
-                req.credentials.as_ref().map(|c| c.access_key.as_str()),
+                req.credentials.as_ref(),
                 &super::acl::acl_request!(i),
             )
             .await?;

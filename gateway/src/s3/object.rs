@@ -388,7 +388,7 @@ impl StrataS3 {
         let (owner, acl) = self
             .acl_of_write(
                 &input.bucket,
-                credentials.as_ref().map(|c| c.access_key.as_str()),
+                credentials.as_ref(),
                 &super::acl::acl_request!(input),
             )
             .await?;
@@ -932,7 +932,7 @@ impl StrataS3 {
         let (owner, acl) = self
             .acl_of_write(
                 &input.bucket,
-                req.credentials.as_ref().map(|c| c.access_key.as_str()),
+                req.credentials.as_ref(),
                 &super::acl::acl_request!(input),
             )
             .await?;
