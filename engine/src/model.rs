@@ -22,7 +22,6 @@
 //!   training attempt and with each plan), so an object's `p_hot` is as of the last pass
 //!   (`scored_at_ms`); an object written after it has none yet.
 
-use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -129,7 +128,8 @@ struct InUse {
 struct Scores {
     at_ms: Option<i64>,
     model: Option<ModelKind>,
-    by_object: HashMap<u64, f32>,
+    /// `(object_id, p_hot)` sorted by id: 16 bytes an object, where a hash map took twice that.
+    by_object: Vec<(u64, f32)>,
 }
 
 /// The model in use, its status and the objects' last scores. One per node, in [`crate::Engine`].
@@ -252,7 +252,12 @@ impl CurrentModel {
     /// The object's `p_hot` from the last scoring pass, if it was scored.
     pub fn score_of(&self, bucket: &str, key: &str) -> Option<ObjectScore> {
         let scores = self.scores.read().unwrap_or_else(|e| e.into_inner());
-        let p = *scores.by_object.get(&object_id(bucket, key))?;
+        let id = object_id(bucket, key);
+        let at = scores
+            .by_object
+            .binary_search_by_key(&id, |&(i, _)| i)
+            .ok()?;
+        let p = scores.by_object[at].1;
         Some(ObjectScore {
             p_hot: f64::from(p),
             model: scores.model?,
@@ -270,7 +275,12 @@ impl CurrentModel {
             &planner::FeatureConfig::default(),
             now_ms,
         )?;
-        self.keep_scores(inv, p.into_iter().map(Some), model.kind(), now_ms);
+        self.keep_scores(
+            inv,
+            p.into_iter().map(|p| Some(p as f32)),
+            model.kind(),
+            now_ms,
+        );
         Ok(())
     }
 
@@ -278,16 +288,18 @@ impl CurrentModel {
     pub fn keep_scores(
         &self,
         inv: &Inventory,
-        scores: impl IntoIterator<Item = Option<f64>>,
+        scores: impl IntoIterator<Item = Option<f32>>,
         model: ModelKind,
         now_ms: i64,
     ) {
-        let by_object = inv
+        let mut by_object: Vec<(u64, f32)> = inv
             .objects
             .iter()
             .zip(scores)
-            .filter_map(|(o, p)| Some((object_id(&o.bucket, &o.key), p? as f32)))
+            .filter_map(|(o, p)| Some((object_id(o.bucket, o.key), p?)))
             .collect();
+        by_object.sort_unstable_by_key(|&(id, _)| id);
+        by_object.dedup_by_key(|&mut (id, _)| id);
         *self.scores.write().unwrap_or_else(|e| e.into_inner()) = Scores {
             at_ms: Some(now_ms),
             model: Some(model),

@@ -10,12 +10,9 @@
 //! * Histories are stored compactly in one CSR layout ([`Histories`]): per object a slice of read
 //!   timestamps (ascending) and bytes. Memory is 16 bytes per logged read plus 4 bytes per object,
 //!   bounded by the catalog's access-log retention (7 days, 5,000,000 entries by default).
-//! * [`FeatureExtractor`] maps `(bucket, key)` to dense ids and streams events without allocating
-//!   per event (one reusable scratch buffer for the lookup key).
+//! * [`HistoryBuilder`] collects reads by dense object id in any order (the catalog adapter,
+//!   [`crate::source`], finds an event's object in a [`crate::objects::NameIndex`]).
 
-use std::collections::HashMap;
-
-use catalog::AccessEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, invalid};
@@ -442,101 +439,9 @@ impl HistoryBuilder {
     }
 }
 
-/// Streams the access log once and builds per-object read histories under dense ids.
-///
-/// Register objects first ([`FeatureExtractor::register`], e.g. in `scan_objects` order; ids are
-/// assigned 0, 1, 2, … in registration order), then feed events ([`FeatureExtractor::observe`]).
-/// Events of unregistered objects and non-read events are counted and skipped.
-#[derive(Debug, Default)]
-pub struct FeatureExtractor {
-    index: HashMap<String, u32>,
-    scratch: String,
-    builder: HistoryBuilder,
-    skipped: u64,
-}
-
-impl FeatureExtractor {
-    /// An extractor sized for `objects` objects and `reads` reads.
-    pub fn with_capacity(objects: usize, reads: usize) -> FeatureExtractor {
-        FeatureExtractor {
-            index: HashMap::with_capacity(objects),
-            scratch: String::new(),
-            builder: HistoryBuilder::with_capacity(reads),
-            skipped: 0,
-        }
-    }
-
-    fn set_scratch(&mut self, bucket: &str, key: &str) {
-        self.scratch.clear();
-        // Bucket names cannot contain NUL, so "bucket\0key" is unambiguous.
-        self.scratch.push_str(bucket);
-        self.scratch.push('\0');
-        self.scratch.push_str(key);
-    }
-
-    /// The dense id of `(bucket, key)`, assigning the next id on first sight. Fails once
-    /// `u32::MAX` objects are registered.
-    pub fn register(&mut self, bucket: &str, key: &str) -> Result<u32> {
-        self.set_scratch(bucket, key);
-        if let Some(&id) = self.index.get(self.scratch.as_str()) {
-            return Ok(id);
-        }
-        let id = u32::try_from(self.index.len())
-            .map_err(|_| invalid("more than u32::MAX objects registered"))?;
-        self.index.insert(self.scratch.clone(), id);
-        Ok(id)
-    }
-
-    /// The id of a registered object.
-    pub fn id_of(&mut self, bucket: &str, key: &str) -> Option<u32> {
-        self.set_scratch(bucket, key);
-        self.index.get(self.scratch.as_str()).copied()
-    }
-
-    /// Number of registered objects.
-    pub fn object_count(&self) -> usize {
-        self.index.len()
-    }
-
-    /// Feeds one logged event. Returns whether it was kept (a read of a registered object).
-    pub fn observe(&mut self, event: &AccessEvent) -> bool {
-        if !event.kind.is_read() {
-            self.skipped += 1;
-            return false;
-        }
-        match self.id_of(&event.bucket, &event.key) {
-            Some(id) => {
-                self.builder.push(id, event.at_ms, event.bytes);
-                true
-            }
-            None => {
-                self.skipped += 1;
-                false
-            }
-        }
-    }
-
-    /// Feeds a read by id (for callers, like the simulator, that keep their own ids).
-    pub fn observe_read(&mut self, id: u32, at_ms: i64, bytes: u64) {
-        self.builder.push(id, at_ms, bytes);
-    }
-
-    /// Events skipped so far (non-reads and unknown objects).
-    pub fn skipped(&self) -> u64 {
-        self.skipped
-    }
-
-    /// Builds the histories for every registered object (ids `0..object_count()`).
-    pub fn finish(self) -> Result<Histories> {
-        let n = self.index.len();
-        self.builder.finish(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use catalog::AccessKind;
 
     const NOW: i64 = 1_000 * DAY_MS + 12 * HOUR_MS; // a Monday? checked below
 
@@ -641,46 +546,18 @@ mod tests {
     }
 
     #[test]
-    fn extractor_builds_sorted_histories() {
-        let mut x = FeatureExtractor::default();
-        assert_eq!(x.register("b", "k1").expect("register"), 0);
-        assert_eq!(x.register("b", "k2").expect("register"), 1);
-        assert_eq!(x.register("b", "k1").expect("register"), 0);
-        let ev = |key: &str, kind, at_ms| AccessEvent {
-            bucket: "b".into(),
-            key: key.into(),
-            kind,
-            bytes: 7,
-            at_ms,
-        };
-        assert!(x.observe(&ev("k1", AccessKind::Get, 30)));
-        assert!(x.observe(&ev("k2", AccessKind::Head, 10)));
-        assert!(x.observe(&ev("k1", AccessKind::Get, 20))); // out of order
-        assert!(!x.observe(&ev("k1", AccessKind::Put, 40)));
-        assert!(!x.observe(&ev("nope", AccessKind::Get, 40)));
-        assert_eq!(x.skipped(), 2);
-        let h = x.finish().expect("finish");
+    fn builder_sorts_each_history_and_drops_unknown_ids() {
+        let mut b = HistoryBuilder::with_capacity(0);
+        b.push(0, 30, 7);
+        b.push(1, 10, 7);
+        b.push(0, 20, 7); // out of order
+        b.push(9, 40, 7); // beyond the objects
+        let h = b.finish(2).expect("finish");
         assert_eq!(h.len(), 2);
         assert_eq!(h.get(0).times(), &[20, 30]);
         assert_eq!(h.get(1).times(), &[10]);
         assert!(h.get(5).is_empty());
         assert_eq!(h.span(), Some((10, 30)));
         assert_eq!(h.total_reads(), 3);
-    }
-
-    #[test]
-    fn extractor_scales_to_many_objects() {
-        let n = 200_000u32;
-        let mut x = FeatureExtractor::with_capacity(n as usize, 2 * n as usize);
-        for i in 0..n {
-            x.register("bench", &format!("obj/{i:07}"))
-                .expect("register");
-        }
-        for i in 0..2 * n {
-            x.observe_read(i % n, i64::from(i), 1);
-        }
-        let h = x.finish().expect("finish");
-        assert_eq!(h.len(), n as usize);
-        assert_eq!(h.get(17).len(), 2);
     }
 }

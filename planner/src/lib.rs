@@ -21,6 +21,7 @@
 //!   bound and the gap for every solution.
 //! * [`exact`] — the exact MILP (good_lp + CBC) for small instances (feature `exact`).
 //! * [`plan`] — moves (the diff from today), convertible to the catalog's move tasks.
+//! * [`objects`] — the planned objects' identities and replicas in a compact table.
 //! * [`pipeline`] — one planning cycle; [`source`] — the catalog adapter.
 //! * [`synth`] — synthetic instances for the benchmark and simulations.
 //!
@@ -38,6 +39,7 @@ pub mod features;
 pub mod hazard;
 pub mod lifecycle;
 pub mod model;
+pub mod objects;
 pub mod optimize;
 pub mod pipeline;
 pub mod plan;
@@ -48,13 +50,14 @@ pub mod synth;
 
 pub use cost::{BackendSpec, CostConfig, CostModel, PlacementRules};
 pub use error::{PlannerError, Result};
-pub use features::{FeatureConfig, FeatureExtractor, Histories, ObjectFeatures};
+pub use features::{FeatureConfig, Histories, ObjectFeatures};
 pub use hazard::IdleHazard;
 pub use lifecycle::{LifecycleConfig, ModelLifecycle, Trainer, TrainingOutcome};
 pub use model::{
     ActiveModel, Calibration, ForestModel, HotModel, Metrics, ModelKind, ModelStatus,
     ReliabilityBin, RuleModel, TrainConfig, choose_model, train_forest,
 };
+pub use objects::{NameIndex, ObjectRef, ObjectTable};
 pub use optimize::{Solution, SolverConfig, solve};
 pub use pipeline::{Inventory, PlannerConfig, plan_cycle, plan_cycle_scored, score};
 pub use plan::{Move, Plan, PlanObject};

@@ -14,16 +14,17 @@ use crate::cost::{
 use crate::error::{Result, invalid};
 use crate::features::{FeatureConfig, Histories, ObjectBasics, ObjectFeatures};
 use crate::model::HotModel;
+use crate::objects::ObjectTable;
 use crate::optimize::{SolverConfig, solve};
-use crate::plan::{Plan, PlanObject, build_plan};
-use crate::problem::{MoveBudget, Problem};
+use crate::plan::{Plan, build_plan};
+use crate::problem::{MoveBudget, Problem, fill_rows};
 
 /// Everything the planner reads about the objects; index `i` of every field is the same object
 /// (dense id `i` in `histories`).
 #[derive(Clone, Debug, Default)]
 pub struct Inventory {
     /// Identities and current replicas.
-    pub objects: Vec<PlanObject>,
+    pub objects: ObjectTable,
     /// Size and write time.
     pub basics: Vec<ObjectBasics>,
     /// Read histories.
@@ -76,9 +77,135 @@ pub struct PlannerConfig {
 /// Objects per chunk when computing features and `p_hot` (bounds the temporary feature vectors).
 const FEATURE_CHUNK: usize = 65_536;
 
-/// Per-object inputs of the cost model for the plannable objects of `inv`, with their inventory
-/// indices. An object is skipped when it has no replica or a replica on a backend `model` does
-/// not know. `p_hot` comes from `hot` on features at `now_ms`.
+/// The objects of `inv` that can be planned, with their current replica sets as `model`'s masks: those with at
+/// least one replica, all on backends `model` knows. Each replica set's mask is computed once.
+pub fn plannable(inv: &Inventory, model: &CostModel) -> (Vec<u32>, Vec<Mask>) {
+    let set_masks: Vec<Option<Mask>> = inv
+        .objects
+        .replica_sets()
+        .iter()
+        .map(|set| model.mask_of(set).filter(|&m| m != 0))
+        .collect();
+    let mut index = Vec::with_capacity(inv.len());
+    let mut masks = Vec::with_capacity(inv.len());
+    for i in 0..inv.len() {
+        if let Some(mask) = set_masks[inv.objects.replica_set_of(i)] {
+            index.push(i as u32);
+            masks.push(mask);
+        }
+    }
+    (index, masks)
+}
+
+/// What computing an object's cost-model input needs besides the object: the model, the forecast's tables
+/// and the workload's read share, computed once per cycle.
+struct InputContext<'a> {
+    inv: &'a Inventory,
+    model: &'a CostModel,
+    hot: &'a dyn HotModel,
+    features: &'a FeatureConfig,
+    read_prior: Option<&'a crate::hazard::IdleHazard>,
+    table: Option<crate::hazard::HorizonTable>,
+    share: f64,
+    now_ms: i64,
+}
+
+impl<'a> InputContext<'a> {
+    fn new(
+        inv: &'a Inventory,
+        model: &'a CostModel,
+        hot: &'a dyn HotModel,
+        features: &'a FeatureConfig,
+        read_prior: Option<&'a crate::hazard::IdleHazard>,
+        now_ms: i64,
+    ) -> InputContext<'a> {
+        InputContext {
+            inv,
+            model,
+            hot,
+            features,
+            read_prior,
+            table: read_prior.and_then(|h| h.horizon_table(model.config().horizon_days)),
+            share: read_share(inv),
+            now_ms,
+        }
+    }
+
+    /// The inputs of objects `ids` (inventory indices) whose current sets are `masks`, in order, into `out`
+    /// (cleared first), with `feats`, `p` and `e` as scratch.
+    fn inputs(
+        &self,
+        ids: &[u32],
+        masks: &[Mask],
+        out: &mut Vec<ObjectInput>,
+        scratch: &mut InputScratch,
+    ) {
+        let inv = self.inv;
+        let model_horizon_ms = self.hot.horizon_ms();
+        let horizon_days = self.model.config().horizon_days;
+        let calibrated = self.hot.kind() == crate::model::ModelKind::Forest;
+        let InputScratch { feats, p, e } = scratch;
+        out.clear();
+        feats.clear();
+        for (&i, &mask) in ids.iter().zip(masks) {
+            let i = i as usize;
+            let b = inv.basics[i];
+            let h = inv.histories.get(i);
+            feats.push(
+                ObjectFeatures::compute(
+                    b.size_bytes,
+                    b.last_modified_ms,
+                    h,
+                    self.now_ms,
+                    self.features,
+                )
+                .with_lifetime_reads(&b, h, self.now_ms)
+                .with_current_latency(self.model.serving_latency(mask)),
+            );
+        }
+        self.hot.p_hot_batch(feats, p);
+        self.hot.expected_reads_batch(feats, p, e);
+        for (((f, &ph), &er), (&i, &mask)) in feats
+            .iter()
+            .zip(p.iter())
+            .zip(e.iter())
+            .zip(ids.iter().zip(masks))
+        {
+            let i = i as usize;
+            let mut r = ReadForecast::new(f, ph, er, model_horizon_ms, horizon_days);
+            let seen = if f.reads_7d > 0 {
+                f.reads_7d as usize
+            } else {
+                inv.histories.get(i).len()
+            };
+            r = r.with_read_share(f.size_bytes, seen, self.share);
+            if let Some(t) = &self.table {
+                r = r.over_horizon(t, f, model_horizon_ms);
+            }
+            if !calibrated {
+                r = r.uncalibrated(self.read_prior);
+            }
+            out.push(ObjectInput {
+                size_bytes: inv.basics[i].size_bytes,
+                current: mask,
+                placed_ms: inv.basics[i].last_modified_ms,
+                reads: r,
+            });
+        }
+    }
+}
+
+/// Scratch vectors of [`InputContext::inputs`], reused from chunk to chunk.
+#[derive(Default)]
+struct InputScratch {
+    feats: Vec<ObjectFeatures>,
+    p: Vec<f64>,
+    e: Vec<f64>,
+}
+
+/// Per-object inputs of the cost model for the plannable objects of `inv` ([`plannable`]), with their inventory
+/// indices, all at once (a planning cycle computes them a chunk at a time instead). `p_hot` comes from `hot` on
+/// features at `now_ms`.
 pub fn object_inputs(
     inv: &Inventory,
     model: &CostModel,
@@ -90,90 +217,35 @@ pub fn object_inputs(
 ) -> Result<(Vec<usize>, Vec<ObjectInput>)> {
     inv.validate()?;
     features.validate()?;
-    let mut index = Vec::with_capacity(inv.len());
-    let mut masks: Vec<Mask> = Vec::with_capacity(inv.len());
-    for (i, o) in inv.objects.iter().enumerate() {
-        if let Some(mask) = model.mask_of(&o.replicas)
-            && mask != 0
-        {
-            index.push(i);
-            masks.push(mask);
-        }
-    }
-    let horizon_days = model.config().horizon_days;
-    let model_horizon_ms = hot.horizon_ms();
-    let calibrated = hot.kind() == crate::model::ModelKind::Forest;
-    let table = read_prior.and_then(|h| h.horizon_table(horizon_days));
-    let share = read_share(inv);
-    let work = |ids: &[usize], masks: &[Mask]| -> Vec<ObjectInput> {
-        let mut out = Vec::with_capacity(ids.len());
-        let mut feats = Vec::with_capacity(FEATURE_CHUNK.min(ids.len()));
-        let mut p = Vec::with_capacity(FEATURE_CHUNK.min(ids.len()));
-        let mut e = Vec::with_capacity(FEATURE_CHUNK.min(ids.len()));
-        for (ids, masks) in ids.chunks(FEATURE_CHUNK).zip(masks.chunks(FEATURE_CHUNK)) {
-            feats.clear();
-            for (&i, &mask) in ids.iter().zip(masks) {
-                let b = inv.basics[i];
-                let h = inv.histories.get(i);
-                feats.push(
-                    ObjectFeatures::compute(b.size_bytes, b.last_modified_ms, h, now_ms, features)
-                        .with_lifetime_reads(&b, h, now_ms)
-                        .with_current_latency(model.serving_latency(mask)),
-                );
-            }
-            hot.p_hot_batch(&feats, &mut p);
-            hot.expected_reads_batch(&feats, &p, &mut e);
-            for (((f, &ph), &er), (&i, &mask)) in
-                feats.iter().zip(&p).zip(&e).zip(ids.iter().zip(masks))
-            {
-                out.push(ObjectInput {
-                    size_bytes: inv.basics[i].size_bytes,
-                    current: mask,
-                    placed_ms: inv.basics[i].last_modified_ms,
-                    reads: {
-                        let mut r = ReadForecast::new(f, ph, er, model_horizon_ms, horizon_days);
-                        let seen = if f.reads_7d > 0 {
-                            f.reads_7d as usize
-                        } else {
-                            inv.histories.get(i).len()
-                        };
-                        r = r.with_read_share(f.size_bytes, seen, share);
-                        if let Some(t) = &table {
-                            r = r.over_horizon(t, f, model_horizon_ms);
-                        }
-                        if calibrated {
-                            r
-                        } else {
-                            r.uncalibrated(read_prior)
-                        }
-                    },
-                });
-            }
-        }
-        out
-    };
-    let threads = threads.max(1);
-    let inputs = if threads == 1 || index.len() < 2 * FEATURE_CHUNK {
-        work(&index, &masks)
-    } else {
-        let per = index.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = index
-                .chunks(per)
-                .zip(masks.chunks(per))
-                .map(|(ids, ms)| {
-                    let work = &work;
-                    s.spawn(move || work(ids, ms))
+    let (index, masks) = plannable(inv, model);
+    let ctx = InputContext::new(inv, model, hot, features, read_prior, now_ms);
+    let per = index.len().div_ceil(threads.max(1)).max(1);
+    let parts: Vec<Vec<ObjectInput>> = std::thread::scope(|s| {
+        let handles: Vec<_> = index
+            .chunks(per)
+            .zip(masks.chunks(per))
+            .map(|(ids, ms)| {
+                let ctx = &ctx;
+                s.spawn(move || {
+                    let (mut all, mut out) = (Vec::with_capacity(ids.len()), Vec::new());
+                    let mut scratch = InputScratch::default();
+                    for (ids, ms) in ids.chunks(FEATURE_CHUNK).zip(ms.chunks(FEATURE_CHUNK)) {
+                        ctx.inputs(ids, ms, &mut out, &mut scratch);
+                        all.append(&mut out);
+                    }
+                    all
                 })
-                .collect();
-            let mut all = Vec::with_capacity(index.len());
-            for h in handles {
-                all.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-            }
-            all
-        })
-    };
-    Ok((index, inputs))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    Ok((
+        index.into_iter().map(|i| i as usize).collect(),
+        parts.into_iter().flatten().collect(),
+    ))
 }
 
 /// The share of an object a read returns, over every logged read of `inv`: bytes returned over the sizes of
@@ -245,35 +317,33 @@ pub fn plan_cycle(
 /// [`plan_cycle`], also returning the `p_hot` the plan used for every inventory object (index
 /// `i` is inventory object `i`; `None` for the objects it skipped), so a caller that keeps scores
 /// does not compute the features twice.
+///
+/// Memory: the cost model's inputs are computed a chunk of [`FEATURE_CHUNK`] objects at a time per thread,
+/// straight into the problem's rows, so beside the inventory the cycle holds the problem (a few floats per
+/// object and candidate) and never every object's features or forecast at once.
 pub fn plan_cycle_scored(
     inv: &Inventory,
     backends: &[BackendSpec],
     hot: &dyn HotModel,
     cfg: &PlannerConfig,
     now_ms: i64,
-) -> Result<(Plan, Vec<Option<f64>>)> {
+) -> Result<(Plan, Vec<Option<f32>>)> {
+    inv.validate()?;
+    cfg.features.validate()?;
     let model = CostModel::new(backends.to_vec(), cfg.rules, cfg.cost)?;
     let threads = cfg.solver.threads.max(1);
-    let (index, inputs) = object_inputs(
-        inv,
-        &model,
-        hot,
-        &cfg.features,
-        cfg.read_prior.as_ref(),
-        now_ms,
-        threads,
-    )?;
+    let (index, masks) = plannable(inv, &model);
     // Capacities are for the planned objects: what skipped objects keep stored is not available.
     let mut specs = backends.to_vec();
     let mut planned = vec![false; inv.len()];
     for &i in &index {
-        planned[i] = true;
+        planned[i as usize] = true;
     }
-    for (i, o) in inv.objects.iter().enumerate() {
-        if planned[i] {
+    for (i, &is_planned) in planned.iter().enumerate() {
+        if is_planned {
             continue;
         }
-        for name in &o.replicas {
+        for name in inv.objects.replicas(i) {
             if let Some(spec) = specs.iter_mut().find(|s| &s.name == name)
                 && let Some(cap) = spec.capacity_bytes.as_mut()
             {
@@ -281,15 +351,72 @@ pub fn plan_cycle_scored(
             }
         }
     }
+    drop(planned);
     let model = CostModel::new(specs, cfg.rules, cfg.cost)?;
+    let mut problem = Problem::frame(
+        &model,
+        index
+            .iter()
+            .zip(&masks)
+            .map(|(&i, &m)| (m, inv.basics[i as usize].size_bytes)),
+        &cfg.budget,
+    )?;
+    let mut p_hot = vec![0.0f32; index.len()];
+    {
+        let ctx = InputContext::new(
+            inv,
+            &model,
+            hot,
+            &cfg.features,
+            cfg.read_prior.as_ref(),
+            now_ms,
+        );
+        let candidates = model.candidates();
+        let (cost, stay) = problem.rows_mut(0, index.len());
+        let slots = candidates.len() + 1;
+        let per = index.len().div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            for ((((ids, ms), cost), stay), p_hot) in index
+                .chunks(per)
+                .zip(masks.chunks(per))
+                .zip(cost.chunks_mut(per * slots))
+                .zip(stay.chunks_mut(per))
+                .zip(p_hot.chunks_mut(per))
+            {
+                let (ctx, model) = (&ctx, &model);
+                s.spawn(move || {
+                    let mut out = Vec::with_capacity(FEATURE_CHUNK.min(ids.len()));
+                    let mut scratch = InputScratch::default();
+                    for (j, (ids, ms)) in ids
+                        .chunks(FEATURE_CHUNK)
+                        .zip(ms.chunks(FEATURE_CHUNK))
+                        .enumerate()
+                    {
+                        ctx.inputs(ids, ms, &mut out, &mut scratch);
+                        let at = j * FEATURE_CHUNK;
+                        let len = out.len();
+                        fill_rows(
+                            model,
+                            candidates,
+                            &out,
+                            now_ms,
+                            &mut cost[at * slots..(at + len) * slots],
+                            &mut stay[at..at + len],
+                        );
+                        for (p, input) in p_hot[at..at + len].iter_mut().zip(&out) {
+                            *p = input.reads.p_hot as f32;
+                        }
+                    }
+                });
+            }
+        });
+    }
     let started = Instant::now();
-    let problem = Problem::build(&model, &inputs, &cfg.budget, now_ms, threads)?;
     let solution = solve(&problem, &cfg.solver);
     let solve_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let mut plan = build_plan(
-        &inv.objects,
+        inv,
         &index,
-        &inputs,
         &problem,
         &solution,
         &model,
@@ -299,8 +426,8 @@ pub fn plan_cycle_scored(
     )?;
     plan.skipped = inv.len() - index.len();
     let mut scores = vec![None; inv.len()];
-    for (&i, input) in index.iter().zip(&inputs) {
-        scores[i] = Some(input.reads.p_hot);
+    for (&i, &p) in index.iter().zip(&p_hot) {
+        scores[i as usize] = Some(p);
     }
     Ok((plan, scores))
 }

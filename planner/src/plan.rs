@@ -21,10 +21,11 @@
 use catalog::NewMove;
 use serde::{Deserialize, Serialize};
 
-use crate::cost::{CostModel, ObjectInput};
+use crate::cost::CostModel;
 use crate::error::{Result, invalid};
 use crate::model::ModelKind;
 use crate::optimize::Solution;
+use crate::pipeline::Inventory;
 use crate::problem::{ConstraintKind, Problem};
 
 /// Identity and current placement of a planned object, as the catalog recorded them.
@@ -137,13 +138,12 @@ impl Plan {
     }
 }
 
-/// Turns a solution into a plan. `objects[index[i]]`, `inputs[i]` and problem row `i` must describe the
-/// same object (fails otherwise). Only the objects that move are copied out of `objects`.
+/// Turns a solution into a plan. Inventory object `index[i]` and problem row `i` must describe the same object
+/// (fails when their counts disagree). Only the objects that move are copied out of the inventory.
 #[allow(clippy::too_many_arguments)]
 pub fn build_plan(
-    objects: &[PlanObject],
-    index: &[usize],
-    inputs: &[ObjectInput],
+    inv: &Inventory,
+    index: &[u32],
     problem: &Problem,
     solution: &Solution,
     model: &CostModel,
@@ -153,15 +153,13 @@ pub fn build_plan(
 ) -> Result<Plan> {
     let n = problem.n_objects();
     if index.len() != n
-        || index.iter().any(|&i| i >= objects.len())
-        || inputs.len() != n
+        || index.iter().any(|&i| i as usize >= inv.len())
         || solution.choice.len() != n
     {
         return Err(invalid(format!(
-            "plan inputs disagree: {} objects, {} indexed, {} inputs, {} problem rows, {} choices",
-            objects.len(),
+            "plan inputs disagree: {} objects, {} indexed, {} problem rows, {} choices",
+            inv.len(),
             index.len(),
-            inputs.len(),
             n,
             solution.choice.len()
         )));
@@ -170,7 +168,7 @@ pub fn build_plan(
     let mut cost_before = 0.0;
     let mut cost_after = 0.0;
     let mut moves = Vec::new();
-    for i in 0..n {
+    for (i, &at) in index.iter().enumerate() {
         let k = usize::from(solution.choice[i]);
         let before = problem.stay_cost(i);
         let current = problem.current_mask(i);
@@ -183,23 +181,25 @@ pub fn build_plan(
         cost_before += before;
         cost_after += after;
         if target != current {
-            let o = &objects[index[i]];
+            let at = at as usize;
+            let o = inv.objects.get(at);
+            let size = inv.basics[at].size_bytes;
             let new = u64::from((target & !current).count_ones());
             moves.push((
                 Move {
-                    bucket: o.bucket.clone(),
-                    key: o.key.clone(),
+                    bucket: o.bucket.to_owned(),
+                    key: o.key.to_owned(),
                     generation: o.generation,
-                    from: if model.mask_of(&o.replicas) == Some(current) {
-                        o.replicas.clone()
+                    from: if model.mask_of(o.replicas) == Some(current) {
+                        o.replicas.to_vec()
                     } else {
                         model.names_of(current)
                     },
                     to: model.names_of(target),
-                    bytes: inputs[i].size_bytes.saturating_mul(new),
+                    bytes: size.saturating_mul(new),
                     cost_delta: after - before,
                 },
-                model.move_egress_per_gb(current, target) * inputs[i].size_bytes as f64 / 1e9,
+                model.move_egress_per_gb(current, target) * size as f64 / 1e9,
             ));
         }
     }

@@ -91,8 +91,48 @@ impl Problem {
         now_ms: i64,
         threads: usize,
     ) -> Result<Problem> {
+        let mut problem = Problem::frame(
+            model,
+            objects.iter().map(|o| (o.current, o.size_bytes)),
+            budget,
+        )?;
+        let n = objects.len();
+        let slots = problem.slots;
+        let threads = threads.max(1);
+        if threads == 1 || n < 2 * BUILD_CHUNK {
+            problem.fill_rows(model, 0, objects, now_ms);
+        } else {
+            let per = n.div_ceil(threads).div_ceil(BUILD_CHUNK) * BUILD_CHUNK;
+            let candidates = problem.candidates.clone();
+            std::thread::scope(|s| {
+                for ((objs, c), st) in objects
+                    .chunks(per)
+                    .zip(problem.cost.chunks_mut(per * slots))
+                    .zip(problem.stay_cost.chunks_mut(per))
+                {
+                    let candidates = &candidates;
+                    s.spawn(move || fill_rows(model, candidates, objs, now_ms, c, st));
+                }
+            });
+        }
+        Ok(problem)
+    }
+
+    /// The problem's frame for objects given as `(current replica set, size in bytes)`: constraints, groups and
+    /// sizes, with every cost infinite until [`Problem::fill_rows`] (or [`fill_rows`] on [`Problem::rows_mut`])
+    /// fills the objects' rows from their [`ObjectInput`]s, which must have the same current sets and sizes.
+    /// So a planning cycle can compute its inputs a chunk at a time and never hold them all.
+    ///
+    /// Fails for an empty current set or one naming a backend index beyond the model's, for a negative or
+    /// non-finite egress budget, and for more than `u32::MAX` objects.
+    pub fn frame(
+        model: &CostModel,
+        objects: impl ExactSizeIterator<Item = (Mask, u64)>,
+        budget: &MoveBudget,
+    ) -> Result<Problem> {
         let nb = model.backends().len();
-        if u32::try_from(objects.len()).is_err() {
+        let n = objects.len();
+        if u32::try_from(n).is_err() {
             return Err(invalid("more than u32::MAX objects"));
         }
         let full: Mask = if nb >= 16 {
@@ -100,16 +140,6 @@ impl Problem {
         } else {
             ((1u32 << nb) - 1) as Mask
         };
-        if let Some((i, o)) = objects
-            .iter()
-            .enumerate()
-            .find(|(_, o)| o.current == 0 || o.current & !full != 0)
-        {
-            return Err(invalid(format!(
-                "object {i}: current replica set {:#b} is empty or names unknown backends",
-                o.current
-            )));
-        }
         if let Some(e) = budget.max_egress_usd
             && !(e.is_finite() && e >= 0.0)
         {
@@ -119,20 +149,24 @@ impl Problem {
         let candidates = model.candidates().to_vec();
         let k = candidates.len();
         let slots = k + 1;
-        let n = objects.len();
 
         // Groups: distinct current sets.
         let mut group_of: HashMap<Mask, u32> = HashMap::new();
         let mut group_masks = Vec::new();
-        let group: Vec<u32> = objects
-            .iter()
-            .map(|o| {
-                *group_of.entry(o.current).or_insert_with(|| {
-                    group_masks.push(o.current);
-                    (group_masks.len() - 1) as u32
-                })
-            })
-            .collect();
+        let mut group = Vec::with_capacity(n);
+        let mut size_gb = Vec::with_capacity(n);
+        for (i, (current, size)) in objects.enumerate() {
+            if current == 0 || current & !full != 0 {
+                return Err(invalid(format!(
+                    "object {i}: current replica set {current:#b} is empty or names unknown backends"
+                )));
+            }
+            group.push(*group_of.entry(current).or_insert_with(|| {
+                group_masks.push(current);
+                (group_masks.len() - 1) as u32
+            }));
+            size_gb.push(size as f64 / 1e9);
+        }
 
         let mut constraints = Vec::new();
         for (b, spec) in model.backends().iter().enumerate() {
@@ -179,61 +213,42 @@ impl Problem {
             }
         }
 
-        let mut cost = vec![f32::INFINITY; n * slots];
-        let mut stay_cost = vec![0.0f64; n];
-        let size_gb: Vec<f64> = objects.iter().map(|o| o.size_bytes as f64 / 1e9).collect();
-        let penalty = model.config().noncompliance_penalty;
-        let fill = |objs: &[ObjectInput], cost: &mut [f32], stay: &mut [f64]| {
-            let mut targets = candidates.clone();
-            targets.push(0);
-            let mut scratch = vec![0.0f64; slots];
-            for (i, o) in objs.iter().enumerate() {
-                targets[k] = o.current;
-                model.fill_costs(o, &targets, now_ms, &mut scratch);
-                let row = &mut cost[i * slots..(i + 1) * slots];
-                for slot in 0..k {
-                    row[slot] = if model.is_feasible(o, candidates[slot]) {
-                        scratch[slot] as f32
-                    } else {
-                        f32::INFINITY
-                    };
-                }
-                row[k] = if model.is_feasible(o, o.current) {
-                    f32::INFINITY
-                } else {
-                    (scratch[k] + penalty) as f32
-                };
-                stay[i] = scratch[k];
-            }
-        };
-        let threads = threads.max(1);
-        if threads == 1 || n < 2 * BUILD_CHUNK {
-            fill(objects, &mut cost, &mut stay_cost);
-        } else {
-            let per = n.div_ceil(threads).div_ceil(BUILD_CHUNK) * BUILD_CHUNK;
-            std::thread::scope(|s| {
-                for ((objs, c), st) in objects
-                    .chunks(per)
-                    .zip(cost.chunks_mut(per * slots))
-                    .zip(stay_cost.chunks_mut(per))
-                {
-                    let fill = &fill;
-                    s.spawn(move || fill(objs, c, st));
-                }
-            });
-        }
         Ok(Problem {
             n,
             slots,
             candidates,
-            cost,
-            stay_cost,
+            cost: vec![f32::INFINITY; n * slots],
+            stay_cost: vec![0.0f64; n],
             size_gb,
             group,
             group_masks,
             coeff,
             constraints,
         })
+    }
+
+    /// Fills the rows of objects `start..start + objects.len()` from their inputs (see [`Problem::frame`]).
+    /// Panics if the range is out of bounds.
+    pub fn fill_rows(
+        &mut self,
+        model: &CostModel,
+        start: usize,
+        objects: &[ObjectInput],
+        now_ms: i64,
+    ) {
+        let (cost, stay) = self.rows_mut(start, objects.len());
+        let candidates = model.candidates();
+        fill_rows(model, candidates, objects, now_ms, cost, stay);
+    }
+
+    /// The cost and stay-cost rows of objects `start..start + len`, to fill with [`fill_rows`] (for callers
+    /// that fill disjoint ranges on several threads: split these slices). Panics if out of bounds.
+    pub fn rows_mut(&mut self, start: usize, len: usize) -> (&mut [f32], &mut [f64]) {
+        let slots = self.slots;
+        (
+            &mut self.cost[start * slots..(start + len) * slots],
+            &mut self.stay_cost[start..start + len],
+        )
     }
 
     /// Number of objects.
@@ -333,5 +348,42 @@ impl Problem {
             }
         }
         u
+    }
+}
+
+/// Fills one row per object of `objects` into `cost` (`candidates.len() + 1` slots each) and `stay` (see the
+/// module docs): each candidate's cost when feasible, else `+∞`; the stay slot's cost plus the non-compliance
+/// penalty when the current set is not itself feasible, else `+∞`. `candidates` are `model`'s.
+pub fn fill_rows(
+    model: &CostModel,
+    candidates: &[Mask],
+    objects: &[ObjectInput],
+    now_ms: i64,
+    cost: &mut [f32],
+    stay: &mut [f64],
+) {
+    let k = candidates.len();
+    let slots = k + 1;
+    let penalty = model.config().noncompliance_penalty;
+    let mut targets = candidates.to_vec();
+    targets.push(0);
+    let mut scratch = vec![0.0f64; slots];
+    for (i, o) in objects.iter().enumerate() {
+        targets[k] = o.current;
+        model.fill_costs(o, &targets, now_ms, &mut scratch);
+        let row = &mut cost[i * slots..(i + 1) * slots];
+        for slot in 0..k {
+            row[slot] = if model.is_feasible(o, candidates[slot]) {
+                scratch[slot] as f32
+            } else {
+                f32::INFINITY
+            };
+        }
+        row[k] = if model.is_feasible(o, o.current) {
+            f32::INFINITY
+        } else {
+            (scratch[k] + penalty) as f32
+        };
+        stay[i] = scratch[k];
     }
 }

@@ -11,14 +11,14 @@
 //!   at the boundary timestamp (the log orders equal timestamps by arrival). Events appended while
 //!   reading are included if they fall after the read position; log trimming while reading may
 //!   drop a few boundary events, which only makes the history slightly shorter.
-//! * Only reads of objects that exist at scan time are kept (see [`FeatureExtractor`]).
+//! * Only reads of objects that exist at scan time are kept.
 
 use catalog::Catalog;
 
 use crate::error::{PlannerError, Result, invalid};
-use crate::features::{FeatureExtractor, ObjectBasics, WEEK_MS};
+use crate::features::{HistoryBuilder, ObjectBasics, WEEK_MS};
+use crate::objects::NameIndex;
 use crate::pipeline::Inventory;
-use crate::plan::PlanObject;
 
 /// How much to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +51,8 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
         )));
     }
     let mut inv = Inventory::default();
-    let mut extractor = FeatureExtractor::default();
+    let mut index = NameIndex::default();
+    let mut reads = HistoryBuilder::with_capacity(0);
     let mut after: Option<(String, String)> = None;
     loop {
         let page = catalog
@@ -64,22 +65,21 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
                 source,
             })?;
         let full = page.len() == opts.page_size;
-        for (bucket, key, record) in page {
-            extractor.register(&bucket, &key)?;
+        for (bucket, key, record) in &page {
+            let id = inv
+                .objects
+                .push(bucket, key, record.generation, &record.replicas)?;
+            if index.insert(&inv.objects, id) != id {
+                return Err(invalid(format!("the catalog scanned {bucket}/{key} twice")));
+            }
             inv.basics.push(ObjectBasics {
                 size_bytes: record.size,
                 last_modified_ms: record.last_modified_ms,
                 lifetime_reads: 0,
             });
-            inv.objects.push(PlanObject {
-                bucket,
-                key,
-                generation: record.generation,
-                replicas: record.replicas,
-            });
         }
-        match (full, inv.objects.last()) {
-            (true, Some(last)) => after = Some((last.bucket.clone(), last.key.clone())),
+        match (full, page.into_iter().last()) {
+            (true, Some((bucket, key, _))) => after = Some((bucket, key)),
             _ => break,
         }
     }
@@ -87,7 +87,9 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
     let mut since = now_ms.saturating_sub(opts.history_ms);
     add_latest_reads(
         catalog,
-        &mut extractor,
+        &inv.objects,
+        &index,
+        &mut reads,
         &mut inv.basics,
         since,
         opts.page_size,
@@ -103,7 +105,11 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
                     source,
                 })?;
         for event in page.iter().skip(skip) {
-            extractor.observe(event);
+            if event.kind.is_read()
+                && let Some(id) = index.find(&inv.objects, &event.bucket, &event.key)
+            {
+                reads.push(id, event.at_ms, event.bytes);
+            }
         }
         if page.len() < limit {
             break;
@@ -114,17 +120,20 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
         skip = page.iter().rev().take_while(|e| e.at_ms == last_at).count();
         since = last_at;
     }
-    inv.histories = extractor.finish()?;
+    drop(index);
+    inv.histories = reads.finish(inv.objects.len())?;
     inv.validate()?;
     Ok(inv)
 }
 
-/// Feeds the extractor, for every object whose latest read (its catalog stats) happened before `log_from_ms`,
+/// Feeds `reads`, for every object whose latest read (its catalog stats) happened before `log_from_ms`,
 /// that read (with the object's mean bytes per read), before any logged read, so histories stay ascending; and
-/// sets every object's [`ObjectBasics::lifetime_reads`] from its stats (`basics` is indexed by extractor id).
+/// sets every object's [`ObjectBasics::lifetime_reads`] from its stats (`basics` is indexed by object id).
 fn add_latest_reads(
     catalog: &dyn Catalog,
-    extractor: &mut FeatureExtractor,
+    objects: &crate::objects::ObjectTable,
+    index: &NameIndex,
+    reads: &mut HistoryBuilder,
     basics: &mut [ObjectBasics],
     log_from_ms: i64,
     page_size: usize,
@@ -142,7 +151,7 @@ fn add_latest_reads(
             })?;
         let full = page.len() == page_size;
         for (bucket, key, stats) in &page {
-            let id = extractor.id_of(bucket, key);
+            let id = index.find(objects, bucket, key);
             if let Some(b) = id.and_then(|id| basics.get_mut(id as usize)) {
                 b.lifetime_reads = stats.reads;
             }
@@ -155,7 +164,7 @@ fn add_latest_reads(
             };
             if let Some(id) = id {
                 let bytes = stats.bytes_read.checked_div(stats.reads).unwrap_or(0);
-                extractor.observe_read(id, at, bytes);
+                reads.push(id, at, bytes);
             }
         }
         match (full, page.last()) {

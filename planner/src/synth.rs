@@ -247,7 +247,6 @@ pub fn inventory(
     seed: u64,
 ) -> Result<crate::pipeline::Inventory> {
     use crate::features::{HOUR_MS, HistoryBuilder, ObjectBasics};
-    use crate::plan::PlanObject;
     let names: Vec<String> = three_provider_backends()
         .into_iter()
         .map(|b| b.name)
@@ -255,20 +254,15 @@ pub fn inventory(
     let placed = instance(n, seed);
     let mut rng = SplitMix64::new(seed ^ 0xA5A5_A5A5);
     let mut builder = HistoryBuilder::with_capacity(n * 2);
-    let mut objects = Vec::with_capacity(n);
+    let mut objects = crate::objects::ObjectTable::with_capacity(n);
     let mut basics = Vec::with_capacity(n);
     let start = now_ms - days * DAY_MS;
     for (id, o) in placed.objects.iter().enumerate() {
-        let replicas = (0..names.len())
+        let replicas: Vec<&str> = (0..names.len())
             .filter(|b| o.current & (1 << b) != 0)
-            .map(|b| names[b].clone())
+            .map(|b| names[b].as_str())
             .collect();
-        objects.push(PlanObject {
-            bucket: "bench".into(),
-            key: format!("obj/{id:08}"),
-            generation: id as u64 + 1,
-            replicas,
-        });
+        objects.push("bench", &format!("obj/{id:08}"), id as u64 + 1, &replicas)?;
         basics.push(ObjectBasics {
             size_bytes: o.size_bytes,
             last_modified_ms: o.placed_ms.min(start),

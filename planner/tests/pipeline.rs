@@ -195,7 +195,7 @@ fn catalog_to_plan() {
     );
     for ((o, p), s) in inv.objects.iter().zip(&planned).zip(&scores) {
         match p {
-            Some(p) => assert_eq!(p, s, "{}", o.key),
+            Some(p) => assert_eq!(*p, *s as f32, "{}", o.key),
             None => assert_eq!(o.key, "elsewhere"),
         }
     }

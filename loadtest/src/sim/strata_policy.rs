@@ -34,7 +34,7 @@
 use planner::features::{HistoryBuilder, ObjectBasics, WEEK_MS};
 use planner::{
     BackendSpec, CostConfig, CostModel, HotModel, Inventory, LifecycleConfig, ModelKind,
-    ModelLifecycle, PlacementRules, PlanObject, PlannerConfig, SolverConfig, TrainConfig,
+    ModelLifecycle, PlacementRules, PlannerConfig, SolverConfig, TrainConfig,
 };
 use tiers::TierProfile;
 
@@ -272,7 +272,7 @@ impl StrataPolicy {
     /// model in use, the read forecast with the rule's prior, the cost model, the optimiser), its moves turned
     /// into sim tiers.
     fn plan(&mut self, view: &TickView<'_>, now: i64, moves: &mut Vec<Move>) {
-        let mut objects = Vec::new();
+        let mut objects = planner::ObjectTable::default();
         let mut basics = Vec::new();
         let mut ids = Vec::new();
         let mut history = HistoryBuilder::with_capacity(0);
@@ -285,12 +285,12 @@ impl StrataPolicy {
             for (&t, &b) in times.iter().zip(bytes) {
                 history.push(dense, t, b);
             }
-            objects.push(PlanObject {
-                bucket: String::new(),
-                key: dense.to_string(),
-                generation: 0,
-                replicas: vec![self.backend_of(place.tier).to_owned()],
-            });
+            if objects
+                .push("", &dense.to_string(), 0, &[self.backend_of(place.tier)])
+                .is_err()
+            {
+                return;
+            }
             basics.push(ObjectBasics {
                 size_bytes: meta.size,
                 last_modified_ms: meta.created_ms as i64,
