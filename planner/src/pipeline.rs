@@ -318,7 +318,7 @@ pub fn plan_cycle(
 /// `i` is inventory object `i`; `None` for the objects it skipped), so a caller that keeps scores
 /// does not compute the features twice.
 ///
-/// Memory: the cost model's inputs are computed a chunk of [`FEATURE_CHUNK`] objects at a time per thread,
+/// Memory: the cost model's inputs are computed a chunk of 65,536 objects at a time per thread,
 /// straight into the problem's rows, so beside the inventory the cycle holds the problem (a few floats per
 /// object and candidate) and never every object's features or forecast at once.
 pub fn plan_cycle_scored(
