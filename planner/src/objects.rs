@@ -4,7 +4,7 @@
 //! object's bucket, key and replica names only for the few that move. So the table keeps no `String` per
 //! object: keys are concatenated in one buffer, bucket names and replica sets are interned (a catalog has few of
 //! each), and an object costs about its key's length plus 24 bytes. [`NameIndex`] finds an object by name
-//! (for the access log's events) with 4 bytes per object more, and is dropped once the log is read.
+//! (for the access log's events and the stats) with about 5 bytes per object more, and is dropped once those are read.
 //!
 //! # Contracts
 //!
@@ -13,7 +13,9 @@
 //!   compare-and-swap compares.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use hashbrown::DefaultHashBuilder;
 
 use hashbrown::HashTable;
 
@@ -54,7 +56,7 @@ pub struct ObjectTable {
     /// Interned replica sets.
     replica_sets: Vec<Vec<String>>,
     replica_set_ids: HashTable<u32>,
-    hasher: RandomState,
+    hasher: DefaultHashBuilder,
     /// Every key, concatenated; object `i`'s key ends at `key_end[i]` and starts where `i − 1`'s ends.
     keys: String,
     key_end: Vec<u64>,
@@ -155,6 +157,12 @@ impl ObjectTable {
         &self.keys[start..self.key_end[i] as usize]
     }
 
+    /// Whether object `i` is `key` in `bucket` (the key compared first: it tells most objects apart). Panics if
+    /// `i >= len()`.
+    pub fn is(&self, i: usize, bucket: &str, key: &str) -> bool {
+        self.key(i) == key && self.bucket(i) == bucket
+    }
+
     /// Object `i`'s bucket. Panics if `i >= len()`.
     pub fn bucket(&self, i: usize) -> &str {
         &self.buckets[self.bucket_of[i] as usize]
@@ -195,7 +203,7 @@ impl FromIterator<PlanObject> for ObjectTable {
 }
 
 /// The hash of a list of names (without allocating).
-fn hash_names<S: AsRef<str>>(hasher: &RandomState, names: &[S]) -> u64 {
+fn hash_names<S: AsRef<str>>(hasher: &DefaultHashBuilder, names: &[S]) -> u64 {
     let mut h = hasher.build_hasher();
     names.len().hash(&mut h);
     for n in names {
@@ -208,7 +216,7 @@ fn hash_names<S: AsRef<str>>(hasher: &RandomState, names: &[S]) -> u64 {
 #[derive(Debug, Default)]
 pub struct NameIndex {
     table: HashTable<u32>,
-    hasher: RandomState,
+    hasher: DefaultHashBuilder,
 }
 
 impl NameIndex {
@@ -216,40 +224,41 @@ impl NameIndex {
         self.hasher.hash_one((bucket, key))
     }
 
-    /// Indexes object `id` of `objects`, unless an object of the same name is indexed already: returns the id
-    /// the name has in the index.
-    pub fn insert(&mut self, objects: &ObjectTable, id: u32) -> u32 {
-        let o = objects.get(id as usize);
-        let hash = self.hash(o.bucket, o.key);
-        let hasher = &self.hasher;
-        let entry = self.table.entry(
-            hash,
-            |&other| {
-                let x = objects.get(other as usize);
-                x.bucket == o.bucket && x.key == o.key
-            },
-            |&other| {
-                let x = objects.get(other as usize);
-                hasher.hash_one((x.bucket, x.key))
-            },
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
-            hashbrown::hash_table::Entry::Vacant(e) => {
-                e.insert(id);
-                id
+    /// Indexes every object of `objects`, sized once for all of them. Fails if two objects have the same
+    /// bucket and key.
+    pub fn build(objects: &ObjectTable) -> Result<NameIndex> {
+        let mut index = NameIndex {
+            table: HashTable::with_capacity(objects.len()),
+            hasher: DefaultHashBuilder::default(),
+        };
+        for id in 0..objects.len() {
+            let (bucket, key) = (objects.bucket(id), objects.key(id));
+            let hash = index.hash(bucket, key);
+            let hasher = &index.hasher;
+            match index.table.entry(
+                hash,
+                |&other| objects.is(other as usize, bucket, key),
+                |&other| {
+                    let o = other as usize;
+                    hasher.hash_one((objects.bucket(o), objects.key(o)))
+                },
+            ) {
+                hashbrown::hash_table::Entry::Occupied(_) => {
+                    return Err(invalid(format!("{bucket}/{key} is in the table twice")));
+                }
+                hashbrown::hash_table::Entry::Vacant(e) => {
+                    e.insert(id as u32);
+                }
             }
         }
+        Ok(index)
     }
 
-    /// The id of `(bucket, key)` in `objects`, if indexed.
+    /// The id of `(bucket, key)` in `objects` (the table the index was built from), if it is there.
     pub fn find(&self, objects: &ObjectTable, bucket: &str, key: &str) -> Option<u32> {
         let hash = self.hash(bucket, key);
         self.table
-            .find(hash, |&id| {
-                let x = objects.get(id as usize);
-                x.bucket == bucket && x.key == key
-            })
+            .find(hash, |&id| objects.is(id as usize, bucket, key))
             .copied()
     }
 }
@@ -291,7 +300,6 @@ mod tests {
     #[test]
     fn the_index_finds_every_object_and_nothing_else() {
         let mut t = ObjectTable::default();
-        let mut idx = NameIndex::default();
         for i in 0..10_000u32 {
             let id = t
                 .push(
@@ -301,8 +309,9 @@ mod tests {
                     &["hot"],
                 )
                 .expect("push");
-            assert_eq!(idx.insert(&t, id), id);
+            assert_eq!(id, i);
         }
+        let idx = NameIndex::build(&t).expect("index");
         for i in 0..10_000u32 {
             let b = if i % 3 == 0 { "x" } else { "y" };
             assert_eq!(idx.find(&t, b, &format!("k{i}")), Some(i));
@@ -310,8 +319,8 @@ mod tests {
             assert_eq!(idx.find(&t, other, &format!("k{i}")), None);
         }
         assert_eq!(idx.find(&t, "x", "k10000"), None);
-        // A second object of a known name keeps the first one's id.
-        let dup = t.push("x", "k0", 9, &["cold"]).expect("push");
-        assert_eq!(idx.insert(&t, dup), 0);
+        // Two objects of one name cannot be indexed.
+        t.push("x", "k0", 9, &["cold"]).expect("push");
+        assert!(NameIndex::build(&t).is_err());
     }
 }

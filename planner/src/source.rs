@@ -51,7 +51,6 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
         )));
     }
     let mut inv = Inventory::default();
-    let mut index = NameIndex::default();
     let mut reads = HistoryBuilder::with_capacity(0);
     let mut after: Option<(String, String)> = None;
     loop {
@@ -66,12 +65,8 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
             })?;
         let full = page.len() == opts.page_size;
         for (bucket, key, record) in &page {
-            let id = inv
-                .objects
+            inv.objects
                 .push(bucket, key, record.generation, &record.replicas)?;
-            if index.insert(&inv.objects, id) != id {
-                return Err(invalid(format!("the catalog scanned {bucket}/{key} twice")));
-            }
             inv.basics.push(ObjectBasics {
                 size_bytes: record.size,
                 last_modified_ms: record.last_modified_ms,
@@ -84,6 +79,7 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
         }
     }
 
+    let index = NameIndex::build(&inv.objects)?;
     let mut since = now_ms.saturating_sub(opts.history_ms);
     add_latest_reads(
         catalog,
