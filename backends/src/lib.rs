@@ -37,8 +37,8 @@ pub use error::{BackendError, KeyError, SealError};
 pub use keys::Keyring;
 pub use retry::{RetryPolicy, RetryStats, RetryStatsSnapshot, RetryStore};
 pub use seal::{
-    FrameKey, FrameSpan, SealHeader, Sealer, frame_span, open_frame, parse_header, sealed_len,
-    token_len,
+    FrameKey, FrameSpan, SealHeader, Sealer, UnsealedFrame, frame_span, open_frame, parse_header,
+    sealed_len, token_len,
 };
 /// Tier profiles and price presets live in the leaf crate `tiers`; re-exported here for the storage side.
 pub use tiers::{TierProfile, preset, preset_names, prices, profile};

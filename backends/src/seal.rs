@@ -248,7 +248,17 @@ impl Sealer {
     /// Adds plaintext; returns the sealed frames completed by it, in order
     /// (possibly none). Output size is about `data.len()`, so callers that
     /// bound memory should push at most a frame or so at a time.
-    pub fn push(&mut self, mut data: &[u8]) -> Vec<Bytes> {
+    pub fn push(&mut self, data: &[u8]) -> Vec<Bytes> {
+        self.push_unsealed(data)
+            .into_iter()
+            .map(|frame| frame.seal())
+            .collect()
+    }
+
+    /// [`Sealer::push`] without the sealing: the frames completed by `data`, in order, each ready to be sealed
+    /// by [`UnsealedFrame::seal`] on any thread (a writer seals several at once on the blocking pool; the sealed
+    /// frames must be stored in this order).
+    pub fn push_unsealed(&mut self, mut data: &[u8]) -> Vec<UnsealedFrame> {
         let frame_size = self.frame_size as usize;
         let mut out = Vec::new();
         while !data.is_empty() {
@@ -257,24 +267,49 @@ impl Sealer {
             self.buf.extend_from_slice(&data[..take]);
             data = &data[take..];
             if self.buffered() == frame_size {
-                out.push(self.seal_current());
+                out.push(self.take_current());
             }
         }
         out
     }
 
     /// Seals and returns the final partial frame, if any data is buffered.
-    pub fn finish(mut self) -> Option<Bytes> {
-        (self.buffered() > 0).then(|| self.seal_current())
+    pub fn finish(self) -> Option<Bytes> {
+        (self.buffered() > 0).then(|| self.key.seal(&self.buf))
     }
 
-    /// Seals the buffered frame and starts the next one.
-    fn seal_current(&mut self) -> Bytes {
-        let token = self.key.seal(&self.buf);
+    /// Hands out the buffered frame, unsealed, and starts the next one.
+    fn take_current(&mut self) -> UnsealedFrame {
         self.next_index += 1;
-        self.buf.clear();
-        self.buf.extend_from_slice(&self.next_index.to_le_bytes());
-        token
+        let mut next = Vec::with_capacity(INDEX_LEN + self.frame_size as usize);
+        next.extend_from_slice(&self.next_index.to_le_bytes());
+        UnsealedFrame {
+            key: self.key.clone(),
+            plain: std::mem::replace(&mut self.buf, next),
+        }
+    }
+}
+
+/// A full frame's plaintext (its index and data) with the key to seal it: [`Sealer::push_unsealed`].
+pub struct UnsealedFrame {
+    key: FrameKey,
+    plain: Vec<u8>,
+}
+
+impl UnsealedFrame {
+    /// Data bytes in the frame.
+    pub fn len(&self) -> usize {
+        self.plain.len() - INDEX_LEN
+    }
+
+    /// Whether the frame holds no data (never, for a frame [`Sealer::push_unsealed`] returns).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The sealed frame: a Fernet token of the index and data.
+    pub fn seal(self) -> Bytes {
+        self.key.seal(&self.plain)
     }
 }
 
