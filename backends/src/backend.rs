@@ -1183,10 +1183,16 @@ impl SealedWriter {
             while self.sealing.len() > SEAL_AHEAD_FRAMES {
                 self.take_sealed().await?;
             }
-            while self.pending_len >= WRITE_CHUNK_SIZE {
-                let part = self.take_pending(WRITE_CHUNK_SIZE);
-                self.upload_part(part).await?;
-            }
+            self.upload_full_parts().await?;
+        }
+        Ok(())
+    }
+
+    /// Uploads every full [`WRITE_CHUNK_SIZE`] part of the sealed bytes waiting.
+    async fn upload_full_parts(&mut self) -> Result<(), BackendError> {
+        while self.pending_len >= WRITE_CHUNK_SIZE {
+            let part = self.take_pending(WRITE_CHUNK_SIZE);
+            self.upload_part(part).await?;
         }
         Ok(())
     }
@@ -1318,10 +1324,7 @@ impl SealedWriter {
     async fn finish_inner(&mut self) -> Result<u64, BackendError> {
         while !self.sealing.is_empty() {
             self.take_sealed().await?;
-            while self.pending_len >= WRITE_CHUNK_SIZE {
-                let part = self.take_pending(WRITE_CHUNK_SIZE);
-                self.upload_part(part).await?;
-            }
+            self.upload_full_parts().await?;
         }
         if let Some(frame) = self.sealer.take().and_then(Sealer::finish) {
             self.pending_len += frame.len();
