@@ -29,6 +29,10 @@ pub struct PlannerSettings {
     pub max_move_bytes: Option<u64>,
     /// Most egress dollars spent per cycle (None: no limit).
     pub max_egress_usd: Option<f64>,
+    /// Most move tasks waiting or running at once: a cycle adds at most this many less those still active, the
+    /// most valuable first (`planner::Plan::deferred_moves` counts the rest, which later cycles plan again). Bounds
+    /// what a cold start over a large catalog creates, and what each cycle and the mover read back. Default 100,000.
+    pub max_active_moves: usize,
     /// The horizon of `p_hot` (hours): the label window the forest is trained on, and the period
     /// the read forecast counts in (`planner::cost::ReadForecast`).
     pub model_horizon_hours: f64,
@@ -61,6 +65,7 @@ impl Default for PlannerSettings {
             horizon_days: 30.0,
             max_move_bytes: None,
             max_egress_usd: None,
+            max_active_moves: 100_000,
             model_horizon_hours: 24.0,
             retrain_interval_secs: 24 * 3600,
             max_read_risk: 0.2,
@@ -113,12 +118,21 @@ pub async fn compute(
         if let Some(sla) = ctx.sla_ms {
             cost.sla_ms = sla;
         }
+        let busy: HashSet<(String, String)> = s
+            .catalog
+            .moves(usize::MAX, true)?
+            .into_iter()
+            .map(|t| (t.bucket, t.key))
+            .collect();
+        // Room for new tasks; the plan keeps as many more as there are busy objects, which are dropped below.
+        let room = ctx.settings.max_active_moves.saturating_sub(busy.len());
         let cfg = PlannerConfig {
             rules: ctx.rules,
             cost,
             budget: MoveBudget {
                 max_bytes: ctx.settings.max_move_bytes,
                 max_egress_usd: ctx.settings.max_egress_usd,
+                max_moves: Some(room.saturating_add(busy.len())),
             },
             read_prior: scores.hazard(),
             ..PlannerConfig::default()
@@ -126,14 +140,15 @@ pub async fn compute(
         let (mut plan, p_hot) =
             planner::plan_cycle_scored(&inv, &specs, model.as_ref(), &cfg, now)?;
         scores.keep_scores(&inv, p_hot, plan.model_in_use, now);
-        let busy: HashSet<(String, String)> = s
-            .catalog
-            .moves(usize::MAX, true)?
-            .into_iter()
-            .map(|t| (t.bucket, t.key))
-            .collect();
         plan.moves
             .retain(|m| !busy.contains(&(m.bucket.clone(), m.key.clone())));
+        if plan.moves.len() > room {
+            for m in plan.moves.drain(room..) {
+                plan.cost_after -= m.cost_delta;
+                plan.bytes_to_copy -= m.bytes;
+                plan.deferred_moves += 1;
+            }
+        }
         Ok(plan)
     })
     .await

@@ -423,6 +423,7 @@ pub fn plan_cycle_scored(
         hot.kind(),
         now_ms,
         solve_ms,
+        cfg.budget.max_moves,
     )?;
     plan.skipped = inv.len() - index.len();
     let mut scores = vec![None; inv.len()];

@@ -111,6 +111,10 @@ pub struct Plan {
     pub solve_ms: u64,
     /// The `now_ms` the plan was computed at.
     pub planned_at_ms: i64,
+    /// Moves the solution chose beyond the budget's `max_moves`, the least valuable ones, left where they are for a
+    /// later cycle (`cost_after` counts them as staying).
+    #[serde(default)]
+    pub deferred_moves: usize,
 }
 
 impl Move {
@@ -139,7 +143,8 @@ impl Plan {
 }
 
 /// Turns a solution into a plan. Inventory object `index[i]` and problem row `i` must describe the same object
-/// (fails when their counts disagree). Only the objects that move are copied out of the inventory.
+/// (fails when their counts disagree). Only the objects that move are copied out of the inventory, and at most
+/// `max_moves` of them (the most valuable; the rest are [`Plan::deferred_moves`]).
 #[allow(clippy::too_many_arguments)]
 pub fn build_plan(
     inv: &Inventory,
@@ -150,6 +155,7 @@ pub fn build_plan(
     model_in_use: ModelKind,
     now_ms: i64,
     solve_ms: u64,
+    max_moves: Option<usize>,
 ) -> Result<Plan> {
     let n = problem.n_objects();
     if index.len() != n
@@ -167,9 +173,11 @@ pub fn build_plan(
     let stay = problem.stay_slot();
     let mut cost_before = 0.0;
     let mut cost_after = 0.0;
-    let mut moves = Vec::new();
-    for (i, &at) in index.iter().enumerate() {
-        let k = usize::from(solution.choice[i]);
+    // Every object that moves, as (cost delta, row): compact, so a cold start that moves millions of objects copies
+    // out the names of the kept ones only.
+    let mut moving: Vec<(f64, u32)> = Vec::new();
+    for (i, &k) in solution.choice.iter().enumerate() {
+        let k = usize::from(k);
         let before = problem.stay_cost(i);
         let current = problem.current_mask(i);
         let target = problem.slot_mask(i, k);
@@ -181,33 +189,48 @@ pub fn build_plan(
         cost_before += before;
         cost_after += after;
         if target != current {
-            let at = at as usize;
-            let o = inv.objects.get(at);
-            let size = inv.basics[at].size_bytes;
-            let new = u64::from((target & !current).count_ones());
-            moves.push((
-                Move {
-                    bucket: o.bucket.to_owned(),
-                    key: o.key.to_owned(),
-                    generation: o.generation,
-                    from: if model.mask_of(o.replicas) == Some(current) {
-                        o.replicas.to_vec()
-                    } else {
-                        model.names_of(current)
-                    },
-                    to: model.names_of(target),
-                    bytes: size.saturating_mul(new),
-                    cost_delta: after - before,
-                },
-                model.move_egress_per_gb(current, target) * size as f64 / 1e9,
-            ));
+            moving.push((after - before, i as u32));
         }
     }
-    moves.sort_by(|a, b| {
-        a.0.cost_delta
-            .total_cmp(&b.0.cost_delta)
-            .then_with(|| a.0.bucket.cmp(&b.0.bucket))
-            .then_with(|| a.0.key.cmp(&b.0.key))
+    // The most valuable first (ties in scan order, which is name order), at most `max_moves` of them.
+    let by_value = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    let mut deferred_moves = 0;
+    if let Some(max) = max_moves
+        && moving.len() > max
+    {
+        moving.select_nth_unstable_by(max, by_value);
+        for &(delta, _) in &moving[max..] {
+            cost_after -= delta;
+        }
+        deferred_moves = moving.len() - max;
+        moving.truncate(max);
+    }
+    moving.sort_unstable_by(by_value);
+    let moves = moving.into_iter().map(|(delta, i)| {
+        let i = i as usize;
+        let k = usize::from(solution.choice[i]);
+        let current = problem.current_mask(i);
+        let target = problem.slot_mask(i, k);
+        let at = index[i] as usize;
+        let o = inv.objects.get(at);
+        let size = inv.basics[at].size_bytes;
+        let new = u64::from((target & !current).count_ones());
+        (
+            Move {
+                bucket: o.bucket.to_owned(),
+                key: o.key.to_owned(),
+                generation: o.generation,
+                from: if model.mask_of(o.replicas) == Some(current) {
+                    o.replicas.to_vec()
+                } else {
+                    model.names_of(current)
+                },
+                to: model.names_of(target),
+                bytes: size.saturating_mul(new),
+                cost_delta: delta,
+            },
+            model.move_egress_per_gb(current, target) * size as f64 / 1e9,
+        )
     });
 
     // The budget is a hard per-cycle limit: keep moves in order while they fit.
@@ -267,5 +290,6 @@ pub fn build_plan(
         model_in_use,
         solve_ms,
         planned_at_ms: now_ms,
+        deferred_moves,
     })
 }

@@ -31,6 +31,10 @@ pub struct MoveBudget {
     pub max_bytes: Option<u64>,
     /// USD of cross-provider egress for those copies.
     pub max_egress_usd: Option<f64>,
+    /// Moves in the plan: the most valuable are kept, the others left for a later cycle
+    /// ([`crate::Plan::deferred_moves`]). Not a constraint of the optimiser: the plan is cut after it.
+    #[serde(default)]
+    pub max_moves: Option<usize>,
 }
 
 /// What a coupling constraint limits.

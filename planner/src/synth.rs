@@ -215,6 +215,7 @@ pub fn bind_constraints(
     let budget = MoveBudget {
         max_bytes: Some((moved * budget_fraction) as u64),
         max_egress_usd: Some(egress * budget_fraction),
+        max_moves: None,
     };
     let (budgeted, _, _) = stats(&budget)?;
     let mut current = vec![0.0f64; specs.len()];

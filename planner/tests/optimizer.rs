@@ -169,6 +169,7 @@ fn infeasible_capacity_is_reported_not_panicked() {
     let budget = MoveBudget {
         max_bytes: Some(1),
         max_egress_usd: Some(0.0),
+        max_moves: None,
     };
     let model = CostModel::new(
         inst.backends.clone(),

@@ -106,6 +106,7 @@ fn catalog_to_plan() {
         budget: MoveBudget {
             max_bytes: Some(10_000_000_000),
             max_egress_usd: Some(100.0),
+            max_moves: None,
         },
         ..PlannerConfig::default()
     };
@@ -161,12 +162,30 @@ fn catalog_to_plan() {
         budget: MoveBudget {
             max_bytes: Some(120_000_000),
             max_egress_usd: None,
+            max_moves: None,
         },
         ..cfg.clone()
     };
     let plan = plan_cycle(&inv, &backends, &rule, &tight, NOW).expect("plan");
     assert!(plan.bytes_to_copy <= 120_000_000);
     assert!(plan.moves.iter().map(|m| m.bytes).sum::<u64>() <= 120_000_000);
+
+    // A cap on moves keeps the most valuable and counts the rest as staying.
+    let full = plan_cycle(&inv, &backends, &rule, &cfg, NOW).expect("plan");
+    assert!(full.moves.len() >= 3, "{} moves", full.moves.len());
+    let capped_cfg = PlannerConfig {
+        budget: MoveBudget {
+            max_moves: Some(2),
+            ..cfg.budget
+        },
+        ..cfg.clone()
+    };
+    let capped = plan_cycle(&inv, &backends, &rule, &capped_cfg, NOW).expect("plan");
+    assert_eq!(capped.moves, full.moves[..2]);
+    assert_eq!(capped.deferred_moves, full.moves.len() - 2);
+    assert_eq!(full.deferred_moves, 0);
+    let deferred: f64 = full.moves[2..].iter().map(|m| m.cost_delta).sum();
+    assert!((capped.cost_after - (full.cost_after - deferred)).abs() < 1e-9);
 
     // Scores line up with the inventory: every hot object scores above every cold one.
     let scores = score(&inv, &rule, &cfg.features, NOW).expect("score");
