@@ -60,5 +60,5 @@ pub use model::{
 pub use objects::{NameIndex, ObjectRef, ObjectTable};
 pub use optimize::{Solution, SolverConfig, solve};
 pub use pipeline::{Inventory, PlannerConfig, plan_cycle, plan_cycle_scored, score};
-pub use plan::{Move, Plan, PlanObject};
+pub use plan::{Move, Plan};
 pub use problem::{MoveBudget, Problem};

@@ -20,7 +20,6 @@ use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;
 
 use crate::error::{Result, invalid};
-use crate::plan::PlanObject;
 
 /// One object of an [`ObjectTable`], borrowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,18 +32,6 @@ pub struct ObjectRef<'a> {
     pub generation: u64,
     /// Current replicas in catalog order.
     pub replicas: &'a [String],
-}
-
-impl ObjectRef<'_> {
-    /// An owned copy.
-    pub fn to_owned(&self) -> PlanObject {
-        PlanObject {
-            bucket: self.bucket.to_owned(),
-            key: self.key.to_owned(),
-            generation: self.generation,
-            replicas: self.replicas.to_vec(),
-        }
-    }
 }
 
 /// Identities and replicas of many objects (see the module docs).
@@ -190,18 +177,6 @@ impl ObjectTable {
     }
 }
 
-impl FromIterator<PlanObject> for ObjectTable {
-    /// Collects owned objects (panics past `u32::MAX` objects).
-    fn from_iter<I: IntoIterator<Item = PlanObject>>(iter: I) -> ObjectTable {
-        let mut t = ObjectTable::default();
-        for o in iter {
-            t.push(&o.bucket, &o.key, o.generation, &o.replicas)
-                .expect("fewer than u32::MAX objects");
-        }
-        t
-    }
-}
-
 /// The hash of a list of names (without allocating).
 fn hash_names<S: AsRef<str>>(hasher: &DefaultHashBuilder, names: &[S]) -> u64 {
     let mut h = hasher.build_hasher();
@@ -293,8 +268,6 @@ mod tests {
         assert_eq!(t.buckets.len(), 2);
         assert_eq!(t.replica_sets().len(), 4);
         assert_eq!(t.replica_set_of(0), t.replica_set_of(2));
-        let owned: ObjectTable = t.iter().map(|o| o.to_owned()).collect();
-        assert!(owned.iter().eq(t.iter()));
     }
 
     #[test]

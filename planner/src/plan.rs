@@ -28,19 +28,6 @@ use crate::optimize::Solution;
 use crate::pipeline::Inventory;
 use crate::problem::{ConstraintKind, Problem};
 
-/// Identity and current placement of a planned object, as the catalog recorded them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanObject {
-    /// Bucket name.
-    pub bucket: String,
-    /// Object key.
-    pub key: String,
-    /// Catalog generation the plan was computed for.
-    pub generation: u64,
-    /// Current replicas in catalog order (`ObjectRecord::replicas`).
-    pub replicas: Vec<String>,
-}
-
 /// One object's change of replica set.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Move {

@@ -104,7 +104,8 @@ impl Problem {
         let slots = problem.slots;
         let threads = threads.max(1);
         if threads == 1 || n < 2 * BUILD_CHUNK {
-            problem.fill_rows(model, 0, objects, now_ms);
+            let (cost, stay) = problem.rows_mut(0, n);
+            fill_rows(model, model.candidates(), objects, now_ms, cost, stay);
         } else {
             let per = n.div_ceil(threads).div_ceil(BUILD_CHUNK) * BUILD_CHUNK;
             let candidates = problem.candidates.clone();
@@ -123,7 +124,7 @@ impl Problem {
     }
 
     /// The problem's frame for objects given as `(current replica set, size in bytes)`: constraints, groups and
-    /// sizes, with every cost infinite until [`Problem::fill_rows`] (or [`fill_rows`] on [`Problem::rows_mut`])
+    /// sizes, with every cost infinite until [`fill_rows`] on [`Problem::rows_mut`]
     /// fills the objects' rows from their [`ObjectInput`]s, which must have the same current sets and sizes.
     /// So a planning cycle can compute its inputs a chunk at a time and never hold them all.
     ///
@@ -229,20 +230,6 @@ impl Problem {
             coeff,
             constraints,
         })
-    }
-
-    /// Fills the rows of objects `start..start + objects.len()` from their inputs (see [`Problem::frame`]).
-    /// Panics if the range is out of bounds.
-    pub fn fill_rows(
-        &mut self,
-        model: &CostModel,
-        start: usize,
-        objects: &[ObjectInput],
-        now_ms: i64,
-    ) {
-        let (cost, stay) = self.rows_mut(start, objects.len());
-        let candidates = model.candidates();
-        fill_rows(model, candidates, objects, now_ms, cost, stay);
     }
 
     /// The cost and stay-cost rows of objects `start..start + len`, to fill with [`fill_rows`] (for callers
