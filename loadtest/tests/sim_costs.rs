@@ -154,28 +154,55 @@ fn intelligent_tiering_follows_the_aws_rules() {
 
 #[test]
 fn oracle_reads_cold_data_from_the_cheapest_schedule() {
-    // 1 GB written at 0, read at day 100.5, deleted right after. Best: PUT
-    // into Glacier IR, move to Standard at the day-100 tick (90-day minimum
-    // met), read from Standard without retrieval fee.
+    // 1 GB written at 0, read at day 100.5, deleted right after. Best: PUT into Glacier IR and read it there:
+    // moving it to Standard first would be a copy (behind the gateway a move is one) paying the same retrieval
+    // fee, and more storage.
     let t = 100 * DAY + DAY / 2;
     let trace =
         format!("0 REST.PUT.OBJECT a {GB}\n{t} REST.GET.OBJECT a {GB}\n{t} REST.DELETE.OBJECT a\n");
     let r = run(&trace, vec![Box::new(AllHot)], PriceTable::default(), 100.0);
     let o = policy(&r, "oracle");
-    close(
-        o.cost.storage,
-        0.004 * 100.0 / 30.0 + 0.023 * 0.5 / 30.0,
-        "storage",
-    );
-    close(o.cost.request, (0.02 + 0.0004) / 1000.0, "requests");
-    close(o.cost.retrieval, 0.0, "retrieval");
-    close(o.cost.moves, 0.005 / 1000.0, "moves");
-    assert_eq!(o.moves, 1);
+    close(o.cost.storage, 0.004 * 100.5 / 30.0, "storage");
+    close(o.cost.request, (0.02 + 0.01) / 1000.0, "requests");
+    close(o.cost.retrieval, 0.03, "retrieval");
+    close(o.cost.moves, 0.0, "moves");
+    assert_eq!(o.moves, 0);
     // Its timeline ends at its total.
     close(
         *o.timeline.last().expect("samples"),
         o.cost.total(),
         "timeline end",
+    );
+}
+
+#[test]
+fn a_move_by_copy_pays_the_source_s_get_and_retrieval_a_lifecycle_transition_does_not() {
+    // 1 GB written into Glacier IR, moved to Standard at the first tick (day 1), deleted at day 2.
+    let trace = format!(
+        "0 REST.PUT.OBJECT a {GB}\n{} REST.DELETE.OBJECT a\n",
+        2 * DAY
+    );
+    let scripted = |name: &str, copy_moves: bool| {
+        Box::new(Scripted {
+            name: name.into(),
+            plan: vec![2, 0],
+            step: 0,
+            copy_moves,
+        }) as Box<dyn Policy>
+    };
+    let r = run(
+        &trace,
+        vec![scripted("copy", true), scripted("lifecycle", false)],
+        PriceTable::default(),
+        100.0,
+    );
+    // Early exit from Glacier IR after 1 of its 90 days, and Standard's PUT.
+    let transition = 0.004 * 89.0 / 30.0 + 0.005 / 1000.0;
+    close(policy(&r, "lifecycle").cost.moves, transition, "lifecycle");
+    close(
+        policy(&r, "copy").cost.moves,
+        transition + 0.01 / 1000.0 + 0.03,
+        "copy: the source's GET and 0.03 USD/GB retrieval",
     );
 }
 
@@ -212,6 +239,8 @@ struct Scripted {
     name: String,
     plan: Vec<TierIdx>,
     step: usize,
+    /// Billed as the oracle is (moves are copies), or as an S3 Lifecycle transition.
+    copy_moves: bool,
 }
 
 impl Scripted {
@@ -222,10 +251,12 @@ impl Scripted {
 }
 
 impl Policy for Scripted {
-    /// Billed as the oracle is: behind the gateway, whose catalog answers LIST and HEAD.
+    /// Billed as the oracle is: behind the gateway, whose catalog answers LIST and HEAD (and moves as copies
+    /// unless `copy_moves` is off).
     fn price_model(&self, table: &PriceTable) -> PriceModel {
         PriceModel {
             catalog_metadata: true,
+            copy_moves: self.copy_moves,
             ..PriceModel::storage_classes(table)
         }
     }
@@ -341,6 +372,7 @@ fn oracle_equals_the_best_of_every_scripted_schedule() {
                         name: format!("s{code}"),
                         plan,
                         step: 0,
+                        copy_moves: true,
                     }) as Box<dyn Policy>
                 })
                 .collect();

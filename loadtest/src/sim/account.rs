@@ -178,6 +178,7 @@ impl Account {
             return;
         }
         self.cost.moves += self.model.early_fee(from, size, entered, now)
+            + self.model.copy_out(from, size)
             + self.model.tiers[to as usize].transition_in;
     }
 }

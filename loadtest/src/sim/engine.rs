@@ -84,10 +84,12 @@ impl Simulator {
     pub fn new(table: PriceTable, cfg: SimConfig) -> Simulator {
         let oracle = cfg
             .oracle
-            // The best placement behind the gateway: like `strata`, LIST and HEAD are answered by the catalog.
+            // The best placement behind the gateway: like `strata`, LIST and HEAD are answered by the catalog, and a
+            // move is a copy.
             .then(|| {
                 let model = PriceModel {
                     catalog_metadata: true,
+                    copy_moves: true,
                     ..PriceModel::storage_classes(&table)
                 };
                 Oracle::new(model, cfg.sla_ms)

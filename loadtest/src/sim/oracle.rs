@@ -16,7 +16,9 @@
 //! says a catalog answers them (the simulator's oracle prices placements
 //! behind Strata's gateway, like `strata`); a transition the destination's PUT price plus the early-exit
 //! fee of the tier left (`storage × (min_storage − time spent)` when
-//! positive); a deletion or overwrite the early-exit fee too. An object
+//! positive) and, since behind the gateway a move is a copy
+//! ([`PriceModel::copy_moves`]), the tier left's GET and retrieval fee for
+//! the object; a deletion or overwrite the early-exit fee too. An object
 //! still alive at the end of the trace pays no early-exit fee, as for
 //! every policy.
 //!
@@ -317,7 +319,9 @@ impl Oracle {
         for k in 0..self.model.tiers.len() {
             let mut best: Option<(f64, u32)> = None;
             for l in self.labels.iter().filter(|l| l.tier as usize != k) {
-                let c = l.cost + self.model.early_fee(l.tier as usize, size, l.entry, now);
+                let c = l.cost
+                    + self.model.early_fee(l.tier as usize, size, l.entry, now)
+                    + self.model.copy_out(l.tier as usize, size);
                 if best.is_none_or(|(b, _)| c < b) {
                     best = Some((c, l.node));
                 }
@@ -450,7 +454,8 @@ impl Oracle {
                     .model
                     .early_fee(stay.tier as usize, size, stay.entry, exit);
                 if let Some(next) = path.get(i + 1) {
-                    fee += self.model.tiers[next.tier as usize].transition_in;
+                    fee += self.model.tiers[next.tier as usize].transition_in
+                        + self.model.copy_out(stay.tier as usize, size);
                 }
                 cost.moves += fee;
                 self.buckets.lump(exit, fee);

@@ -174,6 +174,10 @@ pub struct PriceModel {
     /// LIST and HEAD are answered from a catalog in front of the storage (Strata's gateway), so no storage
     /// request is billed for them. `GET /admin/cost` after `strata-loadtest replay` shows the gateway pays none.
     pub catalog_metadata: bool,
+    /// Moves are copies (Strata's mover, and the oracle that bounds it): leaving a tier reads the object from
+    /// it, paying its GET and retrieval fee, as the gateway's bill charges a mover copy. Off for S3 Lifecycle
+    /// transitions and a self-tiering class's own moves, which AWS bills without a retrieval fee.
+    pub copy_moves: bool,
 }
 
 impl PriceModel {
@@ -202,6 +206,7 @@ impl PriceModel {
             monitoring_min_bytes: u64::MAX,
             list: table.tiers.first().map_or(0.0, |t| t.put_per_1k / 1000.0),
             catalog_metadata: false,
+            copy_moves: false,
         }
     }
 
@@ -235,6 +240,7 @@ impl PriceModel {
             monitoring_min_bytes: IT_MIN_MONITORED_BYTES,
             list: base.list,
             catalog_metadata: false,
+            copy_moves: false,
         }
     }
 
@@ -260,6 +266,16 @@ impl PriceModel {
         self.monitoring_per_object_ms > 0.0
             && size >= self.monitoring_min_bytes
             && self.tiers.get(tier).is_some_and(|t| t.group > 0)
+    }
+
+    /// What reading an object of `size` bytes out of `tier` for a move costs: its GET and retrieval fee when
+    /// moves are copies ([`PriceModel::copy_moves`]), else nothing.
+    pub fn copy_out(&self, tier: usize, size: u64) -> f64 {
+        if !self.copy_moves {
+            return 0.0;
+        }
+        let t = &self.tiers[tier];
+        t.get + t.retrieval_per_byte * size as f64
     }
 
     /// Early-exit fee of leaving tier `tier` at `now` after entering at

@@ -344,10 +344,11 @@ impl Policy for StrataPolicy {
     }
 
     /// The storage classes and Intelligent-Tiering; LIST and HEAD cost nothing, as the gateway answers them
-    /// from its catalog.
+    /// from its catalog; a move is the mover's copy (the source's GET and retrieval fee, as the gateway bills it).
     fn price_model(&self, table: &PriceTable) -> PriceModel {
         PriceModel {
             catalog_metadata: true,
+            copy_moves: true,
             ..PriceModel::with_intelligent_tiering(table)
         }
     }
