@@ -47,7 +47,8 @@ pub use records::{
     CorsRule, DefaultRetention, DeleteOutcome, GarbageBlob, LeaseRecord, ListPage, NewObject,
     NodeRecord, ObjectLockConfig, ObjectMeta, ObjectOwnership, ObjectRecord, ObjectSummary,
     PartChecksums, PartRecord, PartRef, PublicAccessBlock, PutOutcome, Retention, RetentionMode,
-    UploadPage, UploadRecord, VersionEntry, VersionPage, Versioning, WriteCondition,
+    SESSION_GAP_MS, UploadPage, UploadRecord, VersionEntry, VersionPage, Versioning,
+    WriteCondition,
 };
 
 // The gateway shares one catalog across threads.

@@ -471,7 +471,20 @@ pub struct AccessStats {
     /// knows an object's idle time from it once its reads have left the access log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_read_ms: Option<i64>,
+    /// How long the object was idle before the session of reads that `last_read_ms` belongs to: the time from
+    /// the previous session's last read to this session's first (`None`: one session so far, or stats older
+    /// than this field). Reads closer together than [`SESSION_GAP_MS`] are one session. A periodic job's
+    /// object shows its period here, and the planner measures from these how the next interval follows the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_gap_ms: Option<i64>,
+    /// The idle interval before that one (`None`: fewer than three sessions so far).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_gap_ms: Option<i64>,
 }
+
+/// Reads closer together than this are one session of use (a job's run, a day of browsing): see
+/// [`AccessStats::last_gap_ms`].
+pub const SESSION_GAP_MS: i64 = 24 * 3_600_000;
 
 impl AccessStats {
     /// The heat decayed to `now_ms`. A `now_ms` before `heat_at_ms` returns the stored heat (time
@@ -508,7 +521,18 @@ impl AccessStats {
         }
         self.reads = self.reads.saturating_add(1);
         self.bytes_read = self.bytes_read.saturating_add(bytes);
-        self.last_read_ms = Some(self.last_read_ms.map_or(at_ms, |t| t.max(at_ms)));
+        match self.last_read_ms {
+            Some(last) if at_ms >= last => {
+                if at_ms - last >= SESSION_GAP_MS {
+                    self.prev_gap_ms = self.last_gap_ms;
+                    self.last_gap_ms = Some(at_ms - last);
+                }
+                self.last_read_ms = Some(at_ms);
+            }
+            // A late event older than the latest read leaves the intervals as they are.
+            Some(_) => {}
+            None => self.last_read_ms = Some(at_ms),
+        }
         if at_ms >= self.heat_at_ms {
             self.heat = self.heat_at(at_ms, half_life_ms) + 1.0;
             self.heat_at_ms = at_ms;

@@ -204,3 +204,48 @@ fn stats_keep_the_latest_read_and_scan_in_key_order() {
         ["d", "w"]
     );
 }
+
+#[test]
+fn stats_keep_the_last_two_idle_intervals_between_sessions() {
+    let (_dir, cat) = open_temp();
+    cat.create_bucket("b", 0).unwrap();
+    cat.put_object("b", "k", simple("blob-k")).unwrap();
+    let t0 = 1_700_000_000_000;
+    let day = 24 * HOUR;
+    let gaps = || {
+        let s = cat.stats("b", "k").unwrap().expect("stats");
+        (s.prev_gap_ms, s.last_gap_ms, s.last_read_ms)
+    };
+    // One session (reads within a day of each other): no interval yet.
+    cat.record_accesses(&[
+        event("k", AccessKind::Get, 1, t0),
+        event("k", AccessKind::Get, 1, t0 + 2 * HOUR),
+    ])
+    .unwrap();
+    assert_eq!(gaps(), (None, None, Some(t0 + 2 * HOUR)));
+    // A week later, twice: one interval, from the first session's last read to the second's first.
+    cat.record_accesses(&[
+        event("k", AccessKind::Get, 1, t0 + 7 * day),
+        event("k", AccessKind::Get, 1, t0 + 7 * day + HOUR),
+    ])
+    .unwrap();
+    assert_eq!(
+        gaps(),
+        (None, Some(7 * day - 2 * HOUR), Some(t0 + 7 * day + HOUR))
+    );
+    // A late event and a write change nothing; a third session shifts the intervals.
+    cat.record_accesses(&[
+        event("k", AccessKind::Get, 1, t0 + 3 * day),
+        event("k", AccessKind::Put, 1, t0 + 9 * day),
+        event("k", AccessKind::Get, 1, t0 + 21 * day + HOUR),
+    ])
+    .unwrap();
+    assert_eq!(
+        gaps(),
+        (
+            Some(7 * day - 2 * HOUR),
+            Some(14 * day),
+            Some(t0 + 21 * day + HOUR)
+        )
+    );
+}

@@ -187,6 +187,10 @@ pub struct ReadForecast {
     /// class).
     #[serde(default)]
     pub lifetime_reads: u64,
+    /// The object's last read interval in days ([`ObjectFeatures::last_gap_ms`]: the hazard's read-interval
+    /// class), `None` when not known.
+    #[serde(default)]
+    pub gap_days: Option<f64>,
 }
 
 impl ReadForecast {
@@ -230,6 +234,7 @@ impl ReadForecast {
             idle_days: idle_ms as f64 / DAY_MS as f64,
             age_days: f.age_ms.max(0) as f64 / DAY_MS as f64,
             lifetime_reads: f.lifetime_reads,
+            gap_days: f.last_gap_days,
         }
     }
 
@@ -258,6 +263,7 @@ impl ReadForecast {
             self.idle_days,
             self.age_days,
             self.lifetime_reads,
+            self.gap_days,
         ) * per_active_day;
         self
     }
@@ -283,7 +289,15 @@ impl ReadForecast {
     pub fn uncalibrated(mut self, prior: Option<&crate::hazard::IdleHazard>) -> ReadForecast {
         let idle = self.idle_days.max(0.0);
         let floor = prior
-            .and_then(|h| h.mean_daily_at(idle, self.age_days, self.lifetime_reads, MEAN_OVER_DAYS))
+            .and_then(|h| {
+                h.mean_daily_at(
+                    idle,
+                    self.age_days,
+                    self.lifetime_reads,
+                    self.gap_days,
+                    MEAN_OVER_DAYS,
+                )
+            })
             .unwrap_or(IDLE_PRIOR / (idle + 1.0));
         self.daily_read_probability = self.daily_read_probability.max(floor);
         self
@@ -958,6 +972,7 @@ mod tests {
                 idle_days: 0.0,
                 age_days: 0.0,
                 lifetime_reads: 0,
+                gap_days: None,
                 daily_read_probability: p_hot,
             },
         }
@@ -1193,6 +1208,7 @@ mod tests {
             idle_days: 10.0,
             age_days: 0.0,
             lifetime_reads: 0,
+            gap_days: None,
             daily_read_probability: 0.0,
         }
         .uncalibrated(None);
@@ -1321,6 +1337,7 @@ mod tests {
                 size_bytes: 1 << 20,
                 last_modified_ms: 0,
                 lifetime_reads: 0,
+                read_gaps: Default::default(),
             };
             400
         ];

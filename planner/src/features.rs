@@ -64,6 +64,54 @@ pub struct ObjectBasics {
     /// object read a hundred times since its write from one read once.
     #[serde(default)]
     pub lifetime_reads: u64,
+    /// The object's last two idle intervals between sessions of reads (the catalog's `AccessStats::last_gap_ms`
+    /// and `prev_gap_ms`), as of its latest read.
+    #[serde(default)]
+    pub read_gaps: ReadGaps,
+}
+
+/// An object's last two idle intervals between sessions of reads (reads within
+/// [`catalog::SESSION_GAP_MS`] of each other are one session), in whole seconds, 0 when not known: 8 bytes, as
+/// an inventory holds one per object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadGaps {
+    /// The interval before the latest session.
+    pub last_s: u32,
+    /// The interval before that.
+    pub prev_s: u32,
+}
+
+impl ReadGaps {
+    /// From the catalog's milliseconds (`None`, or anything under a second, is unknown).
+    pub fn from_ms(last_ms: Option<i64>, prev_ms: Option<i64>) -> ReadGaps {
+        let s = |ms: Option<i64>| ms.map_or(0, |ms| u32::try_from(ms / 1000).unwrap_or(u32::MAX));
+        ReadGaps {
+            last_s: s(last_ms),
+            prev_s: s(prev_ms),
+        }
+    }
+
+    /// The interval before the latest session, in days.
+    pub fn last_days(&self) -> Option<f64> {
+        (self.last_s > 0).then(|| f64::from(self.last_s) / 86_400.0)
+    }
+
+    /// The interval before that, in days.
+    pub fn prev_days(&self) -> Option<f64> {
+        (self.prev_s > 0).then(|| f64::from(self.prev_s) / 86_400.0)
+    }
+
+    /// The intervals after one more read `since_last_ms` after the latest: shifted when the read starts a new
+    /// session.
+    pub fn after_read(self, since_last_ms: i64) -> ReadGaps {
+        if since_last_ms < catalog::SESSION_GAP_MS {
+            return self;
+        }
+        ReadGaps {
+            last_s: u32::try_from(since_last_ms / 1000).unwrap_or(u32::MAX),
+            prev_s: self.last_s,
+        }
+    }
 }
 
 impl ObjectBasics {
@@ -191,6 +239,10 @@ pub struct ObjectFeatures {
     /// count, the history's reads).
     #[serde(default)]
     pub lifetime_reads: u64,
+    /// The object's last idle interval between sessions of reads ([`ReadGaps::last_days`]), when the caller
+    /// knows it (see [`ObjectFeatures::with_lifetime_reads`]).
+    #[serde(default)]
+    pub last_gap_days: Option<f64>,
 }
 
 /// UTC hour of day (0..=23) of a millisecond timestamp.
@@ -274,11 +326,13 @@ impl ObjectFeatures {
             now_weekday: day_of_week(now_ms),
             current_latency_ms: None,
             lifetime_reads: h.len() as u64,
+            last_gap_days: None,
         }
     }
 
     /// The features with [`ObjectFeatures::lifetime_reads`] taken from `basics` (its lifetime count as of
-    /// `now_ms`, given the `history` the features were computed from).
+    /// `now_ms`, given the `history` the features were computed from), and its last read interval (the catalog's
+    /// as of the latest read: for features at `now`, not at a past cut).
     pub fn with_lifetime_reads(
         mut self,
         basics: &ObjectBasics,
@@ -286,6 +340,7 @@ impl ObjectFeatures {
         now_ms: i64,
     ) -> ObjectFeatures {
         self.lifetime_reads = basics.reads_before(history, now_ms);
+        self.last_gap_days = basics.read_gaps.last_days();
         self
     }
 

@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{DAY_MS, Histories, ObjectBasics};
+use crate::features::{DAY_MS, Histories, ObjectBasics, ReadGaps};
 
 /// Upper edges (days) of the idle buckets.
 const BUCKET_EDGES_DAYS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, f64::INFINITY];
@@ -33,6 +33,26 @@ const AGE_SHRINK: f64 = 20.0;
 const COUNT_EDGES: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, u64::MAX];
 /// Weight (in object-days) of the age class's hazard in each read-count class's estimate.
 const COUNT_SHRINK: f64 = 20.0;
+/// Upper edges (days, exclusive) of the read-interval classes: the object's last idle interval between
+/// sessions of reads ([`ReadGaps`], at least a day).
+const GAP_EDGES_DAYS: [f64; 8] = [2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, f64::INFINITY];
+/// Upper edges (exclusive) of the phase buckets: idle time over the object's last interval. A weekly job's
+/// object idle six days is at 0.9 of its period, about to be read; an object idle as long whose last interval
+/// was three months is at 0.07.
+const PHASE_EDGES: [f64; 10] = [
+    0.25,
+    0.5,
+    0.7,
+    0.85,
+    0.95,
+    1.05,
+    1.2,
+    1.5,
+    2.5,
+    f64::INFINITY,
+];
+/// Weight (in object-days) of the idle-time hazard in each (interval class, phase) cell's estimate.
+const PHASE_SHRINK: f64 = 20.0;
 /// Idle days the horizon table tracks one by one; longer idle times share the last bucket anyway.
 const TABLE_IDLE_DAYS: usize = 256;
 /// Days of the log the hazard is measured over (each day one cut).
@@ -55,10 +75,21 @@ pub struct IdleHazard {
     /// [`COUNT_SHRINK`] object-days. Empty in a hazard from before read-count classes.
     #[serde(default)]
     by_count: Vec<f64>,
+    /// Per read-interval class, per phase bucket (`class * phases + phase`): the daily probability that the
+    /// next session of reads starts, for an object idle a day or more whose last interval was of that class,
+    /// at that fraction of it. Measured on intervals, not cuts ([`IdleHazard::fit`]), shrunk towards the
+    /// idle-time hazard by [`PHASE_SHRINK`] object-days. Empty in a hazard from before intervals were kept.
+    #[serde(default)]
+    by_phase: Vec<f64>,
+    /// Per read-interval class: the mean interval (days) of the objects measured in it, the time scale of the
+    /// class in [`IdleHazard::horizon_table`].
+    #[serde(default)]
+    gap_means: Vec<f64>,
 }
 
 impl IdleHazard {
-    /// Measures the hazard over the last [`CUTS`] days before `now_ms`, from objects alive at each cut.
+    /// Measures the hazard over the last [`CUTS`] days before `now_ms`, from objects alive at each cut; and the
+    /// phase hazard from every object's last two read intervals (see [`IdleHazard::by_phase`]).
     /// `history_from_ms`: where the log begins (cuts before it are not measured); `histories` hold every read
     /// since then plus each object's latest read however old, so an object with no read in its history was never
     /// read and counts as idle since its write. `None` when the log holds no object-day to measure on.
@@ -141,23 +172,44 @@ impl IdleHazard {
                 (read_count[k] as f64 + COUNT_SHRINK * m) / (total_count[k] as f64 + COUNT_SHRINK)
             })
             .collect();
+        let (by_phase, gap_means) = phase_hazard(objects, histories, now_ms, &daily);
         Some(IdleHazard {
             daily,
             examples: total,
             by_age,
             by_count,
+            by_phase,
+            gap_means,
         })
     }
 
-    /// The daily read probability of an object idle for `idle_days`, written `age_days` ago and read `reads`
-    /// times before over its life (the coarser probability when the hazard has no such classes).
-    pub fn daily_at(&self, idle_days: f64, age_days: f64, reads: u64) -> Option<f64> {
+    /// The daily read probability of an object idle for `idle_days`, written `age_days` ago, read `reads`
+    /// times before over its life, whose last idle interval between sessions of reads was `gap_days` (`None`:
+    /// not known). Idle a day or more with a known interval, it is the phase hazard; else the idle-time hazard
+    /// of the object's age and read-count class (the coarser one when the hazard has no such classes).
+    pub fn daily_at(
+        &self,
+        idle_days: f64,
+        age_days: f64,
+        reads: u64,
+        gap_days: Option<f64>,
+    ) -> Option<f64> {
+        if let Some(g) = gap_days.filter(|&g| g > 0.0)
+            && idle_days >= 1.0
+            && let Some(&h) = self.by_phase.get(phase_cell(gap_class(g), idle_days / g))
+        {
+            return Some(h);
+        }
+        self.idle_daily(idle_days, age_days, count_class(reads))
+    }
+
+    /// The idle-time hazard of age `age_days` and read-count class `k`.
+    fn idle_daily(&self, idle_days: f64, age_days: f64, k: usize) -> Option<f64> {
         let n = BUCKET_EDGES_DAYS.len();
         let b = bucket(idle_days);
         let age = age_class(age_days);
-        let k = (age * COUNT_EDGES.len() + count_class(reads)) * n + b;
         self.by_count
-            .get(k)
+            .get((age * COUNT_EDGES.len() + k) * n + b)
             .or_else(|| self.by_age.get(age * n + b))
             .or_else(|| self.daily.get(b))
             .copied()
@@ -166,25 +218,26 @@ impl IdleHazard {
     /// The constant daily probability with the same chance of no read over the next `over_days` days as this
     /// hazard gives an object idle `idle_days`, written `age_days` ago and read `reads` times before now, which
     /// stays idle while unread (its read count with it) and ages meanwhile (the hazard falls with idle time, so
-    /// this is below [`IdleHazard::daily_at`] today).
+    /// this is below [`IdleHazard::daily_at`] today). Its last read interval stays `gap_days` meanwhile.
     pub fn mean_daily_at(
         &self,
         idle_days: f64,
         age_days: f64,
         reads: u64,
+        gap_days: Option<f64>,
         over_days: u32,
     ) -> Option<f64> {
         let over = over_days.max(1);
         let mut survive = 1.0f64;
         for j in 0..over {
             let j = f64::from(j);
-            survive *= 1.0 - self.daily_at(idle_days + j, age_days + j, reads)?;
+            survive *= 1.0 - self.daily_at(idle_days + j, age_days + j, reads, gap_days)?;
         }
         Some(1.0 - survive.powf(1.0 / f64::from(over)))
     }
 
-    /// The expected days with a read over the next `horizon_days` days, by idle time and age class (see
-    /// [`HorizonTable`]); `None` without a measured hazard.
+    /// The expected days with a read over the next `horizon_days` days, by idle time, age, read-count and
+    /// read-interval class (see [`HorizonTable`]); `None` without a measured hazard.
     pub fn horizon_table(&self, horizon_days: f64) -> Option<HorizonTable> {
         if self.daily.is_empty() {
             return None;
@@ -192,43 +245,80 @@ impl IdleHazard {
         let days = horizon_days.max(1.0).round() as usize;
         let (classes, counts) = (AGE_EDGES_DAYS.len(), COUNT_EDGES.len());
         let width = TABLE_IDLE_DAYS + 1;
-        // later[(c * counts + k) * width + s]: expected active days over days 1..days of an object of age class c
-        // and read-count class k, idle s days at day 1.
-        let mut later = vec![0.0; classes * counts * width];
+        // Interval states: none known, then one per class at the class's mean interval.
+        let gaps: Vec<Option<f64>> = std::iter::once(None)
+            .chain(self.class_gaps().into_iter().map(Some))
+            .collect();
+        let states = counts * gaps.len();
+        // later[((c * counts + k) * gaps + g) * width + s]: expected active days over days 1..days of an object
+        // of age class c, read-count class k and interval state g, idle s days at day 1.
+        let mut later = vec![0.0; classes * states * width];
+        // The interval state a read sets after `s` whole idle days (in the middle of the day): a read the day
+        // after another belongs to the same session and keeps the state.
+        let gap_after: Vec<Option<usize>> = (0..width)
+            .map(|s| (s > 0).then(|| 1 + gap_class(s as f64 + 0.5)))
+            .collect();
         for c in 0..classes {
             // The age a class stands for while the horizon runs (its lower edge): the class holds.
             let age = if c == 0 { 0.0 } else { AGE_EDGES_DAYS[c - 1] };
-            let h = |idle: usize, k: usize| {
-                self.daily_at(idle as f64, age, count_floor(k))
-                    .unwrap_or(0.0)
-            };
-            // next[k * (width + 1) + s]: expected active days over the last `d` days starting at idle `s` in
-            // count class `k` (computed backwards: one step reads with h(s, k), which resets idle to 0 and moves
-            // the count up a class with the chance that one more read crosses its upper edge; else idle grows by
-            // one).
-            let row = width + 1;
-            let mut next = vec![0.0; counts * row];
-            let mut cur = vec![0.0; counts * row];
+            // h[(k * gaps + g) * width + s]: the daily read probability in that state.
+            let mut h = vec![0.0; states * width];
+            for k in 0..counts {
+                for (g, &gap) in gaps.iter().enumerate() {
+                    for s in 0..width {
+                        h[(k * gaps.len() + g) * width + s] = self
+                            .daily_at(s as f64, age, count_floor(k), gap)
+                            .unwrap_or(0.0);
+                    }
+                }
+            }
+            // next[(k * gaps + g) * width + s]: expected active days over the last `d` days starting in that
+            // state (computed backwards: one step reads with its probability, which resets idle to 0, sets the
+            // interval state from the idle time it ended and moves the count up a class with the chance that
+            // one more read crosses its upper edge; else idle grows by one).
+            let mut next = vec![0.0; states * width];
+            let mut cur = vec![0.0; states * width];
             for _ in 1..days {
                 for k in 0..counts {
                     let up = promotion(k);
-                    let after_read =
-                        (1.0 - up) * next[k * row] + up * next[(k + 1).min(counts - 1) * row];
-                    for s in 0..width {
-                        let q = h(s, k);
-                        cur[k * row + s] = q * (1.0 + after_read)
-                            + (1.0 - q) * next[k * row + (s + 1).min(TABLE_IDLE_DAYS)];
+                    let k_up = (k + 1).min(counts - 1);
+                    for g in 0..gaps.len() {
+                        let at = (k * gaps.len() + g) * width;
+                        for s in 0..width {
+                            let g2 = gap_after[s].unwrap_or(g);
+                            let after_read = (1.0 - up) * next[(k * gaps.len() + g2) * width]
+                                + up * next[(k_up * gaps.len() + g2) * width];
+                            let q = h[at + s];
+                            cur[at + s] = q * (1.0 + after_read)
+                                + (1.0 - q) * next[at + (s + 1).min(TABLE_IDLE_DAYS)];
+                        }
                     }
-                    cur[k * row + width] = cur[k * row + TABLE_IDLE_DAYS];
                 }
                 std::mem::swap(&mut next, &mut cur);
             }
-            for k in 0..counts {
-                let at = (c * counts + k) * width;
-                later[at..at + width].copy_from_slice(&next[k * row..k * row + width]);
-            }
+            later[c * states * width..(c + 1) * states * width].copy_from_slice(&next);
         }
-        Some(HorizonTable { later })
+        Some(HorizonTable {
+            later,
+            gaps: gaps.into_iter().flatten().collect(),
+        })
+    }
+
+    /// Per read-interval class, the interval it stands for: its measured mean, or the middle of its edges.
+    fn class_gaps(&self) -> Vec<f64> {
+        (0..GAP_EDGES_DAYS.len())
+            .map(|c| {
+                self.gap_means
+                    .get(c)
+                    .copied()
+                    .filter(|g| g.is_finite() && *g > 0.0)
+                    .unwrap_or_else(|| {
+                        let lo = if c == 0 { 1.0 } else { GAP_EDGES_DAYS[c - 1] };
+                        let hi = GAP_EDGES_DAYS[c].min(2.0 * lo);
+                        (lo * hi).sqrt()
+                    })
+            })
+            .collect()
     }
 
     /// The daily read probability of an object idle for `idle_days`.
@@ -253,31 +343,150 @@ impl IdleHazard {
 /// once yesterday look read every day; this one lets the log say how fast reads die out.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HorizonTable {
-    /// Per age class, per read-count class, per idle day at the start of the second day: the expected active
-    /// days after the first.
+    /// Per age class, per read-count class, per interval state (none known, then each class), per idle day at
+    /// the start of the second day: the expected active days after the first.
     later: Vec<f64>,
+    /// Per read-interval class, the interval its states stand for (days).
+    gaps: Vec<f64>,
 }
 
 impl HorizonTable {
     /// Expected days with a read over the horizon for an object idle `idle_days`, written `age_days` ago, read
-    /// `reads` times before over its life, and read on the first day with probability `p_first`.
-    pub fn active_days(&self, p_first: f64, idle_days: f64, age_days: f64, reads: u64) -> f64 {
+    /// `reads` times before over its life, whose last idle interval between sessions was `gap_days`, and read on
+    /// the first day with probability `p_first`. An object with a known interval is looked up at the same
+    /// phase of its class's interval (idle time scaled by class interval over its own).
+    pub fn active_days(
+        &self,
+        p_first: f64,
+        idle_days: f64,
+        age_days: f64,
+        reads: u64,
+        gap_days: Option<f64>,
+    ) -> f64 {
         let p = p_first.clamp(0.0, 1.0);
         let width = TABLE_IDLE_DAYS + 1;
         let counts = COUNT_EDGES.len();
-        let k = count_class(reads);
-        let row = |k: usize| (age_class(age_days) * counts + k) * width;
-        let at = |k: usize, s: usize| self.later[row(k) + s.min(TABLE_IDLE_DAYS)];
-        let idle_next = (idle_days.max(0.0) + 1.0).floor() as usize;
-        // A read today counts one more read: the class above when `reads + 1` crosses this class's edge.
-        let after_read = at(count_class(reads.saturating_add(1)), 0);
-        p * (1.0 + after_read) + (1.0 - p) * at(k, idle_next)
+        let states = self.gaps.len() + 1;
+        let idle = idle_days.max(0.0);
+        let gap = gap_days.filter(|&g| g > 0.0);
+        let at = |k: usize, g: usize, s: usize| {
+            self.later
+                [((age_class(age_days) * counts + k) * states + g) * width + s.min(TABLE_IDLE_DAYS)]
+        };
+        // Tomorrow's idle days, in the table's time of the object's interval state.
+        let (g, idle_next) = match gap {
+            Some(gap) => {
+                let c = gap_class(gap);
+                let scale = self.gaps.get(c).map_or(1.0, |&cg| cg / gap);
+                (1 + c, ((idle + 1.0) * scale).floor() as usize)
+            }
+            None => (0, (idle + 1.0).floor() as usize),
+        };
+        // A read today counts one more read (the class above when `reads + 1` crosses this class's edge) and,
+        // after a day or more of idleness, sets the interval to the idle time it ends.
+        let g_read = if idle >= 1.0 {
+            1 + gap_class(idle + 0.5)
+        } else {
+            g
+        };
+        let after_read = at(count_class(reads.saturating_add(1)), g_read, 0);
+        p * (1.0 + after_read) + (1.0 - p) * at(count_class(reads), g, idle_next)
     }
+}
+
+/// The phase hazard and each interval class's mean interval ([`IdleHazard::by_phase`], `gap_means`), from every
+/// object's last two idle intervals between sessions of reads: the completed one (the interval before the last,
+/// then the last: exposed from a day of idleness to the last interval's end, where the next session started) and
+/// the open one (the last interval, then idle since the latest read: exposed, no session yet). Objects read
+/// again within a day of a read are in a session, not idle: exposure starts after a day. `daily`: the idle-time
+/// hazard each cell is shrunk towards, at the cell's idle time.
+fn phase_hazard(
+    objects: &[ObjectBasics],
+    histories: &Histories,
+    now_ms: i64,
+    daily: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let (classes, phases) = (GAP_EDGES_DAYS.len(), PHASE_EDGES.len());
+    let mut exposure = vec![0.0f64; classes * phases];
+    let mut events = vec![0.0f64; classes * phases];
+    let (mut gap_sum, mut gap_n) = (vec![0.0f64; classes], vec![0usize; classes]);
+    // Exposure of an interval state `gap` from idle 1 day to `until` (days), and a session's start there if
+    // `ended`.
+    let mut expose = |gap: f64, until: f64, ended: bool| {
+        let c = gap_class(gap);
+        gap_sum[c] += gap;
+        gap_n[c] += 1;
+        let (from, to) = (1.0 / gap, until / gap);
+        let mut lo = 0.0;
+        for (p, &hi) in PHASE_EDGES.iter().enumerate() {
+            let overlap = to.min(hi) - from.max(lo);
+            if overlap > 0.0 {
+                exposure[c * phases + p] += overlap * gap;
+            }
+            lo = hi;
+        }
+        if ended && to >= from {
+            events[phase_cell(c, to)] += 1.0;
+        }
+    };
+    for (i, o) in objects.iter().enumerate() {
+        let gaps: ReadGaps = o.read_gaps;
+        let Some(last) = gaps.last_days() else {
+            continue;
+        };
+        if let Some(prev) = gaps.prev_days() {
+            expose(prev, last, true);
+        }
+        let Some(&latest) = histories.get(i).before(now_ms).times().last() else {
+            continue;
+        };
+        let idle = (now_ms - latest) as f64 / DAY_MS as f64;
+        expose(last, idle, false);
+    }
+    let gap_means: Vec<f64> = gap_sum
+        .iter()
+        .zip(&gap_n)
+        .map(|(&s, &n)| if n > 0 { s / n as f64 } else { 0.0 })
+        .collect();
+    let by_phase = (0..classes * phases)
+        .map(|cell| {
+            let (c, p) = (cell / phases, cell % phases);
+            let lo = if c == 0 { 1.0 } else { GAP_EDGES_DAYS[c - 1] };
+            let gap = if gap_n[c] > 0 { gap_means[c] } else { lo };
+            let phase_mid = if p == 0 {
+                PHASE_EDGES[0] / 2.0
+            } else if p + 1 == phases {
+                2.0 * PHASE_EDGES[p - 1]
+            } else {
+                (PHASE_EDGES[p - 1] + PHASE_EDGES[p]) / 2.0
+            };
+            let prior = daily
+                .get(bucket((phase_mid * gap).max(1.0)))
+                .copied()
+                .unwrap_or(0.0);
+            // Sessions per exposed day are a rate; a day's probability is 1 − e^(−rate) (a narrow phase bucket
+            // around a job's period can see more than one start per exposed day).
+            let prior_rate = -(1.0 - prior.min(0.999_999)).ln();
+            let rate = (events[cell] + PHASE_SHRINK * prior_rate) / (exposure[cell] + PHASE_SHRINK);
+            1.0 - (-rate).exp()
+        })
+        .collect();
+    (by_phase, gap_means)
 }
 
 /// The class of `x` among classes with upper edges `edges` (exclusive; the last class takes the rest).
 fn class_of<T: PartialOrd + Copy>(edges: &[T], x: T) -> usize {
     edges.iter().position(|&e| x < e).unwrap_or(edges.len() - 1)
+}
+
+/// The read-interval class of an interval of `gap_days`.
+fn gap_class(gap_days: f64) -> usize {
+    class_of(&GAP_EDGES_DAYS, gap_days)
+}
+
+/// The cell of [`IdleHazard::by_phase`] of interval class `c` at phase `phase` (idle over interval).
+fn phase_cell(c: usize, phase: f64) -> usize {
+    c * PHASE_EDGES.len() + class_of(&PHASE_EDGES, phase)
 }
 
 fn count_class(reads: u64) -> usize {
@@ -321,6 +530,7 @@ mod tests {
                 size_bytes: 1 << 20,
                 last_modified_ms: 0,
                 lifetime_reads: 0,
+                read_gaps: Default::default(),
             };
             n
         ];
@@ -369,6 +579,7 @@ mod tests {
                 size_bytes: 1 << 20,
                 last_modified_ms: 0,
                 lifetime_reads: 0,
+                read_gaps: Default::default(),
             };
             200
         ];
@@ -393,8 +604,10 @@ mod tests {
             examples: vec![1; n],
             by_age: Vec::new(),
             by_count: Vec::new(),
+            by_phase: Vec::new(),
+            gap_means: Vec::new(),
         };
-        assert!((flat.mean_daily_at(40.0, 0.0, 0, 90).unwrap() - 0.1).abs() < 1e-12);
+        assert!((flat.mean_daily_at(40.0, 0.0, 0, None, 90).unwrap() - 0.1).abs() < 1e-12);
         // 0.5 on the first day, then nothing: P(no read over 2 days) = 0.5 = (1 - m)^2.
         let mut daily = vec![0.0; n];
         daily[0] = 0.5;
@@ -403,10 +616,14 @@ mod tests {
             examples: vec![1; n],
             by_age: Vec::new(),
             by_count: Vec::new(),
+            by_phase: Vec::new(),
+            gap_means: Vec::new(),
         };
-        let m = falling.mean_daily_at(0.0, 0.0, 0, 2).unwrap();
+        let m = falling.mean_daily_at(0.0, 0.0, 0, None, 2).unwrap();
         assert!((m - (1.0 - 0.5f64.sqrt())).abs() < 1e-12, "{m}");
-        assert!(falling.mean_daily_at(0.0, 0.0, 0, 90).unwrap() < falling.daily(0.0).unwrap());
+        assert!(
+            falling.mean_daily_at(0.0, 0.0, 0, None, 90).unwrap() < falling.daily(0.0).unwrap()
+        );
     }
 
     #[test]
@@ -421,6 +638,7 @@ mod tests {
                 size_bytes: 1 << 20,
                 last_modified_ms: now - 10 * DAY_MS,
                 lifetime_reads: 0,
+                read_gaps: Default::default(),
             });
             for d in 0..10 {
                 b.push(i, now - 10 * DAY_MS + d * DAY_MS + 1000, 1 << 20);
@@ -431,25 +649,28 @@ mod tests {
                 size_bytes: 1 << 20,
                 last_modified_ms: 0,
                 lifetime_reads: 0,
+                read_gaps: Default::default(),
             });
             b.push(i, 100 * DAY_MS, 1 << 20);
         }
         let h = b.finish(600).expect("histories");
         let hz = IdleHazard::fit(&objects, &h, now, None).expect("fit");
-        let young = hz.daily_at(0.5, 5.0, 5).unwrap();
-        let old = hz.daily_at(0.5, 150.0, 1).unwrap();
+        let young = hz.daily_at(0.5, 5.0, 5, None).unwrap();
+        let old = hz.daily_at(0.5, 150.0, 1, None).unwrap();
         assert!(young > 0.9, "{hz:?}");
         // The old class had no object-day at idle < 1 day: it falls back on the idle-only hazard.
         assert!((old - hz.daily(0.5).unwrap()).abs() < 1e-12, "{hz:?}");
-        let long_idle_old = hz.daily_at(100.0, 150.0, 1).unwrap();
+        let long_idle_old = hz.daily_at(100.0, 150.0, 1, None).unwrap();
         assert!(long_idle_old < 0.05, "{hz:?}");
 
         // Over 30 days, a young object read daily is read almost every day; an old one idle 100 days almost never.
         let t = hz.horizon_table(30.0).expect("table");
-        assert!(t.active_days(0.99, 0.2, 5.0, 5) > 25.0);
-        assert!(t.active_days(0.0, 100.0, 150.0, 1) < 2.0);
+        assert!(t.active_days(0.99, 0.2, 5.0, 5, None) > 25.0);
+        assert!(t.active_days(0.0, 100.0, 150.0, 1, None) < 2.0);
         // Monotone in the first day's probability.
-        assert!(t.active_days(1.0, 100.0, 150.0, 1) > t.active_days(0.0, 100.0, 150.0, 1));
+        assert!(
+            t.active_days(1.0, 100.0, 150.0, 1, None) > t.active_days(0.0, 100.0, 150.0, 1, None)
+        );
     }
 
     #[test]
@@ -465,6 +686,7 @@ mod tests {
                 size_bytes: 1 << 20,
                 last_modified_ms: 0,
                 lifetime_reads: if often { 40 } else { 1 },
+                read_gaps: Default::default(),
             });
             b.push(i, now - 20 * DAY_MS, 1 << 20);
             if often {
@@ -473,11 +695,14 @@ mod tests {
         }
         let h = b.finish(600).expect("histories");
         let hz = IdleHazard::fit(&objects, &h, now, None).expect("fit");
-        let often = hz.daily_at(16.0, 190.0, 39).unwrap();
-        let once = hz.daily_at(16.0, 190.0, 1).unwrap();
+        let often = hz.daily_at(16.0, 190.0, 39, None).unwrap();
+        let once = hz.daily_at(16.0, 190.0, 1, None).unwrap();
         assert!(often > 5.0 * once, "{often} {once}");
         let t = hz.horizon_table(30.0).expect("table");
-        assert!(t.active_days(0.0, 16.0, 190.0, 39) > 2.0 * t.active_days(0.0, 16.0, 190.0, 1));
+        assert!(
+            t.active_days(0.0, 16.0, 190.0, 39, None)
+                > 2.0 * t.active_days(0.0, 16.0, 190.0, 1, None)
+        );
         // The lifetime count counts back from the reads after the cut, never below the history's own.
         let o = objects[0];
         assert_eq!(o.reads_before(h.get(0), now - 10 * DAY_MS), 39);
@@ -485,8 +710,61 @@ mod tests {
             size_bytes: 1,
             last_modified_ms: 0,
             lifetime_reads: 0,
+            read_gaps: Default::default(),
         };
         assert_eq!(unknown.reads_before(h.get(0), now), 2);
+    }
+
+    #[test]
+    fn a_periodic_job_s_objects_are_told_apart_from_idle_ones_by_their_read_interval() {
+        let now = 400 * DAY_MS;
+        // 300 objects read by a quarterly job (every 91 days: last read 85 days ago, the two intervals before 91
+        // days each), and 300 read as often but idle since: their last interval was 20 days, the one before 150.
+        // Same age, same read count, same idle time; the job has not run in the week the cuts look at.
+        let mut objects = Vec::new();
+        let mut b = HistoryBuilder::with_capacity(0);
+        for i in 0..600u32 {
+            let (last, prev) = if i < 300 { (91, 91) } else { (20, 150) };
+            objects.push(ObjectBasics {
+                size_bytes: 1 << 20,
+                last_modified_ms: 0,
+                lifetime_reads: 3,
+                read_gaps: ReadGaps {
+                    last_s: last * 86_400,
+                    prev_s: prev * 86_400,
+                },
+            });
+            b.push(i, now - 85 * DAY_MS, 1 << 20);
+        }
+        // And 300 more with a 91-day interval, one at each phase, to measure the job's phase from.
+        for i in 600..900u32 {
+            objects.push(ObjectBasics {
+                size_bytes: 1 << 20,
+                last_modified_ms: 0,
+                lifetime_reads: 3,
+                read_gaps: ReadGaps {
+                    last_s: 91 * 86_400,
+                    prev_s: 91 * 86_400,
+                },
+            });
+            b.push(i, now - i64::from(i - 600) % 91 * DAY_MS - 1000, 1 << 20);
+        }
+        let h = b.finish(900).expect("histories");
+        let hz = IdleHazard::fit(&objects, &h, now, None).expect("fit");
+        let due = hz.daily_at(89.0, 390.0, 3, Some(91.0)).unwrap();
+        let early = hz.daily_at(50.0, 390.0, 3, Some(91.0)).unwrap();
+        let idle = hz.daily_at(89.0, 390.0, 3, Some(20.0)).unwrap();
+        let unknown = hz.daily_at(89.0, 390.0, 3, None).unwrap();
+        assert!(due > 0.1, "{due}");
+        assert!(early < 0.01, "{early}");
+        assert!(idle < 0.01, "{idle}");
+        assert!(unknown < 0.01, "{unknown}");
+        // Over 30 days the job's objects idle 85 days are read about once (the job), the others about never.
+        let t = hz.horizon_table(30.0).expect("table");
+        let job = t.active_days(0.0, 85.0, 390.0, 3, Some(91.0));
+        assert!((0.7..1.5).contains(&job), "{job}");
+        assert!(t.active_days(0.0, 85.0, 390.0, 3, Some(20.0)) < 0.2);
+        assert!(t.active_days(0.0, 50.0, 390.0, 3, Some(91.0)) < 0.2);
     }
 
     #[test]

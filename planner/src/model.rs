@@ -1228,6 +1228,7 @@ mod tests {
                 size_bytes: 1000 + rng.below(1_000_000),
                 last_modified_ms: start - DAY_MS,
                 lifetime_reads: 0,
+                read_gaps: Default::default(),
             });
             let hour = rng.below(24) as i64;
             for d in 0..days {

@@ -16,7 +16,7 @@
 use catalog::Catalog;
 
 use crate::error::{PlannerError, Result, invalid};
-use crate::features::{HistoryBuilder, ObjectBasics, WEEK_MS};
+use crate::features::{HistoryBuilder, ObjectBasics, ReadGaps, WEEK_MS};
 use crate::objects::NameIndex;
 use crate::pipeline::Inventory;
 
@@ -71,6 +71,7 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
                 size_bytes: record.size,
                 last_modified_ms: record.last_modified_ms,
                 lifetime_reads: 0,
+                read_gaps: Default::default(),
             });
         }
         match (full, page.into_iter().last()) {
@@ -124,7 +125,8 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
 
 /// Feeds `reads`, for every object whose latest read (its catalog stats) happened before `log_from_ms`,
 /// that read (with the object's mean bytes per read), before any logged read, so histories stay ascending; and
-/// sets every object's [`ObjectBasics::lifetime_reads`] from its stats (`basics` is indexed by object id).
+/// sets every object's [`ObjectBasics::lifetime_reads`] and [`ObjectBasics::read_gaps`] from its stats (`basics`
+/// is indexed by object id).
 fn add_latest_reads(
     catalog: &dyn Catalog,
     objects: &crate::objects::ObjectTable,
@@ -150,6 +152,7 @@ fn add_latest_reads(
             let id = index.find(objects, bucket, key);
             if let Some(b) = id.and_then(|id| basics.get_mut(id as usize)) {
                 b.lifetime_reads = stats.reads;
+                b.read_gaps = ReadGaps::from_ms(stats.last_gap_ms, stats.prev_gap_ms);
             }
             // Stats written before `last_read_ms` existed only know the last access (a read or a write).
             let latest = stats

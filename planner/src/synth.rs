@@ -116,6 +116,7 @@ pub fn instance(n: usize, seed: u64) -> SyntheticInstance {
             daily_read_probability: p_hot,
             age_days: 0.0,
             lifetime_reads: 0,
+            gap_days: None,
         };
         // Current placement: a previous plan from a noisy forecast, plus drift.
         let pa = rng.below(3) as usize;
@@ -268,6 +269,7 @@ pub fn inventory(
             size_bytes: o.size_bytes,
             last_modified_ms: o.placed_ms.min(start),
             lifetime_reads: 0,
+            read_gaps: Default::default(),
         });
         let hot = o.reads.p_hot >= 0.5;
         let hour = rng.below(24) as i64;

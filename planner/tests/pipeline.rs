@@ -275,4 +275,19 @@ fn a_history_keeps_the_latest_read_after_it_left_the_log() {
     assert_eq!(lifetime("old-read"), 2);
     assert_eq!(lifetime("recent-read"), 2);
     assert_eq!(lifetime("never-read"), 0);
+    // So do the idle intervals between sessions of reads: 30 days for the object read twice a month apart,
+    // none for the one whose two reads were one session.
+    let gaps = |k: &str| {
+        let i = inv.objects.iter().position(|o| o.key == k).expect("object");
+        (
+            inv.basics[i].read_gaps.last_days(),
+            inv.basics[i].read_gaps.prev_days(),
+        )
+    };
+    assert_eq!(gaps("old-read"), (Some(30.0), None));
+    assert_eq!(
+        gaps("recent-read"),
+        (Some((2 * DAY_MS - HOUR_MS) as f64 / DAY_MS as f64), None)
+    );
+    assert_eq!(gaps("never-read"), (None, None));
 }

@@ -31,7 +31,7 @@
 //!   chose (the policy runs the class's own idle-time moves, like the
 //!   `intelligent-tiering` policy).
 
-use planner::features::{HistoryBuilder, ObjectBasics, WEEK_MS};
+use planner::features::{HistoryBuilder, ObjectBasics, ReadGaps, WEEK_MS};
 use planner::{
     BackendSpec, CostConfig, CostModel, HotModel, Inventory, LifecycleConfig, ModelKind,
     ModelLifecycle, PlacementRules, PlannerConfig, SolverConfig, TrainConfig,
@@ -76,6 +76,8 @@ pub struct StrataPolicy {
     bytes: Vec<Vec<u64>>,
     /// Per object: reads since its write, as the catalog's stats count them (`times` forgets old ones).
     lifetime_reads: Vec<u64>,
+    /// Per object: its last two idle intervals between sessions of reads, as the catalog's stats keep them.
+    read_gaps: Vec<ReadGaps>,
 }
 
 impl std::fmt::Debug for StrataPolicy {
@@ -180,6 +182,7 @@ impl StrataPolicy {
             times: Vec::new(),
             bytes: Vec::new(),
             lifetime_reads: Vec::new(),
+            read_gaps: Vec::new(),
         })
     }
 
@@ -210,6 +213,7 @@ impl StrataPolicy {
                     size_bytes: m.size,
                     last_modified_ms: m.created_ms as i64,
                     lifetime_reads: self.lifetime_reads.get(i).copied().unwrap_or(0),
+                    read_gaps: self.read_gaps.get(i).copied().unwrap_or_default(),
                 });
                 reads += self.times.get(i).map_or(0, Vec::len);
                 i
@@ -235,6 +239,7 @@ impl StrataPolicy {
             self.times.resize_with(i + 1, Vec::new);
             self.bytes.resize_with(i + 1, Vec::new);
             self.lifetime_reads.resize(i + 1, 0);
+            self.read_gaps.resize(i + 1, ReadGaps::default());
         }
         i
     }
@@ -245,6 +250,7 @@ impl StrataPolicy {
             self.times[i] = Vec::new();
             self.bytes[i] = Vec::new();
             self.lifetime_reads[i] = 0;
+            self.read_gaps[i] = ReadGaps::default();
         }
     }
 
@@ -295,6 +301,7 @@ impl StrataPolicy {
                 size_bytes: meta.size,
                 last_modified_ms: meta.created_ms as i64,
                 lifetime_reads: self.lifetime_reads.get(i).copied().unwrap_or(0),
+                read_gaps: self.read_gaps.get(i).copied().unwrap_or_default(),
             });
             ids.push((i, place.tier));
         }
@@ -367,6 +374,9 @@ impl Policy for StrataPolicy {
         current: TierIdx,
     ) -> Option<TierIdx> {
         let i = self.slot(obj);
+        if let Some(&last) = self.times[i].last() {
+            self.read_gaps[i] = self.read_gaps[i].after_read(now_ms as i64 - last);
+        }
         self.times[i].push(now_ms as i64);
         self.bytes[i].push(bytes);
         self.lifetime_reads[i] += 1;
