@@ -67,7 +67,9 @@ pub struct IdleHazard {
     /// Per bucket: the object-days it was measured on.
     examples: Vec<usize>,
     /// Per age class, per idle bucket (`class * buckets + bucket`): the daily read probability of objects of that
-    /// age, shrunk towards `daily` by [`AGE_SHRINK`] object-days. Empty in a hazard from before age classes.
+    /// age, shrunk towards `daily` by [`AGE_SHRINK`] object-days, measured without the object-days the phase
+    /// hazard forecasts (idle a day or more with a known read interval). Empty in a hazard from before age
+    /// classes.
     #[serde(default)]
     by_age: Vec<f64>,
     /// Per age class, per read-count class, per idle bucket (`(class * counts + count) * buckets + bucket`): the
@@ -132,11 +134,18 @@ impl IdleHazard {
                 let age = age_class((t - o.last_modified_ms).max(0) as f64 / DAY_MS as f64);
                 let c = age * n + b;
                 let k = (age * COUNT_EDGES.len() + count_class(o.reads_before(h, t))) * n + b;
+                let read_next = h.count_in(t, t + DAY_MS) > 0;
                 total[b] += 1;
+                read[b] += usize::from(read_next);
+                // An object idle a day or more with a known interval is forecast by the phase hazard: the classes
+                // describe the others (read in one session so far, or never), which a periodic job's objects
+                // would otherwise crowd at its period.
+                if idle_days >= 1.0 && interval_known_at(o.read_gaps, h, t) {
+                    continue;
+                }
                 total_age[c] += 1;
                 total_count[k] += 1;
-                if h.count_in(t, t + DAY_MS) > 0 {
-                    read[b] += 1;
+                if read_next {
                     read_age[c] += 1;
                     read_count[k] += 1;
                 }
@@ -477,6 +486,17 @@ fn phase_hazard(
 /// The class of `x` among classes with upper edges `edges` (exclusive; the last class takes the rest).
 fn class_of<T: PartialOrd + Copy>(edges: &[T], x: T) -> usize {
     edges.iter().position(|&e| x < e).unwrap_or(edges.len() - 1)
+}
+
+/// Whether an object with intervals `gaps` (as of its latest read) and history `h` had a known interval at `t`:
+/// with no read since `t`, if it has one now; else if it has two now (one session started since `t`, not more,
+/// over the few days the cuts look back).
+fn interval_known_at(gaps: ReadGaps, h: crate::features::AccessHistory<'_>, t: i64) -> bool {
+    if h.count_in(t, i64::MAX) == 0 {
+        gaps.last_s > 0
+    } else {
+        gaps.prev_s > 0
+    }
 }
 
 /// The read-interval class of an interval of `gap_days`.
