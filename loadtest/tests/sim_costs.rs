@@ -176,6 +176,26 @@ fn oracle_reads_cold_data_from_the_cheapest_schedule() {
 }
 
 #[test]
+fn standard_ia_and_glacier_ir_bill_an_object_under_128_kb_as_128_kb() {
+    // A 4 KB object kept 30 days in Glacier IR, then deleted: 90 days of 128 KB billed (30 stored, 60 early).
+    let trace = format!(
+        "0 REST.PUT.OBJECT a 4096\n{} REST.DELETE.OBJECT a\n",
+        30 * DAY
+    );
+    let scripted = Box::new(Scripted {
+        name: "glacier".into(),
+        plan: vec![2],
+        step: 0,
+        copy_moves: true,
+    }) as Box<dyn Policy>;
+    let r = run(&trace, vec![scripted], PriceTable::default(), 100.0);
+    let g = policy(&r, "glacier");
+    let kb128 = 131_072.0 / GB as f64;
+    close(g.cost.storage, 0.004 * kb128, "30 days of 128 KB");
+    close(g.cost.moves, 0.004 * kb128 * 2.0, "60 early days of 128 KB");
+}
+
+#[test]
 fn a_move_by_copy_pays_the_source_s_get_and_retrieval_a_lifecycle_transition_does_not() {
     // 1 GB written into Glacier IR, moved to Standard at the first tick (day 1), deleted at day 2.
     let trace = format!(

@@ -392,6 +392,16 @@ struct Rates {
     /// Self-tiering backends (S3 Intelligent-Tiering): billed per object, see [`CostModel::auto_storage`].
     auto: Vec<Option<tiers::AutoTiering>>,
     frequent_gb_month: Vec<f64>,
+    /// The smallest size each backend bills an object's storage at (GB), and the largest of them.
+    min_billable_gb: Vec<f64>,
+    max_min_billable_gb: f64,
+}
+
+impl Rates {
+    /// The GB an object of `gb` is billed at on backend `b`.
+    fn billable_gb(&self, b: usize, gb: f64) -> f64 {
+        gb.max(self.min_billable_gb[b])
+    }
 }
 
 /// The cost model over a fixed list of backends (see the module docs).
@@ -506,6 +516,14 @@ impl CostModel {
                 .iter()
                 .map(|b| b.profile.storage_gb_month)
                 .collect(),
+            min_billable_gb: backends
+                .iter()
+                .map(|b| b.profile.min_billable_bytes as f64 / BYTES_PER_GB)
+                .collect(),
+            max_min_billable_gb: backends
+                .iter()
+                .map(|b| b.profile.min_billable_bytes as f64 / BYTES_PER_GB)
+                .fold(0.0, f64::max),
         };
         let auto_mask = (0..nb)
             .filter(|&b| rates.auto[b].is_some())
@@ -706,7 +724,7 @@ impl CostModel {
             return p1;
         };
         let gb = obj.size_bytes as f64 / BYTES_PER_GB;
-        let saving = gb * (safe_day_gb - r.storage_day_gb[b]) * days;
+        let saving = (gb * safe_day_gb - r.billable_gb(b, gb) * r.storage_day_gb[b]) * days;
         if saving <= 0.0 || p1 <= 0.0 {
             return p1;
         }
@@ -781,7 +799,7 @@ impl CostModel {
         }
         let gb = obj.size_bytes as f64 / BYTES_PER_GB;
         let r = &self.rates;
-        c.storage = gb * self.storage_mask[target as usize];
+        c.storage = self.plain_storage(gb, target);
         let mut auto = target & self.auto_mask;
         while auto != 0 {
             let b = auto.trailing_zeros() as usize;
@@ -816,7 +834,9 @@ impl CostModel {
                     c.move_egress += gb * self.egress_gb(src, b);
                 }
             } else if in_c && !in_t {
-                c.early_deletion += gb * r.storage_day_gb[b] * (r.min_days[b] - age_days).max(0.0);
+                c.early_deletion += r.billable_gb(b, gb)
+                    * r.storage_day_gb[b]
+                    * (r.min_days[b] - age_days).max(0.0);
             }
         }
         c
@@ -845,7 +865,9 @@ impl CostModel {
         let mut delta = [0.0f64; MAX_BACKENDS];
         for (b, d) in delta.iter_mut().enumerate().take(nb) {
             if obj.current & (1 << b) != 0 {
-                *d = gb * r.storage_day_gb[b] * (r.min_days[b] - age_days).max(0.0);
+                *d = r.billable_gb(b, gb)
+                    * r.storage_day_gb[b]
+                    * (r.min_days[b] - age_days).max(0.0);
             } else if let Some(src) = self.copy_source(obj.current, b) {
                 *d = r.get[src] + r.put[b] + gb * self.copy_price_gb(src, b);
             }
@@ -865,7 +887,7 @@ impl CostModel {
                         } else {
                             0.0
                         });
-            let mut total = gb * self.storage_mask[target as usize]
+            let mut total = self.plain_storage(gb, target)
                 + reads * per_read
                 + self.cfg.lambda_latency * reads * (r.latency[s] - self.cfg.sla_ms).max(0.0);
             let mut auto = target & self.auto_mask;
@@ -885,6 +907,23 @@ impl CostModel {
             }
             *slot = total;
         }
+    }
+
+    /// Storage over the horizon (USD) of an object of `gb` on the backends of `target` that are not
+    /// self-tiering, each billing at least its minimum object size.
+    fn plain_storage(&self, gb: f64, target: Mask) -> f64 {
+        let r = &self.rates;
+        if gb >= r.max_min_billable_gb {
+            return gb * self.storage_mask[target as usize];
+        }
+        let mut plain = target & !self.auto_mask;
+        let mut total = 0.0;
+        while plain != 0 {
+            let b = plain.trailing_zeros() as usize;
+            total += r.billable_gb(b, gb) * r.storage_horizon_gb[b];
+            plain &= plain - 1;
+        }
+        total
     }
 
     /// Storage over the horizon (USD) of `obj` on the self-tiering backend `b`, monitoring included.
@@ -1021,6 +1060,63 @@ mod tests {
         close(c.latency_penalty, 0.0);
         close(c.move_cost(), 0.0);
         assert!(m.meets_sla(0b101));
+    }
+
+    #[test]
+    fn a_small_object_is_billed_at_the_minimum_size_of_its_class() {
+        let specs = vec![
+            BackendSpec {
+                name: "std".into(),
+                profile: TierProfile::s3_standard(),
+                capacity_bytes: None,
+            },
+            BackendSpec {
+                name: "gir".into(),
+                profile: TierProfile::s3_glacier_ir(),
+                capacity_bytes: None,
+            },
+        ];
+        let rules = PlacementRules {
+            replication_factor: 1,
+            provider_diversity: false,
+        };
+        let m = CostModel::new(specs, rules, CostConfig::default()).expect("model");
+        let obj = |size: u64| ObjectInput {
+            size_bytes: size,
+            current: 0b10,
+            placed_ms: 0,
+            reads: ReadForecast {
+                p_hot: 0.0,
+                expected_reads: 0.0,
+                bytes_per_read: 0.0,
+                idle_days: 100.0,
+                age_days: 100.0,
+                lifetime_reads: 0,
+                gap_days: None,
+                daily_read_probability: 0.0,
+            },
+        };
+        let h = CostConfig::default().horizon_days / 30.0;
+        let kb = 1024u64;
+        // 4 KB on Glacier IR costs what 128 KB does; on Standard what 4 KB does.
+        close(
+            m.breakdown(&obj(4 * kb), 0b10, 200 * DAY_MS).storage,
+            0.004 * h * 128.0 * kb as f64 / 1e9,
+        );
+        close(
+            m.breakdown(&obj(4 * kb), 0b01, 200 * DAY_MS).storage,
+            0.023 * h * 4.0 * kb as f64 / 1e9,
+        );
+        let mut out = [0.0; 2];
+        m.fill_costs(&obj(4 * kb), &[0b01, 0b10], 200 * DAY_MS, &mut out);
+        close(out[1], m.cost(&obj(4 * kb), 0b10, 200 * DAY_MS));
+        // Released early from Glacier IR, 4 KB pays the rest of 90 days of 128 KB.
+        let mut young = obj(4 * kb);
+        young.placed_ms = 200 * DAY_MS - 30 * DAY_MS;
+        close(
+            m.breakdown(&young, 0b01, 200 * DAY_MS).early_deletion,
+            0.004 / 30.0 * 60.0 * 128.0 * kb as f64 / 1e9,
+        );
     }
 
     #[test]

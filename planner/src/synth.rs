@@ -40,6 +40,7 @@ fn profile(
         min_storage_days: min_days,
         first_byte_latency_ms: latency,
         auto_tiering: None,
+        min_billable_bytes: 0,
     }
 }
 

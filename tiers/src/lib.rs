@@ -8,4 +8,4 @@ pub mod prices;
 pub mod profile;
 
 pub use prices::{preset, preset_names, presets};
-pub use profile::{AutoTiering, TierProfile};
+pub use profile::{AutoTiering, S3_MIN_BILLABLE_BYTES, TierProfile};

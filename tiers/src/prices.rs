@@ -104,6 +104,7 @@ fn azure(
         min_storage_days: min_days,
         first_byte_latency_ms: latency_ms,
         auto_tiering: None,
+        min_billable_bytes: 0,
     }
 }
 
@@ -129,6 +130,7 @@ fn gcs(
         min_storage_days: min_days,
         first_byte_latency_ms: latency_ms,
         auto_tiering: None,
+        min_billable_bytes: 0,
     }
 }
 

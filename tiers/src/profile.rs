@@ -34,7 +34,18 @@ pub struct TierProfile {
     /// Intelligent-Tiering: `storage_gb_month` is then the price of its frequent-access tier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_tiering: Option<AutoTiering>,
+    /// Smallest size an object's storage (and early deletion) is billed at: S3 Standard-IA and Glacier Instant
+    /// Retrieval bill an object under 128 KB as 128 KB. 0: billed as it is.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_billable_bytes: u64,
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// S3's minimum billable object size in Standard-IA and Glacier Instant Retrieval (128 KB).
+pub const S3_MIN_BILLABLE_BYTES: u64 = 128 * 1024;
 
 /// How a self-tiering storage class bills (S3 Intelligent-Tiering): an object not accessed for
 /// `infrequent_after_days` is billed at `infrequent_gb_month`, after `archive_after_days` at
@@ -91,6 +102,7 @@ impl TierProfile {
             min_storage_days: 0,
             first_byte_latency_ms: 20.0,
             auto_tiering: None,
+            min_billable_bytes: 0,
         }
     }
 
@@ -107,6 +119,7 @@ impl TierProfile {
             min_storage_days: 30,
             first_byte_latency_ms: 20.0,
             auto_tiering: None,
+            min_billable_bytes: S3_MIN_BILLABLE_BYTES,
         }
     }
 
@@ -123,6 +136,7 @@ impl TierProfile {
             min_storage_days: 90,
             first_byte_latency_ms: 50.0,
             auto_tiering: None,
+            min_billable_bytes: S3_MIN_BILLABLE_BYTES,
         }
     }
 
@@ -147,13 +161,19 @@ impl TierProfile {
                 monitoring_per_1k_objects_month: 0.0025,
                 min_monitored_bytes: 128 * 1024,
             }),
+            min_billable_bytes: 0,
         }
     }
 
-    /// Cost in USD of storing `bytes` for one month in this class
-    /// (GB = 10^9 bytes, linear, no minimum-object-size surcharge).
+    /// Cost in USD of storing one object of `bytes` for one month in this class (GB = 10^9 bytes; at least
+    /// [`TierProfile::min_billable_bytes`]).
     pub fn monthly_storage_cost(&self, bytes: u64) -> f64 {
-        bytes as f64 / BYTES_PER_GB * self.storage_gb_month
+        self.billable_bytes(bytes) as f64 / BYTES_PER_GB * self.storage_gb_month
+    }
+
+    /// The size an object of `bytes` is billed at here: at least [`TierProfile::min_billable_bytes`].
+    pub fn billable_bytes(&self, bytes: u64) -> u64 {
+        bytes.max(self.min_billable_bytes)
     }
 
     /// What one object of `bytes` costs per month here after `idle_days` without an access: the
@@ -226,6 +246,26 @@ mod tests {
         assert!((one_gb - 0.023).abs() < 1e-12);
         let ten_gb = p.monthly_storage_cost(10_000_000_000);
         assert!((ten_gb - 0.23).abs() < 1e-12);
+    }
+
+    #[test]
+    fn standard_ia_and_glacier_ir_bill_small_objects_as_128_kb() {
+        let kb = |n: u64| n * 1024;
+        for p in [TierProfile::s3_standard_ia(), TierProfile::s3_glacier_ir()] {
+            assert_eq!(p.billable_bytes(kb(4)), kb(128), "{}", p.storage_class);
+            assert_eq!(p.billable_bytes(kb(500)), kb(500));
+            assert_eq!(
+                p.monthly_storage_cost(kb(4)),
+                p.monthly_storage_cost(kb(128))
+            );
+            assert_eq!(p.early_deletion(kb(4), 1.0), p.early_deletion(kb(128), 1.0));
+        }
+        let std = TierProfile::s3_standard();
+        assert!(std.monthly_storage_cost(kb(4)) < std.monthly_storage_cost(kb(128)));
+        assert_eq!(
+            TierProfile::s3_intelligent_tiering().billable_bytes(kb(4)),
+            kb(4)
+        );
     }
 
     #[test]

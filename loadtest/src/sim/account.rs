@@ -11,6 +11,7 @@ pub struct Account {
     model: PriceModel,
     sla_ok: Vec<bool>,
     place: Vec<Placement>,
+    /// Per tier: the bytes stored, each object counted at its billable size.
     bytes: Vec<u64>,
     monitored: u64,
     clock: u64,
@@ -86,7 +87,7 @@ impl Account {
             tier,
             entered_ms: now,
         };
-        self.bytes[tier as usize] += size;
+        self.bytes[tier as usize] += self.model.billable(tier as usize, size);
         if self.model.monitored(tier as usize, size) {
             self.monitored += 1;
         }
@@ -105,7 +106,7 @@ impl Account {
         }
         let (tier, entered) = (p.tier as usize, p.entered_ms);
         p.tier = Placement::NONE;
-        self.bytes[tier] -= size;
+        self.bytes[tier] -= self.model.billable(tier, size);
         if self.model.monitored(tier, size) {
             self.monitored -= 1;
         }
@@ -160,8 +161,8 @@ impl Account {
             tier: to,
             entered_ms: now,
         };
-        self.bytes[from] -= size;
-        self.bytes[to as usize] += size;
+        self.bytes[from] -= self.model.billable(from, size);
+        self.bytes[to as usize] += self.model.billable(to as usize, size);
         let (was, is) = (
             self.model.monitored(from, size),
             self.model.monitored(to as usize, size),

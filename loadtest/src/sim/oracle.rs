@@ -297,7 +297,7 @@ impl Oracle {
     /// drops the labels it dominates. Returns its index if kept.
     fn insert(&mut self, cand: Label, now: u64, size: u64) -> Option<usize> {
         let t = &self.model.tiers[cand.tier as usize];
-        let s = t.storage_per_byte_ms * size as f64;
+        let s = t.storage_per_byte_ms * self.model.billable(cand.tier as usize, size) as f64;
         let min = t.min_storage_ms;
         let remaining = |l: &Label| (l.entry + min).saturating_sub(now) as f64;
         let rc = remaining(&cand);
@@ -379,13 +379,13 @@ impl Oracle {
             }
         }
         let mut now = start;
-        let sizef = size as f64;
+        let billable = |model: &PriceModel, tier: u8| model.billable(tier as usize, size) as f64;
         for_each_step(start, end, accesses, |step, t, access| {
             let dt = t.saturating_sub(now) as f64;
             now = now.max(t);
             for l in &mut self.labels {
                 let tier = &self.model.tiers[l.tier as usize];
-                l.cost += tier.storage_per_byte_ms * sizef * dt;
+                l.cost += tier.storage_per_byte_ms * billable(&self.model, l.tier) * dt;
                 if let Some(a) = access {
                     if a.bytes != HEAD || !self.model.catalog_metadata {
                         l.cost += tier.get;
@@ -403,7 +403,7 @@ impl Oracle {
         let mut best: Option<(f64, u32)> = None;
         for l in &self.labels {
             let tier = &self.model.tiers[l.tier as usize];
-            let mut c = l.cost + tier.storage_per_byte_ms * sizef * dt;
+            let mut c = l.cost + tier.storage_per_byte_ms * billable(&self.model, l.tier) * dt;
             if deleted {
                 c += self.model.early_fee(l.tier as usize, size, l.entry, end);
             }
@@ -435,7 +435,6 @@ impl Oracle {
         deleted: bool,
     ) {
         let path = std::mem::take(&mut self.path);
-        let sizef = size as f64;
         let mut cost = Cost::default();
         if !preexisting {
             let put = self.model.tiers[path[0].tier as usize].put;
@@ -445,7 +444,8 @@ impl Oracle {
         for (i, stay) in path.iter().enumerate() {
             let tier = &self.model.tiers[stay.tier as usize];
             let exit = path.get(i + 1).map_or(end, |n| n.entry);
-            let rate = tier.storage_per_byte_ms * sizef;
+            let rate =
+                tier.storage_per_byte_ms * self.model.billable(stay.tier as usize, size) as f64;
             cost.storage += rate * exit.saturating_sub(stay.entry) as f64;
             self.buckets.rate(stay.entry, exit, rate);
             let leaving = i + 1 < path.len() || deleted;

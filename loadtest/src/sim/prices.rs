@@ -153,6 +153,9 @@ pub struct TierPrice {
     pub min_storage_ms: u64,
     /// First-byte latency of a GET.
     pub latency_ms: f64,
+    /// An object's storage (and early exit) is billed at least at this size (S3 Standard-IA and Glacier IR:
+    /// 128 KB).
+    pub min_billable_bytes: u64,
     /// Tiers of one self-tiering class share a group (> 0): moving between them is free (the class does it
     /// by itself), and objects in them pay the model's monitoring fee. 0: an ordinary storage class.
     pub group: u8,
@@ -197,6 +200,7 @@ impl PriceModel {
                 transition_in: t.put_request(),
                 min_storage_ms: u64::from(t.min_storage_days) * DAY_MS,
                 latency_ms: t.first_byte_latency_ms,
+                min_billable_bytes: t.min_billable_bytes,
                 group: 0,
             })
             .collect();
@@ -231,6 +235,7 @@ impl PriceModel {
                 transition_in: 0.0,
                 min_storage_ms: 0,
                 latency_ms: t.latency_ms,
+                min_billable_bytes: 0,
                 group: 1,
             })
             .collect();
@@ -278,15 +283,22 @@ impl PriceModel {
         t.get + t.retrieval_per_byte * size as f64
     }
 
+    /// The size an object of `size` bytes is billed at in `tier` ([`TierPrice::min_billable_bytes`]).
+    pub fn billable(&self, tier: usize, size: u64) -> u64 {
+        size.max(self.tiers[tier].min_billable_bytes)
+    }
+
     /// Early-exit fee of leaving tier `tier` at `now` after entering at
-    /// `entered`, for an object of `size` bytes.
+    /// `entered`, for an object of `size` bytes (billed at least at the tier's minimum size).
     pub fn early_fee(&self, tier: usize, size: u64, entered: u64, now: u64) -> f64 {
         let t = &self.tiers[tier];
         let stayed = now.saturating_sub(entered);
         if stayed >= t.min_storage_ms {
             0.0
         } else {
-            t.storage_per_byte_ms * size as f64 * (t.min_storage_ms - stayed) as f64
+            t.storage_per_byte_ms
+                * self.billable(tier, size) as f64
+                * (t.min_storage_ms - stayed) as f64
         }
     }
 }
