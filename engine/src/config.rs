@@ -262,6 +262,12 @@ impl EngineConfig {
                 format!("must be in [0, 1], got {}", p.max_read_risk),
             ));
         }
+        if !(0.0..=1.0).contains(&p.max_sla_risk) {
+            return Err(invalid(
+                "planner.max_sla_risk",
+                format!("must be in [0, 1], got {}", p.max_sla_risk),
+            ));
+        }
         if !(p.horizon_days.is_finite() && p.horizon_days > 0.0) {
             return Err(invalid(
                 "planner.horizon_days",

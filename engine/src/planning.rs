@@ -44,6 +44,12 @@ pub struct PlannerSettings {
     /// storage saved pays for; for whole-object reads, any read) is at most this (`planner::CostConfig::
     /// max_read_risk`, `planner::CostModel::losing_probability`). 1 turns the check off. Default 0.2 (tuned in the simulator, loadtest/README.md).
     pub max_read_risk: f64,
+    /// The SLA's price of being wrong, when `[placement] latency_sla_ms` is set: an object moves onto a backend
+    /// slower than the SLA (or a self-tiering class whose archive tier is) only when the probability of a read
+    /// within the planning horizon is at most this (`planner::CostConfig::max_sla_risk`), so reads the forecast
+    /// did not expect still meet the SLA. 1 turns the check off. Default 0.005 (`strata-loadtest evaluate
+    /// --prices loadtest/profiles/prices-slow-cold.toml`, loadtest/README.md).
+    pub max_sla_risk: f64,
 }
 
 impl PlannerSettings {
@@ -69,6 +75,7 @@ impl Default for PlannerSettings {
             model_horizon_hours: 24.0,
             retrain_interval_secs: 24 * 3600,
             max_read_risk: 0.2,
+            max_sla_risk: 0.005,
         }
     }
 }
@@ -115,8 +122,10 @@ pub async fn compute(
             max_read_risk: ctx.settings.max_read_risk,
             ..CostConfig::default()
         };
+        // The SLA is a promise only when the operator made it.
         if let Some(sla) = ctx.sla_ms {
             cost.sla_ms = sla;
+            cost.max_sla_risk = ctx.settings.max_sla_risk;
         }
         let busy: HashSet<(String, String)> = s
             .catalog

@@ -98,6 +98,12 @@ pub struct CostConfig {
     /// a hot tier or a self-tiering class), and go cold anyway only when a capacity leaves no other choice. 1 turns the check off. Default 1.
     #[serde(default = "no_read_risk_limit")]
     pub max_read_risk: f64,
+    /// The SLA's price of being wrong: a move onto a backend slower than [`CostConfig::sla_ms`] (or a
+    /// self-tiering class whose archive tier is: [`tiers::AutoTiering::archive_latency_ms`]) costs
+    /// [`CostConfig::noncompliance_penalty`] extra unless the probability of a read within the horizon is at
+    /// most this, so reads that come unforecast still meet the SLA. 1 turns the check off. Default 1.
+    #[serde(default = "no_read_risk_limit")]
+    pub max_sla_risk: f64,
 }
 
 fn no_read_risk_limit() -> f64 {
@@ -114,6 +120,7 @@ impl Default for CostConfig {
             read_egress: true,
             noncompliance_penalty: 1.0,
             max_read_risk: 1.0,
+            max_sla_risk: 1.0,
         }
     }
 }
@@ -130,7 +137,8 @@ impl CostConfig {
             && (0.0..=1.0).contains(&self.hot_threshold)
             && self.noncompliance_penalty.is_finite()
             && self.noncompliance_penalty >= 0.0
-            && (0.0..=1.0).contains(&self.max_read_risk);
+            && (0.0..=1.0).contains(&self.max_read_risk)
+            && (0.0..=1.0).contains(&self.max_sla_risk);
         if ok {
             Ok(())
         } else {
@@ -420,6 +428,8 @@ pub struct CostModel {
     rule_ok: Vec<bool>,
     /// The self-tiering backends.
     auto_mask: Mask,
+    /// The backends slower than the SLA, or whose archive tier is (see [`CostConfig::max_sla_risk`]).
+    slow_mask: Mask,
     /// USD per GB-day of the cheapest backend without a retrieval fee or minimum duration (a self-tiering
     /// class at its frequent price): where an object a cold tier would lose money on stays instead.
     safe_day_gb: Option<f64>,
@@ -525,6 +535,18 @@ impl CostModel {
                 .map(|b| b.profile.min_billable_bytes as f64 / BYTES_PER_GB)
                 .fold(0.0, f64::max),
         };
+        let slow_mask = backends
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| {
+                let archive = b
+                    .profile
+                    .auto_tiering
+                    .as_ref()
+                    .and_then(|a| a.archive_latency_ms);
+                b.profile.first_byte_latency_ms.max(archive.unwrap_or(0.0)) > cfg.sla_ms
+            })
+            .fold(0 as Mask, |m, (b, _)| m | (1 << b));
         let auto_mask = (0..nb)
             .filter(|&b| rates.auto[b].is_some())
             .fold(0 as Mask, |m, b| m | (1 << b));
@@ -600,6 +622,7 @@ impl CostModel {
             serve,
             rule_ok,
             auto_mask,
+            slow_mask,
         })
     }
 
@@ -683,7 +706,8 @@ impl CostModel {
     /// Whether every backend `target` adds to the object's current set that charges for being wrong (a
     /// retrieval fee, a minimum storage duration) is safe enough: the probability that the object on it loses
     /// money within its minimum duration (at least the horizon; [`CostModel::losing_probability`]) is at most
-    /// [`CostConfig::max_read_risk`].
+    /// [`CostConfig::max_read_risk`]; and every one it adds that is slower than the SLA is safe enough for the
+    /// SLA: the probability of a read within the horizon is at most [`CostConfig::max_sla_risk`].
     pub fn within_read_risk(&self, obj: &ObjectInput, target: Mask) -> bool {
         target & !obj.current & self.risky_backends(obj) == 0
     }
@@ -691,14 +715,22 @@ impl CostModel {
     /// The backends too risky for `obj` (see [`CostModel::within_read_risk`]), as a mask: computed once per
     /// object, then checked against each target with one AND.
     fn risky_backends(&self, obj: &ObjectInput) -> Mask {
+        let mut risky = 0;
+        if self.cfg.max_sla_risk < 1.0 && self.slow_mask != 0 {
+            let daily = obj.reads.daily_read_probability.clamp(0.0, 1.0);
+            let p_read = 1.0 - (1.0 - daily).powf(self.cfg.horizon_days);
+            if p_read > self.cfg.max_sla_risk {
+                risky |= self.slow_mask;
+            }
+        }
         if self.cfg.max_read_risk >= 1.0 {
-            return 0;
+            return risky;
         }
         let r = &self.rates;
         (0..self.backends.len())
             .filter(|&b| r.retrieval_gb[b] > 0.0 || r.min_days[b] > 0.0)
             .filter(|&b| self.losing_probability(obj, b) > self.cfg.max_read_risk)
-            .fold(0, |m, b| m | (1 << b))
+            .fold(risky, |m, b| m | (1 << b))
     }
 
     /// The probability that putting `obj` on backend `b` loses money against the cheapest backend without a
@@ -1228,6 +1260,72 @@ mod tests {
             },
         )
         .expect("model")
+    }
+
+    /// With an SLA the slow cold tier cannot meet, a move onto it (or onto a self-tiering class whose archive
+    /// tier cannot) is risky unless a read within the horizon is unlikely enough; the limit off, it is not.
+    #[test]
+    fn a_tier_slower_than_the_sla_needs_a_read_to_be_unlikely() {
+        let specs = |archive: Option<f64>| {
+            let mut it = TierProfile::s3_intelligent_tiering();
+            if let Some(a) = it.auto_tiering.as_mut() {
+                a.archive_latency_ms = archive;
+            }
+            let mut gir = TierProfile::s3_glacier_ir();
+            gir.first_byte_latency_ms = 150.0;
+            vec![
+                BackendSpec {
+                    name: "std".into(),
+                    profile: TierProfile::s3_standard(),
+                    capacity_bytes: None,
+                },
+                BackendSpec {
+                    name: "gir".into(),
+                    profile: gir,
+                    capacity_bytes: None,
+                },
+                BackendSpec {
+                    name: "it".into(),
+                    profile: it,
+                    capacity_bytes: None,
+                },
+            ]
+        };
+        let rules = PlacementRules {
+            replication_factor: 1,
+            provider_diversity: false,
+        };
+        let model = |archive: Option<f64>, max_sla_risk: f64| {
+            let cfg = CostConfig {
+                sla_ms: 100.0,
+                max_sla_risk,
+                ..CostConfig::default()
+            };
+            CostModel::new(specs(archive), rules, cfg).expect("model")
+        };
+        let mut o = obj(0b001, 0.0, 0.0);
+        // About a 3 % chance of a read in 30 days.
+        o.reads.daily_read_probability = 0.001;
+        let m = model(None, 0.005);
+        assert!(!m.within_read_risk(&o, 0b010), "150 ms Glacier IR");
+        assert!(m.within_read_risk(&o, 0b100), "IT answers within the SLA");
+        let slow_it = model(Some(150.0), 0.005);
+        assert!(
+            !slow_it.within_read_risk(&o, 0b100),
+            "IT's archive tier does not"
+        );
+        // A read unlikely enough, or the limit off: allowed.
+        let mut idle = o;
+        idle.reads.daily_read_probability = 0.0001;
+        assert!(m.within_read_risk(&idle, 0b010));
+        assert!(model(Some(150.0), 1.0).within_read_risk(&o, 0b100));
+        assert!(model(None, 1.0).within_read_risk(&o, 0b010));
+        // A limit outside [0, 1] is refused.
+        let bad = CostConfig {
+            max_sla_risk: 1.5,
+            ..CostConfig::default()
+        };
+        assert!(bad.validate().is_err());
     }
 
     /// Intelligent-Tiering is billed per object: an idle object at the price of the access tier its idle time

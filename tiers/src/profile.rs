@@ -62,6 +62,11 @@ pub struct AutoTiering {
     /// USD per 1000 monitored objects per month.
     pub monitoring_per_1k_objects_month: f64,
     pub min_monitored_bytes: u64,
+    /// First-byte latency of the archive tier when it is slower than the class's own
+    /// (`TierProfile::first_byte_latency_ms`); `None`: the same (S3's Archive Instant Access answers in
+    /// milliseconds too). The planner checks a latency SLA against the slowest tier an object may age into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_latency_ms: Option<f64>,
 }
 
 impl AutoTiering {
@@ -160,6 +165,7 @@ impl TierProfile {
                 archive_after_days: 90.0,
                 monitoring_per_1k_objects_month: 0.0025,
                 min_monitored_bytes: 128 * 1024,
+                archive_latency_ms: None,
             }),
             min_billable_bytes: 0,
         }

@@ -56,6 +56,9 @@ pub const STRATA_HORIZON_DAYS: u64 = 30;
 pub const STRATA_MAX_READ_RISK: f64 = 0.2;
 /// The access log kept, as the catalog's default retention.
 const LOG_RETENTION_MS: i64 = 2 * WEEK_MS;
+/// The SLA's price of being wrong (the gateway's default with an SLA set: see `[planner] max_sla_risk`): a tier
+/// slower than the SLA only for objects whose chance of a read within the horizon is at most this.
+pub const STRATA_MAX_SLA_RISK: f64 = 0.005;
 /// Days between forest trainings.
 pub const RETRAIN_DAYS: u64 = 7;
 
@@ -111,6 +114,8 @@ fn intelligent_tiering(table: &PriceTable) -> BackendSpec {
                 archive_after_days: (IT_ARCHIVE_AFTER_MS / DAY_MS) as f64,
                 monitoring_per_1k_objects_month: IT_MONITORING_PER_1K_OBJECT_MONTHS,
                 min_monitored_bytes: IT_MIN_MONITORED_BYTES,
+                archive_latency_ms: (cold.first_byte_latency_ms > hot.first_byte_latency_ms)
+                    .then_some(cold.first_byte_latency_ms),
             }),
             ..hot.clone()
         },
@@ -144,6 +149,7 @@ impl StrataPolicy {
             sla_ms,
             read_egress: false,
             max_read_risk: STRATA_MAX_READ_RISK,
+            max_sla_risk: STRATA_MAX_SLA_RISK,
             horizon_days: STRATA_HORIZON_DAYS as f64,
             ..CostConfig::default()
         };
