@@ -240,7 +240,7 @@ pub struct ObjectFeatures {
     #[serde(default)]
     pub lifetime_reads: u64,
     /// The object's last idle interval between sessions of reads ([`ReadGaps::last_days`]), when the caller
-    /// knows it (see [`ObjectFeatures::with_lifetime_reads`]).
+    /// knows it (see [`ObjectFeatures::with_stats`]).
     #[serde(default)]
     pub last_gap_days: Option<f64>,
 }
@@ -330,10 +330,11 @@ impl ObjectFeatures {
         }
     }
 
-    /// The features with [`ObjectFeatures::lifetime_reads`] taken from `basics` (its lifetime count as of
-    /// `now_ms`, given the `history` the features were computed from), and its last read interval (the catalog's
-    /// as of the latest read: for features at `now`, not at a past cut).
-    pub fn with_lifetime_reads(
+    /// The features with what the catalog's stats add to a history, taken from `basics`:
+    /// [`ObjectFeatures::lifetime_reads`] (the lifetime count as of `now_ms`, given the `history` the features
+    /// were computed from) and [`ObjectFeatures::last_gap_days`] (as of the latest read: for features at `now`,
+    /// not at a past cut).
+    pub fn with_stats(
         mut self,
         basics: &ObjectBasics,
         history: AccessHistory<'_>,
@@ -592,6 +593,21 @@ mod tests {
         assert_eq!(f.distinct_days_7d, 6);
         let weekend = times.iter().filter(|&&t| day_of_week(t) >= 5).count();
         assert!((f.weekend_share_7d - weekend as f64 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn read_gaps_shift_when_a_read_starts_a_session() {
+        let g = ReadGaps::from_ms(Some(7 * DAY_MS), None);
+        assert_eq!((g.last_days(), g.prev_days()), (Some(7.0), None));
+        // Within a session: unchanged; a day or more after the latest read: a new interval, the last one kept.
+        assert_eq!(g.after_read(HOUR_MS), g);
+        let next = g.after_read(30 * DAY_MS);
+        assert_eq!(
+            (next.last_days(), next.prev_days()),
+            (Some(30.0), Some(7.0))
+        );
+        assert_eq!(ReadGaps::from_ms(None, None), ReadGaps::default());
+        assert_eq!(ReadGaps::default().last_days(), None);
     }
 
     #[test]

@@ -159,7 +159,7 @@ impl<'a> InputContext<'a> {
                     self.now_ms,
                     self.features,
                 )
-                .with_lifetime_reads(&b, h, self.now_ms)
+                .with_stats(&b, h, self.now_ms)
                 .with_current_latency(self.model.serving_latency(mask)),
             );
         }
