@@ -1,7 +1,6 @@
 //! The planner inside the gateway: snapshot the catalog, run one planning cycle, and turn the plan into move
 //! tasks for the mover. Runs on an interval when enabled, and on demand through `/admin/plan`.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,7 +90,8 @@ pub struct PlannerContext {
 }
 
 /// Computes a plan at the gateway clock's now (dry run: nothing changes) with the `p_hot` model in use, and refreshes every object's `p_hot` on the way. Objects with a move in flight are
-/// left out of the plan's moves.
+/// left out of the plan (`planner::Inventory::held`), and it adds at most the room they leave under
+/// `max_active_moves`.
 pub async fn compute(
     strata: &Arc<Core>,
     model: &Arc<CurrentModel>,
@@ -127,37 +127,22 @@ pub async fn compute(
             cost.sla_ms = sla;
             cost.max_sla_risk = ctx.settings.max_sla_risk;
         }
-        let busy: HashSet<(String, String)> = s
-            .catalog
-            .moves(usize::MAX, true)?
-            .into_iter()
-            .map(|t| (t.bucket, t.key))
-            .collect();
-        // Room for new tasks; the plan keeps as many more as there are busy objects, which are dropped below.
-        let room = ctx.settings.max_active_moves.saturating_sub(busy.len());
+        // Objects with a move in flight are held out of the plan by the inventory; the cycle adds tasks up to
+        // the room those leave.
+        let room = ctx.settings.max_active_moves.saturating_sub(inv.held.len());
         let cfg = PlannerConfig {
             rules: ctx.rules,
             cost,
             budget: MoveBudget {
                 max_bytes: ctx.settings.max_move_bytes,
                 max_egress_usd: ctx.settings.max_egress_usd,
-                max_moves: Some(room.saturating_add(busy.len())),
+                max_moves: Some(room),
             },
             read_prior: scores.hazard(),
             ..PlannerConfig::default()
         };
-        let (mut plan, p_hot) =
-            planner::plan_cycle_scored(&inv, &specs, model.as_ref(), &cfg, now)?;
+        let (plan, p_hot) = planner::plan_cycle_scored(&inv, &specs, model.as_ref(), &cfg, now)?;
         scores.keep_scores(&inv, p_hot, plan.model_in_use, now);
-        plan.moves
-            .retain(|m| !busy.contains(&(m.bucket.clone(), m.key.clone())));
-        if plan.moves.len() > room {
-            for m in plan.moves.drain(room..) {
-                plan.cost_after -= m.cost_delta;
-                plan.bytes_to_copy -= m.bytes;
-                plan.deferred_moves += 1;
-            }
-        }
         Ok(plan)
     })
     .await

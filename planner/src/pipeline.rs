@@ -29,6 +29,10 @@ pub struct Inventory {
     pub basics: Vec<ObjectBasics>,
     /// Read histories.
     pub histories: Histories,
+    /// Objects with a move in flight (ids, ascending, no repeats): the mover is changing their replicas, so a
+    /// plan leaves them out ([`plannable`]) and counts them in [`Plan::skipped`]. Filled by
+    /// [`crate::source::load_inventory`] from the catalog's active move tasks.
+    pub held: Vec<u32>,
 }
 
 impl Inventory {
@@ -41,6 +45,13 @@ impl Inventory {
                 self.basics.len(),
                 self.histories.len()
             )));
+        }
+        if self.held.windows(2).any(|w| w[0] >= w[1])
+            || self.held.last().is_some_and(|&h| h as usize >= n)
+        {
+            return Err(invalid(
+                "held objects must be ascending, without repeats, and in the inventory",
+            ));
         }
         Ok(())
     }
@@ -78,7 +89,8 @@ pub struct PlannerConfig {
 const FEATURE_CHUNK: usize = 65_536;
 
 /// The objects of `inv` that can be planned, with their current replica sets as `model`'s masks: those with at
-/// least one replica, all on backends `model` knows. Each replica set's mask is computed once.
+/// least one replica, all on backends `model` knows, and no move in flight ([`Inventory::held`]). Each replica
+/// set's mask is computed once.
 pub fn plannable(inv: &Inventory, model: &CostModel) -> (Vec<u32>, Vec<Mask>) {
     let set_masks: Vec<Option<Mask>> = inv
         .objects
@@ -88,7 +100,11 @@ pub fn plannable(inv: &Inventory, model: &CostModel) -> (Vec<u32>, Vec<Mask>) {
         .collect();
     let mut index = Vec::with_capacity(inv.len());
     let mut masks = Vec::with_capacity(inv.len());
+    let mut held = inv.held.iter().copied().peekable();
     for i in 0..inv.len() {
+        if held.next_if_eq(&(i as u32)).is_some() {
+            continue;
+        }
         if let Some(mask) = set_masks[inv.objects.replica_set_of(i)] {
             index.push(i as u32);
             masks.push(mask);
@@ -301,9 +317,9 @@ pub fn score(
 
 /// Runs one planning cycle over `inv` at `now_ms` with `hot` as the `p_hot` model.
 ///
-/// Objects that cannot be planned (see [`object_inputs`]) stay where they are; their bytes on
-/// capacity-limited backends are subtracted from those capacities, and their count is reported
-/// in [`Plan::skipped`].
+/// Objects that cannot be planned ([`plannable`]: unknown backends, no replicas, a move in flight) stay where
+/// they are; their bytes on capacity-limited backends are subtracted from those capacities, and their count is
+/// reported in [`Plan::skipped`].
 pub fn plan_cycle(
     inv: &Inventory,
     backends: &[BackendSpec],

@@ -70,7 +70,8 @@ pub struct Plan {
     pub moves: Vec<Move>,
     /// Objects planned.
     pub objects: usize,
-    /// Objects left out by the caller (unknown backends, no replicas), for the report.
+    /// Objects left out (unknown backends, no replicas, a move in flight: [`crate::pipeline::plannable`]), for
+    /// the report.
     pub skipped: usize,
     /// Cost of leaving everything where it is.
     pub cost_before: f64,

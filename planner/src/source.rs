@@ -12,6 +12,7 @@
 //!   reading are included if they fall after the read position; log trimming while reading may
 //!   drop a few boundary events, which only makes the history slightly shorter.
 //! * Only reads of objects that exist at scan time are kept.
+//! * Objects with an active move task are [`Inventory::held`]: the plan leaves them where they are.
 
 use catalog::Catalog;
 
@@ -117,10 +118,32 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
         skip = page.iter().rev().take_while(|e| e.at_ms == last_at).count();
         since = last_at;
     }
+    inv.held = held_objects(catalog, &inv.objects, &index)?;
     drop(index);
     inv.histories = reads.finish(inv.objects.len())?;
     inv.validate()?;
     Ok(inv)
+}
+
+/// The inventory ids of the objects with an active move task (ascending, no repeats): the plan leaves them out.
+fn held_objects(
+    catalog: &dyn Catalog,
+    objects: &crate::objects::ObjectTable,
+    index: &NameIndex,
+) -> Result<Vec<u32>> {
+    let tasks = catalog
+        .moves(usize::MAX, true)
+        .map_err(|source| PlannerError::Catalog {
+            op: "moves",
+            source,
+        })?;
+    let mut held: Vec<u32> = tasks
+        .iter()
+        .filter_map(|t| index.find(objects, &t.bucket, &t.key))
+        .collect();
+    held.sort_unstable();
+    held.dedup();
+    Ok(held)
 }
 
 /// Feeds `reads`, for every object whose latest read (its catalog stats) happened before `log_from_ms`,

@@ -290,5 +290,6 @@ pub fn inventory(
         objects,
         basics,
         histories,
+        held: Vec::new(),
     })
 }

@@ -224,6 +224,27 @@ fn catalog_to_plan() {
     let (active, status) = choose_model(rule, trained);
     assert_eq!(active.kind(), ModelKind::Rule);
     assert!(status.reason.contains("not enough"), "{}", status.reason);
+
+    // A persisted move holds its object: the next inventory leaves it out of the plan while the task is active.
+    let rule = RuleModel::new(DAY_MS).expect("rule");
+    let plan = plan_cycle(&inv, &backends, &rule, &cfg, NOW).expect("plan");
+    let first = plan.moves[0].clone();
+    catalog
+        .create_moves(plan.new_moves(Some("plan-2"))[..1].to_vec(), NOW)
+        .expect("create");
+    let again = load_inventory(&catalog, NOW, &LoadOptions::default()).expect("inventory");
+    let held: Vec<&str> = again
+        .held
+        .iter()
+        .map(|&i| again.objects.key(i as usize))
+        .collect();
+    assert_eq!(held, [first.key.as_str()]);
+    let next = plan_cycle(&again, &backends, &rule, &cfg, NOW).expect("plan");
+    assert_eq!(
+        next.skipped, 2,
+        "the unknown backend's object and the held one"
+    );
+    assert!(next.moves.iter().all(|m| m.key != first.key));
 }
 
 #[test]

@@ -318,6 +318,7 @@ impl StrataPolicy {
             objects,
             basics,
             histories,
+            held: Vec::new(),
         };
         let model = self.model.current().clone();
         let mut cfg = self.planner.clone();
