@@ -284,7 +284,9 @@ impl CurrentModel {
         Ok(())
     }
 
-    /// Keeps `scores` (in inventory order; `None`: not scored) as the objects' last `p_hot`.
+    /// Keeps `scores` (in inventory order; `None`: not scored this pass, like an object a plan held out while
+    /// its move runs, which keeps its last score) as the objects' last `p_hot`. Objects no longer in the
+    /// inventory lose theirs.
     pub fn keep_scores(
         &self,
         inv: &Inventory,
@@ -292,12 +294,23 @@ impl CurrentModel {
         model: ModelKind,
         now_ms: i64,
     ) {
-        let mut by_object: Vec<(u64, f32)> = inv
-            .objects
-            .iter()
-            .zip(scores)
-            .filter_map(|(o, p)| Some((object_id(o.bucket, o.key), p?)))
-            .collect();
+        let mut by_object: Vec<(u64, f32)> = {
+            let old = self.scores.read().unwrap_or_else(|e| e.into_inner());
+            let last = |id: u64| {
+                old.by_object
+                    .binary_search_by_key(&id, |&(i, _)| i)
+                    .ok()
+                    .map(|at| old.by_object[at].1)
+            };
+            inv.objects
+                .iter()
+                .zip(scores)
+                .filter_map(|(o, p)| {
+                    let id = object_id(o.bucket, o.key);
+                    Some((id, p.or_else(|| last(id))?))
+                })
+                .collect()
+        };
         by_object.sort_unstable_by_key(|&(id, _)| id);
         by_object.dedup_by_key(|&mut (id, _)| id);
         *self.scores.write().unwrap_or_else(|e| e.into_inner()) = Scores {
@@ -445,5 +458,48 @@ pub async fn run(strata: Arc<Core>, model: Arc<CurrentModel>) {
         if due {
             model.retrain(&strata).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_not_scored_this_pass_keeps_its_last_score() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let model = CurrentModel::open(
+            dir.path(),
+            ModelSettings {
+                horizon_ms: 86_400_000,
+                retrain_interval_secs: 0,
+                history_ms: 14 * 86_400_000,
+            },
+        )
+        .expect("model");
+        let inventory = |keys: &[&str]| {
+            let mut inv = Inventory::default();
+            for k in keys {
+                inv.objects.push("b", k, 1, &["hot"]).expect("push");
+            }
+            inv
+        };
+        let p = |k: &str| model.score_of("b", k).map(|s| s.p_hot);
+        let all = inventory(&["k1", "k2", "k3"]);
+        model.keep_scores(
+            &all,
+            [Some(0.5), Some(0.25), Some(0.75)],
+            ModelKind::Rule,
+            1,
+        );
+        // k2 is held out of the next plan (its move runs): it keeps its score, the others get new ones.
+        model.keep_scores(&all, [Some(0.125), None, Some(1.0)], ModelKind::Rule, 2);
+        assert_eq!(
+            (p("k1"), p("k2"), p("k3")),
+            (Some(0.125), Some(0.25), Some(1.0))
+        );
+        // An object gone from the inventory loses its score.
+        model.keep_scores(&inventory(&["k1"]), [None], ModelKind::Rule, 3);
+        assert_eq!((p("k1"), p("k2")), (Some(0.125), None));
     }
 }
