@@ -1049,6 +1049,23 @@ mod tests {
         }
     }
 
+    /// A backend without a capacity.
+    fn spec(name: &str, profile: TierProfile) -> BackendSpec {
+        BackendSpec {
+            name: name.into(),
+            profile,
+            capacity_bytes: None,
+        }
+    }
+
+    /// One replica, no provider diversity.
+    fn single_copy() -> PlacementRules {
+        PlacementRules {
+            replication_factor: 1,
+            provider_diversity: false,
+        }
+    }
+
     fn close(a: f64, b: f64) {
         assert!((a - b).abs() < 1e-9, "{a} != {b}");
     }
@@ -1097,21 +1114,10 @@ mod tests {
     #[test]
     fn a_small_object_is_billed_at_the_minimum_size_of_its_class() {
         let specs = vec![
-            BackendSpec {
-                name: "std".into(),
-                profile: TierProfile::s3_standard(),
-                capacity_bytes: None,
-            },
-            BackendSpec {
-                name: "gir".into(),
-                profile: TierProfile::s3_glacier_ir(),
-                capacity_bytes: None,
-            },
+            spec("std", TierProfile::s3_standard()),
+            spec("gir", TierProfile::s3_glacier_ir()),
         ];
-        let rules = PlacementRules {
-            replication_factor: 1,
-            provider_diversity: false,
-        };
+        let rules = single_copy();
         let m = CostModel::new(specs, rules, CostConfig::default()).expect("model");
         let obj = |size: u64| ObjectInput {
             size_bytes: size,
@@ -1231,26 +1237,11 @@ mod tests {
     fn it_model(max_read_risk: f64) -> CostModel {
         CostModel::new(
             vec![
-                BackendSpec {
-                    name: "std".into(),
-                    profile: TierProfile::s3_standard(),
-                    capacity_bytes: None,
-                },
-                BackendSpec {
-                    name: "gir".into(),
-                    profile: TierProfile::s3_glacier_ir(),
-                    capacity_bytes: None,
-                },
-                BackendSpec {
-                    name: "it".into(),
-                    profile: TierProfile::s3_intelligent_tiering(),
-                    capacity_bytes: None,
-                },
+                spec("std", TierProfile::s3_standard()),
+                spec("gir", TierProfile::s3_glacier_ir()),
+                spec("it", TierProfile::s3_intelligent_tiering()),
             ],
-            PlacementRules {
-                replication_factor: 1,
-                provider_diversity: false,
-            },
+            single_copy(),
             CostConfig {
                 horizon_days: 30.0,
                 sla_ms: 100.0,
@@ -1274,27 +1265,12 @@ mod tests {
             let mut gir = TierProfile::s3_glacier_ir();
             gir.first_byte_latency_ms = 150.0;
             vec![
-                BackendSpec {
-                    name: "std".into(),
-                    profile: TierProfile::s3_standard(),
-                    capacity_bytes: None,
-                },
-                BackendSpec {
-                    name: "gir".into(),
-                    profile: gir,
-                    capacity_bytes: None,
-                },
-                BackendSpec {
-                    name: "it".into(),
-                    profile: it,
-                    capacity_bytes: None,
-                },
+                spec("std", TierProfile::s3_standard()),
+                spec("gir", gir),
+                spec("it", it),
             ]
         };
-        let rules = PlacementRules {
-            replication_factor: 1,
-            provider_diversity: false,
-        };
+        let rules = single_copy();
         let model = |archive: Option<f64>, max_sla_risk: f64| {
             let cfg = CostConfig {
                 sla_ms: 100.0,
