@@ -131,14 +131,29 @@ s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us
 print(s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600))
 PY
 }
-# secs CMD...: runs CMD quietly, prints its wall time in seconds.
-secs() { local t0; t0="$(now)"; "$@" >/dev/null; python3 -c "print($(now) - $t0)"; }
+# cpu PID: the process's user + system CPU time so far, in seconds (from /proc).
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+# secs SIDE CMD...: runs CMD quietly, prints its wall time in seconds, and records the CPU seconds the SIDE's
+# server (st or rc) spent meanwhile in LAST_CPU.
+LAST_CPU=0
+secs() {
+  local side="$1" t0 c0 pid; shift
+  pid="$([ "$side" = st ] && echo "$ST_PID" || echo "$RC_PID")"
+  c0="$(cpu "$pid")"; t0="$(now)"; "$@" >/dev/null
+  python3 -c "print($(now) - $t0)"
+  LAST_CPU="$(python3 -c "print($(cpu "$pid") - $c0)")"
+}
 ROWS=()
-# row NAME STRATA RCLONE UNIT: strata/rclone as the ratio.
+# row NAME STRATA RCLONE UNIT [STRATA_CPU RCLONE_CPU]: strata/rclone as the ratio, and, for the rows that time a
+# transfer, each server's CPU seconds for the same work (lower is better: the steadier measure on a shared machine,
+# where the client competes with the server for the same cores).
 row() {
   ROWS+=("$(python3 -c "
 s, r = float('$2'), float('$3')
-print(f'| $1 | {s:,.1f} $4 | {r:,.1f} $4 | {s / r:.2f}x |' if r else f'| $1 | {s:,.1f} $4 | n/a | n/a |')")")
+ratio = f'{s / r:.2f}x' if r else 'n/a'
+cs, cr = '${5:-}', '${6:-}'
+cpu = f'{float(cs):.2f} s | {float(cr):.2f} s | {float(cs) / float(cr):.2f}x' if cs and cr and float(cr) else ' |  | '
+print(f'| $1 | {s:,.1f} $4 | {r:,.1f} $4 | {ratio} | {cpu} |')")")
 }
 RC_FLAGS=(--s3-no-check-bucket --no-traverse --retries 1 --low-level-retries 1)
 
@@ -157,31 +172,31 @@ head -c "$((STREAM_MIB << 20))" /dev/urandom >"$WORK/files/stream.bin"
 # ---- throughput rows ---------------------------------------------------------------------------------------------------
 for side in st rc; do
   log "$side: PUT/GET $MID_N x $MID_MIB MiB, 4 transfers"
-  declare "${side}_put_mid=$(secs "$RCLONE" copy "$WORK/files/mid" "$side:bench/mid" --transfers 4 "${RC_FLAGS[@]}")"
+  secs "$side" "$RCLONE" copy "$WORK/files/mid" "$side:bench/mid" --transfers 4 "${RC_FLAGS[@]}" >"$WORK/t"; declare "${side}_put_mid=$(cat "$WORK/t")" "${side}_put_mid_cpu=$LAST_CPU"
   rm -rf "$WORK/down"; mkdir -p "$WORK/down"
-  declare "${side}_get_mid=$(secs "$RCLONE" copy "$side:bench/mid" "$WORK/down" --transfers 4 "${RC_FLAGS[@]}")"
+  secs "$side" "$RCLONE" copy "$side:bench/mid" "$WORK/down" --transfers 4 "${RC_FLAGS[@]}" >"$WORK/t"; declare "${side}_get_mid=$(cat "$WORK/t")" "${side}_get_mid_cpu=$LAST_CPU"
   cmp -s "$WORK/files/mid/m1" "$WORK/down/m1" || { echo "$side returned other bytes for mid/m1" >&2; exit 1; }
   log "$side: PUT/GET $SMALL_N x 4 KiB, 16 transfers"
-  declare "${side}_put_small=$(secs "$RCLONE" copy "$WORK/files/small" "$side:bench/small" --transfers 16 --checkers 16 "${RC_FLAGS[@]}")"
+  secs "$side" "$RCLONE" copy "$WORK/files/small" "$side:bench/small" --transfers 16 --checkers 16 "${RC_FLAGS[@]}" >"$WORK/t"; declare "${side}_put_small=$(cat "$WORK/t")" "${side}_put_small_cpu=$LAST_CPU"
   rm -rf "$WORK/down"; mkdir -p "$WORK/down"
-  declare "${side}_get_small=$(secs "$RCLONE" copy "$side:bench/small" "$WORK/down" --transfers 16 --checkers 16 "${RC_FLAGS[@]}")"
+  secs "$side" "$RCLONE" copy "$side:bench/small" "$WORK/down" --transfers 16 --checkers 16 "${RC_FLAGS[@]}" >"$WORK/t"; declare "${side}_get_small=$(cat "$WORK/t")" "${side}_get_small_cpu=$LAST_CPU"
   # curl to a presigned SigV4 URL: one request and no hashing in the client (rclone hashes the whole file before
   # sending it, and would be what this row measures).
   log "$side: one streaming PUT of $STREAM_MIB MiB (curl, presigned URL)"
   port_var="${side^^}_PORT"
   url="$(presign_put "${!port_var}" bench stream.bin)"
-  declare "${side}_stream_put=$(secs curl -sSf -o /dev/null -T "$WORK/files/stream.bin" "$url")"
+  secs "$side" curl -sSf -o /dev/null -T "$WORK/files/stream.bin" "$url" >"$WORK/t"; declare "${side}_stream_put=$(cat "$WORK/t")" "${side}_stream_put_cpu=$LAST_CPU"
   log "$side: one streaming GET of $STREAM_MIB MiB (rclone cat)"
-  declare "${side}_stream=$(secs "$RCLONE" cat "$side:bench/stream.bin")"
+  secs "$side" "$RCLONE" cat "$side:bench/stream.bin" >"$WORK/t"; declare "${side}_stream=$(cat "$WORK/t")" "${side}_stream_cpu=$LAST_CPU"
   rm -rf "$WORK/down"
 done
 mib=$((MID_N * MID_MIB))
-row "PUT $MID_N x $MID_MIB MiB, 4 transfers" "$(python3 -c "print($mib / $st_put_mid)")" "$(python3 -c "print($mib / $rc_put_mid)")" MiB/s
-row "GET $MID_N x $MID_MIB MiB, 4 transfers" "$(python3 -c "print($mib / $st_get_mid)")" "$(python3 -c "print($mib / $rc_get_mid)")" MiB/s
-row "PUT $SMALL_N x 4 KiB, 16 transfers" "$(python3 -c "print($SMALL_N / $st_put_small)")" "$(python3 -c "print($SMALL_N / $rc_put_small)")" files/s
-row "GET $SMALL_N x 4 KiB, 16 transfers" "$(python3 -c "print($SMALL_N / $st_get_small)")" "$(python3 -c "print($SMALL_N / $rc_get_small)")" files/s
-row "one streaming PUT of $STREAM_MIB MiB (curl)" "$(python3 -c "print($STREAM_MIB / $st_stream_put)")" "$(python3 -c "print($STREAM_MIB / $rc_stream_put)")" MiB/s
-row "one streaming GET of $STREAM_MIB MiB (rclone cat)" "$(python3 -c "print($STREAM_MIB / $st_stream)")" "$(python3 -c "print($STREAM_MIB / $rc_stream)")" MiB/s
+row "PUT $MID_N x $MID_MIB MiB, 4 transfers" "$(python3 -c "print($mib / $st_put_mid)")" "$(python3 -c "print($mib / $rc_put_mid)")" MiB/s "$st_put_mid_cpu" "$rc_put_mid_cpu"
+row "GET $MID_N x $MID_MIB MiB, 4 transfers" "$(python3 -c "print($mib / $st_get_mid)")" "$(python3 -c "print($mib / $rc_get_mid)")" MiB/s "$st_get_mid_cpu" "$rc_get_mid_cpu"
+row "PUT $SMALL_N x 4 KiB, 16 transfers" "$(python3 -c "print($SMALL_N / $st_put_small)")" "$(python3 -c "print($SMALL_N / $rc_put_small)")" files/s "$st_put_small_cpu" "$rc_put_small_cpu"
+row "GET $SMALL_N x 4 KiB, 16 transfers" "$(python3 -c "print($SMALL_N / $st_get_small)")" "$(python3 -c "print($SMALL_N / $rc_get_small)")" files/s "$st_get_small_cpu" "$rc_get_small_cpu"
+row "one streaming PUT of $STREAM_MIB MiB (curl)" "$(python3 -c "print($STREAM_MIB / $st_stream_put)")" "$(python3 -c "print($STREAM_MIB / $rc_stream_put)")" MiB/s "$st_stream_put_cpu" "$rc_stream_put_cpu"
+row "one streaming GET of $STREAM_MIB MiB (rclone cat)" "$(python3 -c "print($STREAM_MIB / $st_stream)")" "$(python3 -c "print($STREAM_MIB / $rc_stream)")" MiB/s "$st_stream_cpu" "$rc_stream_cpu"
 
 # ---- the mixed web workload (strata-loadtest, 16 in flight) -------------------------------------------------------------
 for side in st:$ST_PORT rc:$RC_PORT; do
@@ -220,6 +235,6 @@ row "peak RSS through a $RSS_MIB MiB PUT and GET (lower is better)" "$st_hwm" "$
 echo
 echo "Data path, $(date -u +%Y-%m-%d), $(nproc) cores$([ -n "$CPUS" ] && echo " (servers pinned to CPUs $CPUS)"), $([ "$QUICK" = 1 ] && echo "--quick, dev build" || echo "release build"); rclone $("$RCLONE" version | head -1 | awk '{print $2}') serve s3 as the peer, rclone as the client for both."
 echo
-echo "| workload | strata | rclone serve s3 | strata / rclone |"
-echo "| --- | ---: | ---: | ---: |"
+echo "| workload | strata | rclone serve s3 | strata / rclone | strata CPU | rclone CPU | CPU strata / rclone |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${ROWS[@]}"

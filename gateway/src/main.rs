@@ -8,6 +8,7 @@ mod config;
 mod cors;
 mod credentials;
 mod dashboard;
+mod heap;
 mod ingest;
 mod object_filter;
 mod read;
@@ -133,6 +134,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    heap::tune();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
