@@ -221,7 +221,10 @@ impl Engine {
                 core.clone(),
                 self.scrubber.clone(),
                 Duration::from_secs(self.scrub.interval_secs),
-                self.scrub.rate_per_sec.max(1),
+                scrub::Pace {
+                    parts_per_sec: self.scrub.rate_per_sec.max(1),
+                    bytes_per_sec: self.scrub.bytes_per_sec,
+                },
             ));
         }
     }

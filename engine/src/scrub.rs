@@ -200,15 +200,18 @@ pub struct ScrubStatus {
     pub last_report: Option<ScrubReport>,
 }
 
+/// How fast a pass may read: at most `parts_per_sec` replica-parts a second and `bytes_per_sec` bytes a second
+/// (0: no limit of that kind).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pace {
+    pub parts_per_sec: u32,
+    pub bytes_per_sec: u64,
+}
+
 /// Runs forever: a pass every `interval` (measured from the start of the previous pass; the first one after
-/// `min(interval, 10 min)`), each reading at most `rate_per_sec` replica-parts per second (0: unpaced). A zero
-/// `interval` disables background scrubbing (returns at once); [`scrub_once`] still works.
-pub async fn run(
-    strata: Arc<Core>,
-    scrubber: Arc<Scrubber>,
-    interval: Duration,
-    rate_per_sec: u32,
-) {
+/// `min(interval, 10 min)`), each read at `pace`. A zero `interval` disables background scrubbing (returns at
+/// once); [`scrub_once`] still works.
+pub async fn run(strata: Arc<Core>, scrubber: Arc<Scrubber>, interval: Duration, pace: Pace) {
     if interval.is_zero() {
         tracing::info!("background scrubbing disabled (interval 0)");
         return;
@@ -217,7 +220,7 @@ pub async fn run(
     loop {
         tokio::time::sleep_until(next).await;
         let started = tokio::time::Instant::now();
-        pass(&strata, &scrubber, rate_per_sec).await;
+        pass(&strata, &scrubber, pace).await;
         next = started + interval;
     }
 }
@@ -225,10 +228,10 @@ pub async fn run(
 /// One full, unpaced pass over every object (waiting first for a running pass to end); returns its report. Used
 /// by `POST /admin/scrub` and tests.
 pub async fn scrub_once(strata: &Arc<Core>, scrubber: &Scrubber) -> ScrubReport {
-    pass(strata, scrubber, 0).await
+    pass(strata, scrubber, Pace::default()).await
 }
 
-async fn pass(strata: &Arc<Core>, scrubber: &Scrubber, rate_per_sec: u32) -> ScrubReport {
+async fn pass(strata: &Arc<Core>, scrubber: &Scrubber, pace: Pace) -> ScrubReport {
     let _one_at_a_time = scrubber.pass.lock().await;
     let started_ms = strata.clock.now_ms();
     {
@@ -236,13 +239,17 @@ async fn pass(strata: &Arc<Core>, scrubber: &Scrubber, rate_per_sec: u32) -> Scr
         s.current = Some(ScrubCounts::default());
         s.last_run_start_ms = Some(started_ms);
     }
-    tracing::info!(rate_per_sec, "scrub pass started");
+    tracing::info!(
+        parts_per_sec = pace.parts_per_sec,
+        bytes_per_sec = pace.bytes_per_sec,
+        "scrub pass started"
+    );
     let mut report = ScrubReport {
         started_ms,
         complete: true,
         ..ScrubReport::default()
     };
-    let mut pacer = Pacer::new(rate_per_sec);
+    let mut pacer = Pacer::new(pace.parts_per_sec).with_byte_rate(pace.bytes_per_sec);
     let mut pages = ObjectPages::new(PAGE);
     loop {
         let page = match pages.next_page_async(strata).await {
@@ -361,7 +368,9 @@ async fn scrub_object(
             };
             pacer.wait().await;
             report.counts.replicas_checked += 1;
-            match check_replica(&b, part).await {
+            let health = check_replica(&b, part).await;
+            pacer.spent(part.size);
+            match health {
                 Health::Good => good.push(name.clone()),
                 Health::Missing => damaged.push((b, "missing", "blob not found".into())),
                 Health::Bad(m) => damaged.push((b, "bad", m)),
@@ -484,6 +493,8 @@ async fn heal(
 /// idle period the next event goes at once, the following ones are paced again.
 pub(crate) struct Pacer {
     gap: Option<Duration>,
+    /// Bytes a second that [`Pacer::spent`] charges against (None: no byte limit).
+    byte_rate: Option<u64>,
     next: tokio::time::Instant,
 }
 
@@ -491,18 +502,35 @@ impl Pacer {
     pub(crate) fn new(per_sec: u32) -> Pacer {
         Pacer {
             gap: (per_sec > 0).then(|| Duration::from_secs(1) / per_sec),
+            byte_rate: None,
             next: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The same pacer, also holding reads to `bytes_per_sec` on average (0: no byte limit).
+    pub(crate) fn with_byte_rate(mut self, bytes_per_sec: u64) -> Pacer {
+        self.byte_rate = (bytes_per_sec > 0).then_some(bytes_per_sec);
+        self
+    }
+
+    /// Charges `bytes` just read: the next event waits until they fit the byte rate.
+    pub(crate) fn spent(&mut self, bytes: u64) {
+        if let Some(rate) = self.byte_rate {
+            let due = self.next.max(tokio::time::Instant::now());
+            self.next = due + Duration::from_secs_f64(bytes as f64 / rate as f64);
         }
     }
 
     /// Waits until the next event may go.
     pub(crate) async fn wait(&mut self) {
-        let Some(gap) = self.gap else { return };
+        if self.gap.is_none() && self.byte_rate.is_none() {
+            return;
+        }
         let now = tokio::time::Instant::now();
         if self.next > now {
             tokio::time::sleep_until(self.next).await;
         }
-        self.next = self.next.max(now) + gap;
+        self.next = self.next.max(now) + self.gap.unwrap_or_default();
     }
 }
 
@@ -717,6 +745,30 @@ pub(crate) mod tests {
         let start = tokio::time::Instant::now();
         for _ in 0..1000 {
             free.wait().await;
+        }
+        assert!(start.elapsed() < Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn pacer_holds_the_byte_rate() {
+        // 1 MiB/s and no part limit: three reads of 64 KiB take at least the 2 × 62.5 ms the first two spent.
+        let mut p = Pacer::new(0).with_byte_rate(1 << 20);
+        let start = tokio::time::Instant::now();
+        for _ in 0..3 {
+            p.wait().await;
+            p.spent(64 << 10);
+        }
+        assert!(
+            start.elapsed() >= Duration::from_millis(120),
+            "{:?}",
+            start.elapsed()
+        );
+        // No byte limit: spending is free.
+        let mut free = Pacer::new(0).with_byte_rate(0);
+        let start = tokio::time::Instant::now();
+        for _ in 0..100 {
+            free.wait().await;
+            free.spent(1 << 30);
         }
         assert!(start.elapsed() < Duration::from_millis(50));
     }

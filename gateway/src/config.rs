@@ -426,6 +426,7 @@ max_elapsed_ms = 10000
 [scrub]
 interval_secs = 86400
 rate_per_sec = 50
+bytes_per_sec = 33554432
 
 [catalog]
 heat_half_life_secs = 86400
