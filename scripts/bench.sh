@@ -8,6 +8,7 @@
 #   bash scripts/bench.sh --quick    # the same rows, small
 #   bash scripts/bench.sh --cpus 0   # both servers pinned to these CPUs (taskset list), the client is not:
 #                                    # run with fewer CPUs than the machine has to see how each server scales
+#   bash scripts/bench.sh --rounds 3 # the transfer rows 3 times, alternating which server goes first; medians
 #
 # Prints a markdown table: workload, strata, rclone serve s3, strata/rclone (higher is better for throughput,
 # lower for latency and memory). Everything stays on 127.0.0.1 and in a temporary directory (removed at the end).
@@ -18,14 +19,18 @@ set -euo pipefail
 
 QUICK=0
 CPUS=""
+ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --cpus)
       [ $# -ge 2 ] || { echo "--cpus needs a CPU list, e.g. --cpus 0 or --cpus 0-3" >&2; exit 2; }
       CPUS="$2"; shift ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
-    *) echo "unknown argument $1 (use --quick, --cpus LIST)" >&2; exit 2 ;;
+    --rounds)
+      [ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds needs a positive count, e.g. --rounds 3" >&2; exit 2; }
+      ROUNDS="$2"; shift ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "unknown argument $1 (use --quick, --cpus LIST, --rounds N)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -155,7 +160,9 @@ cs, cr = '${5:-}', '${6:-}'
 cpu = f'{float(cs):.2f} s | {float(cr):.2f} s | {float(cs) / float(cr):.2f}x' if cs and cr and float(cr) else ' |  | '
 print(f'| $1 | {s:,.1f} $4 | {r:,.1f} $4 | {ratio} | {cpu} |')")")
 }
-RC_FLAGS=(--s3-no-check-bucket --no-traverse --retries 1 --low-level-retries 1)
+# Low-level retries: rclone serve s3 now and then answers 500 to the first of 16 concurrent PUTs into a new
+# "directory" (seen twice in 2026-12-07 runs); strata never needed one here.
+RC_FLAGS=(--s3-no-check-bucket --no-traverse --retries 1 --low-level-retries 3)
 
 # ---- files -----------------------------------------------------------------------------------------------------------
 log "making files ($MID_N x $MID_MIB MiB, $SMALL_N x 4 KiB, $STREAM_MIB MiB)"
@@ -168,35 +175,63 @@ for i in range(int(sys.argv[2])):
         f.write(os.urandom(4096))
 EOF
 head -c "$((STREAM_MIB << 20))" /dev/urandom >"$WORK/files/stream.bin"
+# Flush the files just made: strata's small PUTs share a syncfs(2) of the whole filesystem, which would otherwise
+# write this setup's dirty pages (about 1 GiB) on its clock, while the unflushing peer leaves them to the kernel.
+sync
 
 # ---- throughput rows ---------------------------------------------------------------------------------------------------
-for side in st rc; do
-  log "$side: PUT/GET $MID_N x $MID_MIB MiB, 4 transfers"
-  secs "$side" "$RCLONE" copy "$WORK/files/mid" "$side:bench/mid" --transfers 4 "${RC_FLAGS[@]}" >"$WORK/t"; declare "${side}_put_mid=$(cat "$WORK/t")" "${side}_put_mid_cpu=$LAST_CPU"
+# One round runs every transfer against both servers; rounds alternate which server goes first, and each cell is the
+# median over the rounds.
+# measure SIDE ROUND: the transfer rows against one server, appending "SIDE ROW WALL_SECONDS CPU_SECONDS" lines to
+# $WORK/samples.
+measure() {
+  local side="$1" r="$2" port_var url
+  sample() { secs "$side" "${@:2}" >"$WORK/t"; echo "$side $1 $(cat "$WORK/t") $LAST_CPU" >>"$WORK/samples"; }
+  log "$side, round $r: PUT/GET $MID_N x $MID_MIB MiB, 4 transfers"
+  sample put_mid "$RCLONE" copy "$WORK/files/mid" "$side:bench/r$r/mid" --transfers 4 "${RC_FLAGS[@]}"
   rm -rf "$WORK/down"; mkdir -p "$WORK/down"
-  secs "$side" "$RCLONE" copy "$side:bench/mid" "$WORK/down" --transfers 4 "${RC_FLAGS[@]}" >"$WORK/t"; declare "${side}_get_mid=$(cat "$WORK/t")" "${side}_get_mid_cpu=$LAST_CPU"
+  sample get_mid "$RCLONE" copy "$side:bench/r$r/mid" "$WORK/down" --transfers 4 "${RC_FLAGS[@]}"
   cmp -s "$WORK/files/mid/m1" "$WORK/down/m1" || { echo "$side returned other bytes for mid/m1" >&2; exit 1; }
-  log "$side: PUT/GET $SMALL_N x 4 KiB, 16 transfers"
-  secs "$side" "$RCLONE" copy "$WORK/files/small" "$side:bench/small" --transfers 16 --checkers 16 "${RC_FLAGS[@]}" >"$WORK/t"; declare "${side}_put_small=$(cat "$WORK/t")" "${side}_put_small_cpu=$LAST_CPU"
+  log "$side, round $r: PUT/GET $SMALL_N x 4 KiB, 16 transfers"
+  sample put_small "$RCLONE" copy "$WORK/files/small" "$side:bench/r$r/small" --transfers 16 --checkers 16 "${RC_FLAGS[@]}"
   rm -rf "$WORK/down"; mkdir -p "$WORK/down"
-  secs "$side" "$RCLONE" copy "$side:bench/small" "$WORK/down" --transfers 16 --checkers 16 "${RC_FLAGS[@]}" >"$WORK/t"; declare "${side}_get_small=$(cat "$WORK/t")" "${side}_get_small_cpu=$LAST_CPU"
+  sample get_small "$RCLONE" copy "$side:bench/r$r/small" "$WORK/down" --transfers 16 --checkers 16 "${RC_FLAGS[@]}"
   # curl to a presigned SigV4 URL: one request and no hashing in the client (rclone hashes the whole file before
   # sending it, and would be what this row measures).
-  log "$side: one streaming PUT of $STREAM_MIB MiB (curl, presigned URL)"
+  log "$side, round $r: one streaming PUT of $STREAM_MIB MiB (curl, presigned URL), one streaming GET (rclone cat)"
   port_var="${side^^}_PORT"
-  url="$(presign_put "${!port_var}" bench stream.bin)"
-  secs "$side" curl -sSf -o /dev/null -T "$WORK/files/stream.bin" "$url" >"$WORK/t"; declare "${side}_stream_put=$(cat "$WORK/t")" "${side}_stream_put_cpu=$LAST_CPU"
-  log "$side: one streaming GET of $STREAM_MIB MiB (rclone cat)"
-  secs "$side" "$RCLONE" cat "$side:bench/stream.bin" >"$WORK/t"; declare "${side}_stream=$(cat "$WORK/t")" "${side}_stream_cpu=$LAST_CPU"
+  url="$(presign_put "${!port_var}" bench "r$r/stream.bin")"
+  sample stream_put curl -sSf -o /dev/null -T "$WORK/files/stream.bin" "$url"
+  sample stream_get "$RCLONE" cat "$side:bench/r$r/stream.bin"
   rm -rf "$WORK/down"
+}
+: >"$WORK/samples"
+for r in $(seq "$ROUNDS"); do
+  # sync between the sides (untimed): rclone serve s3 leaves its writes to the kernel's writeback, which would
+  # otherwise run on the next side's clock.
+  if [ $((r % 2)) = 1 ]; then measure st "$r"; sync; measure rc "$r"; sync
+  else measure rc "$r"; sync; measure st "$r"; sync; fi
 done
+# trow NAME ROW AMOUNT UNIT: the row's AMOUNT over the median wall seconds, and the median CPU seconds.
+trow() {
+  local sw rw sc rcpu
+  read -r sw rw sc rcpu < <(python3 - "$WORK/samples" "$2" <<'EOF'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+def med(side, col):
+    return statistics.median(float(r[col]) for r in rows if r[0] == side and r[1] == sys.argv[2])
+print(med("st", 2), med("rc", 2), med("st", 3), med("rc", 3))
+EOF
+)
+  row "$1" "$(python3 -c "print($3 / $sw)")" "$(python3 -c "print($3 / $rw)")" "$4" "$sc" "$rcpu"
+}
 mib=$((MID_N * MID_MIB))
-row "PUT $MID_N x $MID_MIB MiB, 4 transfers" "$(python3 -c "print($mib / $st_put_mid)")" "$(python3 -c "print($mib / $rc_put_mid)")" MiB/s "$st_put_mid_cpu" "$rc_put_mid_cpu"
-row "GET $MID_N x $MID_MIB MiB, 4 transfers" "$(python3 -c "print($mib / $st_get_mid)")" "$(python3 -c "print($mib / $rc_get_mid)")" MiB/s "$st_get_mid_cpu" "$rc_get_mid_cpu"
-row "PUT $SMALL_N x 4 KiB, 16 transfers" "$(python3 -c "print($SMALL_N / $st_put_small)")" "$(python3 -c "print($SMALL_N / $rc_put_small)")" files/s "$st_put_small_cpu" "$rc_put_small_cpu"
-row "GET $SMALL_N x 4 KiB, 16 transfers" "$(python3 -c "print($SMALL_N / $st_get_small)")" "$(python3 -c "print($SMALL_N / $rc_get_small)")" files/s "$st_get_small_cpu" "$rc_get_small_cpu"
-row "one streaming PUT of $STREAM_MIB MiB (curl)" "$(python3 -c "print($STREAM_MIB / $st_stream_put)")" "$(python3 -c "print($STREAM_MIB / $rc_stream_put)")" MiB/s "$st_stream_put_cpu" "$rc_stream_put_cpu"
-row "one streaming GET of $STREAM_MIB MiB (rclone cat)" "$(python3 -c "print($STREAM_MIB / $st_stream)")" "$(python3 -c "print($STREAM_MIB / $rc_stream)")" MiB/s "$st_stream_cpu" "$rc_stream_cpu"
+trow "PUT $MID_N x $MID_MIB MiB, 4 transfers" put_mid "$mib" MiB/s
+trow "GET $MID_N x $MID_MIB MiB, 4 transfers" get_mid "$mib" MiB/s
+trow "PUT $SMALL_N x 4 KiB, 16 transfers" put_small "$SMALL_N" files/s
+trow "GET $SMALL_N x 4 KiB, 16 transfers" get_small "$SMALL_N" files/s
+trow "one streaming PUT of $STREAM_MIB MiB (curl)" stream_put "$STREAM_MIB" MiB/s
+trow "one streaming GET of $STREAM_MIB MiB (rclone cat)" stream_get "$STREAM_MIB" MiB/s
 
 # ---- the mixed web workload (strata-loadtest, 16 in flight) -------------------------------------------------------------
 for side in st:$ST_PORT rc:$RC_PORT; do
@@ -233,7 +268,7 @@ done
 row "peak RSS through a $RSS_MIB MiB PUT and GET (lower is better)" "$st_hwm" "$rc_hwm" MiB
 
 echo
-echo "Data path, $(date -u +%Y-%m-%d), $(nproc) cores$([ -n "$CPUS" ] && echo " (servers pinned to CPUs $CPUS)"), $([ "$QUICK" = 1 ] && echo "--quick, dev build" || echo "release build"); rclone $("$RCLONE" version | head -1 | awk '{print $2}') serve s3 as the peer, rclone as the client for both."
+echo "Data path, $(date -u +%Y-%m-%d), $(nproc) cores$([ -n "$CPUS" ] && echo " (servers pinned to CPUs $CPUS)"), transfer rows the median of $ROUNDS round(s), $([ "$QUICK" = 1 ] && echo "--quick, dev build" || echo "release build"); rclone $("$RCLONE" version | head -1 | awk '{print $2}') serve s3 as the peer, rclone as the client for both."
 echo
 echo "| workload | strata | rclone serve s3 | strata / rclone | strata CPU | rclone CPU | CPU strata / rclone |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"

@@ -5,21 +5,22 @@
 //! raises its dynamic threshold, and gives the top of its heap back to the kernel whenever more than its trim
 //! threshold (128 KiB at first) is free; so a fresh gateway maps, faults in and unmaps each frame's buffer.
 //! Measured on a release build (8 objects of 64 MiB read by rclone with 4 transfers, the gateway alone on the
-//! machine's 2 cores, two builds alternated twice, three passes each): the server spent 0.62–0.68 CPU-seconds
-//! per 512 MiB at 502–538 MiB/s with glibc's defaults, and 0.54–0.57 CPU-seconds at 539–579 MiB/s with the
-//! thresholds below. Setting only one of them (through `GLIBC_TUNABLES`) did not help. 4 KiB PUTs
-//! were unchanged within their noise (853 against 873 files/s over three alternated runs).
+//! machine's 2 cores, builds alternated twice, three passes each): the server spent 0.59–0.63 CPU-seconds per
+//! 512 MiB with glibc's defaults and 0.55–0.60 with the thresholds below (an earlier pair of runs: 0.62–0.68
+//! against 0.54–0.57 with both thresholds at 32 MiB, which also took a 512 MiB streaming PUT from 2.27–2.41 to
+//! 2.07–2.18 CPU-seconds). 4 KiB PUTs were unchanged within their noise.
 //!
-//! The cost is memory the heap keeps after a burst instead of returning it at once: at most
-//! [`TRIM_THRESHOLD`] free at the top of each arena. `scripts/bench.sh`'s peak RSS through a 2 GiB PUT and
-//! GET read 144–159 MiB in two runs against 123 MiB without it (the bound is 200 MiB). mimalloc as the
-//! global allocator was tried instead and dropped: 1.2 GiB peak RSS on the same row.
+//! The cost is memory the heap keeps instead of returning it at once: at most [`TRIM_THRESHOLD`] free at the
+//! top of each arena. Peak RSS through one 2 GiB PUT and GET by rclone: 55 MiB with the defaults, 69 MiB with
+//! these (with both at 32 MiB, 78 MiB; and `scripts/bench.sh`'s row, measured after its other rows, read up to
+//! 202 MiB, over the 200). mimalloc as the global allocator was tried instead and dropped: 1.2 GiB peak
+//! RSS on the bench's row, and its web workload at a third of the rate.
 
-/// Allocations from this size up get their own `mmap`: above the default frame with room for the largest
-/// frames most configurations use (glibc caps the value at 32 MiB on 64-bit targets).
-pub const MMAP_THRESHOLD: usize = 32 << 20;
-/// Free memory at the top of a heap beyond this goes back to the kernel.
-pub const TRIM_THRESHOLD: usize = 32 << 20;
+/// Allocations from this size up get their own `mmap` (and go back to the kernel when freed): above a default
+/// frame's buffers (1 MiB and a token's few bytes), below the multipart parts and large frames, which stay rare.
+pub const MMAP_THRESHOLD: usize = 2 << 20;
+/// Free memory at the top of a heap beyond this goes back to the kernel: room for a few streams' frames.
+pub const TRIM_THRESHOLD: usize = 16 << 20;
 
 /// Applies [`MMAP_THRESHOLD`] and [`TRIM_THRESHOLD`]. Call first thing in `main`, before any other thread
 /// exists. Where the C library is not glibc this does nothing.
