@@ -212,6 +212,8 @@ for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then measure st "$r"; sync; measure rc "$r"; sync
   else measure rc "$r"; sync; measure st "$r"; sync; fi
 done
+log "samples (side, row, wall s, server CPU s), in run order:"; sed 's/^/bench:   /' "$WORK/samples" >&2
+grep -h "scrub pass started" "$WORK/strata.log" | sed 's/^/bench: strata log: /' >&2 || true
 # trow NAME ROW AMOUNT UNIT: the row's AMOUNT over the median wall seconds, and the median CPU seconds.
 trow() {
   local sw rw sc rcpu

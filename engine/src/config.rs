@@ -294,9 +294,9 @@ pub struct ScrubSettings {
     /// Replica parts checked per second at most.
     pub rate_per_sec: u32,
     /// Bytes read per second at most, averaged over the pass (0: no byte limit). A part is one blob of up to the
-    /// whole object, so the part rate alone does not pace a store of large objects: a pass over 64 MiB objects at
-    /// 50 parts a second read 3 GiB/s, all the disk and a core for the frames, beside the gateway's own traffic.
-    /// Default 32 MiB/s: a terabyte a day at most, about one core-percent here.
+    /// whole object, so the part rate alone does not pace a store of large objects: at 50 parts a second a pass
+    /// over 64 MiB objects may read up to 3.2 GB/s, as much as the disk gives, and open every frame, beside the
+    /// gateway's own traffic. Default 32 MiB/s: 2.6 TiB a day at most.
     pub bytes_per_sec: u64,
 }
 
