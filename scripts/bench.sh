@@ -204,6 +204,9 @@ measure() {
   sample stream_put curl -sSf -o /dev/null -T "$WORK/files/stream.bin" "$url"
   sample stream_get "$RCLONE" cat "$side:bench/r$r/stream.bin"
   rm -rf "$WORK/down"
+  # Delete the round's objects (untimed), so every round starts with the same data stored and cached: in later
+  # rounds without this, both servers' 64 MiB PUTs cost up to twice the CPU of the first round.
+  "$RCLONE" purge "$side:bench/r$r" "${RC_FLAGS[@]}"
 }
 : >"$WORK/samples"
 for r in $(seq "$ROUNDS"); do
