@@ -565,7 +565,9 @@ impl Backend {
                 .await?;
             let total = result.meta.size;
             let e_tag = result.meta.e_tag.clone();
-            let mut body = body_stream(result, HEADER_LEN as usize, full_token_len(guess));
+            // Header and first token in one piece: a small blob is then one read (one blocking-pool hop).
+            let token = full_token_len(guess);
+            let mut body = body_stream(result, HEADER_LEN as usize + token, token);
             let (header_bytes, rest) = read_prefix(&mut body, HEADER_LEN as usize)
                 .await
                 .map_err(|e| self.store_err(blob, e))?;

@@ -5,8 +5,10 @@
 //! it resumes from the next replica at the byte it had reached. Backends only yield bytes of frames that opened
 //! and verified, so a corrupt frame is never served. The task holds a [`ReadLease`](engine::reaper::ReadLease)
 //! on the object's blobs until it ends, so an overwrite cannot delete them under it. A bounded channel carries
-//! the bytes: memory does not grow with object size, and a slow client slows only its own reader.
+//! the bytes: memory does not grow with object size, and a slow client slows only its own reader. A small range
+//! (at most [`INLINE_READ_BYTES`]) is read the same way but whole, on the request's task, before the answer starts.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,18 +33,23 @@ pub struct ReadError {
 
 /// Plaintext bytes of one object range, ready to be a response body.
 pub struct ObjectBody {
-    first: Option<Bytes>,
-    rx: mpsc::Receiver<Result<Bytes, ReadError>>,
+    /// Items already read: the first one of a streamed read, or the whole of a small one.
+    ready: VecDeque<Result<Bytes, ReadError>>,
+    /// The reader task's channel; `None` when the whole range is in `ready`.
+    rx: Option<mpsc::Receiver<Result<Bytes, ReadError>>>,
 }
 
 impl Stream for ObjectBody {
     type Item = Result<Bytes, ReadError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Some(b) = self.first.take() {
-            return Poll::Ready(Some(Ok(b)));
+        if let Some(item) = self.ready.pop_front() {
+            return Poll::Ready(Some(item));
         }
-        self.rx.poll_recv(cx)
+        match self.rx.as_mut() {
+            Some(rx) => rx.poll_recv(cx),
+            None => Poll::Ready(None),
+        }
     }
 }
 
@@ -52,36 +59,75 @@ impl ObjectBody {
     }
 }
 
+/// Ranges up to this many bytes are read whole on the request's own task before the answer starts: a small GET
+/// then spawns no reader task and crosses no channel (hand-offs between tasks and threads were most of its cost),
+/// and a failure anywhere in the range is an error answer, never a cut body. Memory per such read stays bounded by
+/// this size.
+pub const INLINE_READ_BYTES: u64 = 256 << 10;
+
 /// Starts reading `range` of `rec` and waits for the first bytes, so that an object that cannot be read at all
-/// is an error (an S3 503) rather than a truncated 200.
+/// is an error (an S3 503) rather than a truncated 200. A range of at most [`INLINE_READ_BYTES`] is read whole.
 pub async fn open(
     strata: &Arc<Core>,
     rec: &ObjectRecord,
     range: Range<u64>,
 ) -> Result<ObjectBody, ReadError> {
-    let (tx, mut rx) = mpsc::channel(2);
     let lease = strata
         .leases
         .acquire(rec.parts.iter().map(|p| p.blob.clone()).collect());
+    if range.end - range.start <= INLINE_READ_BYTES {
+        let mut ready = VecDeque::new();
+        pump(strata, rec, range, &mut Out::Buffer(&mut ready)).await;
+        drop(lease);
+        if let Some(i) = ready.iter().position(Result::is_err)
+            && let Some(Err(e)) = ready.remove(i)
+        {
+            return Err(e);
+        }
+        return Ok(ObjectBody { ready, rx: None });
+    }
+    let (tx, mut rx) = mpsc::channel(2);
     let strata2 = strata.clone();
     let rec = rec.clone();
     tokio::spawn(async move {
         let _lease = lease;
-        pump(&strata2, &rec, range, tx).await;
+        pump(&strata2, &rec, range, &mut Out::Channel(tx)).await;
     });
     match rx.recv().await {
-        None => Ok(ObjectBody { first: None, rx }),
-        Some(Ok(b)) => Ok(ObjectBody { first: Some(b), rx }),
+        None => Ok(ObjectBody {
+            ready: VecDeque::new(),
+            rx: Some(rx),
+        }),
+        Some(Ok(b)) => Ok(ObjectBody {
+            ready: VecDeque::from([Ok(b)]),
+            rx: Some(rx),
+        }),
         Some(Err(e)) => Err(e),
     }
 }
 
-async fn pump(
-    strata: &Core,
-    rec: &ObjectRecord,
-    range: Range<u64>,
-    tx: mpsc::Sender<Result<Bytes, ReadError>>,
-) {
+/// Where [`pump`] delivers what it reads.
+enum Out<'a> {
+    /// A streamed read's bounded channel to the response body.
+    Channel(mpsc::Sender<Result<Bytes, ReadError>>),
+    /// A small read, kept whole.
+    Buffer(&'a mut VecDeque<Result<Bytes, ReadError>>),
+}
+
+impl Out<'_> {
+    /// Delivers one item; `false` when the receiver is gone (the client went away).
+    async fn send(&mut self, item: Result<Bytes, ReadError>) -> bool {
+        match self {
+            Out::Channel(tx) => tx.send(item).await.is_ok(),
+            Out::Buffer(items) => {
+                items.push_back(item);
+                true
+            }
+        }
+    }
+}
+
+async fn pump(strata: &Core, rec: &ObjectRecord, range: Range<u64>, out: &mut Out<'_>) {
     let replicas = strata.replicas_by_latency(&rec.replicas);
     let mut part_start = 0u64;
     for part in &rec.parts {
@@ -116,7 +162,7 @@ async fn pump(
                                 .metrics
                                 .bytes_out
                                 .fetch_add(bytes.len() as u64, Relaxed);
-                            if tx.send(Ok(bytes)).await.is_err() {
+                            if !out.send(Ok(bytes)).await {
                                 return; // the client went away
                             }
                         }
@@ -134,12 +180,11 @@ async fn pump(
                 }
             }
             if pos < end {
-                let _ = tx
-                    .send(Err(ReadError {
-                        blob: part.blob.clone(),
-                        last_error,
-                    }))
-                    .await;
+                out.send(Err(ReadError {
+                    blob: part.blob.clone(),
+                    last_error,
+                }))
+                .await;
                 return;
             }
         }

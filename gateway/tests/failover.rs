@@ -94,22 +94,27 @@ async fn corrupted_reads_are_detected_and_served_from_the_good_replica() {
         .send()
         .await
         .expect("bucket");
-    let body = data(3 * 1024 * 1024);
-    g.client()
-        .put_object()
-        .bucket("fail")
-        .key("k")
-        .body(ByteStream::from(body.clone()))
-        .send()
-        .await
-        .expect("put");
+    // A streamed read (several frames) and a small one, read whole before the answer starts.
+    let big = data(3 * 1024 * 1024);
+    let small = data(100 * 1024);
+    for (key, body) in [("k", &big), ("small", &small)] {
+        g.client()
+            .put_object()
+            .bucket("fail")
+            .key(key)
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .expect("put");
+    }
     // Every read from "a" flips bytes; the frame check catches it and "b" serves the object.
     set_chaos(
         &g,
         r#"{"rules":[{"backend":"a","ops":["get"],"fault":{"type":"corrupt","flips":3}}]}"#,
     );
     for _ in 0..3 {
-        assert_eq!(get(&g, "k").await, body);
+        assert_eq!(get(&g, "k").await, big);
+        assert_eq!(get(&g, "small").await, small);
     }
     // With both replicas corrupt the gateway refuses rather than serve wrong bytes.
     set_chaos(
@@ -124,4 +129,15 @@ async fn corrupted_reads_are_detected_and_served_from_the_good_replica() {
             "a corrupt object must never be served whole"
         ),
     }
+    // A small object is refused before any byte: a 503, not a cut body.
+    let err = g
+        .client()
+        .get_object()
+        .bucket("fail")
+        .key("small")
+        .send()
+        .await
+        .expect_err("both replicas of the small object are corrupt");
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    assert_eq!(status, Some(503), "{err:?}");
 }
