@@ -22,8 +22,8 @@
 //! 4. check the generation again; if the object changed meanwhile the copy is left as is (same name, identical
 //!    content: nothing to undo) and counted as skipped.
 //!
-//! Re-seals are paced to at most [`ResealConfig::reseals_per_sec`] and header reads to
-//! [`ResealConfig::checks_per_sec`], so a pass does not starve requests.
+//! Re-seals are paced to at most [`ResealConfig::reseals_per_sec`] and [`ResealConfig::bytes_per_sec`], and header
+//! reads to [`ResealConfig::checks_per_sec`], so a pass does not starve requests.
 //!
 //! # When passes run, and when a backend counts as done
 //! A backend is *verified* for key K when a complete pass, started while K was active, found every blob already
@@ -80,6 +80,10 @@ const ATTEMPTS: u32 = 3;
 pub struct ResealConfig {
     /// Re-seals (read + write + read back of one blob) per second at most; 0: unpaced.
     pub reseals_per_sec: u32,
+    /// Plaintext bytes re-sealed per second at most, averaged over the pass; 0: no byte limit. A blob can be a
+    /// whole large object, so the blob rate alone does not pace a store of large objects (each byte is read,
+    /// written and read back).
+    pub bytes_per_sec: u64,
     /// Header reads per second at most; 0: unpaced.
     pub checks_per_sec: u32,
     /// How often backends with more than one key are re-checked even when verified (catches old-key blobs that
@@ -88,10 +92,11 @@ pub struct ResealConfig {
 }
 
 impl Default for ResealConfig {
-    /// 20 re-seals/s, 500 header reads/s, a re-check every 24 h.
+    /// 20 re-seals/s and 32 MiB/s (the scrubber's byte rate), 500 header reads/s, a re-check every 24 h.
     fn default() -> Self {
         ResealConfig {
             reseals_per_sec: 20,
+            bytes_per_sec: crate::config::DEFAULT_SCRUB_BYTES_PER_SEC,
             checks_per_sec: 500,
             period: Duration::from_secs(24 * 3600),
         }
@@ -202,6 +207,7 @@ impl Resealer {
         }
         ResealStatus {
             reseals_per_sec: self.config.reseals_per_sec,
+            bytes_per_sec: self.config.bytes_per_sec,
             checks_per_sec: self.config.checks_per_sec,
             period_secs: self.config.period.as_secs(),
             backends,
@@ -214,6 +220,8 @@ impl Resealer {
 pub struct ResealStatus {
     /// Re-seal rate limit (blobs per second, 0: unpaced).
     pub reseals_per_sec: u32,
+    /// Re-seal byte rate limit (plaintext bytes per second, 0: no byte limit).
+    pub bytes_per_sec: u64,
     /// Check rate limit (blobs per second, 0: unpaced).
     pub checks_per_sec: u32,
     /// Seconds between passes once a backend is complete.
@@ -460,7 +468,8 @@ async fn walk(
     tally: &mut BTreeMap<String, Tally>,
 ) -> bool {
     let mut checks = Pacer::new(resealer.config.checks_per_sec);
-    let mut reseals = Pacer::new(resealer.config.reseals_per_sec);
+    let mut reseals =
+        Pacer::new(resealer.config.reseals_per_sec).with_byte_rate(resealer.config.bytes_per_sec);
     let mut pages = ObjectPages::new(PAGE);
     loop {
         let page = match pages.next_page_async(strata).await {
@@ -550,6 +559,8 @@ async fn check_blob(
     };
     reseals.wait().await;
     let outcome = reseal(strata, b, bucket, key, rec, part).await;
+    // Charged whatever the outcome: an attempt may have read and written the blob before it failed or was skipped.
+    reseals.spent(part.size);
     match &outcome {
         BlobOutcome::Resealed => {
             tracing::info!(backend = b.name(), bucket, key, blob = %part.blob, was = %found, key_id = b.active_key_id(), "blob re-sealed and verified")
