@@ -139,14 +139,18 @@ PY
 # cpu PID: the process's user + system CPU time so far, in seconds (from /proc).
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 # secs SIDE CMD...: runs CMD quietly, prints its wall time in seconds, and records the CPU seconds the SIDE's
-# server (st or rc) spent meanwhile in LAST_CPU.
+# server (st or rc) spent meanwhile in LAST_CPU and CMD's own (the client's) in LAST_CLIENT_CPU (bash's `times`
+# in the subshell that ran it: its children's user and system time).
 LAST_CPU=0
+LAST_CLIENT_CPU=0
 secs() {
-  local side="$1" t0 c0 pid; shift
+  local side="$1" t0 c0 pid client; shift
   pid="$([ "$side" = st ] && echo "$ST_PID" || echo "$RC_PID")"
-  c0="$(cpu "$pid")"; t0="$(now)"; "$@" >/dev/null
+  c0="$(cpu "$pid")"; t0="$(now)"
+  client="$( ("$@" >/dev/null || exit; times) | tail -n 1)"
   python3 -c "print($(now) - $t0)"
   LAST_CPU="$(python3 -c "print($(cpu "$pid") - $c0)")"
+  LAST_CLIENT_CPU="$(echo "$client" | awk '{t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } print t}')"
 }
 ROWS=()
 # row NAME STRATA RCLONE UNIT [STRATA_CPU RCLONE_CPU]: strata/rclone as the ratio, and, for the rows that time a
@@ -182,11 +186,11 @@ sync
 # ---- throughput rows ---------------------------------------------------------------------------------------------------
 # One round runs every transfer against both servers; rounds alternate which server goes first, and each cell is the
 # median over the rounds.
-# measure SIDE ROUND: the transfer rows against one server, appending "SIDE ROW WALL_SECONDS CPU_SECONDS" lines to
-# $WORK/samples.
+# measure SIDE ROUND: the transfer rows against one server, appending "SIDE ROW WALL_SECONDS CPU_SECONDS
+# CLIENT_CPU_SECONDS" lines to $WORK/samples.
 measure() {
   local side="$1" r="$2" port_var url
-  sample() { secs "$side" "${@:2}" >"$WORK/t"; echo "$side $1 $(cat "$WORK/t") $LAST_CPU" >>"$WORK/samples"; }
+  sample() { secs "$side" "${@:2}" >"$WORK/t"; echo "$side $1 $(cat "$WORK/t") $LAST_CPU $LAST_CLIENT_CPU" >>"$WORK/samples"; }
   log "$side, round $r: PUT/GET $MID_N x $MID_MIB MiB, 4 transfers"
   sample put_mid "$RCLONE" copy "$WORK/files/mid" "$side:bench/r$r/mid" --transfers 4 "${RC_FLAGS[@]}"
   rm -rf "$WORK/down"; mkdir -p "$WORK/down"
@@ -215,7 +219,7 @@ for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then measure st "$r"; sync; measure rc "$r"; sync
   else measure rc "$r"; sync; measure st "$r"; sync; fi
 done
-log "samples (side, row, wall s, server CPU s), in run order:"; sed 's/^/bench:   /' "$WORK/samples" >&2
+log "samples (side, row, wall s, server CPU s, client CPU s), in run order:"; sed 's/^/bench:   /' "$WORK/samples" >&2
 grep -h "scrub pass started" "$WORK/strata.log" | sed 's/^/bench: strata log: /' >&2 || true
 # trow NAME ROW AMOUNT UNIT: the row's AMOUNT over the median wall seconds, and the median CPU seconds.
 trow() {
@@ -278,3 +282,18 @@ echo
 echo "| workload | strata | rclone serve s3 | strata / rclone | strata CPU | rclone CPU | CPU strata / rclone |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${ROWS[@]}"
+# The client's own CPU for the same transfers: on a machine it shares with the server, a transfer row is bound by
+# server + client CPU together, so this says how far a cheaper server can move the row's rate.
+echo
+echo "| client (rclone, curl) CPU, median | with strata | with rclone serve s3 |"
+echo "| --- | ---: | ---: |"
+python3 - "$WORK/samples" "$MID_MIB" <<'EOF2'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+mid = sys.argv[2]
+names = {"put_mid": f"PUT {mid} MiB objects", "get_mid": f"GET {mid} MiB objects", "put_small": "PUT 4 KiB objects",
+         "get_small": "GET 4 KiB objects", "stream_put": "streaming PUT", "stream_get": "streaming GET"}
+for key, name in names.items():
+    med = {side: statistics.median(float(r[4]) for r in rows if r[0] == side and r[1] == key) for side in ("st", "rc")}
+    print(f"| {name} | {med['st']:.2f} s | {med['rc']:.2f} s |")
+EOF2
