@@ -7,18 +7,51 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 /// Upper bounds (seconds) of the request latency histogram.
 const BUCKETS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// Statuses counted per operation: HTTP's three-digit codes, by value.
+const STATUSES: usize = 1000;
+
+/// One operation's request counts and latency histogram: atomics, so counting takes no lock once the operation has
+/// been seen.
+struct OpStats {
+    /// Requests by HTTP status (indexed by the status code).
+    by_status: Box<[AtomicU64]>,
+    /// Requests at or under each bucket's bound (cumulative, as Prometheus renders them).
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    /// Sum of the latencies, in nanoseconds.
+    sum_ns: AtomicU64,
+}
+
+impl OpStats {
+    fn new() -> OpStats {
+        OpStats {
+            by_status: (0..STATUSES).map(|_| AtomicU64::new(0)).collect(),
+            buckets: Default::default(),
+            count: AtomicU64::new(0),
+            sum_ns: AtomicU64::new(0),
+        }
+    }
+
+    fn record(&self, status: u16, seconds: f64) {
+        if let Some(n) = self.by_status.get(usize::from(status)) {
+            n.fetch_add(1, Relaxed);
+        }
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if seconds <= *b {
+                self.buckets[i].fetch_add(1, Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_ns
+            .fetch_add((seconds * 1e9).round() as u64, Relaxed);
+    }
 }
 
 /// Per-backend data-path counters.
@@ -47,22 +80,31 @@ impl BackendCounters {
     }
 }
 
-/// All counters the gateway keeps in memory.
+/// All counters the gateway keeps in memory. **Contract:** the request path takes no exclusive lock here: the maps
+/// below are written only when an operation or a backend is seen for the first time, and read (a shared lock, which
+/// readers never wait on each other for) otherwise; every count is an atomic.
 #[derive(Default)]
 pub struct Metrics {
-    /// Operation → HTTP status → count.
-    requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    /// Operation → its counts and latency histogram.
+    requests: RwLock<BTreeMap<String, OpStats>>,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
-    backends: Mutex<BTreeMap<String, Arc<BackendCounters>>>,
+    backends: RwLock<BTreeMap<String, Arc<BackendCounters>>>,
 }
 
 impl Metrics {
     /// Counters of one backend (created on first use).
     pub fn backend(&self, name: &str) -> Arc<BackendCounters> {
+        if let Some(c) = self
+            .backends
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return c.clone();
+        }
         self.backends
-            .lock()
+            .write()
             .unwrap_or_else(|e| e.into_inner())
             .entry(name.to_owned())
             .or_default()
@@ -71,39 +113,31 @@ impl Metrics {
 
     /// Records one finished S3 request.
     pub fn request(&self, op: &str, status: u16, seconds: f64) {
-        // The operation's entries exist after its first request: no allocation on the hot path after that.
+        if let Some(stats) = self
+            .requests
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(op)
         {
-            let mut req = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-            if !req.contains_key(op) {
-                req.insert(op.to_owned(), BTreeMap::new());
-            }
-            if let Some(by_status) = req.get_mut(op) {
-                *by_status.entry(status).or_default() += 1;
-            }
+            stats.record(status, seconds);
+            return;
         }
-        let mut lat = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        if !lat.contains_key(op) {
-            lat.insert(op.to_owned(), Histogram::default());
-        }
-        let Some(h) = lat.get_mut(op) else { return };
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if seconds <= *b {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += seconds;
+        self.requests
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(op.to_owned())
+            .or_insert_with(OpStats::new)
+            .record(status, seconds);
     }
 
     /// Requests counted so far for `op` (all statuses).
     #[cfg(test)]
     pub fn requests_for(&self, op: &str) -> u64 {
         self.requests
-            .lock()
+            .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(op)
-            .map(|by_status| by_status.values().sum())
-            .unwrap_or(0)
+            .map_or(0, |stats| stats.count.load(Relaxed))
     }
 
     /// Renders the in-memory counters (the admin route appends the gauges it computes).
@@ -114,17 +148,16 @@ impl Metrics {
             "counter",
             "S3 requests by operation and HTTP status",
         );
-        for (op, by_status) in self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            for (status, n) in by_status {
-                let _ = writeln!(
-                    out,
-                    "strata_requests_total{{op=\"{op}\",status=\"{status}\"}} {n}"
-                );
+        let requests = self.requests.read().unwrap_or_else(|e| e.into_inner());
+        for (op, stats) in requests.iter() {
+            for (status, n) in stats.by_status.iter().enumerate() {
+                let n = n.load(Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "strata_requests_total{{op=\"{op}\",status=\"{status}\"}} {n}"
+                    );
+                }
             }
         }
         header(
@@ -133,35 +166,33 @@ impl Metrics {
             "histogram",
             "S3 request latency (to response headers)",
         );
-        for (op, h) in self
-            .latency
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        for (op, h) in requests.iter() {
+            // Read while requests are being recorded: each bucket is held between the one before it and the
+            // count, so the page stays a cumulative histogram.
+            let count = h.count.load(Relaxed);
+            let mut below = 0;
             for (i, b) in BUCKETS.iter().enumerate() {
+                below = h.buckets[i].load(Relaxed).clamp(below, count);
                 let _ = writeln!(
                     out,
-                    "strata_request_duration_seconds_bucket{{op=\"{op}\",le=\"{b}\"}} {}",
-                    h.counts[i]
+                    "strata_request_duration_seconds_bucket{{op=\"{op}\",le=\"{b}\"}} {below}"
                 );
             }
             let _ = writeln!(
                 out,
-                "strata_request_duration_seconds_bucket{{op=\"{op}\",le=\"+Inf\"}} {}",
-                h.count
+                "strata_request_duration_seconds_bucket{{op=\"{op}\",le=\"+Inf\"}} {count}"
             );
             let _ = writeln!(
                 out,
                 "strata_request_duration_seconds_sum{{op=\"{op}\"}} {}",
-                h.sum
+                h.sum_ns.load(Relaxed) as f64 / 1e9
             );
             let _ = writeln!(
                 out,
-                "strata_request_duration_seconds_count{{op=\"{op}\"}} {}",
-                h.count
+                "strata_request_duration_seconds_count{{op=\"{op}\"}} {count}"
             );
         }
+        drop(requests);
         header(
             out,
             "strata_bytes_in_total",
@@ -180,7 +211,7 @@ impl Metrics {
             "strata_bytes_out_total {}",
             self.bytes_out.load(Relaxed)
         );
-        let backends = self.backends.lock().unwrap_or_else(|e| e.into_inner());
+        let backends = self.backends.read().unwrap_or_else(|e| e.into_inner());
         for (name, help, get) in [
             (
                 "strata_backend_reads_total",
@@ -259,6 +290,18 @@ mod tests {
             out.contains("strata_request_duration_seconds_bucket{op=\"GetObject\",le=\"0.25\"} 2")
         );
         assert!(out.contains("strata_request_duration_seconds_count{op=\"GetObject\"} 2"));
+        assert!(out.contains("strata_request_duration_seconds_sum{op=\"GetObject\"} 0.203"));
+        // Slower than the last bucket: only in +Inf.
+        m.request("PutObject", 503, 30.0);
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(
+            out.contains("strata_request_duration_seconds_bucket{op=\"PutObject\",le=\"10\"} 1")
+        );
+        assert!(
+            out.contains("strata_request_duration_seconds_bucket{op=\"PutObject\",le=\"+Inf\"} 2")
+        );
+        assert!(out.contains("strata_requests_total{op=\"PutObject\",status=\"503\"} 1"));
         assert!(out.contains("strata_backend_reads_total{backend=\"hot\"} 3"));
         assert_eq!(m.requests_for("GetObject"), 2);
     }
