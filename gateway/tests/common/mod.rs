@@ -46,7 +46,7 @@ impl Gateway {
             env,
             config: None,
         };
-        g.spawn();
+        g.spawn_on_free_ports();
         g
     }
 
@@ -67,7 +67,7 @@ impl Gateway {
             env,
             config: Some(path),
         };
-        g.spawn();
+        g.spawn_on_free_ports();
         g
     }
 
@@ -84,7 +84,7 @@ impl Gateway {
             env: Vec::new(),
             config: Some(path),
         };
-        g.spawn();
+        g.spawn_on_free_ports();
         g
     }
 
@@ -110,7 +110,9 @@ impl Gateway {
         self.dir.path().join("data")
     }
 
-    fn spawn(&mut self) {
+    /// Starts the process on this gateway's ports and waits until it answers its health check; `Err` with its log
+    /// when it exits first.
+    fn try_spawn(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -142,11 +144,43 @@ impl Gateway {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some((200, _)) = self.admin_get("/admin/health") {
-                return;
+                return Ok(());
+            }
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(_)) = c.try_wait()
+            {
+                self.child = None;
+                return Err(self.log());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("gateway did not become healthy; log:\n{}", self.log());
+    }
+
+    /// Starts the process again on the same ports (a restart).
+    fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn() {
+            panic!("gateway exited during start-up; log:\n{log}");
+        }
+    }
+
+    /// The first start. Another process may take a port between `free_port` and the gateway's bind (tests and
+    /// emulators run side by side), so a start that fails on a taken port is retried on fresh ports.
+    fn spawn_on_free_ports(&mut self) {
+        for _ in 0..5 {
+            match self.try_spawn() {
+                Ok(()) => return,
+                Err(log) if log.contains("Address already in use") => {
+                    self.s3 = free_port();
+                    self.admin = free_port();
+                }
+                Err(log) => panic!("gateway exited during start-up; log:\n{log}"),
+            }
+        }
+        panic!(
+            "gateway found its ports taken five times; log:\n{}",
+            self.log()
+        );
     }
 
     pub fn log(&self) -> String {
