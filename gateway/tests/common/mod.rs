@@ -168,6 +168,10 @@ impl Gateway {
     /// emulators run side by side), so a start that fails on a taken port is retried on fresh ports.
     fn spawn_on_free_ports(&mut self) {
         for _ in 0..5 {
+            // Two lookups may hand out the same free port.
+            while self.admin == self.s3 {
+                self.admin = free_port();
+            }
             match self.try_spawn() {
                 Ok(()) => return,
                 Err(log) if log.contains("Address already in use") => {
