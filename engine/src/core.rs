@@ -158,21 +158,25 @@ impl Core {
 
     /// The backends named in `names`, fastest first byte first; unknown names are skipped.
     pub fn replicas_by_latency(&self, names: &[String]) -> Vec<Arc<Backend>> {
-        let mut v: Vec<_> = names
+        // Healthy first (no error in the last 30 s), then by expected first-byte latency. Each backend's health is
+        // looked up once, not once per comparison.
+        let now = self.clock.now_ms();
+        let mut v: Vec<(bool, Arc<Backend>)> = names
             .iter()
             .filter_map(|n| self.backend(n).cloned())
+            .map(|b| {
+                let unhealthy = now - self.metrics.backend(b.name()).last_error_ms() < 30_000;
+                (unhealthy, b)
+            })
             .collect();
-        // Healthy first (no error in the last 30 s), then by expected first-byte latency.
-        let now = self.clock.now_ms();
-        let unhealthy = |b: &Backend| now - self.metrics.backend(b.name()).last_error_ms() < 30_000;
-        v.sort_by(|a, b| {
-            unhealthy(a).cmp(&unhealthy(b)).then(
+        v.sort_by(|(ua, a), (ub, b)| {
+            ua.cmp(ub).then(
                 a.profile()
                     .first_byte_latency_ms
                     .total_cmp(&b.profile().first_byte_latency_ms),
             )
         });
-        v
+        v.into_iter().map(|(_, b)| b).collect()
     }
 
     /// Runs a blocking catalog call off the async workers.
