@@ -271,6 +271,7 @@ impl RedbCatalog {
                 Some(mut rec) if rec.generation == task.generation && rec.replicas == task.from => {
                     let before = rec.blob_locations();
                     rec.replicas = task.to.clone();
+                    rec.moved_ms = now_ms;
                     let after = rec.blob_locations();
                     let mut garbage = txn.open_table(GARBAGE).ctx(OP)?;
                     let new_locations: BTreeSet<_> = after.difference(&before).cloned().collect();

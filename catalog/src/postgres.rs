@@ -1601,6 +1601,7 @@ impl Catalog for PgCatalog {
                 Some(mut rec) if rec.generation == task.generation && rec.replicas == task.from => {
                     let before = rec.blob_locations();
                     rec.replicas = task.to.clone();
+                    rec.moved_ms = now_ms;
                     let after = rec.blob_locations();
                     let new_locations: BTreeSet<_> = after.difference(&before).cloned().collect();
                     let doomed = tx.pending_in(&new_locations)?;

@@ -312,6 +312,16 @@ pub struct ObjectRecord {
     /// generations) do not change. `0` in records written before versioning existed.
     #[serde(default)]
     pub version_seq: u64,
+    /// When a committed move last changed the replica set (the gateway's clock, `commit_move`'s `now_ms`); 0 if
+    /// none has since the write. Minimum storage durations and a self-tiering class's idle clock count from
+    /// the later of this and `last_modified_ms`. One time per record: with several replicas, one kept through
+    /// a move restarts too (the planner then charges its early deletion for longer than a provider would).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved_ms: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 /// What planning reads of a stored version ([`crate::Catalog::scan_summaries`]): an [`ObjectRecord`] without its
@@ -324,6 +334,8 @@ pub struct ObjectSummary {
     pub replicas: Vec<String>,
     #[serde(default)]
     pub delete_marker: bool,
+    #[serde(default)]
+    pub moved_ms: i64,
 }
 
 impl From<ObjectRecord> for ObjectSummary {
@@ -334,11 +346,17 @@ impl From<ObjectRecord> for ObjectSummary {
             last_modified_ms: r.last_modified_ms,
             replicas: r.replicas,
             delete_marker: r.delete_marker,
+            moved_ms: r.moved_ms,
         }
     }
 }
 
 impl ObjectRecord {
+    /// When the current replicas were placed: the write, or the last committed move after it.
+    pub fn placed_ms(&self) -> i64 {
+        self.last_modified_ms.max(self.moved_ms)
+    }
+
     /// The version id S3 shows: the id, or `null`.
     pub fn version_label(&self) -> &str {
         self.version_id.as_deref().unwrap_or("null")
@@ -375,6 +393,7 @@ impl NewObject {
             version_id: None,
             delete_marker: false,
             version_seq: generation,
+            moved_ms: 0,
         }
     }
 }

@@ -249,6 +249,7 @@ pub(crate) fn delete(
         version_id: (versioning == Versioning::Enabled).then(|| token.clone()),
         delete_marker: true,
         version_seq: generation,
+        moved_ms: 0,
     };
     rows.put(&version_row(key, &token), &marker)?;
     rows.forget_stats(key)?;

@@ -49,6 +49,11 @@ fn a_verified_move_commits_atomically_and_releases_the_old_replica() {
         after.generation > before.generation,
         "a commit is a new generation"
     );
+    // The move's time is kept: the new replicas' minimum durations and idle clocks start there.
+    assert_eq!((before.moved_ms, after.moved_ms), (0, 14));
+    assert_eq!(after.placed_ms(), after.last_modified_ms.max(14));
+    let summary = cat.scan_summaries(None, 10).unwrap();
+    assert_eq!(summary[0].2.moved_ms, 14);
     assert_eq!(garbage_pairs(&*cat), pairs(&[("hot", "blob-1")]));
     let released = cat
         .set_move_state(task.id, MoveState::SourceReleased, None, 15)

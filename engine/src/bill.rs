@@ -145,7 +145,7 @@ impl Bill {
         }
     }
 
-    /// A replica of `size` bytes written at `written_ms` leaves a backend priced `p` at `now_ms` (deleted,
+    /// A replica of `size` bytes placed at `written_ms` (the write or the move that put it there) leaves a backend priced `p` at `now_ms` (deleted,
     /// overwritten or moved away): its early-deletion fee.
     pub fn removed(&self, p: &TierProfile, size: u64, written_ms: i64, now_ms: i64) {
         let fee = p.early_deletion(size, (now_ms - written_ms) as f64 / DAY_MS);

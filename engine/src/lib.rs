@@ -30,6 +30,7 @@ pub mod events;
 pub mod metrics;
 pub mod model;
 pub mod mover;
+pub mod new_objects;
 pub mod planning;
 pub mod prometheus;
 pub mod reaper;

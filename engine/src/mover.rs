@@ -274,7 +274,7 @@ pub async fn execute(strata: &Arc<Core>, handle: &MoverHandle, task: MoveTask) {
                 if let Some(b) = strata.backend(left) {
                     strata
                         .bill
-                        .removed(b.profile(), rec.size, rec.last_modified_ms, now);
+                        .removed(b.profile(), rec.size, rec.placed_ms(), now);
                 }
             }
             publish_move(

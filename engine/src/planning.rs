@@ -149,12 +149,14 @@ pub async fn compute(
     .map_err(|e| EngineError::task("planner", e))?
 }
 
-/// Persists the plan's moves as `Planned` tasks and wakes the mover; returns how many were created.
+/// Persists the plan's moves as `Planned` tasks and wakes the mover, and takes its advice on where new objects go
+/// ([`crate::new_objects`]); returns the tasks created.
 pub async fn apply(
     strata: &Arc<Core>,
     mover: &MoverHandle,
     plan: &Plan,
 ) -> Result<Vec<catalog::MoveTask>, EngineError> {
+    strata.new_objects.advise(&plan.new_objects);
     let plan_id = format!("plan-{}", plan.planned_at_ms);
     let moves = plan.new_moves(Some(&plan_id));
     let now = strata.clock.now_ms();

@@ -181,7 +181,8 @@ pub fn compute(strata: &Core) -> catalog::Result<Usage> {
     for_each_object(&*strata.catalog, PAGE, |bucket, key, rec| {
         usage.objects += 1;
         usage.logical_bytes += rec.size;
-        // A self-tiering backend bills each object by its idle time (the latest read, else the write).
+        // A self-tiering backend bills each object by its idle time: since the latest read, the write or the move
+        // that placed it, whichever is latest (a copy moved in starts in the class's frequent tier).
         let mut idle_days = None;
         for r in &rec.replicas {
             replica_bytes += rec.size;
@@ -203,8 +204,7 @@ pub fn compute(strata: &Core) -> catalog::Result<Usage> {
                         .stats(bucket, key)?
                         .and_then(|s| s.last_read_ms)
                         .unwrap_or(i64::MIN);
-                    let d =
-                        (now - last_read.max(rec.last_modified_ms)).max(0) as f64 / 86_400_000.0;
+                    let d = (now - last_read.max(rec.placed_ms())).max(0) as f64 / 86_400_000.0;
                     *idle_days.insert(d)
                 }
             };

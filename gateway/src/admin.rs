@@ -260,6 +260,8 @@ impl Admin {
                 .iter()
                 .map(|b| b.name().to_owned())
                 .collect(),
+            new_objects_self_tiering: s.new_objects.self_tiering_backend().map(str::to_owned),
+            new_objects_min_bytes: s.new_objects.min_bytes(),
             placement: s.placement.clone(),
             active_reads: s.leases.active_count(),
             recorder: api::RecorderStatus {

@@ -38,8 +38,15 @@ pub struct Health {
     /// The gateway's clock (ms since the epoch).
     pub now_ms: i64,
     pub backends: Vec<BackendSummary>,
-    /// Backends that receive every new object.
+    /// Backends that receive every new object (unless it goes to `new_objects_self_tiering`).
     pub initial_placement: Vec<String>,
+    /// New objects of at least `new_objects_min_bytes` go to this self-tiering backend instead of the first
+    /// initial one, as the last applied plan advised (`Plan::new_objects`); `null` without one.
+    #[serde(default)]
+    pub new_objects_self_tiering: Option<String>,
+    /// `null`: no advice yet, or none pays; every new object goes to `initial_placement`.
+    #[serde(default)]
+    pub new_objects_min_bytes: Option<u64>,
     pub placement: engine::config::Placement,
     /// Reads holding a lease on a placement now.
     pub active_reads: usize,

@@ -18,8 +18,8 @@
 //!   providers and 0 within a provider; it costs `GET_s + PUT_b` requests plus
 //!   `size · (retrieval_s + egress(s→b))`. Every released replica `b ∈ C \ T` pays the
 //!   early-deletion fee `size · storage_gb_month_b / 30 · max(0, min_storage_days_b − age_days)`,
-//!   where `age_days` counts from [`ObjectInput::placed_ms`] (the catalog records one write time
-//!   per object version, not per replica).
+//!   where `age_days` counts from [`ObjectInput::placed_ms`] (the write or the last committed move:
+//!   the catalog records one such time per object version, not per replica).
 //!
 //! # Constraints handled here
 //!
@@ -331,7 +331,8 @@ pub struct ObjectInput {
     pub size_bytes: u64,
     /// Current replica set (non-empty).
     pub current: Mask,
-    /// When the current replicas were written (early-deletion age).
+    /// When the current replicas were placed: the write or the last move (early-deletion age, and where a
+    /// self-tiering class's idle clock starts).
     pub placed_ms: i64,
     /// Read forecast.
     pub reads: ReadForecast,
@@ -835,7 +836,7 @@ impl CostModel {
         let mut auto = target & self.auto_mask;
         while auto != 0 {
             let b = auto.trailing_zeros() as usize;
-            c.storage += self.auto_storage(b, obj);
+            c.storage += self.auto_storage(b, obj, now_ms);
             auto &= auto - 1;
         }
         let s = self.serve[target as usize] as usize;
@@ -891,7 +892,7 @@ impl CostModel {
         let mut auto = self.auto_mask;
         while auto != 0 {
             let b = auto.trailing_zeros() as usize;
-            auto_cost[b] = self.auto_storage(b, obj);
+            auto_cost[b] = self.auto_storage(b, obj, now_ms);
             auto &= auto - 1;
         }
         let mut delta = [0.0f64; MAX_BACKENDS];
@@ -958,14 +959,20 @@ impl CostModel {
         total
     }
 
-    /// Storage over the horizon (USD) of `obj` on the self-tiering backend `b`, monitoring included.
+    /// Storage over the horizon (USD) of `obj` on the self-tiering backend `b`, monitoring included, as of
+    /// `now_ms`.
     ///
-    /// With `E` expected reads over the horizon of `H` days, the object is taken as unread for the whole horizon
-    /// with probability `q = e^(−E)` (Poisson): it then ages from its idle days through the class's tiers
-    /// ([`tiers::AutoTiering::idle_storage_gb`]); otherwise it is billed at the frequent price throughout (an
-    /// access resets the idle clock). Objects under the monitoring threshold always pay the frequent price and no
-    /// fee.
-    pub fn auto_storage(&self, b: usize, obj: &ObjectInput) -> f64 {
+    /// The class counts an object's idle days from its last access, its write or its arrival in the class,
+    /// whichever is latest: an object already on `b` is as idle as the later of its last read and
+    /// [`ObjectInput::placed_ms`]; one copied in by this move starts in the frequent tier with a fresh clock.
+    /// Storage is priced over a window `W = max(H, archive delay)` and counted as its mean per horizon,
+    /// `· H / W`: the class saves only after its delays, so over a horizon shorter than them a copy into it
+    /// would never pay, however long the object then stays idle. With `E` expected reads over the horizon, the
+    /// object is taken as unread for the whole window with probability `q = e^(−E · W / H)` (Poisson): it then
+    /// ages from its idle days through the class's tiers ([`tiers::AutoTiering::idle_storage_gb`]); otherwise it
+    /// is billed at the frequent price throughout (an access resets the idle clock). Objects under the
+    /// monitoring threshold always pay the frequent price and no fee.
+    pub fn auto_storage(&self, b: usize, obj: &ObjectInput, now_ms: i64) -> f64 {
         let Some(at) = self.rates.auto.get(b).and_then(|a| a.as_ref()) else {
             return 0.0;
         };
@@ -975,9 +982,18 @@ impl CostModel {
         if obj.size_bytes < at.min_monitored_bytes {
             return gb * frequent * h / 30.0;
         }
-        let q = (-obj.reads.expected_reads.max(0.0)).exp();
-        let idle = at.idle_storage_gb(frequent, obj.reads.idle_days.max(0.0), h);
-        let per_gb = q * idle + (1.0 - q) * frequent * h / 30.0;
+        let idle = if obj.current & (1 << b) != 0 {
+            let placed = now_ms.saturating_sub(obj.placed_ms).max(0) as f64 / DAY_MS as f64;
+            obj.reads.idle_days.max(0.0).min(placed)
+        } else {
+            0.0
+        };
+        // The class's saving comes after its delays: priced over a window that reaches its archive tier, as a
+        // mean per horizon (a copy in would otherwise never pay within a horizon shorter than the delays).
+        let w = h.max(at.archive_after_days);
+        let q = (-obj.reads.expected_reads.max(0.0) * w / h).exp();
+        let idle_cost = at.idle_storage_gb(frequent, idle, w) * h / w;
+        let per_gb = q * idle_cost + (1.0 - q) * frequent * h / 30.0;
         gb * per_gb + at.monitoring_per_1k_objects_month / 1000.0 * h / 30.0
     }
 
@@ -1305,28 +1321,42 @@ mod tests {
     }
 
     /// Intelligent-Tiering is billed per object: an idle object at the price of the access tier its idle time
-    /// reaches (hand-computed), an object that will surely be read at the frequent price, small objects at the
-    /// frequent price without monitoring; never a retrieval fee.
+    /// reaches (hand-computed, as a mean per 30-day horizon over the 90-day window), its clock starting at the
+    /// later of its last read and its arrival in the class (a copy in starts afresh); an object that will surely
+    /// be read at the frequent price, small objects at the frequent price without monitoring; never a retrieval
+    /// fee.
     #[test]
     fn intelligent_tiering_storage_follows_idle_time_and_reads() {
         let m = it_model(1.0);
-        let mut o = obj(0b001, 0.0, 0.0);
+        let now = 200 * DAY_MS;
+        let fee = 0.0025 / 1000.0;
+        let mut o = obj(0b100, 0.0, 0.0);
         o.size_bytes = 1_000_000_000;
-        // Idle 45 days, no read expected: 30 days at IA (0.0125 per GB-month) + monitoring.
+        // In the class since long ago, idle 45 days, no read expected: 45 days at IA, then 45 at archive.
         o.reads.idle_days = 45.0;
-        close(m.auto_storage(2, &o), 0.0125 + 0.0025 / 1000.0);
-        // Idle 20 days: 10 days frequent, 20 days IA.
-        o.reads.idle_days = 20.0;
         close(
-            m.auto_storage(2, &o),
-            (10.0 * 0.023 + 20.0 * 0.0125) / 30.0 + 0.0025 / 1000.0,
+            m.auto_storage(2, &o, now),
+            (45.0 * 0.0125 + 45.0 * 0.004) / 90.0 + fee,
         );
-        // Surely read (many expected reads): frequent all month.
+        // Copied in 10 days ago: its clock is at 10 days (20 days frequent, 60 IA, 10 archive).
+        o.placed_ms = now - 10 * DAY_MS;
+        close(
+            m.auto_storage(2, &o, now),
+            (20.0 * 0.023 + 60.0 * 0.0125 + 10.0 * 0.004) / 90.0 + fee,
+        );
+        // Not in the class yet: a copy in starts at day 0 (30 days frequent, 60 IA).
+        o.current = 0b001;
+        close(
+            m.auto_storage(2, &o, now),
+            (30.0 * 0.023 + 60.0 * 0.0125) / 90.0 + fee,
+        );
+        // Surely read (many expected reads): frequent throughout.
         o.reads.expected_reads = 50.0;
-        assert!((m.auto_storage(2, &o) - (0.023 + 0.0025 / 1000.0)).abs() < 1e-6);
+        assert!((m.auto_storage(2, &o, now) - (0.023 + fee)).abs() < 1e-6);
         // Under 128 KB: frequent, no fee.
         o.size_bytes = 100_000;
-        close(m.auto_storage(2, &o), 100_000.0 / 1e9 * 0.023);
+        close(m.auto_storage(2, &o, now), 100_000.0 / 1e9 * 0.023);
+        o.placed_ms = 0;
         // The breakdown and the fast path agree, and reads from IT pay no retrieval.
         o.size_bytes = 1_000_000_000;
         o.reads.expected_reads = 3.0;
@@ -1508,6 +1538,7 @@ mod tests {
                 last_modified_ms: 0,
                 lifetime_reads: 0,
                 read_gaps: Default::default(),
+                moved_ms: 0,
             };
             400
         ];

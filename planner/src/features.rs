@@ -68,6 +68,17 @@ pub struct ObjectBasics {
     /// and `prev_gap_ms`), as of its latest read.
     #[serde(default)]
     pub read_gaps: ReadGaps,
+    /// When a move last changed the object's replica set (the catalog's `ObjectRecord::moved_ms`), 0 if none
+    /// has since the write: where a minimum storage duration and a self-tiering class's idle clock start.
+    #[serde(default)]
+    pub moved_ms: i64,
+}
+
+impl ObjectBasics {
+    /// When the current replicas were placed: the write, or the last move after it.
+    pub fn placed_ms(&self) -> i64 {
+        self.last_modified_ms.max(self.moved_ms)
+    }
 }
 
 /// An object's last two idle intervals between sessions of reads (reads within

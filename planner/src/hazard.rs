@@ -551,6 +551,7 @@ mod tests {
                 last_modified_ms: 0,
                 lifetime_reads: 0,
                 read_gaps: Default::default(),
+                moved_ms: 0,
             };
             n
         ];
@@ -600,6 +601,7 @@ mod tests {
                 last_modified_ms: 0,
                 lifetime_reads: 0,
                 read_gaps: Default::default(),
+                moved_ms: 0,
             };
             200
         ];
@@ -659,6 +661,7 @@ mod tests {
                 last_modified_ms: now - 10 * DAY_MS,
                 lifetime_reads: 0,
                 read_gaps: Default::default(),
+                moved_ms: 0,
             });
             for d in 0..10 {
                 b.push(i, now - 10 * DAY_MS + d * DAY_MS + 1000, 1 << 20);
@@ -670,6 +673,7 @@ mod tests {
                 last_modified_ms: 0,
                 lifetime_reads: 0,
                 read_gaps: Default::default(),
+                moved_ms: 0,
             });
             b.push(i, 100 * DAY_MS, 1 << 20);
         }
@@ -707,6 +711,7 @@ mod tests {
                 last_modified_ms: 0,
                 lifetime_reads: if often { 40 } else { 1 },
                 read_gaps: Default::default(),
+                moved_ms: 0,
             });
             b.push(i, now - 20 * DAY_MS, 1 << 20);
             if often {
@@ -731,6 +736,7 @@ mod tests {
             last_modified_ms: 0,
             lifetime_reads: 0,
             read_gaps: Default::default(),
+            moved_ms: 0,
         };
         assert_eq!(unknown.reads_before(h.get(0), now), 2);
     }
@@ -753,6 +759,7 @@ mod tests {
                     last_s: last * 86_400,
                     prev_s: prev * 86_400,
                 },
+                moved_ms: 0,
             });
             b.push(i, now - 85 * DAY_MS, 1 << 20);
         }
@@ -766,6 +773,7 @@ mod tests {
                     last_s: 91 * 86_400,
                     prev_s: 91 * 86_400,
                 },
+                moved_ms: 0,
             });
             b.push(i, now - i64::from(i - 600) % 91 * DAY_MS - 1000, 1 << 20);
         }

@@ -37,6 +37,7 @@ pub mod error;
 pub mod exact;
 pub mod features;
 pub mod hazard;
+pub mod initial;
 pub mod lifecycle;
 pub mod model;
 pub mod objects;

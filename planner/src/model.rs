@@ -1229,6 +1229,7 @@ mod tests {
                 last_modified_ms: start - DAY_MS,
                 lifetime_reads: 0,
                 read_gaps: Default::default(),
+                moved_ms: 0,
             });
             let hour = rng.below(24) as i64;
             for d in 0..days {

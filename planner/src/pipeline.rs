@@ -204,11 +204,36 @@ impl<'a> InputContext<'a> {
             out.push(ObjectInput {
                 size_bytes: inv.basics[i].size_bytes,
                 current: mask,
-                placed_ms: inv.basics[i].last_modified_ms,
+                placed_ms: inv.basics[i].placed_ms(),
                 reads: r,
             });
         }
     }
+}
+
+/// [`crate::initial::self_tiering_min_bytes`] for the first self-tiering backend, if any. None is advised when
+/// an SLA is set and the class's archive tier misses it: new objects would age into it unforecast. On an empty
+/// inventory: the advice before any measurement.
+pub fn new_object_advice(
+    inv: &Inventory,
+    backends: &[BackendSpec],
+    cost: &CostConfig,
+    now_ms: i64,
+) -> crate::initial::NewObjectAdvice {
+    let Some(b) = backends.iter().find(|b| b.profile.auto_tiering.is_some()) else {
+        return Default::default();
+    };
+    let mut advice = crate::initial::self_tiering_min_bytes(inv, &b.name, &b.profile, now_ms);
+    let slow = b
+        .profile
+        .auto_tiering
+        .as_ref()
+        .and_then(|a| a.archive_latency_ms)
+        .unwrap_or(b.profile.first_byte_latency_ms);
+    if cost.max_sla_risk < 1.0 && slow > cost.sla_ms {
+        advice.min_bytes = None;
+    }
+    advice
 }
 
 /// Scratch vectors of [`InputContext::inputs`], reused from chunk to chunk.
@@ -442,6 +467,7 @@ pub fn plan_cycle_scored(
         cfg.budget.max_moves,
     )?;
     plan.skipped = inv.len() - index.len();
+    plan.new_objects = new_object_advice(inv, backends, &cfg.cost, now_ms);
     let mut scores = vec![None; inv.len()];
     for (&i, &p) in index.iter().zip(&p_hot) {
         scores[i as usize] = Some(p);

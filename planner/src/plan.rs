@@ -103,6 +103,10 @@ pub struct Plan {
     /// later cycle (`cost_after` counts them as staying).
     #[serde(default)]
     pub deferred_moves: usize,
+    /// Where new objects should be written: from what size into the self-tiering backend
+    /// ([`crate::initial`]); empty without one.
+    #[serde(default)]
+    pub new_objects: crate::initial::NewObjectAdvice,
 }
 
 impl Move {
@@ -279,5 +283,6 @@ pub fn build_plan(
         solve_ms,
         planned_at_ms: now_ms,
         deferred_moves,
+        new_objects: Default::default(),
     })
 }

@@ -73,6 +73,7 @@ pub fn load_inventory(catalog: &dyn Catalog, now_ms: i64, opts: &LoadOptions) ->
                 last_modified_ms: record.last_modified_ms,
                 lifetime_reads: 0,
                 read_gaps: Default::default(),
+                moved_ms: record.moved_ms,
             });
         }
         match (full, page.into_iter().last()) {

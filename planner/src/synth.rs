@@ -271,6 +271,7 @@ pub fn inventory(
             last_modified_ms: o.placed_ms.min(start),
             lifetime_reads: 0,
             read_gaps: Default::default(),
+            moved_ms: 0,
         });
         let hot = o.reads.p_hot >= 0.5;
         let hour = rng.below(24) as i64;

@@ -3,7 +3,8 @@
 A small trace (loadtest/profiles/replay-check.toml) is simulated (`strata-loadtest simulate`, default prices:
 S3 Standard, Standard-IA, Glacier IR, and Intelligent-Tiering among strata's choices) and replayed through S3
 into a gateway on its test clock (`strata-loadtest replay`): four local backends priced as those classes, one
-replica, new objects on Standard, the simulator's planner settings. The replay runs the simulator's daily
+replica, new objects on Standard or, from the size the last plan advised, on Intelligent-Tiering (as in the
+simulator), the simulator's planner settings. The replay runs the simulator's daily
 schedule (model training when due, one planning cycle applied, its moves finished) and ends with the
 gateway's bill (`GET /admin/cost`), which is set beside the simulator's `strata` policy.
 
@@ -111,6 +112,7 @@ def test_the_gateways_bill_lands_within_10_percent_of_the_simulators(loadtest, s
             "--admin-url", gw.admin_url, "--admin-token", gw.token,
             "--access-key", gw.access_key, "--secret-key", gw.secret_key, "--json"], env=env, timeout=900))
         bill = gw.admin("GET", "/admin/cost").json()
+        health = gw.admin("GET", "/admin/health").json()
     finally:
         gw.stop()
 
@@ -136,3 +138,7 @@ def test_the_gateways_bill_lands_within_10_percent_of_the_simulators(loadtest, s
     assert got["moves"] > 0
     all_hot = next(p for p in sim["policies"] if p["name"] == "all-hot")
     assert got["storage"] < all_hot["storage_cost"], summary
+    # The plans measured that these mostly idle objects pay for Intelligent-Tiering from their write, and the
+    # gateway took the advice for new objects, as the simulator's strata policy does.
+    assert health["new_objects_self_tiering"] == "intelligent-tiering", health
+    assert health["new_objects_min_bytes"] is not None, health

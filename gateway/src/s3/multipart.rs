@@ -207,7 +207,8 @@ impl StrataS3 {
             meta,
             replicas: self
                 .strata
-                .initial_placement
+                .new_objects
+                .for_multipart()
                 .iter()
                 .map(|b| b.name().to_owned())
                 .collect(),

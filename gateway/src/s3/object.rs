@@ -356,7 +356,7 @@ impl StrataS3 {
             if let Some(b) = self.strata.backend(name) {
                 self.strata
                     .bill
-                    .removed(b.profile(), old.size, old.last_modified_ms, now);
+                    .removed(b.profile(), old.size, old.placed_ms(), now);
             }
         }
     }
@@ -440,8 +440,8 @@ impl StrataS3 {
             content_md5.as_deref(),
             checksum_algorithm.as_ref().map(ChecksumAlgorithm::as_str),
         )?;
-        let targets = self.strata.initial_placement.clone();
         let declared = content_length.and_then(|l| u64::try_from(l).ok());
+        let targets = self.strata.new_objects.for_size(declared);
         let Ingested {
             part, checksums, ..
         } = ingest::ingest(
@@ -1018,7 +1018,7 @@ impl StrataS3 {
             input.object_lock_legal_hold_status.as_ref(),
         )
         .await?;
-        let targets = self.strata.initial_placement.clone();
+        let targets = self.strata.new_objects.for_size(Some(src.size));
         let ingested = self.copy_data(&src, 0..src.size, &targets).await?;
         self.record(&src_bucket, &src_key, AccessKind::Copy, src.size);
         // Whole-object checksums stay valid for a byte-identical copy of a single-part object; a copy has one part,
@@ -1083,6 +1083,7 @@ mod tests {
             version_id: None,
             delete_marker: false,
             version_seq: 1,
+            moved_ms: 0,
         }
     }
 

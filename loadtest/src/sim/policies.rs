@@ -94,12 +94,19 @@ pub(crate) const IT_ARCHIVE_AFTER_MS: u64 = 90 * DAY_MS;
 
 /// Intelligent-Tiering's own move, at `now_ms`, of an object in its access tier `rel` (0 Frequent, 1 Infrequent,
 /// 2 Archive Instant): to Infrequent after 30 days without access, to Archive Instant after 90; objects under
-/// 128 KB are never tiered.
-pub(crate) fn it_automation(meta: &ObjectMeta, rel: TierIdx, now_ms: u64) -> Option<TierIdx> {
+/// 128 KB are never tiered. The class counts idle days from the object's last access, its write, or its arrival
+/// in the class (`entered_ms`: an object copied in later starts in Frequent with a fresh clock), whichever is
+/// latest.
+pub(crate) fn it_automation(
+    meta: &ObjectMeta,
+    rel: TierIdx,
+    entered_ms: u64,
+    now_ms: u64,
+) -> Option<TierIdx> {
     if meta.size < IT_MIN_MONITORED_BYTES || rel >= 2 {
         return None;
     }
-    let idle = now_ms.saturating_sub(meta.created_ms.max(meta.last_read_ms));
+    let idle = now_ms.saturating_sub(meta.created_ms.max(meta.last_read_ms).max(entered_ms));
     if idle >= IT_ARCHIVE_AFTER_MS {
         Some(2)
     } else if idle >= IT_INFREQUENT_AFTER_MS && rel == 0 {
@@ -138,7 +145,7 @@ impl Policy for IntelligentTiering {
             if !meta.alive || place.tier == super::policy::Placement::NONE {
                 continue;
             }
-            if let Some(to) = it_automation(meta, place.tier, now_ms) {
+            if let Some(to) = it_automation(meta, place.tier, 0, now_ms) {
                 moves.push(Move {
                     obj: i as ObjId,
                     to,

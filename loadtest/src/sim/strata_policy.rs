@@ -1,8 +1,13 @@
 //! `strata`: the planner crate's real feature, model and cost code run on
 //! the simulated clock, as the gateway runs them.
 //!
-//! * New objects go to tier 0, the hottest tier (Strata writes new
-//!   objects to its fast tier first).
+//! * New objects go to tier 0, the hottest tier, or into
+//!   Intelligent-Tiering from the size the last plan advised
+//!   (`Plan::new_objects`; before the first plan, the advice for an empty
+//!   store), as the gateway's front writes them.
+//! * An object the planner moves into Intelligent-Tiering starts in its
+//!   Frequent tier with a fresh idle clock (a copy into the class is a new
+//!   object to S3), and the planner prices it so (`ObjectBasics::moved_ms`).
 //! * Every GET is logged as a read of the object (time, bytes) in the
 //!   layout of [`planner::features::AccessHistory`], with the bytes it
 //!   returned (a ranged GET its range), as the gateway's recorder logs
@@ -81,6 +86,11 @@ pub struct StrataPolicy {
     lifetime_reads: Vec<u64>,
     /// Per object: its last two idle intervals between sessions of reads, as the catalog's stats keep them.
     read_gaps: Vec<ReadGaps>,
+    /// Per object: when the planner last moved it (0: not since its write), as the catalog's
+    /// `ObjectRecord::moved_ms`: where Intelligent-Tiering's idle clock and a minimum duration start.
+    moved_ms: Vec<i64>,
+    /// The last plan's advice: new objects of at least this size are written into Intelligent-Tiering.
+    new_objects_min_bytes: Option<u64>,
 }
 
 impl std::fmt::Debug for StrataPolicy {
@@ -159,6 +169,10 @@ impl StrataPolicy {
         };
         // Fail now, not at the first tick, if the planner refuses the tiers.
         CostModel::new(backends.clone(), rules, cfg)?;
+        // Before the first plan, new objects follow the advice for an empty inventory, as in the gateway.
+        let new_objects_min_bytes =
+            planner::pipeline::new_object_advice(&Inventory::default(), &backends, &cfg, 0)
+                .min_bytes;
         let planner = PlannerConfig {
             rules,
             cost: cfg,
@@ -189,6 +203,8 @@ impl StrataPolicy {
             bytes: Vec::new(),
             lifetime_reads: Vec::new(),
             read_gaps: Vec::new(),
+            moved_ms: Vec::new(),
+            new_objects_min_bytes,
         })
     }
 
@@ -220,6 +236,7 @@ impl StrataPolicy {
                     last_modified_ms: m.created_ms as i64,
                     lifetime_reads: self.lifetime_reads.get(i).copied().unwrap_or(0),
                     read_gaps: self.read_gaps.get(i).copied().unwrap_or_default(),
+                    moved_ms: self.moved_ms.get(i).copied().unwrap_or(0),
                 });
                 reads += self.times.get(i).map_or(0, Vec::len);
                 i
@@ -246,6 +263,7 @@ impl StrataPolicy {
             self.bytes.resize_with(i + 1, Vec::new);
             self.lifetime_reads.resize(i + 1, 0);
             self.read_gaps.resize(i + 1, ReadGaps::default());
+            self.moved_ms.resize(i + 1, 0);
         }
         i
     }
@@ -257,6 +275,7 @@ impl StrataPolicy {
             self.bytes[i] = Vec::new();
             self.lifetime_reads[i] = 0;
             self.read_gaps[i] = ReadGaps::default();
+            self.moved_ms[i] = 0;
         }
     }
 
@@ -308,6 +327,7 @@ impl StrataPolicy {
                 last_modified_ms: meta.created_ms as i64,
                 lifetime_reads: self.lifetime_reads.get(i).copied().unwrap_or(0),
                 read_gaps: self.read_gaps.get(i).copied().unwrap_or_default(),
+                moved_ms: self.moved_ms.get(i).copied().unwrap_or(0),
             });
             ids.push((i, place.tier));
         }
@@ -328,6 +348,7 @@ impl StrataPolicy {
         else {
             return;
         };
+        self.new_objects_min_bytes = plan.new_objects.min_bytes;
         for m in plan.moves {
             // Keys are dense indices into `ids`.
             let Some(&(obj, tier)) = m.key.parse::<usize>().ok().and_then(|k| ids.get(k)) else {
@@ -344,6 +365,8 @@ impl StrataPolicy {
             if to == self.it_base && tier >= self.it_base {
                 continue;
             }
+            let i = self.slot(obj as ObjId);
+            self.moved_ms[i] = now;
             moves.push(Move {
                 obj: obj as ObjId,
                 to,
@@ -367,9 +390,14 @@ impl Policy for StrataPolicy {
         }
     }
 
-    fn on_create(&mut self, _now_ms: u64, obj: ObjId, _meta: &ObjectMeta) -> TierIdx {
+    /// New objects go to tier 0, or into Intelligent-Tiering from the size the last plan advised
+    /// (`Plan::new_objects`), as the gateway writes them.
+    fn on_create(&mut self, _now_ms: u64, obj: ObjId, meta: &ObjectMeta) -> TierIdx {
         self.forget(obj);
-        0
+        match self.new_objects_min_bytes {
+            Some(min) if meta.size >= min => self.it_base,
+            _ => 0,
+        }
     }
 
     fn on_read(
@@ -405,7 +433,12 @@ impl Policy for StrataPolicy {
             if meta.alive
                 && place.tier != super::policy::Placement::NONE
                 && place.tier >= self.it_base
-                && let Some(rel) = it_automation(meta, place.tier - self.it_base, now_ms)
+                && let Some(rel) = it_automation(
+                    meta,
+                    place.tier - self.it_base,
+                    self.moved_ms.get(i).map_or(0, |&t| t.max(0) as u64),
+                    now_ms,
+                )
             {
                 moves.push(Move {
                     obj: i as ObjId,
