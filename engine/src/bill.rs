@@ -145,10 +145,11 @@ impl Bill {
         }
     }
 
-    /// A replica of `size` bytes placed at `written_ms` (the write or the move that put it there) leaves a backend priced `p` at `now_ms` (deleted,
-    /// overwritten or moved away): its early-deletion fee.
-    pub fn removed(&self, p: &TierProfile, size: u64, written_ms: i64, now_ms: i64) {
-        let fee = p.early_deletion(size, (now_ms - written_ms) as f64 / DAY_MS);
+    /// A replica of `size` bytes placed at `placed_ms` (its write, or the move that put it there:
+    /// `ObjectRecord::placed_ms`) leaves a backend priced `p` at `now_ms` (deleted, overwritten or moved away):
+    /// its early-deletion fee.
+    pub fn removed(&self, p: &TierProfile, size: u64, placed_ms: i64, now_ms: i64) {
+        let fee = p.early_deletion(size, (now_ms - placed_ms) as f64 / DAY_MS);
         if fee > 0.0 {
             self.with(|s| s.moves += fee);
         }

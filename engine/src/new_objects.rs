@@ -49,12 +49,7 @@ impl NewObjectPlacement {
         // Before a plan has measured anything, the planner's advice for an empty store (unless the class's archive
         // tier misses the SLA, as the planner decides too).
         let prior = self_tiering.as_ref().and_then(|set| {
-            let p = set[0].profile();
-            let slowest = p
-                .auto_tiering
-                .as_ref()
-                .and_then(|a| a.archive_latency_ms)
-                .unwrap_or(p.first_byte_latency_ms);
+            let slowest = set[0].profile().slowest_first_byte_ms();
             (placement.latency_sla_ms.is_none_or(|sla| slowest <= sla))
                 .then_some(planner::initial::PRIOR_MIN_BYTES)
         });
@@ -63,11 +58,6 @@ impl NewObjectPlacement {
             self_tiering,
             min_bytes: AtomicU64::new(prior.unwrap_or(u64::MAX)),
         }
-    }
-
-    /// The configured initial backends.
-    pub fn initial(&self) -> &[Arc<Backend>] {
-        &self.initial
     }
 
     /// The self-tiering backend new objects may be written to, if any.

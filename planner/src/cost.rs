@@ -539,14 +539,7 @@ impl CostModel {
         let slow_mask = backends
             .iter()
             .enumerate()
-            .filter(|(_, b)| {
-                let archive = b
-                    .profile
-                    .auto_tiering
-                    .as_ref()
-                    .and_then(|a| a.archive_latency_ms);
-                b.profile.first_byte_latency_ms.max(archive.unwrap_or(0.0)) > cfg.sla_ms
-            })
+            .filter(|(_, b)| b.profile.slowest_first_byte_ms() > cfg.sla_ms)
             .fold(0 as Mask, |m, (b, _)| m | (1 << b));
         let auto_mask = (0..nb)
             .filter(|&b| rates.auto[b].is_some())

@@ -145,17 +145,7 @@ mod tests {
     use crate::objects::ObjectTable;
 
     fn it() -> TierProfile {
-        let mut p = TierProfile::s3_standard();
-        p.auto_tiering = Some(tiers::AutoTiering {
-            infrequent_gb_month: 0.0125,
-            archive_gb_month: 0.004,
-            infrequent_after_days: 30.0,
-            archive_after_days: 90.0,
-            monitoring_per_1k_objects_month: 0.0025,
-            min_monitored_bytes: 128 * 1024,
-            archive_latency_ms: None,
-        });
-        p
+        TierProfile::s3_intelligent_tiering()
     }
 
     /// Per group `(size, n, read, age_days)`: `n` objects of `size` written `age_days` before `now`, the first

@@ -224,13 +224,7 @@ pub fn new_object_advice(
         return Default::default();
     };
     let mut advice = crate::initial::self_tiering_min_bytes(inv, &b.name, &b.profile, now_ms);
-    let slow = b
-        .profile
-        .auto_tiering
-        .as_ref()
-        .and_then(|a| a.archive_latency_ms)
-        .unwrap_or(b.profile.first_byte_latency_ms);
-    if cost.max_sla_risk < 1.0 && slow > cost.sla_ms {
+    if cost.max_sla_risk < 1.0 && b.profile.slowest_first_byte_ms() > cost.sla_ms {
         advice.min_bytes = None;
     }
     advice

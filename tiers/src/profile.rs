@@ -94,6 +94,16 @@ impl AutoTiering {
 }
 
 impl TierProfile {
+    /// The slowest first-byte latency an object here may see: the class's own, or its archive tier's when it
+    /// self-tiers into a slower one ([`AutoTiering::archive_latency_ms`]). What a latency SLA is checked against.
+    pub fn slowest_first_byte_ms(&self) -> f64 {
+        let archive = self
+            .auto_tiering
+            .as_ref()
+            .and_then(|a| a.archive_latency_ms);
+        self.first_byte_latency_ms.max(archive.unwrap_or(0.0))
+    }
+
     /// AWS S3 Standard.
     pub fn s3_standard() -> TierProfile {
         TierProfile {
