@@ -45,9 +45,9 @@ pub use postgres::PgCatalog;
 pub use records::{
     AccessEvent, AccessKind, AccessStats, AclGrant, AclGrantee, AclPermission, BucketRecord,
     CorsRule, DefaultRetention, DeleteOutcome, GarbageBlob, LeaseRecord, ListPage, NewObject,
-    NodeRecord, ObjectLockConfig, ObjectMeta, ObjectOwnership, ObjectRecord, ObjectSummary,
-    PartChecksums, PartRecord, PartRef, PublicAccessBlock, PutOutcome, Retention, RetentionMode,
-    SESSION_GAP_MS, UploadPage, UploadRecord, VersionEntry, VersionPage, Versioning,
+    NewObjectsAdvice, NodeRecord, ObjectLockConfig, ObjectMeta, ObjectOwnership, ObjectRecord,
+    ObjectSummary, PartChecksums, PartRecord, PartRef, PublicAccessBlock, PutOutcome, Retention,
+    RetentionMode, SESSION_GAP_MS, UploadPage, UploadRecord, VersionEntry, VersionPage, Versioning,
     WriteCondition,
 };
 

@@ -588,6 +588,20 @@ pub struct NodeRecord {
     /// Access events the node has queued but not yet written to the catalog (its recorder's lag).
     #[serde(default)]
     pub queued_access_events: u64,
+    /// Where the node writes new objects, as the last plan it applied (or adopted from the leader) advised;
+    /// `None` while it follows the prior of a store no plan has measured. Followers adopt the leader's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_objects: Option<NewObjectsAdvice>,
+}
+
+/// A plan's advice on where new objects go (`planner::Plan::new_objects`, without its measurements): objects
+/// of at least `min_bytes` are written to the self-tiering backend `backend` in place of the first initial one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NewObjectsAdvice {
+    /// The self-tiering backend the advice is for; `None`: none is configured or usable.
+    pub backend: Option<String>,
+    /// From which size; `None`: no size pays, every new object goes to the initial backends.
+    pub min_bytes: Option<u64>,
 }
 
 /// Who holds a named lease, until when (the catalog's clock).

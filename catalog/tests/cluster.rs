@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use catalog::{Catalog, CatalogConfig, NodeRecord};
+use catalog::{Catalog, CatalogConfig, NewObjectsAdvice, NodeRecord};
 use common::*;
 
 #[test]
@@ -70,6 +70,10 @@ fn heartbeats_are_stamped_by_the_catalog_and_listed_by_node() {
         s3_addr: "127.0.0.1:9000".into(),
         version: "test".into(),
         queued_access_events: 3,
+        new_objects: (id == "b").then(|| NewObjectsAdvice {
+            backend: Some("it".into()),
+            min_bytes: Some(1 << 20),
+        }),
     };
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -86,6 +90,12 @@ fn heartbeats_are_stamped_by_the_catalog_and_listed_by_node() {
         ["a", "b"]
     );
     assert_eq!(nodes[1], again);
+    // What a node publishes comes back as it was: the leader's new-object advice, or none.
+    assert_eq!(
+        nodes[1].new_objects.as_ref().and_then(|a| a.min_bytes),
+        Some(1 << 20)
+    );
+    assert_eq!(nodes[0].new_objects, None);
     assert!(now >= again.heartbeat_ms);
 }
 

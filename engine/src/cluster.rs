@@ -114,13 +114,26 @@ async fn beat(strata: &Core, s3_addr: &str) -> bool {
         s3_addr: s3_addr.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         queued_access_events: strata.recorder.pending() as u64,
+        new_objects: strata.new_objects.advice(),
     };
     let id = node.node.clone();
     let ttl = LEASE_TTL.as_millis() as i64;
+    let shared = strata.shared_catalog;
     let outcome = strata
         .with_catalog(move |c| {
             c.heartbeat(node)?;
-            c.acquire_lease(LEADER_LEASE, &id, ttl)
+            let lease = c.acquire_lease(LEADER_LEASE, &id, ttl)?;
+            // A follower reads the leader's published advice on where new objects go.
+            let leaders_advice = if shared && lease.is_none() {
+                let (nodes, now) = c.nodes()?;
+                c.lease(LEADER_LEASE)?
+                    .filter(|l| l.expires_ms > now)
+                    .and_then(|l| nodes.into_iter().find(|n| n.node == l.holder))
+                    .and_then(|n| n.new_objects)
+            } else {
+                None
+            };
+            Ok((lease, leaders_advice))
         })
         .await;
     if strata.shared_catalog {
@@ -141,7 +154,18 @@ async fn beat(strata: &Core, s3_addr: &str) -> bool {
         }
     }
     match outcome {
-        Ok(lease) => lease.is_some(),
+        Ok((lease, leaders_advice)) => {
+            if let Some(advice) = leaders_advice
+                && strata.new_objects.advice().as_ref() != Some(&advice)
+            {
+                tracing::info!(
+                    ?advice,
+                    "adopted the leader's advice on where new objects go"
+                );
+                strata.new_objects.adopt(&advice);
+            }
+            lease.is_some()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "heartbeat failed: this node does not lead until the catalog answers");
             false

@@ -23,8 +23,6 @@ pub struct Core {
     pub catalog: Arc<dyn Catalog>,
     /// In configuration order.
     pub backends: Vec<Arc<Backend>>,
-    /// The configured initial backends (`[placement] initial`).
-    pub initial_placement: Vec<Arc<Backend>>,
     /// Where new objects go: the initial backends, or from an advised size the self-tiering backend instead of
     /// the first ([`crate::new_objects`]).
     pub new_objects: crate::new_objects::NewObjectPlacement,
@@ -131,15 +129,11 @@ impl Core {
         };
         let bill =
             crate::bill::Bill::new(clock_now, backends.iter().map(|b| (b.name(), b.profile())));
-        let new_objects = crate::new_objects::NewObjectPlacement::new(
-            initial_placement.clone(),
-            &backends,
-            &placement,
-        );
+        let new_objects =
+            crate::new_objects::NewObjectPlacement::new(initial_placement, &backends, &placement);
         Ok(Arc::new(Core {
             catalog,
             backends,
-            initial_placement,
             new_objects,
             recorder,
             bill,

@@ -5,9 +5,13 @@
 //! backend (S3 Intelligent-Tiering) in place of the first one: written there, an object starts the class's idle
 //! clock at its write instead of at a later copy. The advice changes with every applied plan; before the first,
 //! it is the planner's for an empty store ([`planner::initial::PRIOR_MIN_BYTES`]).
+//!
+//! In a cluster only the leader plans: every node publishes the advice it follows in its heartbeat
+//! ([`catalog::NodeRecord::new_objects`]), and followers adopt the leader's ([`NewObjectPlacement::adopt`]), so
+//! every node writes a new object where the leader's last plan said.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 use backends::Backend;
 
@@ -24,6 +28,8 @@ pub struct NewObjectPlacement {
     self_tiering: Option<Vec<Arc<Backend>>>,
     /// Objects of at least this size go to `self_tiering` (`u64::MAX`: none).
     min_bytes: AtomicU64,
+    /// The advice `min_bytes` follows; `None` while it is the prior.
+    advised: Mutex<Option<catalog::NewObjectsAdvice>>,
 }
 
 impl NewObjectPlacement {
@@ -57,7 +63,13 @@ impl NewObjectPlacement {
             initial,
             self_tiering,
             min_bytes: AtomicU64::new(prior.unwrap_or(u64::MAX)),
+            advised: Mutex::new(None),
         }
+    }
+
+    /// The configured initial backends (`[placement] initial`).
+    pub fn initial(&self) -> &[Arc<Backend>] {
+        &self.initial
     }
 
     /// The self-tiering backend new objects may be written to, if any.
@@ -72,11 +84,29 @@ impl NewObjectPlacement {
 
     /// Takes a plan's advice; advice for another backend than ours turns the self-tiering placement off.
     pub fn advise(&self, advice: &planner::initial::NewObjectAdvice) {
+        self.adopt(&catalog::NewObjectsAdvice {
+            backend: advice.backend.clone(),
+            min_bytes: advice.min_bytes,
+        });
+    }
+
+    /// Takes advice another node published (the leader's, from its heartbeat), as [`NewObjectPlacement::advise`].
+    pub fn adopt(&self, advice: &catalog::NewObjectsAdvice) {
         let min = match (advice.backend.as_deref(), advice.min_bytes) {
             (Some(name), Some(min)) if self.self_tiering_backend() == Some(name) => min,
             _ => u64::MAX,
         };
+        let mut advised = self.advised.lock().unwrap_or_else(|e| e.into_inner());
         self.min_bytes.store(min, Relaxed);
+        *advised = Some(advice.clone());
+    }
+
+    /// The advice this node follows, to publish; `None` while it follows the prior.
+    pub fn advice(&self) -> Option<catalog::NewObjectsAdvice> {
+        self.advised
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The backends for a new object of `size` bytes (`None`: not known before its body is read).
@@ -150,6 +180,43 @@ mod tests {
         assert_eq!(names(&p.for_size(Some(u64::MAX))), ["std"]);
         p.advise(&advice("elsewhere", Some(1)));
         assert_eq!(p.min_bytes(), None);
+    }
+
+    /// A node publishes the advice it follows (none while it follows the prior), and another node that adopts it
+    /// places new objects the same way.
+    #[test]
+    fn a_follower_adopts_the_advice_the_leader_publishes() {
+        let std = backend("std", TierProfile::s3_standard());
+        let it = backend("it", TierProfile::s3_intelligent_tiering());
+        let node = || {
+            NewObjectPlacement::new(
+                vec![std.clone()],
+                &[std.clone(), it.clone()],
+                &placement(1, false, None),
+            )
+        };
+        let (leader, follower) = (node(), node());
+        assert_eq!(leader.advice(), None, "the prior is not published");
+        leader.advise(&advice("it", Some(1 << 20)));
+        let published = leader.advice().expect("advice to publish");
+        assert_eq!(
+            published,
+            catalog::NewObjectsAdvice {
+                backend: Some("it".into()),
+                min_bytes: Some(1 << 20)
+            }
+        );
+        assert_eq!(names(&follower.for_size(Some(1 << 20))), ["std"]);
+        follower.adopt(&published);
+        assert_eq!(follower.min_bytes(), Some(1 << 20));
+        assert_eq!(names(&follower.for_size(Some(1 << 20))), ["it"]);
+        assert_eq!(follower.advice(), Some(published));
+        // Advice that nothing pays is adopted too.
+        follower.adopt(&catalog::NewObjectsAdvice {
+            backend: Some("it".into()),
+            min_bytes: None,
+        });
+        assert_eq!(follower.min_bytes(), None);
     }
 
     #[test]

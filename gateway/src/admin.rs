@@ -256,7 +256,8 @@ impl Admin {
             now_ms: s.clock.now_ms(),
             backends,
             initial_placement: s
-                .initial_placement
+                .new_objects
+                .initial()
                 .iter()
                 .map(|b| b.name().to_owned())
                 .collect(),
@@ -532,6 +533,7 @@ impl Admin {
                     started_ms: n.started_ms,
                     heartbeat_ms: n.heartbeat_ms,
                     queued_access_events: n.queued_access_events,
+                    new_objects: n.new_objects,
                 }
             })
             .collect();

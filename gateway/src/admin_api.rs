@@ -299,6 +299,10 @@ pub struct ClusterNode {
     pub leader: bool,
     /// Access events queued on the node but not yet in the catalog: its recorder's lag.
     pub queued_access_events: u64,
+    /// Where the node writes new objects, as the last plan it applied or adopted from the leader advised;
+    /// absent while it follows the prior of a store no plan has measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_objects: Option<catalog::NewObjectsAdvice>,
 }
 
 /// `POST /admin/test/clock` (only with `STRATA_TEST_CLOCK=1`).

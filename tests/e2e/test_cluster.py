@@ -58,6 +58,9 @@ class Cluster:
         self.shared.mkdir(parents=True)
         self.master_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
         self.nodes: list[e2e.Gateway] = []
+        # More backends (TOML) and environment for every node a test adds.
+        self.extra_backends = ""
+        self.extra_env: dict[str, str] = {}
 
     def config(self) -> str:
         return f"""
@@ -68,7 +71,7 @@ name = "disk"
 kind = "local"
 path = "{self.shared}"
 tier = "aws-s3-standard"
-
+{self.extra_backends}
 [placement]
 initial = ["disk"]
 """
@@ -82,7 +85,7 @@ initial = ["disk"]
         gw = e2e.Gateway(endpoint="", admin_url=None, token=e2e.ADMIN_TOKEN, access_key=e2e.ACCESS_KEY,
                          secret_key=e2e.SECRET_KEY, data_dir=data, log_path=wd / "gateway.log", workdir=wd,
                          binary=self.binary, extra_args=["--config", str(wd / "strata.toml")],
-                         extra_env={"STRATA_MASTER_KEY": self.master_key})
+                         extra_env={"STRATA_MASTER_KEY": self.master_key, **self.extra_env})
         gw.start()
         self.nodes.append(gw)
         return gw
@@ -323,3 +326,56 @@ def _accepts(gw, key, secret) -> bool:
         return True
     except Exception:
         return False
+
+
+def test_followers_write_new_objects_where_the_leaders_plan_advised(cluster):
+    """Only the leader plans; its advice on where new objects go (`/admin/health`: `new_objects_min_bytes`)
+    reaches the followers through its heartbeat, so a new object lands on the same backend whichever node
+    takes the PUT."""
+    it = cluster.workdir / "shared-it"
+    it.mkdir()
+    cluster.extra_backends = f"""
+[[backends]]
+name = "it"
+kind = "local"
+path = "{it}"
+tier = "aws-s3-intelligent-tiering"
+"""
+    cluster.extra_env = {"STRATA_TEST_CLOCK": "1"}
+    a, b = cluster.add(), cluster.add()
+    s = wait_for("both nodes alive with one leader", lambda: (
+        (st := cluster_status(b)) and st["leader"] and len(st["nodes"]) == 2 and st), 20)
+    leader, follower = (a, b) if cluster_status(a)["node"] == s["leader"] else (b, a)
+    prior = 8 << 20
+    for gw in (leader, follower):
+        h = gw.admin("GET", "/admin/health").json()
+        assert (h["new_objects_self_tiering"], h["new_objects_min_bytes"]) == ("it", prior), h
+
+    # 24 objects of 1 MiB, never read: on the leader's clock 40 days later, a measured size class whose idle
+    # months pay the class's monitoring fee, so the plan advises writing new objects of 1 MiB and more into "it".
+    bucket = e2e.unique_bucket("adv")
+    sl = leader.client()
+    sl.create_bucket(Bucket=bucket)
+    for i in range(24):
+        sl.put_object(Bucket=bucket, Key=f"old/{i:02d}", Body=os.urandom(1 << 20))
+    r = leader.admin("POST", "/admin/test/clock", json={"advance_ms": 40 * 86_400_000})
+    assert r.status_code == 200, r.text
+    r = leader.admin("POST", "/admin/plan/apply")
+    assert r.status_code == 202, r.text
+    h = leader.admin("GET", "/admin/health").json()
+    assert h["new_objects_min_bytes"] == 1 << 20, h
+
+    # The follower adopts it within a few heartbeats, and the leader's record in /admin/cluster shows it.
+    wait_for("the follower adopts the leader's advice", lambda: (
+        follower.admin("GET", "/admin/health").json()["new_objects_min_bytes"] == 1 << 20), 20)
+    nodes = {n["node"]: n for n in cluster_status(follower)["nodes"]}
+    assert nodes[s["leader"]]["new_objects"] == {"backend": "it", "min_bytes": 1 << 20}, nodes
+
+    # A new 2 MiB object PUT through the follower goes to "it"; a 4 KiB one to the initial backend.
+    sf = follower.client()
+    sf.put_object(Bucket=bucket, Key="new/large", Body=os.urandom(2 << 20))
+    sf.put_object(Bucket=bucket, Key="new/small", Body=b"x" * 4096)
+    for key, want in (("new/large", ["it"]), ("new/small", ["disk"])):
+        r = follower.object_info(bucket, key)
+        assert r.status_code == 200, r.text
+        assert r.json()["replicas"] == want, r.json()
