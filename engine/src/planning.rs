@@ -45,7 +45,8 @@ pub struct PlannerSettings {
     pub max_read_risk: f64,
     /// The SLA's price of being wrong, when `[placement] latency_sla_ms` is set: an object moves onto a backend
     /// slower than the SLA (or a self-tiering class whose archive tier is) only when the probability of a read
-    /// within the planning horizon is at most this (`planner::CostConfig::max_sla_risk`), so reads the forecast
+    /// within the planning horizon (for the class: within the 180 days it is priced over) is at most this
+    /// (`planner::CostConfig::max_sla_risk`), so reads the forecast
     /// did not expect still meet the SLA. 1 turns the check off. Default 0.005 (`strata-loadtest evaluate
     /// --prices loadtest/profiles/prices-slow-cold.toml`, loadtest/README.md).
     pub max_sla_risk: f64,

@@ -81,6 +81,41 @@ impl AutoTiering {
         }
     }
 
+    /// Expected storage (USD per GB) over the next `days` of an object idle for `idle_days` now and read as a
+    /// Poisson stream of `reads_per_day` (each read, as any access, puts it back in the frequent tier).
+    ///
+    /// At `t` days from now the object is idle at least `x` days if no read came in the last `x` days and, while
+    /// `t < x`, its clock was already at `x − t`: with probability `e^(−r·x)` for `t ≥ x`, `e^(−r·t)` for
+    /// `x − idle_days ≤ t < x`, else 0. The expected price at `t` is the frequent one less what the tiers save
+    /// with those probabilities. With no reads this is [`AutoTiering::idle_storage_gb`].
+    pub fn expected_storage_gb(
+        &self,
+        frequent_gb_month: f64,
+        idle_days: f64,
+        days: f64,
+        reads_per_day: f64,
+    ) -> f64 {
+        let (d, c, r) = (days.max(0.0), idle_days.max(0.0), reads_per_day.max(0.0));
+        // Days among the next `d` on which the object is idle at least `x` days, in expectation.
+        let idle_at_least = |x: f64| {
+            let (lo, hi) = ((x - c).max(0.0), x.min(d));
+            let before = if hi <= lo {
+                0.0
+            } else if r * (hi - lo) < 1e-9 {
+                (hi - lo) * (-r * lo).exp()
+            } else {
+                ((-r * lo).exp() - (-r * hi).exp()) / r
+            };
+            before + (d - x).max(0.0) * (-r * x).exp()
+        };
+        (d * frequent_gb_month
+            - idle_at_least(self.infrequent_after_days)
+                * (frequent_gb_month - self.infrequent_gb_month)
+            - idle_at_least(self.archive_after_days)
+                * (self.infrequent_gb_month - self.archive_gb_month))
+            / 30.0
+    }
+
     /// Storage (USD per GB) of an object that stays idle from `idle_days` for `days` more days.
     pub fn idle_storage_gb(&self, frequent_gb_month: f64, idle_days: f64, days: f64) -> f64 {
         let (a, b) = (self.infrequent_after_days, self.archive_after_days);
@@ -252,6 +287,46 @@ mod tests {
         }
         assert!(std.storage_gb_month > ia.storage_gb_month);
         assert!(ia.storage_gb_month > gir.storage_gb_month);
+    }
+
+    /// The expected storage of a self-tiering object read as a Poisson stream: without reads, the idle path; with
+    /// reads, between that and the frequent price; far from now, the stationary mix (the idle age of a Poisson
+    /// stream at a random time is exponential: e.g. at one read per 30 days, `1 − e^−1` of the time frequent).
+    #[test]
+    fn self_tiering_storage_under_poisson_reads() {
+        let it = TierProfile::s3_intelligent_tiering()
+            .auto_tiering
+            .expect("self-tiering");
+        let f = 0.023;
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-9 * b.abs().max(1.0), "{a} vs {b}");
+        for (idle, days) in [
+            (0.0, 90.0),
+            (10.0, 90.0),
+            (45.0, 30.0),
+            (100.0, 180.0),
+            (0.0, 20.0),
+        ] {
+            close(
+                it.expected_storage_gb(f, idle, days, 0.0),
+                it.idle_storage_gb(f, idle, days),
+            );
+        }
+        // Reads only make it dearer, never more than the frequent price.
+        let mut last = it.expected_storage_gb(f, 20.0, 180.0, 0.0);
+        for r in [0.001, 0.01, 0.1, 1.0] {
+            let c = it.expected_storage_gb(f, 20.0, 180.0, r);
+            assert!(c > last && c <= f * 180.0 / 30.0 + 1e-12, "{r}: {c}");
+            last = c;
+        }
+        close(it.expected_storage_gb(f, 0.0, 90.0, 1e6), f * 3.0);
+        // Far from now the mix is stationary: the last 30 of 10,000 days at one read per 30 days.
+        let r = 1.0 / 30.0;
+        let tail = it.expected_storage_gb(f, 0.0, 10_030.0, r)
+            - it.expected_storage_gb(f, 0.0, 10_000.0, r);
+        let (p30, p90) = ((-1.0f64).exp(), (-3.0f64).exp());
+        let stationary =
+            f * (1.0 - p30) + it.infrequent_gb_month * (p30 - p90) + it.archive_gb_month * p90;
+        assert!((tail - stationary).abs() < 1e-9, "{tail} vs {stationary}");
     }
 
     #[test]
