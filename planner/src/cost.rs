@@ -708,9 +708,18 @@ impl CostModel {
     /// retrieval fee, a minimum storage duration) is safe enough: the probability that the object on it loses
     /// money within its minimum duration (at least the horizon; [`CostModel::losing_probability`]) is at most
     /// [`CostConfig::max_read_risk`]; and every one it adds that is slower than the SLA is safe enough for the
-    /// SLA: the probability of a read within the horizon is at most [`CostConfig::max_sla_risk`].
+    /// SLA: the probability of a read within the horizon is at most [`CostConfig::max_sla_risk`] (for a
+    /// self-tiering class whose archive tier is slow: within the window it is priced over, and checked for
+    /// staying in it too).
     pub fn within_read_risk(&self, obj: &ObjectInput, target: Mask) -> bool {
-        target & !obj.current & self.risky_backends(obj) == 0
+        target & self.risk_checked(obj.current) & self.risky_backends(obj) == 0
+    }
+
+    /// The backends whose risk a target is checked for when the object is on `current`: those it adds, and a
+    /// self-tiering class whose archive tier misses the SLA even when the object is already in it (it stays there
+    /// for months, and what is learnt of its reads meanwhile can make it risky).
+    fn risk_checked(&self, current: Mask) -> Mask {
+        !current | (self.slow_mask & self.auto_mask)
     }
 
     /// The backends too risky for `obj` (see [`CostModel::within_read_risk`]), as a mask: computed once per
@@ -854,11 +863,11 @@ impl CostModel {
         }
         c.latency_penalty =
             self.cfg.lambda_latency * reads * (r.latency[s] - self.cfg.sla_ms).max(0.0);
-        if target == obj.current {
-            return c;
-        }
         if !self.within_read_risk(obj, target) {
             c.read_risk_penalty = self.cfg.noncompliance_penalty;
+        }
+        if target == obj.current {
+            return c;
         }
         let age_days = (now_ms.saturating_sub(obj.placed_ms)).max(0) as f64 / DAY_MS as f64;
         for b in 0..self.backends.len() {
@@ -934,7 +943,7 @@ impl CostModel {
                 total += auto_cost[b];
                 auto &= auto - 1;
             }
-            if target & !obj.current & risky != 0 {
+            if target & self.risk_checked(obj.current) & risky != 0 {
                 total += self.cfg.noncompliance_penalty;
             }
             let mut changed = target ^ obj.current;
@@ -1325,6 +1334,23 @@ mod tests {
         assert!(!slow_it.within_read_risk(&idle, 0b100));
         idle.reads.daily_read_probability = 0.00002;
         assert!(slow_it.within_read_risk(&idle, 0b100));
+        // Already in the slow class, staying is checked too (what is learnt of its reads while it stays there can
+        // make it risky: a quarterly job against a 90-day archive delay); a plainly slow tier is not.
+        let mut inside = o;
+        inside.current = 0b100;
+        assert!(!slow_it.within_read_risk(&inside, 0b100));
+        let targets = [0b001, 0b100];
+        let mut out = [0.0; 2];
+        slow_it.fill_costs(&inside, &targets, 0, &mut out);
+        for (t, c) in targets.iter().zip(out) {
+            close(c, slow_it.cost(&inside, *t, 0));
+        }
+        assert!(out[1] >= 1.0, "staying pays the penalty: {out:?}");
+        inside.reads.daily_read_probability = 0.00002;
+        assert!(slow_it.within_read_risk(&inside, 0b100));
+        let mut in_gir = o;
+        in_gir.current = 0b010;
+        assert!(m.within_read_risk(&in_gir, 0b010));
         assert!(model(Some(150.0), 1.0).within_read_risk(&o, 0b100));
         assert!(model(None, 1.0).within_read_risk(&o, 0b010));
         // A limit outside [0, 1] is refused.
