@@ -1008,8 +1008,8 @@ impl CostModel {
         } else {
             0.0
         };
-        // The class's saving comes after its delays: priced over a window that reaches its archive tier, as a
-        // mean per horizon (a copy in would otherwise never pay within a horizon shorter than the delays).
+        // The class's saving comes after its delays: priced over a window of months, as a mean per horizon (a copy
+        // in would otherwise never pay within a horizon shorter than the delays).
         let w = self.self_tiering_window_days().max(at.archive_after_days);
         let reads_per_day = obj.reads.expected_reads.max(0.0) / h;
         let per_gb = at.expected_storage_gb(frequent, idle, w, reads_per_day) * h / w;

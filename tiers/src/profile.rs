@@ -87,7 +87,7 @@ impl AutoTiering {
     /// At `t` days from now the object is idle at least `x` days if no read came in the last `x` days and, while
     /// `t < x`, its clock was already at `x − t`: with probability `e^(−r·x)` for `t ≥ x`, `e^(−r·t)` for
     /// `x − idle_days ≤ t < x`, else 0. The expected price at `t` is the frequent one less what the tiers save
-    /// with those probabilities. With no reads this is [`AutoTiering::idle_storage_gb`].
+    /// with those probabilities. With no reads, the object ages through the tiers from `idle_days`.
     pub fn expected_storage_gb(
         &self,
         frequent_gb_month: f64,
@@ -113,17 +113,6 @@ impl AutoTiering {
                 * (frequent_gb_month - self.infrequent_gb_month)
             - idle_at_least(self.archive_after_days)
                 * (self.infrequent_gb_month - self.archive_gb_month))
-            / 30.0
-    }
-
-    /// Storage (USD per GB) of an object that stays idle from `idle_days` for `days` more days.
-    pub fn idle_storage_gb(&self, frequent_gb_month: f64, idle_days: f64, days: f64) -> f64 {
-        let (a, b) = (self.infrequent_after_days, self.archive_after_days);
-        let end = idle_days + days.max(0.0);
-        let span = |lo: f64, hi: f64| (end.min(hi) - idle_days.max(lo)).max(0.0);
-        (span(f64::NEG_INFINITY, a) * frequent_gb_month
-            + span(a, b) * self.infrequent_gb_month
-            + span(b, f64::INFINITY) * self.archive_gb_month)
             / 30.0
     }
 }
@@ -299,17 +288,15 @@ mod tests {
             .expect("self-tiering");
         let f = 0.023;
         let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-9 * b.abs().max(1.0), "{a} vs {b}");
-        for (idle, days) in [
-            (0.0, 90.0),
-            (10.0, 90.0),
-            (45.0, 30.0),
-            (100.0, 180.0),
-            (0.0, 20.0),
+        // Without reads, it ages through the tiers (days at each price, per month).
+        for (idle, days, want) in [
+            (0.0, 90.0, 30.0 * f + 60.0 * 0.0125),
+            (10.0, 90.0, 20.0 * f + 60.0 * 0.0125 + 10.0 * 0.004),
+            (45.0, 30.0, 30.0 * 0.0125),
+            (100.0, 180.0, 180.0 * 0.004),
+            (0.0, 20.0, 20.0 * f),
         ] {
-            close(
-                it.expected_storage_gb(f, idle, days, 0.0),
-                it.idle_storage_gb(f, idle, days),
-            );
+            close(it.expected_storage_gb(f, idle, days, 0.0), want / 30.0);
         }
         // Reads only make it dearer, never more than the frequent price.
         let mut last = it.expected_storage_gb(f, 20.0, 180.0, 0.0);
