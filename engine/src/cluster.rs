@@ -125,11 +125,8 @@ async fn beat(strata: &Core, s3_addr: &str) -> bool {
             let lease = c.acquire_lease(LEADER_LEASE, &id, ttl)?;
             // A follower reads the leader's published advice on where new objects go.
             let leaders_advice = if shared && lease.is_none() {
-                let (nodes, now) = c.nodes()?;
-                c.lease(LEADER_LEASE)?
-                    .filter(|l| l.expires_ms > now)
-                    .and_then(|l| nodes.into_iter().find(|n| n.node == l.holder))
-                    .and_then(|n| n.new_objects)
+                let view = ClusterView::read(c)?;
+                view.leader_record().and_then(|n| n.new_objects.clone())
             } else {
                 None
             };
@@ -203,10 +200,11 @@ pub async fn status(strata: &Core) -> catalog::Result<ClusterStatus> {
     let node = strata.leadership.node_id.clone();
     strata
         .with_catalog(move |c| {
-            let (nodes, now_ms) = c.nodes()?;
-            let leader = c
-                .lease(LEADER_LEASE)?
-                .filter(|lease| lease.expires_ms > now_ms);
+            let ClusterView {
+                nodes,
+                leader,
+                now_ms,
+            } = ClusterView::read(c)?;
             Ok(ClusterStatus {
                 node,
                 leader,
@@ -215,4 +213,35 @@ pub async fn status(strata: &Core) -> catalog::Result<ClusterStatus> {
             })
         })
         .await
+}
+
+/// The cluster as the catalog sees it at one moment: what [`status`] reports and where a follower finds the
+/// leader's heartbeat.
+struct ClusterView {
+    nodes: Vec<NodeRecord>,
+    /// The leader's lease, if one is held and has not expired by `now_ms`.
+    leader: Option<catalog::LeaseRecord>,
+    /// The catalog's clock when the view was read.
+    now_ms: i64,
+}
+
+impl ClusterView {
+    /// Reads the nodes, then the lease (blocking: run it inside [`Core::with_catalog`]).
+    fn read(c: &dyn catalog::Catalog) -> catalog::Result<ClusterView> {
+        let (nodes, now_ms) = c.nodes()?;
+        let leader = c
+            .lease(LEADER_LEASE)?
+            .filter(|lease| lease.expires_ms > now_ms);
+        Ok(ClusterView {
+            nodes,
+            leader,
+            now_ms,
+        })
+    }
+
+    /// The heartbeat of the node holding the lease, if there is a leader and it has sent one.
+    fn leader_record(&self) -> Option<&NodeRecord> {
+        let holder = &self.leader.as_ref()?.holder;
+        self.nodes.iter().find(|n| &n.node == holder)
+    }
 }
