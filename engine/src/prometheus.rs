@@ -1,5 +1,5 @@
-//! The Prometheus page (`GET /metrics` on the admin port): the request and backend counters of
-//! [`crate::metrics::Metrics`], then everything read when the page is rendered — the access recorder, retries,
+//! The Prometheus page (`GET /metrics` on the admin port): which node this is and whether it leads, the request
+//! and backend counters of [`crate::metrics::Metrics`], then everything read when the page is rendered — the access recorder, retries,
 //! chaos faults, move tasks by state, the model in use, catalog size, usage and cost per backend.
 
 use std::fmt::Write as _;
@@ -12,6 +12,25 @@ use crate::metrics::{header, label};
 pub async fn render(engine: &Engine) -> String {
     let s = &engine.core;
     let mut out = String::with_capacity(8192);
+    header(
+        &mut out,
+        "strata_node_info",
+        "gauge",
+        "this node: its id in the cluster (as in /admin/cluster) and its version; always 1",
+    );
+    let _ = writeln!(
+        out,
+        "strata_node_info{{node=\"{}\",version=\"{}\"}} 1",
+        label(&s.leadership.node_id),
+        env!("CARGO_PKG_VERSION")
+    );
+    header(
+        &mut out,
+        "strata_leader",
+        "gauge",
+        "1 while this node holds the leader's lease (it alone runs the planner, mover, reaper, scrubber and re-sealer), else 0",
+    );
+    let _ = writeln!(out, "strata_leader {}", u8::from(s.leadership.is_leader()));
     s.metrics.render(&mut out);
     let rec = s.recorder.stats();
     header(

@@ -110,6 +110,16 @@ def cluster_status(gw: e2e.Gateway) -> dict:
     return r.json()
 
 
+def node_metrics(gw: e2e.Gateway) -> tuple[str, int]:
+    """The node id and the leader flag (0 or 1) a node's /metrics reports."""
+    r = gw.admin("GET", "/metrics")
+    assert r.status_code == 200, r.text
+    node = re.search(r'^strata_node_info\{node="([^"]+)",version="[^"]+"\} 1$', r.text, re.M)
+    leader = re.search(r"^strata_leader ([01])$", r.text, re.M)
+    assert node and leader, r.text[:2000]
+    return node.group(1), int(leader.group(1))
+
+
 def wait_for(what: str, check, timeout: float):
     deadline = time.monotonic() + timeout
     last = None
@@ -197,6 +207,10 @@ def test_one_leader_and_a_takeover_within_30s_after_kill9(cluster, strata_bin):
     assert len(ids) == 2 and s["leader"] in ids
     assert [n["node"] for n in s["nodes"] if n["leader"]] == [s["leader"]]
     assert cluster_status(a)["leader"] == s["leader"]
+    # Each node's /metrics names it and says whether it leads: one leader, the lease's holder.
+    wait_for("/metrics agrees with /admin/cluster", lambda: (
+        (m := {node_metrics(g) for g in (a, b)}) and {i for i, _ in m} == ids
+        and {i for i, lead in m if lead} == {s["leader"]} and m), 10)
 
     # The CLI shows the same.
     out = subprocess.run([str(strata_bin), "cluster", "status", "--admin", b.admin_url,
@@ -219,6 +233,7 @@ def test_one_leader_and_a_takeover_within_30s_after_kill9(cluster, strata_bin):
     assert st["leader"] == st["node"], st
     dead = [n for n in st["nodes"] if n["node"] == old]
     assert dead and not dead[0]["leader"]
+    wait_for("the survivor's /metrics says it leads", lambda: node_metrics(follower) == (st["node"], 1), 10)
     print(f"takeover after kill -9: {took:.1f}s")
 
     survivor = follower.client()
