@@ -4,7 +4,7 @@
 //! plan advised (`planner::Plan::new_objects`, [`planner::initial`]), the same set with the first self-tiering
 //! backend (S3 Intelligent-Tiering) in place of the first one: written there, an object starts the class's idle
 //! clock at its write instead of at a later copy. The advice changes with every applied plan; before the first,
-//! it is the planner's for an empty store ([`planner::initial::PRIOR_MIN_BYTES`]).
+//! it is the planner's for an empty store ([`planner::initial::prior_min_bytes`]).
 //!
 //! In a cluster only the leader plans: every node publishes the advice it follows in its heartbeat
 //! ([`catalog::NodeRecord::new_objects`]), and followers adopt the leader's ([`NewObjectPlacement::adopt`]), so
@@ -52,12 +52,9 @@ impl NewObjectPlacement {
                 set.iter().map(|b| b.profile().provider.as_str()).collect();
             (!placement.provider_diversity || providers.len() == set.len()).then_some(set)
         });
-        // Before a plan has measured anything, the planner's advice for an empty store (unless the class's archive
-        // tier misses the SLA, as the planner decides too).
+        // Before a plan has measured anything, the planner's advice for an empty store.
         let prior = self_tiering.as_ref().and_then(|set| {
-            let slowest = set[0].profile().slowest_first_byte_ms();
-            (placement.latency_sla_ms.is_none_or(|sla| slowest <= sla))
-                .then_some(planner::initial::PRIOR_MIN_BYTES)
+            planner::initial::prior_min_bytes(set[0].profile(), placement.latency_sla_ms)
         });
         NewObjectPlacement {
             initial,

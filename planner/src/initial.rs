@@ -60,6 +60,20 @@ pub struct NewObjectAdvice {
     pub classes: Vec<SizeClassShare>,
 }
 
+/// The advice before anything is measured (an empty store; a gateway before its first plan): new objects from
+/// [`PRIOR_MIN_BYTES`] up go into the self-tiering class of `profile`, unless it misses the SLA
+/// ([`self_tiering_meets_sla`]).
+pub fn prior_min_bytes(profile: &TierProfile, sla_ms: Option<f64>) -> Option<u64> {
+    self_tiering_meets_sla(profile, sla_ms).then_some(PRIOR_MIN_BYTES)
+}
+
+/// Whether new objects may be written into the self-tiering class of `profile` under the latency SLA `sla_ms`
+/// (`None`: no SLA): not when its slowest tier (the archive tier) misses it, since new objects would age into that
+/// tier without a forecast.
+pub fn self_tiering_meets_sla(profile: &TierProfile, sla_ms: Option<f64>) -> bool {
+    sla_ms.is_none_or(|sla| profile.slowest_first_byte_ms() <= sla)
+}
+
 /// The advice for `backend` (a profile with [`TierProfile::auto_tiering`]) over `inv` at `now_ms` (see the module
 /// docs). A profile without self-tiering gets no advice.
 pub fn self_tiering_min_bytes(
@@ -228,5 +242,13 @@ mod tests {
             self_tiering_min_bytes(&inv, "std", &TierProfile::s3_standard(), now).min_bytes,
             None
         );
+    }
+
+    #[test]
+    fn the_prior_holds_unless_the_archive_tier_misses_the_sla() {
+        let slowest = it().slowest_first_byte_ms();
+        assert_eq!(prior_min_bytes(&it(), None), Some(PRIOR_MIN_BYTES));
+        assert_eq!(prior_min_bytes(&it(), Some(slowest)), Some(PRIOR_MIN_BYTES));
+        assert_eq!(prior_min_bytes(&it(), Some(slowest - 1.0)), None);
     }
 }

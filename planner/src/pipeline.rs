@@ -224,7 +224,8 @@ pub fn new_object_advice(
         return Default::default();
     };
     let mut advice = crate::initial::self_tiering_min_bytes(inv, &b.name, &b.profile, now_ms);
-    if cost.max_sla_risk < 1.0 && b.profile.slowest_first_byte_ms() > cost.sla_ms {
+    let sla = (cost.max_sla_risk < 1.0).then_some(cost.sla_ms);
+    if !crate::initial::self_tiering_meets_sla(&b.profile, sla) {
         advice.min_bytes = None;
     }
     advice
