@@ -1,6 +1,7 @@
 //! The Prometheus page (`GET /metrics` on the admin port): which node this is and whether it leads, the request
-//! and backend counters of [`crate::metrics::Metrics`], then everything read when the page is rendered — the access recorder, retries,
-//! chaos faults, move tasks by state, the model in use, catalog size, usage and cost per backend.
+//! and backend counters of [`crate::metrics::Metrics`], then everything read when the page is rendered — the
+//! access recorder, retries, chaos faults, move tasks by state, the model in use, catalog size, usage and cost per
+//! backend.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
