@@ -365,10 +365,9 @@ pub struct CatalogSettings {
     pub heat_half_life_secs: u64,
     pub access_log_retention_secs: u64,
     pub access_log_max_entries: u64,
-    /// Longest delay before recorded accesses reach the catalog. Each flush is one catalog write transaction,
-    /// which holds the catalog's write lock while it runs: short intervals keep those transactions small, so a PUT's
-    /// or DELETE's commit waits less behind one (web workload, 30 s runs: DELETE p99 13.6 → 11.1 ms, PUT p99 18.5
-    /// → 15.6 ms from 200 ms to 50 ms, medians of five).
+    /// Longest delay before recorded accesses reach the catalog. Each flush is one catalog write transaction, which
+    /// holds the catalog's write lock while it runs: a short interval keeps it small, so a PUT's or DELETE's commit
+    /// waits less behind it (measured in the README's benchmark section).
     pub flush_interval_ms: u64,
     /// MiB of the embedded catalog's page cache (the OS page cache holds the rest of the file).
     pub cache_mib: u64,
