@@ -103,11 +103,9 @@ async fn forest_trains_on_the_access_log_persists_and_scores_objects() {
                 reads += 1;
             }
         }
-        // Let the recorder commit at this simulated time before the clock moves on.
-        wait_for(10, "the day's reads to be recorded", || {
-            let o = object(&g, &key(0));
-            (o["reads"].as_u64()? > day as u64).then_some(())
-        });
+        // Let the recorder commit every read of the day before the clock moves on.
+        g.wait_recorded();
+        assert_eq!(object(&g, &key(HOT - 1))["reads"], day as u64 + 1);
         g.admin_request(
             "POST",
             "/admin/test/clock",

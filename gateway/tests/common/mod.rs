@@ -217,6 +217,18 @@ impl Gateway {
         Some((status, body))
     }
 
+    /// Waits until the access recorder has written every access it accepted to the catalog (its `flushed`
+    /// counter in `/admin/health` catches up with `recorded`). A test that moves the test clock or reads the
+    /// access log calls this first: checking one object's counter only proves that object's batch landed.
+    pub fn wait_recorded(&self) {
+        wait_for(10, "the access recorder to flush", || {
+            let (status, b) = self.admin_get("/admin/health")?;
+            let r = &json(&b)["recorder"];
+            let (recorded, flushed) = (r["recorded"].as_u64()?, r["flushed"].as_u64()?);
+            (status == 200 && flushed == recorded && r["pending"].as_u64()? == 0).then_some(())
+        });
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.s3)
     }
