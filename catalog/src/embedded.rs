@@ -254,6 +254,7 @@ impl crate::Catalog for RedbCatalog {
         put_object_if(&self, bucket: &str, key: &str, obj: crate::NewObject, cond: &crate::WriteCondition) -> Result<crate::PutOutcome>;
         get_version(&self, bucket: &str, key: &str, version: &str) -> Result<Option<crate::ObjectRecord>>;
         delete_version(&self, bucket: &str, key: &str, version: Option<&str>, now_ms: i64, bypass_governance: bool) -> Result<crate::DeleteOutcome>;
+        delete_version_if(&self, bucket: &str, key: &str, version: Option<&str>, now_ms: i64, version_seq: u64) -> Result<crate::DeleteOutcome>;
         list_versions(&self, bucket: &str, prefix: &str, delimiter: Option<&str>, key_marker: Option<&str>, version_id_marker: Option<&str>, max_keys: usize) -> Result<crate::VersionPage>;
         swap_replicas(&self, bucket: &str, key: &str, expected_generation: u64, replicas: Vec<String>) -> Result<bool>;
         object_count(&self, bucket: &str) -> Result<u64>;

@@ -44,11 +44,11 @@ pub use moves::{MOVE_HISTORY, MoveState, MoveTask, NewMove};
 pub use postgres::PgCatalog;
 pub use records::{
     AccessEvent, AccessKind, AccessStats, AclGrant, AclGrantee, AclPermission, BucketRecord,
-    CorsRule, DefaultRetention, DeleteOutcome, GarbageBlob, LeaseRecord, ListPage, NewObject,
-    NewObjectsAdvice, NodeRecord, ObjectLockConfig, ObjectMeta, ObjectOwnership, ObjectRecord,
-    ObjectSummary, PartChecksums, PartRecord, PartRef, PublicAccessBlock, PutOutcome, Retention,
-    RetentionMode, SESSION_GAP_MS, UploadPage, UploadRecord, VersionEntry, VersionPage, Versioning,
-    WriteCondition,
+    CorsRule, DefaultRetention, DeleteOutcome, GarbageBlob, LeaseRecord, LifecycleFilter,
+    LifecycleRule, ListPage, NewObject, NewObjectsAdvice, NodeRecord, ObjectLockConfig, ObjectMeta,
+    ObjectOwnership, ObjectRecord, ObjectSummary, PartChecksums, PartRecord, PartRef,
+    PublicAccessBlock, PutOutcome, Retention, RetentionMode, SESSION_GAP_MS, UploadPage,
+    UploadRecord, VersionEntry, VersionPage, Versioning, WriteCondition,
 };
 
 // The gateway shares one catalog across threads.
@@ -184,6 +184,20 @@ pub trait Catalog: Send + Sync {
         version: Option<&str>,
         now_ms: i64,
         bypass_governance: bool,
+    ) -> Result<DeleteOutcome>;
+
+    /// [`Catalog::delete_version`] (never bypassing a governance retention) only while the version it acts on — the
+    /// current one for `version` `None`, else the one labelled `version` — is still the one created with
+    /// `version_seq` ([`ObjectRecord::version_seq`]), checked in the same transaction; otherwise nothing changes
+    /// and the answer is [`CatalogError::PreconditionFailed`]. A background deletion decided on an earlier read
+    /// (a lifecycle expiration) so never removes or hides a version written since.
+    fn delete_version_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        now_ms: i64,
+        version_seq: u64,
     ) -> Result<DeleteOutcome>;
 
     /// S3's ListObjectVersions: versions and delete markers of keys under `prefix`, keys in byte order and each

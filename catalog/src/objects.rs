@@ -283,6 +283,30 @@ impl RedbCatalog {
         now_ms: i64,
         bypass_governance: bool,
     ) -> Result<DeleteOutcome> {
+        self.delete_version_checked(bucket, key, version, now_ms, bypass_governance, None)
+    }
+
+    /// [`crate::Catalog::delete_version_if`].
+    pub fn delete_version_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        now_ms: i64,
+        version_seq: u64,
+    ) -> Result<DeleteOutcome> {
+        self.delete_version_checked(bucket, key, version, now_ms, false, Some(version_seq))
+    }
+
+    fn delete_version_checked(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        now_ms: i64,
+        bypass_governance: bool,
+        expect_seq: Option<u64>,
+    ) -> Result<DeleteOutcome> {
         const OP: &str = "delete_version";
         self.write_durable(OP, |txn| {
             let (mut rows, record) = BucketRowsMut::open(txn, bucket, OP)?;
@@ -294,6 +318,7 @@ impl RedbCatalog {
                 version,
                 now_ms,
                 bypass_governance,
+                expect_seq,
             )
         })
     }

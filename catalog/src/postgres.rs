@@ -942,6 +942,31 @@ impl Catalog for PgCatalog {
                 version,
                 now_ms,
                 bypass_governance,
+                None,
+            )
+        })
+    }
+
+    fn delete_version_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        now_ms: i64,
+        version_seq: u64,
+    ) -> Result<DeleteOutcome> {
+        self.write("delete_version", |tx| {
+            let versioning = tx.bucket_record(bucket)?.versioning;
+            let mut rows = PgRows { tx, bucket };
+            versions::delete(
+                &mut rows,
+                versioning,
+                bucket,
+                key,
+                version,
+                now_ms,
+                false,
+                Some(version_seq),
             )
         })
     }

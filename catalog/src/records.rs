@@ -42,6 +42,10 @@ pub struct BucketRecord {
     /// the owner may always do everything, whatever it says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<Vec<AclGrant>>,
+    /// The bucket's lifecycle rules (PutBucketLifecycleConfiguration), in the order given; empty when it has
+    /// none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle: Vec<LifecycleRule>,
 }
 
 impl BucketRecord {
@@ -59,6 +63,7 @@ impl BucketRecord {
             owner: None,
             object_ownership: ObjectOwnership::BucketOwnerEnforced,
             acl: None,
+            lifecycle: Vec::new(),
         }
     }
 }
@@ -157,6 +162,69 @@ pub struct CorsRule {
     pub expose_headers: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age_seconds: Option<i32>,
+}
+
+/// One lifecycle rule of a bucket, as S3 stores it: which objects it applies to and when they expire. Days count
+/// as S3 counts them: an action due `n` days after a time is due at the first midnight UTC at least `n` days
+/// after it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `Status` is `Enabled`; a disabled rule is kept and does nothing.
+    pub enabled: bool,
+    /// Which objects the rule applies to.
+    #[serde(default)]
+    pub filter: LifecycleFilter,
+    /// The filter came as the rule's own `Prefix` (the older form), not as a `Filter`: answered back the same way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legacy_prefix: bool,
+    /// Current versions expire this many days after their write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_days: Option<u32>,
+    /// Current versions expire from this date on (midnight UTC, in ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date_ms: Option<i64>,
+    /// A delete marker that is the only version of its key left is removed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expired_object_delete_marker: bool,
+    /// Noncurrent versions are deleted this many days after they became noncurrent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_days: Option<u32>,
+    /// With `noncurrent_days`: the newest this many noncurrent versions of a key are kept however old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer_noncurrent_versions: Option<u32>,
+    /// Multipart uploads are aborted this many days after they were initiated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_incomplete_multipart_days: Option<u32>,
+}
+
+/// The objects a [`LifecycleRule`] applies to: all of its conditions hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleFilter {
+    /// The key starts with this (empty: every key).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prefix: String,
+    /// The object has every one of these tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// The object is larger than this many bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_greater_than: Option<u64>,
+    /// The object is smaller than this many bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_less_than: Option<u64>,
+}
+
+impl LifecycleFilter {
+    /// Whether an object version with this key, size and tag set matches. A delete marker (no size, no tags)
+    /// matches a filter on the prefix alone.
+    pub fn matches(&self, key: &str, size: u64, tags: &BTreeMap<String, String>) -> bool {
+        key.starts_with(&self.prefix)
+            && self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+            && self.size_greater_than.is_none_or(|min| size > min)
+            && self.size_less_than.is_none_or(|max| size < max)
+    }
 }
 
 /// One stored piece of an object's content. A simple PUT has one part; a multipart upload has N.

@@ -184,12 +184,23 @@ pub(crate) fn delete(
     version: Option<&str>,
     now_ms: i64,
     bypass_governance: bool,
+    expect_seq: Option<u64>,
 ) -> Result<DeleteOutcome> {
     check_key(key)?;
+    let changed = || CatalogError::PreconditionFailed {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+    };
     if let Some(version) = version {
         let Some((row, removed)) = find(rows, key, version)? else {
-            return Ok(DeleteOutcome::default());
+            return match expect_seq {
+                Some(_) => Err(changed()),
+                None => Ok(DeleteOutcome::default()),
+            };
         };
+        if expect_seq.is_some_and(|seq| seq != removed.version_seq) {
+            return Err(changed());
+        }
         if let Some(reason) = removed.meta.lock_reason(now_ms, bypass_governance) {
             return Err(CatalogError::ObjectLocked {
                 bucket: bucket.to_owned(),
@@ -210,6 +221,9 @@ pub(crate) fn delete(
         });
     }
     let current = rows.get(key)?;
+    if expect_seq.is_some_and(|seq| current.as_ref().map(|c| c.version_seq) != Some(seq)) {
+        return Err(changed());
+    }
     if versioning == Versioning::Unversioned {
         if let Some(old) = &current {
             rows.remove(key)?;

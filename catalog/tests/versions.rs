@@ -459,3 +459,82 @@ fn object_lock_keeps_a_version_until_its_retention_ends() {
     ));
     cat.delete_version("b", "g", Some(&id), 1, true).unwrap();
 }
+
+#[test]
+fn a_conditional_delete_acts_only_on_the_version_it_was_decided_on() {
+    let (_dir, cat) = open_temp();
+    // Unversioned: an expiration decided on the first write never removes the one that replaced it.
+    cat.create_bucket("u", 0).unwrap();
+    cat.put_object("u", "k", simple("one")).unwrap();
+    let first = cat.get_object("u", "k").unwrap().unwrap().version_seq;
+    cat.put_object("u", "k", simple("two")).unwrap();
+    let second = cat.get_object("u", "k").unwrap().unwrap();
+    let precondition = |r: catalog::Result<catalog::DeleteOutcome>| {
+        matches!(r, Err(CatalogError::PreconditionFailed { .. }))
+    };
+    assert!(precondition(
+        cat.delete_version_if("u", "k", None, 1, first)
+    ));
+    assert_eq!(
+        cat.get_object("u", "k").unwrap().unwrap().parts[0].blob,
+        "two"
+    );
+    let out = cat
+        .delete_version_if("u", "k", None, 1, second.version_seq)
+        .unwrap();
+    assert_eq!(out.removed.unwrap().parts[0].blob, "two");
+    assert_eq!(cat.get_object("u", "k").unwrap(), None);
+    // Nothing left to act on is a changed key too.
+    assert!(precondition(cat.delete_version_if(
+        "u",
+        "k",
+        None,
+        1,
+        second.version_seq
+    )));
+
+    // Versioned: a named version goes only while it is the one read; the current one gets its marker the same way.
+    versioned(&*cat, "v", Versioning::Enabled);
+    let v1 = cat.put_object("v", "k", simple("a")).unwrap();
+    let id1 = v1.version_id.unwrap();
+    let rec1 = cat.get_version("v", "k", &id1).unwrap().unwrap();
+    assert!(precondition(cat.delete_version_if(
+        "v",
+        "k",
+        Some(&id1),
+        1,
+        rec1.version_seq + 1
+    )));
+    cat.put_object("v", "k", simple("b")).unwrap();
+    assert!(precondition(cat.delete_version_if(
+        "v",
+        "k",
+        None,
+        1,
+        rec1.version_seq
+    )));
+    let current = cat.get_object("v", "k").unwrap().unwrap();
+    let out = cat
+        .delete_version_if("v", "k", None, 1, current.version_seq)
+        .unwrap();
+    assert!(out.marker.is_some() && out.removed.is_none());
+    let out = cat
+        .delete_version_if("v", "k", Some(&id1), 1, rec1.version_seq)
+        .unwrap();
+    assert_eq!(out.removed.unwrap().parts[0].blob, "a");
+    // Under Object Lock it refuses, whatever the condition.
+    cat.update_version_meta("v", "k", current.version_label(), &mut |m| {
+        m.legal_hold = true
+    })
+    .unwrap();
+    assert!(matches!(
+        cat.delete_version_if(
+            "v",
+            "k",
+            Some(current.version_label()),
+            1,
+            current.version_seq
+        ),
+        Err(CatalogError::ObjectLocked { .. })
+    ));
+}

@@ -42,6 +42,8 @@ pub struct EngineConfig {
     pub retry: backends::retry::RetryPolicy,
     /// Background scrub-and-heal.
     pub scrub: ScrubSettings,
+    /// The buckets' lifecycle rules, carried out in the background.
+    pub lifecycle: LifecycleSettings,
     /// The placement planner.
     pub planner: PlannerSettings,
 }
@@ -63,6 +65,7 @@ impl EngineConfig {
             chaos: chaos::ChaosConfig::default(),
             retry: backends::retry::RetryPolicy::default(),
             scrub: ScrubSettings::default(),
+            lifecycle: LifecycleSettings::default(),
             planner: PlannerSettings::default(),
         }
     }
@@ -298,6 +301,24 @@ pub struct ScrubSettings {
     /// over 64 MiB objects may read up to 3.2 GB/s, as much as the disk gives, and open every frame, beside the
     /// gateway's own traffic. Default 32 MiB/s: 2.6 TiB a day at most.
     pub bytes_per_sec: u64,
+}
+
+/// How often the buckets' lifecycle rules are carried out ([`crate::lifecycle`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifecycleSettings {
+    /// Seconds between two passes over every bucket with rules; 0 turns the background passes off
+    /// (`POST /admin/lifecycle/run` still runs one on demand). S3 counts lifecycle days to midnight UTC and
+    /// carries rules out within a day or so; the default is an hour.
+    pub interval_secs: u64,
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        Self {
+            interval_secs: 3600,
+        }
+    }
 }
 
 /// [`ScrubSettings::bytes_per_sec`]'s default: 32 MiB/s.

@@ -10,7 +10,8 @@
 //!   → release), [`scrub`] (re-read every replica, heal from a good one), [`reseal`] (re-seal blobs under a
 //!   rotated key), [`reaper`] (deferred deletes once no reader leases a blob), [`usage`] (bytes and cost per
 //!   backend), [`planning`] (one planner cycle and the background interval), [`model`] (the `p_hot` model in
-//!   use: `planner::ModelLifecycle` plus persistence and the objects' scores). [`recovery`] runs once at start.
+//!   use: `planner::ModelLifecycle` plus persistence and the objects' scores), [`lifecycle`] (the buckets'
+//!   lifecycle rules: expirations, noncurrent versions, old uploads). [`recovery`] runs once at start.
 //! * [`bill::Bill`] — the node's running cost at list prices (requests, retrieval, moves, storage from the usage
 //!   snapshots), charged by the front, the mover and [`usage`]; `GET /admin/cost`.
 //! * [`Engine`] owns the core and the workers' handles, starts the workers under one supervisor and stops them.
@@ -27,6 +28,7 @@ pub mod config;
 pub mod core;
 pub mod error;
 pub mod events;
+pub mod lifecycle;
 pub mod metrics;
 pub mod model;
 pub mod mover;
@@ -85,9 +87,12 @@ pub struct Engine {
     pub scrubber: Arc<scrub::Scrubber>,
     /// Re-sealing after key rotation.
     pub resealer: Arc<reseal::Resealer>,
+    /// The buckets' lifecycle rules carried out: one pass at a time, and its counters.
+    pub lifecycle: Arc<lifecycle::Lifecycle>,
     /// Planner settings and placement rules.
     pub planner: planning::PlannerContext,
     scrub: config::ScrubSettings,
+    lifecycle_settings: config::LifecycleSettings,
     node_addr: String,
     workers: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
     /// The singleton workers, running while this node leads (see [`cluster`]).
@@ -129,6 +134,7 @@ impl Engine {
         Ok(Arc::new(Engine {
             resealer: Arc::new(reseal::Resealer::new(&core.backends, Default::default())),
             scrubber: Arc::new(scrub::Scrubber::new()),
+            lifecycle: Arc::default(),
             core,
             model,
             mover: match hooks.mover_pause_at {
@@ -138,6 +144,7 @@ impl Engine {
             usage: Arc::default(),
             planner,
             scrub: config.scrub.clone(),
+            lifecycle_settings: config.lifecycle.clone(),
             node_addr: config.node_addr.clone(),
             workers: Default::default(),
             singletons: Default::default(),
@@ -150,7 +157,7 @@ impl Engine {
     }
 
     /// Spawns every background worker under the supervisor: on every node the usage scan, the model and the
-    /// cluster heartbeat; the singleton workers (reaper, mover, planner, re-sealer, scrubber) while this node
+    /// cluster heartbeat; the singleton workers (reaper, mover, planner, re-sealer, scrubber, lifecycle) while this node
     /// leads (with the embedded catalog: from the first heartbeat on).
     pub async fn start(self: &Arc<Self>) {
         let core = &self.core;
@@ -217,6 +224,13 @@ impl Engine {
             ));
         }
         set.spawn(reseal::run(core.clone(), self.resealer.clone()));
+        if self.lifecycle_settings.interval_secs > 0 {
+            set.spawn(lifecycle::run(
+                core.clone(),
+                self.lifecycle.clone(),
+                Duration::from_secs(self.lifecycle_settings.interval_secs),
+            ));
+        }
         if self.scrub.interval_secs > 0 {
             set.spawn(scrub::run(
                 core.clone(),
@@ -248,6 +262,11 @@ impl Engine {
     /// Turns a plan's moves into `Planned` tasks and wakes the mover.
     pub async fn apply(&self, plan: &planner::Plan) -> Result<Vec<catalog::MoveTask>, EngineError> {
         planning::apply(&self.core, &self.mover, plan).await
+    }
+
+    /// Runs one lifecycle pass now (see [`lifecycle`]).
+    pub async fn run_lifecycle(&self) -> lifecycle::LifecycleReport {
+        self.lifecycle.run_once(&self.core).await
     }
 
     /// Recomputes the usage snapshot now.

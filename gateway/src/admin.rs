@@ -19,6 +19,8 @@
 //! - `POST /admin/test/clock` `{"advance_ms"}` — moves the gateway's clock forward (only with STRATA_TEST_CLOCK=1).
 //! - `/admin/keys` — keys per backend and re-seal progress; `POST /admin/keys/rotate` `{"backend"}` adds a key.
 //! - `/admin/scrub` — scrubber counters and last run; `POST /admin/scrub` runs one pass now and returns its report.
+//! - `/admin/lifecycle` — the lifecycle passes' counters and last run; `POST /admin/lifecycle/run` runs one pass
+//!   over every bucket's lifecycle rules now and returns what it did.
 //! - `/admin/chaos` — the installed fault-injection rules, in the `[chaos]` config schema (as JSON);
 //!   `PUT /admin/chaos` replaces them (same schema), `DELETE /admin/chaos` clears them;
 //!   `/admin/chaos/stats` — faults injected per rule and in total.
@@ -157,6 +159,14 @@ impl Admin {
             }
             (&Method::POST, "/admin/scrub") => {
                 let report = engine::scrub::scrub_once(&self.strata, &self.engine.scrubber).await;
+                json_reply(StatusCode::OK, &report)
+            }
+            (&Method::GET, "/admin/lifecycle") => {
+                let status: api::LifecycleStatus = self.engine.lifecycle.status();
+                json_reply(StatusCode::OK, &status)
+            }
+            (&Method::POST, "/admin/lifecycle/run") => {
+                let report: api::LifecycleReport = self.engine.run_lifecycle().await;
                 json_reply(StatusCode::OK, &report)
             }
             (&Method::GET, "/admin/plan") => match self.engine.plan().await {

@@ -13,6 +13,7 @@ pub use backends::TierProfile;
 pub use catalog::MoveTask;
 pub use chaos::{ChaosConfig, RuleStats};
 pub use engine::bill::BillReport;
+pub use engine::lifecycle::{LifecycleReport, LifecycleStatus};
 pub use engine::model::ModelReport;
 pub use engine::reseal::Keys;
 pub use engine::scrub::{ScrubReport, ScrubStatus};
@@ -346,6 +347,8 @@ pub fn schemas() -> serde_json::Map<String, serde_json::Value> {
         KeyRotated,
         ScrubStatus,
         ScrubReport,
+        LifecycleStatus,
+        LifecycleReport,
         ChaosConfig,
         ChaosStats,
         Users,

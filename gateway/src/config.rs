@@ -51,6 +51,8 @@ pub struct Config {
     pub retry: backends::retry::RetryPolicy,
     /// Background scrub-and-heal.
     pub scrub: ScrubSettings,
+    /// The buckets' lifecycle rules: `interval_secs` (3600; 0: only `POST /admin/lifecycle/run`).
+    pub lifecycle: engine::config::LifecycleSettings,
     /// The placement planner.
     pub planner: engine::config::PlannerSettings,
     /// Access events to Kafka: `kafka_brokers = ["127.0.0.1:9092"]`, `topic = "strata.events"`.
@@ -165,6 +167,7 @@ impl Default for Config {
             chaos: chaos::ChaosConfig::default(),
             retry: backends::retry::RetryPolicy::default(),
             scrub: ScrubSettings::default(),
+            lifecycle: engine::config::LifecycleSettings::default(),
             planner: engine::config::PlannerSettings::default(),
             events: engine::events::EventsSettings::default(),
             cluster: engine::cluster::ClusterSettings::default(),
@@ -220,6 +223,7 @@ impl Config {
             chaos: self.chaos.clone(),
             retry: self.retry.clone(),
             scrub: self.scrub.clone(),
+            lifecycle: self.lifecycle.clone(),
             planner: self.planner.clone(),
         }
     }
@@ -428,6 +432,9 @@ interval_secs = 86400
 rate_per_sec = 50
 bytes_per_sec = 33554432
 
+[lifecycle]
+interval_secs = 3600
+
 [catalog]
 heat_half_life_secs = 86400
 flush_interval_ms = 200
@@ -554,7 +561,7 @@ max_count = 100
             prop_assert!(e.contains("chaos.rules[0].fault.status"), "{}", e);
 
             let known = ["data_dir", "s3_addr", "admin_addr", "region", "domains", "users", "backends", "placement",
-                "catalog", "catalog_url", "master_key_file", "chaos", "retry", "scrub", "planner", "events", "cluster"];
+                "catalog", "catalog_url", "master_key_file", "chaos", "retry", "scrub", "lifecycle", "planner", "events", "cluster"];
             if !known.contains(&key.as_str()) {
                 let text = format!("{key} = 1\n{VALID}");
                 let e = load(&text).expect_err("unknown field accepted");

@@ -219,6 +219,7 @@ def test_write_routes_match_their_schemas(gateway, doc, data):
         ("post", "/admin/moves", {"bucket": bucket, "key": "z", "to": ["warm"]}, 202),
         ("post", "/admin/plan/apply", None, 202),
         ("post", "/admin/scrub", None, 200),
+        ("post", "/admin/lifecycle/run", None, 200),
         ("post", "/admin/keys/rotate", {"backend": "cold"}, 200),
         ("post", "/admin/moves", {"bucket": bucket, "key": "z", "to": ["nope"]}, 400),
         ("put", "/admin/chaos", {"rules": [{"fault": {"type": "nonsense"}}]}, 400),

@@ -151,6 +151,7 @@ const READ_OPS: &[&str] = &[
     "GetObjectAcl",
     "GetBucketOwnershipControls",
     "GetBucketCors",
+    "GetBucketLifecycleConfiguration",
     "GetPublicAccessBlock",
     "GetObjectRetention",
     "GetObjectLegalHold",

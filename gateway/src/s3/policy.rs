@@ -609,6 +609,8 @@ pub fn action_of(op: &str, has_version: bool) -> String {
         "GetObjectLockConfiguration" => "GetBucketObjectLockConfiguration",
         "PutBucketCors" | "DeleteBucketCors" => "PutBucketCORS",
         "GetBucketCors" => "GetBucketCORS",
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "PutLifecycleConfiguration",
+        "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
         other => other,
     };
     format!("s3:{name}")
