@@ -8,8 +8,10 @@
 //!   after it ([`due_ms`]). An `Expiration` `Date` is due at that midnight. Times are the node's clock.
 //! - **What an expiration does** is what a DeleteObject without a version id does: in an unversioned bucket the
 //!   object goes; with versioning it becomes noncurrent under a new delete marker (suspended: the `null` version
-//!   goes). Noncurrent versions and lone delete markers go for good. Nothing under Object Lock goes (a legal
-//!   hold, any retention): it is counted in [`LifecycleReport::locked`] and looked at again next pass.
+//!   goes). Noncurrent versions go for good. A delete marker left alone (no other version of its key) goes under
+//!   `ExpiredObjectDeleteMarker` at once, and under an expiration of current versions once it is as old as that
+//!   asks. Nothing under Object Lock goes (a legal hold, any retention): it is counted in
+//!   [`LifecycleReport::locked`] and looked at again next pass.
 //! - **No race with writers.** Each deletion is conditional on the version still being the one the pass read
 //!   ([`catalog::Catalog::delete_version_if`]), so a write made meanwhile is never expired or hidden by a decision
 //!   taken on the version it replaced; such a key is counted in [`LifecycleReport::changed`].
@@ -239,10 +241,14 @@ async fn key_pass(
         }
     }
     if versions.len() == 1 && newest.record.delete_marker {
-        let due = rules
-            .iter()
-            .filter(|r| r.expired_object_delete_marker && newest.key.starts_with(&r.filter.prefix))
-            .any(|r| r.filter.tags.is_empty());
+        // A lone marker goes at once under `ExpiredObjectDeleteMarker`, and under an expiration of current
+        // versions once it is as old as the rule asks (as S3 does).
+        let made = newest.record.last_modified_ms;
+        let due = matching(newest).iter().any(|r| {
+            r.expired_object_delete_marker
+                || r.expiration_days.is_some_and(|d| now >= due_ms(made, d))
+                || r.expiration_date_ms.is_some_and(|d| now >= d)
+        });
         if due {
             expire(
                 core,

@@ -394,6 +394,15 @@ async fn versions_expire_noncurrent_ones_go_and_lone_markers_are_removed() {
                 )
                 .build()
                 .expect("rule"),
+            rule("tmp", "tmp/")
+                .expiration(expire_after(1))
+                .noncurrent_version_expiration(
+                    NoncurrentVersionExpiration::builder()
+                        .noncurrent_days(1)
+                        .build(),
+                )
+                .build()
+                .expect("rule"),
         ]))
         .send()
         .await
@@ -402,13 +411,15 @@ async fn versions_expire_noncurrent_ones_go_and_lone_markers_are_removed() {
     let v1 = put(&c, "lcv", "k", "one").await.expect("v1");
     let v2 = put(&c, "lcv", "k", "two").await.expect("v2");
     let v3 = put(&c, "lcv", "k", "three").await.expect("v3");
-    put(&c, "lcv", "m/x", "gone soon").await.expect("m/x");
-    c.delete_object()
-        .bucket("lcv")
-        .key("m/x")
-        .send()
-        .await
-        .expect("delete");
+    for key in ["m/x", "tmp/x"] {
+        put(&c, "lcv", key, "gone soon").await.expect("put");
+        c.delete_object()
+            .bucket("lcv")
+            .key(key)
+            .send()
+            .await
+            .expect("delete");
+    }
 
     // One day has not passed yet: nothing.
     advance(&g, 12 * 3_600_000);
@@ -419,19 +430,20 @@ async fn versions_expire_noncurrent_ones_go_and_lone_markers_are_removed() {
         "{r}"
     );
 
-    // Two days on: `k`'s current version expires under a delete marker; `m/x`'s version, noncurrent under the
-    // client's marker for two days, goes.
+    // Two days on: `k`'s current version expires under a delete marker; the versions of `m/x` and `tmp/x`,
+    // noncurrent under the client's markers for two days, go.
     advance(&g, 36 * 3_600_000);
     let r = run_pass(&g);
     assert_eq!(r["expired"], 1, "{r}");
-    assert_eq!(r["noncurrent_deleted"], 1, "{r}");
+    assert_eq!(r["noncurrent_deleted"], 2, "{r}");
     assert!(!exists(&c, "lcv", "k").await);
 
     // The next pass: of `k`'s noncurrent versions the newest (v3, noncurrent only since the marker) is kept
-    // (NewerNoncurrentVersions = 1) and the two older ones go; `m/x`'s marker is alone now and goes.
+    // (NewerNoncurrentVersions = 1) and the two older ones go; the markers of `m/x` (ExpiredObjectDeleteMarker)
+    // and `tmp/x` (an expiration after a day, and the marker is two days old) are alone now and go.
     let r = run_pass(&g);
     assert_eq!(r["noncurrent_deleted"], 2, "{r}");
-    assert_eq!(r["delete_markers_removed"], 1, "{r}");
+    assert_eq!(r["delete_markers_removed"], 2, "{r}");
     let left = versions(&c, "lcv").await;
     let ids: Vec<&str> = left.iter().filter(|v| !v.2).map(|v| v.1.as_str()).collect();
     assert_eq!(ids, vec![v3.as_str()], "{left:?}");
