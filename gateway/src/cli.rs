@@ -694,6 +694,53 @@ pub async fn scrub(opts: &AdminOpts, status_only: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `strata lifecycle [--run]`: the lifecycle passes' counters (the last pass and the totals since start), or with
+/// `--run` one pass now and what it did.
+pub async fn lifecycle(opts: &AdminOpts, run_now: bool) -> anyhow::Result<()> {
+    let c = AdminClient::new(opts)?;
+    let v = if run_now {
+        c.call_within(
+            http::Method::POST,
+            "/admin/lifecycle/run",
+            None,
+            Duration::from_secs(24 * 3600),
+        )
+        .await?
+    } else {
+        c.get("/admin/lifecycle").await?
+    };
+    if opts.json {
+        print_json(&v);
+        return Ok(());
+    }
+    let line = |what: &str, r: &api::LifecycleReport| {
+        println!(
+            "{what}: buckets {}  expired {}  noncurrent deleted {}  delete markers removed {}  uploads aborted {}  \
+             locked {}  changed {}  errors {}",
+            r.buckets,
+            r.expired,
+            r.noncurrent_deleted,
+            r.delete_markers_removed,
+            r.uploads_aborted,
+            r.locked,
+            r.changed,
+            r.errors
+        )
+    };
+    if run_now {
+        line(
+            "pass",
+            &typed::<api::LifecycleReport>(&v, "/admin/lifecycle/run")?,
+        );
+    } else {
+        let st: api::LifecycleStatus = typed(&v, "/admin/lifecycle")?;
+        println!("passes {}  last pass {}", st.passes, opt(st.last_pass_ms));
+        line("last", &st.last);
+        line("total", &st.total);
+    }
+    Ok(())
+}
+
 /// `strata model [--retrain]`: the `p_hot` model in use, why, and its validation against the rule; with
 /// `--retrain`, trains the forest now first (a spinner on a terminal while it runs).
 pub async fn model(opts: &AdminOpts, retrain: bool) -> anyhow::Result<()> {

@@ -104,6 +104,14 @@ enum Command {
         #[arg(long)]
         status: bool,
     },
+    /// The buckets' lifecycle passes of a running gateway: what they did; `--run` runs one now.
+    Lifecycle {
+        #[command(flatten)]
+        admin: cli::AdminOpts,
+        /// Run one pass over every bucket's lifecycle rules now and show what it did.
+        #[arg(long)]
+        run: bool,
+    },
     /// The p_hot model of a running gateway: which one is in use, and its validation against the rule.
     Model {
         #[command(flatten)]
@@ -159,6 +167,7 @@ fn main() -> ExitCode {
         Command::Keys { admin, cmd } => run(cli::keys(&admin, cmd)),
         Command::Plan { admin, apply, wait } => run(cli::plan(&admin, apply, wait)),
         Command::Scrub { admin, status } => run(cli::scrub(&admin, status)),
+        Command::Lifecycle { admin, run: now } => run(cli::lifecycle(&admin, now)),
         Command::Model { admin, retrain } => run(cli::model(&admin, retrain)),
         Command::Serve {
             config,

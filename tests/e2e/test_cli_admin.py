@@ -1,4 +1,4 @@
-"""The operator CLI (`strata status|objects|plan|keys|scrub ...`) against a running gateway's admin API.
+"""The operator CLI (`strata status|objects|plan|keys|scrub|lifecycle ...`) against a running gateway's admin API.
 
 Filters and pages of `strata objects ls`, the waiting commands (`plan --apply --wait`, `keys rotate --wait`,
 `scrub`), which draw a progress bar only on a terminal, and the one-line errors for an unreachable gateway, a
@@ -120,6 +120,23 @@ def test_keys_rotate_wait_and_scrub(gw, objects):
     assert f"objects checked {len(objects)}" in out, out
     status = ok(strata(gw, "scrub", "--status"))
     assert "passes" in status and f"objects checked {len(objects)}" in status, status
+
+
+def test_lifecycle_run_and_status(gw):
+    s3 = gw.client()
+    s3.create_bucket(Bucket="cli-lc")
+    s3.put_bucket_lifecycle_configuration(Bucket="cli-lc", LifecycleConfiguration={"Rules": [
+        {"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}}]})
+    for key in ("tmp/a", "keep/a"):
+        s3.put_object(Bucket="cli-lc", Key=key, Body=b"x")
+    assert gw.admin("POST", "/admin/test/clock", json={"advance_ms": 2 * 86_400_000}).status_code == 200
+    report = json.loads(ok(strata(gw, "lifecycle", "--run", "--json")))
+    assert report["expired"] == 1 and report["errors"] == 0, report
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="cli-lc")["Contents"]] == ["keep/a"]
+    out = ok(strata(gw, "lifecycle"))
+    assert "passes 1" in out and "total: buckets 1  expired 1" in out, out
+    out = ok(strata(gw, "lifecycle", "--run"))
+    assert out.startswith("pass: buckets 1  expired 0"), out
 
 
 def one_line_error(p: subprocess.CompletedProcess) -> str:
