@@ -1,6 +1,6 @@
 //! The Prometheus page (`GET /metrics` on the admin port): which node this is and whether it leads, the request
 //! and backend counters of [`crate::metrics::Metrics`], then everything read when the page is rendered — the
-//! access recorder, retries, chaos faults, move tasks by state, the model in use, catalog size, usage and cost per
+//! access recorder, retries, lifecycle passes, chaos faults, move tasks by state, the model in use, catalog size, usage and cost per
 //! backend.
 
 use std::fmt::Write as _;
@@ -29,7 +29,7 @@ pub async fn render(engine: &Engine) -> String {
         &mut out,
         "strata_leader",
         "gauge",
-        "1 while this node holds the leader's lease (it alone runs the planner, mover, reaper, scrubber and re-sealer), else 0",
+        "1 while this node holds the leader's lease (it alone runs the planner, mover, reaper, scrubber, re-sealer and lifecycle passes), else 0",
     );
     let _ = writeln!(out, "strata_leader {}", u8::from(s.leadership.is_leader()));
     s.metrics.render(&mut out);
@@ -125,6 +125,24 @@ pub async fn render(engine: &Engine) -> String {
                 label(b)
             );
         }
+    }
+    let lc = engine.lifecycle.status().total;
+    header(
+        &mut out,
+        "strata_lifecycle_total",
+        "counter",
+        "what this node's lifecycle passes did, by action (expired, noncurrent_deleted, delete_markers_removed, uploads_aborted) and what they left (locked, changed, errors)",
+    );
+    for (action, n) in [
+        ("expired", lc.expired),
+        ("noncurrent_deleted", lc.noncurrent_deleted),
+        ("delete_markers_removed", lc.delete_markers_removed),
+        ("uploads_aborted", lc.uploads_aborted),
+        ("locked", lc.locked),
+        ("changed", lc.changed),
+        ("errors", lc.errors),
+    ] {
+        let _ = writeln!(out, "strata_lifecycle_total{{action=\"{action}\"}} {n}");
     }
     header(
         &mut out,

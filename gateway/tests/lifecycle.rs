@@ -341,6 +341,14 @@ async fn objects_and_uploads_expire_at_midnight_after_their_days() {
     let status = json(&b);
     assert_eq!(status["passes"], 4, "{status}");
     assert_eq!(status["total"]["expired"], 2, "{status}");
+    let (_, metrics) = g.admin_get("/metrics").expect("metrics");
+    for line in [
+        "strata_lifecycle_total{action=\"expired\"} 2",
+        "strata_lifecycle_total{action=\"uploads_aborted\"} 1",
+        "strata_lifecycle_total{action=\"errors\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
