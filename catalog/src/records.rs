@@ -660,6 +660,14 @@ pub struct NodeRecord {
     /// `None` while it follows the prior of a store no plan has measured. Followers adopt the leader's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_objects: Option<NewObjectsAdvice>,
+    /// The node's wall clock (ms) when it took `oldest_read_ms`: every read it started before then and had not
+    /// finished is counted there. 0 in records of builds that did not report reads.
+    #[serde(default)]
+    pub reads_as_of_ms: i64,
+    /// When the oldest read the node was streaming at `reads_as_of_ms` started (the node's wall clock); `None`:
+    /// none was. What lets the leader's reaper delete overwritten blobs no other node may still be reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_read_ms: Option<i64>,
 }
 
 /// A plan's advice on where new objects go (`planner::Plan::new_objects`, without its measurements): objects

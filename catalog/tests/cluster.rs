@@ -74,6 +74,8 @@ fn heartbeats_are_stamped_by_the_catalog_and_listed_by_node() {
             backend: Some("it".into()),
             min_bytes: Some(1 << 20),
         }),
+        reads_as_of_ms: 7,
+        oldest_read_ms: (id == "a").then_some(6),
     };
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -96,6 +98,12 @@ fn heartbeats_are_stamped_by_the_catalog_and_listed_by_node() {
         Some(1 << 20)
     );
     assert_eq!(nodes[0].new_objects, None);
+    // And the reads it was streaming.
+    assert_eq!(
+        (nodes[0].reads_as_of_ms, nodes[0].oldest_read_ms),
+        (7, Some(6))
+    );
+    assert_eq!(nodes[1].oldest_read_ms, None);
     assert!(now >= again.heartbeat_ms);
 }
 

@@ -25,8 +25,9 @@ use crate::core::Core;
 pub struct ClusterSettings {
     /// A blob no record references is an orphan only once it is this old (another node may be writing it).
     pub orphan_min_age_secs: u64,
-    /// How long an overwritten or deleted blob stays readable: the leader's reaper cannot see the other nodes'
-    /// read leases, so this bounds how long a download that started on another node may take.
+    /// How long an overwritten or deleted blob stays readable when the other nodes' heartbeats do not clear it
+    /// (see [`crate::reaper`]): a node silent for longer is not waited for, and a node that does not report its
+    /// reads (an older build) holds every blob this long.
     pub garbage_grace_secs: u64,
 }
 
@@ -115,6 +116,13 @@ async fn beat(strata: &Core, s3_addr: &str) -> bool {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         queued_access_events: strata.recorder.pending() as u64,
         new_objects: strata.new_objects.advice(),
+        // The report time first: a read started before it is still held when the oldest is taken, or is done.
+        reads_as_of_ms: crate::clock::Clock::system().now_ms(),
+        oldest_read_ms: None,
+    };
+    let node = NodeRecord {
+        oldest_read_ms: strata.leases.oldest_started_ms(),
+        ..node
     };
     let id = node.node.clone();
     let ttl = LEASE_TTL.as_millis() as i64;

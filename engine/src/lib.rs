@@ -205,12 +205,13 @@ impl Engine {
             }
         }
         let core = &self.core;
-        // With a shared catalog the leader's reaper cannot see the other nodes' read leases: a download that
-        // started on another node before an overwrite has `[cluster] garbage_grace_secs` to finish.
-        let grace = if core.shared_catalog {
-            Duration::from_secs(core.cluster_settings.garbage_grace_secs)
-        } else {
-            GARBAGE_GRACE
+        // With a shared catalog the leader's reaper sees the other nodes' reads through their heartbeats; a blob
+        // those do not clear waits `[cluster] garbage_grace_secs`.
+        let grace = reaper::Grace {
+            local: GARBAGE_GRACE,
+            cluster: core
+                .shared_catalog
+                .then(|| Duration::from_secs(core.cluster_settings.garbage_grace_secs)),
         };
         let mut set = self.singletons.lock().await;
         set.spawn(reaper::run(core.clone(), REAP_PERIOD, grace));

@@ -67,14 +67,18 @@ pub const INLINE_READ_BYTES: u64 = 256 << 10;
 
 /// Starts reading `range` of `rec` and waits for the first bytes, so that an object that cannot be read at all
 /// is an error (an S3 503) rather than a truncated 200. A range of at most [`INLINE_READ_BYTES`] is read whole.
+/// `looked_up_ms` is when the lookup that found `rec` started (the wall clock): the read's lease counts from
+/// then, which is what other nodes' reapers compare garbage times with.
 pub async fn open(
     strata: &Arc<Core>,
     rec: &ObjectRecord,
     range: Range<u64>,
+    looked_up_ms: i64,
 ) -> Result<ObjectBody, ReadError> {
-    let lease = strata
-        .leases
-        .acquire(rec.parts.iter().map(|p| p.blob.clone()).collect());
+    let lease = strata.leases.acquire_since(
+        rec.parts.iter().map(|p| p.blob.clone()).collect(),
+        looked_up_ms,
+    );
     if range.end - range.start <= INLINE_READ_BYTES {
         let mut ready = VecDeque::new();
         pump(strata, rec, range, &mut Out::Buffer(&mut ready)).await;

@@ -174,6 +174,41 @@ def test_what_one_node_acknowledges_every_node_serves_at_once(cluster):
     assert e2e.error_of(exc.value) == (404, "NoSuchKey")
 
 
+def test_an_overwritten_blob_outlives_another_nodes_read_and_then_goes_within_a_minute(cluster):
+    """The leader's reaper sees the other nodes' reads through their heartbeats: a download that started on a
+    follower before an overwrite gets the old bytes whole however long it takes to open, and once it is done the
+    old blob is deleted within the local grace and a few heartbeats, not `garbage_grace_secs` (10 minutes)."""
+    a, b = cluster.add(), cluster.add()
+    s = wait_for("both nodes alive with one leader", lambda: (
+        (st := cluster_status(a)) and st["leader"] and len(st["nodes"]) == 2 and all(n["alive"] for n in st["nodes"])
+        and st), 30)
+    leader, follower = (a, b) if cluster_status(a)["node"] == s["leader"] else (b, a)
+    bucket = e2e.unique_bucket("gc")
+    sl, sf = leader.client(), follower.client()
+    sl.create_bucket(Bucket=bucket)
+    old = os.urandom(1024 * 1024)
+    sl.put_object(Bucket=bucket, Key="doc", Body=old)
+    old_blobs = {p for p in cluster.shared.rglob("*") if p.is_file()}
+    assert old_blobs, "the object's blob is on the shared disk"
+    # The follower's next backend read waits 20 s before it opens the blob: longer than the local grace (10 s).
+    r = follower.admin("PUT", "/admin/chaos", json={"rules": [
+        {"id": "slow-open", "backend": "disk", "ops": ["get"], "max_count": 1,
+         "fault": {"type": "latency", "fixed_ms": 20_000}}]})
+    assert r.status_code == 200, r.text
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        download = pool.submit(lambda: sf.get_object(Bucket=bucket, Key="doc")["Body"].read())
+        wait_for("the follower's read to start", lambda: follower.admin("GET", "/admin/health").json()
+                 ["active_reads"] > 0, 10)
+        sl.put_object(Bucket=bucket, Key="doc", Body=b"new")
+        overwritten = time.monotonic()
+        got = download.result(timeout=120)
+    assert got == old, "the follower's read streamed the old bytes whole"
+    assert time.monotonic() - overwritten >= 15, "the read was still waiting well past the local grace"
+    assert sf.get_object(Bucket=bucket, Key="doc")["Body"].read() == b"new"
+    wait_for("the old blob to be deleted", lambda: not any(p.exists() for p in old_blobs), 60)
+    assert time.monotonic() - overwritten < 120
+
+
 def test_concurrent_writers_on_both_nodes_lose_nothing(cluster):
     a, b = cluster.add(), cluster.add()
     clients = [a.client(), b.client()]

@@ -606,9 +606,10 @@ impl StrataS3 {
             sse_customer_key_md5: i.sse_customer_key_md5,
             version_id: i.version_id,
         };
+        let looked_up_ms = engine::Clock::system().now_ms();
         let (rec, range, h) = self.describe(head).await?;
         let len = range.end - range.start;
-        let body = read::open(&self.strata, &rec, range).await?;
+        let body = read::open(&self.strata, &rec, range, looked_up_ms).await?;
         self.record(&bucket, &key, AccessKind::Get, len);
         Ok(S3Response::new(GetObjectOutput {
             body: Some(body.into_blob()),
@@ -910,7 +911,8 @@ impl StrataS3 {
         targets: &[Arc<backends::Backend>],
     ) -> S3Result<Ingested> {
         let len = range.end - range.start;
-        let body = read::open(&self.strata, rec, range).await?;
+        // The source was looked up just before (the lease's time is the margin's concern).
+        let body = read::open(&self.strata, rec, range, i64::MAX).await?;
         ingest::ingest(
             &self.strata,
             targets,
