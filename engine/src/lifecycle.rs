@@ -140,13 +140,12 @@ async fn pass(core: &Arc<Core>) -> LifecycleReport {
         }
         report.buckets += 1;
         let rules = Arc::new(rules);
-        if rules
-            .iter()
-            .any(|r| r.expiration_days.is_some() || r.expiration_date_ms.is_some())
-            || rules
-                .iter()
-                .any(|r| r.noncurrent_days.is_some() || r.expired_object_delete_marker)
-        {
+        if rules.iter().any(|r| {
+            r.expiration_days.is_some()
+                || r.expiration_date_ms.is_some()
+                || r.noncurrent_days.is_some()
+                || r.expired_object_delete_marker
+        }) {
             versions_pass(core, &b.name, &rules, &mut report).await;
         }
         if rules

@@ -96,7 +96,7 @@ fn tags_from(tags: &[Tag]) -> S3Result<BTreeMap<String, String>> {
 
 /// The filter of a rule: its own `Prefix` (the older form) or a `Filter` with at most one of `Prefix`, `Tag`,
 /// the two size bounds and `And`; not both, not neither. Returns the filter and whether it was the older form.
-fn filter_from(r: &LifecycleRule_) -> S3Result<(LifecycleFilter, bool)> {
+fn filter_from(r: &WireRule) -> S3Result<(LifecycleFilter, bool)> {
     match (&r.prefix, &r.filter) {
         (Some(_), Some(_)) => Err(malformed(
             "a rule has either a Prefix or a Filter, not both",
@@ -145,15 +145,15 @@ fn filter_from(r: &LifecycleRule_) -> S3Result<(LifecycleFilter, bool)> {
     }
 }
 
-/// s3s's rule type, named apart from the catalog's.
-type LifecycleRule_ = s3s::dto::LifecycleRule;
+/// s3s's rule type, as on the wire (the catalog's has the same name).
+type WireRule = s3s::dto::LifecycleRule;
 
 /// One rule, refused with S3's codes: an unknown status, an ID over 255 characters, no action, an `Expiration`
 /// without exactly one of `Days`, `Date` and `ExpiredObjectDeleteMarker`, days that are not positive, a date not
 /// at midnight UTC, `NewerNoncurrentVersions` outside 1–100, `ExpiredObjectDeleteMarker` or
 /// `AbortIncompleteMultipartUpload` with a tag filter (neither applies to something with tags), and any
 /// transition (`NotImplemented`).
-pub fn rule_from(r: &LifecycleRule_) -> S3Result<LifecycleRule> {
+pub fn rule_from(r: &WireRule) -> S3Result<LifecycleRule> {
     let enabled = match r.status.as_str() {
         ExpirationStatus::ENABLED => true,
         ExpirationStatus::DISABLED => false,
@@ -256,7 +256,7 @@ pub fn rule_from(r: &LifecycleRule_) -> S3Result<LifecycleRule> {
 }
 
 /// A stored rule as S3 answers it.
-pub fn rule_to(r: &LifecycleRule) -> LifecycleRule_ {
+pub fn rule_to(r: &LifecycleRule) -> WireRule {
     let f = &r.filter;
     let tag_list = |tags: &BTreeMap<String, String>| -> Vec<Tag> {
         tags.iter()
@@ -299,7 +299,7 @@ pub fn rule_to(r: &LifecycleRule) -> LifecycleRule_ {
             date: r.expiration_date_ms.map(ms_to_timestamp),
             expired_object_delete_marker: r.expired_object_delete_marker.then_some(true),
         });
-    LifecycleRule_ {
+    WireRule {
         abort_incomplete_multipart_upload: r.abort_incomplete_multipart_days.map(|d| {
             AbortIncompleteMultipartUpload {
                 days_after_initiation: Some(d as i32),
@@ -372,8 +372,8 @@ impl StrataS3 {
 mod tests {
     use super::*;
 
-    fn rule(filter: Option<LifecycleRuleFilter>) -> LifecycleRule_ {
-        LifecycleRule_ {
+    fn rule(filter: Option<LifecycleRuleFilter>) -> WireRule {
+        WireRule {
             abort_incomplete_multipart_upload: None,
             expiration: Some(LifecycleExpiration {
                 days: Some(30),
@@ -397,7 +397,7 @@ mod tests {
         })
     }
 
-    fn code(rules: Vec<LifecycleRule_>) -> Option<s3s::S3ErrorCode> {
+    fn code(rules: Vec<WireRule>) -> Option<s3s::S3ErrorCode> {
         rules_from(Some(&BucketLifecycleConfiguration { rules }))
             .err()
             .map(|e| e.code().clone())
