@@ -93,7 +93,8 @@ pub struct Event {
     pub version: Option<u64>,
     /// Bytes of the request or response body.
     pub size: u64,
-    /// The S3 operation (`PutObject`, `GetObject`, …) or `Move`.
+    /// The S3 operation (`PutObject`, `GetObject`, …), `Move`, or `LifecycleExpiration` (a lifecycle pass's
+    /// deletion or abort; `detail` says which).
     pub op: String,
     /// HTTP status of the answer (moves: 200 committed, 409 aborted at commit).
     pub status: u16,
@@ -101,7 +102,7 @@ pub struct Event {
     pub node: String,
     /// When the request finished, ms since the Unix epoch.
     pub time_ms: i64,
-    /// Moves: `from → to` backends, or why the move was aborted.
+    /// Moves: `from → to` backends, or why the move was aborted; lifecycle: what was done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }

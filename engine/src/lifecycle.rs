@@ -304,6 +304,20 @@ async fn expire(
         .await;
     match outcome {
         Ok(o) => {
+            let action = match (&o.marker, current, v.record.delete_marker) {
+                (Some(_), _, _) => "delete marker created",
+                (None, true, _) => "deleted",
+                (None, false, true) => "delete marker removed",
+                (None, false, false) => "noncurrent version deleted",
+            };
+            publish(
+                core,
+                bucket,
+                &v.key,
+                Some(v.record.generation),
+                v.record.size,
+                action,
+            );
             if let Some(old) = o.removed.as_ref().filter(|r| !r.delete_marker) {
                 for name in &old.replicas {
                     if let Some(backend) = core.backend(name) {
@@ -334,6 +348,26 @@ async fn expire(
             tracing::warn!(bucket, key = %v.key, error = %e, "lifecycle: delete failed");
             report.errors += 1;
         }
+    }
+}
+
+/// The event of one thing a pass did, when events are on: `op` `LifecycleExpiration`, status 200, `detail` what
+/// was done (`deleted`, `delete marker created`, `noncurrent version deleted`, `delete marker removed`, `upload
+/// aborted`), `version` the version's generation.
+fn publish(core: &Core, bucket: &str, key: &str, version: Option<u64>, size: u64, action: &str) {
+    if let Some(sink) = &core.events {
+        sink.publish(crate::events::Event {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version,
+            size,
+            op: "LifecycleExpiration".to_owned(),
+            status: 200,
+            latency_ms: 0.0,
+            node: sink.node.clone(),
+            time_ms: core.clock.now_ms(),
+            detail: Some(action.to_owned()),
+        });
     }
 }
 
@@ -379,7 +413,10 @@ async fn uploads_pass(
     }
     for (id, key) in due {
         match core.with_catalog(move |c| c.abort_upload(&id)).await {
-            Ok(_) => report.uploads_aborted += 1,
+            Ok(_) => {
+                report.uploads_aborted += 1;
+                publish(core, bucket, &key, None, 0, "upload aborted");
+            }
             // Completed or aborted since the listing.
             Err(CatalogError::NoSuchUpload(_)) => report.changed += 1,
             Err(e) => {

@@ -171,6 +171,18 @@ def test_every_access_arrives_once_keyed_and_in_order_per_object(strata_bin, tmp
         assert all(len(p) == 1 for p in parts.values())
         assert metric(gw, 'strata_kafka_events_total{fate="published"}') >= want
         assert metric(gw, 'strata_kafka_events_total{fate="dropped"}') == 0
+
+        # What a lifecycle pass deletes is an event too (a rule whose date has passed expires at once).
+        s3.put_object(Bucket=bucket, Key="lc/old", Body=b"z" * 300)
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+            {"ID": "past", "Status": "Enabled", "Filter": {"Prefix": "lc/"},
+             "Expiration": {"Date": "2020-01-01T00:00:00Z"}}]})
+        assert gw.admin("POST", "/admin/lifecycle/run").json()["expired"] == 1
+        got = consume(broker.address, topic, want + 3)
+        lc = [json.loads(m.value) for m in got if m.key.decode() == f"{bucket}/lc/old"]
+        assert [(e["op"], e["status"], e.get("detail")) for e in lc] == [
+            ("PutObject", 200, None), ("LifecycleExpiration", 200, "deleted")], lc
+        assert lc[1]["size"] == 300 and lc[1]["node"] == node
     finally:
         gw.stop()
 
