@@ -523,3 +523,61 @@ async fn what_object_lock_holds_is_left_and_counted() {
     assert!(left.iter().any(|v| v.1 == held), "{left:?}");
     assert!(!left.iter().any(|v| v.1 == free), "{left:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_versioning_suspended_an_expiry_replaces_the_null_version_by_a_null_marker() {
+    let g = Gateway::start_with_config_env(
+        "[lifecycle]\ninterval_secs = 0\n",
+        &[("STRATA_TEST_CLOCK", "1")],
+    );
+    let c = g.client();
+    c.create_bucket()
+        .bucket("lcs")
+        .send()
+        .await
+        .expect("bucket");
+    let versioning = |status| {
+        c.put_bucket_versioning()
+            .bucket("lcs")
+            .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+            .send()
+    };
+    versioning(BucketVersioningStatus::Enabled)
+        .await
+        .expect("enable");
+    let kept = put(&c, "lcs", "k", "versioned").await.expect("version id");
+    versioning(BucketVersioningStatus::Suspended)
+        .await
+        .expect("suspend");
+    put(&c, "lcs", "k", "null version").await;
+    c.put_bucket_lifecycle_configuration()
+        .bucket("lcs")
+        .lifecycle_configuration(config(vec![
+            rule("all", "")
+                .expiration(expire_after(1))
+                .build()
+                .expect("rule"),
+        ]))
+        .send()
+        .await
+        .expect("configuration");
+    advance(&g, 3 * DAY_MS);
+    let r = run_pass(&g);
+    assert_eq!(r["expired"], 1, "{r}");
+    assert!(!exists(&c, "lcs", "k").await);
+    // S3's suspended bucket: the `null` version is gone, a `null` delete marker is current, the older version stays.
+    assert_eq!(
+        versions(&c, "lcs").await,
+        vec![
+            ("k".to_owned(), kept.clone(), false),
+            ("k".to_owned(), "null".to_owned(), true),
+        ]
+    );
+    // Expiration touches current versions only: the next pass does nothing.
+    let r = run_pass(&g);
+    assert_eq!(
+        (r["expired"].as_u64(), r["noncurrent_deleted"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+}
