@@ -670,8 +670,9 @@ pub struct NodeRecord {
     pub oldest_read_ms: Option<i64>,
 }
 
-/// A plan's advice on where new objects go (`planner::Plan::new_objects`, without its measurements): objects
-/// of at least `min_bytes` are written to the self-tiering backend `backend` in place of the first initial one.
+/// A plan's advice on where new objects go (`planner::initial::NewObjectAdvice::target`, which the plan carries
+/// with its measurements): objects of at least `min_bytes` are written to the self-tiering backend `backend` in
+/// place of the first initial one.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewObjectsAdvice {
     /// The self-tiering backend the advice is for; `None`: none is configured or usable.

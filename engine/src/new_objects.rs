@@ -81,10 +81,7 @@ impl NewObjectPlacement {
 
     /// Takes a plan's advice; advice for another backend than ours turns the self-tiering placement off.
     pub fn advise(&self, advice: &planner::initial::NewObjectAdvice) {
-        self.adopt(&catalog::NewObjectsAdvice {
-            backend: advice.backend.clone(),
-            min_bytes: advice.min_bytes,
-        });
+        self.adopt(&advice.target);
     }
 
     /// Takes advice another node published (the leader's, from its heartbeat), as [`NewObjectPlacement::advise`].
@@ -140,8 +137,10 @@ mod tests {
 
     fn advice(backend: &str, min: Option<u64>) -> planner::initial::NewObjectAdvice {
         planner::initial::NewObjectAdvice {
-            backend: Some(backend.to_owned()),
-            min_bytes: min,
+            target: catalog::NewObjectsAdvice {
+                backend: Some(backend.to_owned()),
+                min_bytes: min,
+            },
             classes: Vec::new(),
         }
     }

@@ -52,10 +52,11 @@ pub struct SizeClassShare {
     Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 pub struct NewObjectAdvice {
-    /// The self-tiering backend measured for, if any.
-    pub backend: Option<String>,
-    /// New objects of at least this size should be written into `backend`; `None`: none should.
-    pub min_bytes: Option<u64>,
+    /// The advice itself, as the catalog keeps it and a node's heartbeat publishes it: the self-tiering backend
+    /// measured for, if any, and the size from which new objects should be written into it (`None`: none
+    /// should). Its fields are the advice's own in JSON.
+    #[serde(flatten)]
+    pub target: catalog::NewObjectsAdvice,
     /// The measured size classes (only those with enough objects).
     pub classes: Vec<SizeClassShare>,
 }
@@ -83,8 +84,11 @@ pub fn self_tiering_min_bytes(
     now_ms: i64,
 ) -> NewObjectAdvice {
     let mut advice = NewObjectAdvice {
-        backend: Some(backend.to_owned()),
-        ..NewObjectAdvice::default()
+        target: catalog::NewObjectsAdvice {
+            backend: Some(backend.to_owned()),
+            min_bytes: None,
+        },
+        classes: Vec::new(),
     };
     let Some(at) = profile.auto_tiering.as_ref() else {
         return advice;
@@ -148,7 +152,7 @@ pub fn self_tiering_min_bytes(
     }
     // The smallest size from which every class pays.
     let from = pays.iter().rposition(|&p| !p).map_or(0, |k| k + 1);
-    advice.min_bytes = (from < CLASSES).then(|| base << from);
+    advice.target.min_bytes = (from < CLASSES).then(|| base << from);
     advice
 }
 
@@ -220,26 +224,30 @@ mod tests {
         assert!(a.classes[1].min_bytes <= 4_000_000 && 4_000_000 < 2 * a.classes[1].min_bytes);
         // Unmeasured classes between the 200 KB one and 4 MB one follow the prior (from 8 MiB: no), those above a
         // measured class that pays, pay: so every object from the 4 MB class up.
-        assert_eq!(a.min_bytes, Some(a.classes[1].min_bytes));
+        assert_eq!(a.target.min_bytes, Some(a.classes[1].min_bytes));
 
         // Every 64 MB object read yesterday: only the (unmeasured) classes above theirs pay.
         let busy = inventory(&[(64_000_000, 50, 50, 100)], now);
         let b = self_tiering_min_bytes(&busy, "it", &it(), now);
         assert!(!b.classes[0].pays);
-        assert_eq!(b.min_bytes, Some(2 * b.classes[0].min_bytes));
+        assert_eq!(b.target.min_bytes, Some(2 * b.classes[0].min_bytes));
         // Too few objects to measure, or too young: the prior.
         let few = inventory(&[(64_000_000, 5, 0, 100)], now);
         let few = self_tiering_min_bytes(&few, "it", &it(), now);
         assert!(few.classes.is_empty());
-        assert_eq!(few.min_bytes, Some(PRIOR_MIN_BYTES));
+        assert_eq!(few.target.min_bytes, Some(PRIOR_MIN_BYTES));
         let young = inventory(&[(64_000_000, 50, 0, 20)], now);
         assert_eq!(
-            self_tiering_min_bytes(&young, "it", &it(), now).min_bytes,
+            self_tiering_min_bytes(&young, "it", &it(), now)
+                .target
+                .min_bytes,
             Some(PRIOR_MIN_BYTES)
         );
         // A plain tier gets no advice.
         assert_eq!(
-            self_tiering_min_bytes(&inv, "std", &TierProfile::s3_standard(), now).min_bytes,
+            self_tiering_min_bytes(&inv, "std", &TierProfile::s3_standard(), now)
+                .target
+                .min_bytes,
             None
         );
     }

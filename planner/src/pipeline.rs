@@ -226,7 +226,7 @@ pub fn new_object_advice(
     let mut advice = crate::initial::self_tiering_min_bytes(inv, &b.name, &b.profile, now_ms);
     let sla = (cost.max_sla_risk < 1.0).then_some(cost.sla_ms);
     if !crate::initial::self_tiering_meets_sla(&b.profile, sla) {
-        advice.min_bytes = None;
+        advice.target.min_bytes = None;
     }
     advice
 }

@@ -172,6 +172,7 @@ impl StrataPolicy {
         // Before the first plan, new objects follow the advice for an empty inventory, as in the gateway.
         let new_objects_min_bytes =
             planner::pipeline::new_object_advice(&Inventory::default(), &backends, &cfg, 0)
+                .target
                 .min_bytes;
         let planner = PlannerConfig {
             rules,
@@ -348,7 +349,7 @@ impl StrataPolicy {
         else {
             return;
         };
-        self.new_objects_min_bytes = plan.new_objects.min_bytes;
+        self.new_objects_min_bytes = plan.new_objects.target.min_bytes;
         for m in plan.moves {
             // Keys are dense indices into `ids`.
             let Some(&(obj, tier)) = m.key.parse::<usize>().ok().and_then(|k| ids.get(k)) else {
