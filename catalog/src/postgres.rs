@@ -757,6 +757,35 @@ struct Lower {
     inclusive: bool,
 }
 
+impl PgCatalog {
+    /// The one delete transaction behind [`Catalog::delete_version`] and [`Catalog::delete_version_if`]
+    /// (`expect_seq`: the version that must still be there).
+    fn delete_checked(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        now_ms: i64,
+        bypass_governance: bool,
+        expect_seq: Option<u64>,
+    ) -> Result<DeleteOutcome> {
+        self.write("delete_version", |tx| {
+            let versioning = tx.bucket_record(bucket)?.versioning;
+            let mut rows = PgRows { tx, bucket };
+            versions::delete(
+                &mut rows,
+                versioning,
+                bucket,
+                key,
+                version,
+                now_ms,
+                bypass_governance,
+                expect_seq,
+            )
+        })
+    }
+}
+
 impl Catalog for PgCatalog {
     fn config(&self) -> &CatalogConfig {
         &self.config
@@ -931,20 +960,7 @@ impl Catalog for PgCatalog {
         now_ms: i64,
         bypass_governance: bool,
     ) -> Result<DeleteOutcome> {
-        self.write("delete_version", |tx| {
-            let versioning = tx.bucket_record(bucket)?.versioning;
-            let mut rows = PgRows { tx, bucket };
-            versions::delete(
-                &mut rows,
-                versioning,
-                bucket,
-                key,
-                version,
-                now_ms,
-                bypass_governance,
-                None,
-            )
-        })
+        self.delete_checked(bucket, key, version, now_ms, bypass_governance, None)
     }
 
     fn delete_version_if(
@@ -955,20 +971,7 @@ impl Catalog for PgCatalog {
         now_ms: i64,
         version_seq: u64,
     ) -> Result<DeleteOutcome> {
-        self.write("delete_version", |tx| {
-            let versioning = tx.bucket_record(bucket)?.versioning;
-            let mut rows = PgRows { tx, bucket };
-            versions::delete(
-                &mut rows,
-                versioning,
-                bucket,
-                key,
-                version,
-                now_ms,
-                false,
-                Some(version_seq),
-            )
-        })
+        self.delete_checked(bucket, key, version, now_ms, false, Some(version_seq))
     }
 
     fn list_versions(

@@ -35,6 +35,21 @@ fn config(rules: Vec<LifecycleRule>) -> BucketLifecycleConfiguration {
         .expect("config")
 }
 
+/// PutBucketLifecycleConfiguration of `rules` on `bucket`: `Ok`, or the S3 error code it was refused with.
+async fn set_rules(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    rules: Vec<LifecycleRule>,
+) -> Result<(), String> {
+    c.put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(config(rules))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| e.code().unwrap_or("(no code)").to_owned())
+}
+
 fn advance(g: &Gateway, ms: i64) {
     let (status, b) = g
         .admin_request(
@@ -157,10 +172,7 @@ async fn configurations_are_checked_stored_and_answered_back() {
             .build()
             .expect("rule"),
     ];
-    c.put_bucket_lifecycle_configuration()
-        .bucket("cfg")
-        .lifecycle_configuration(config(given.clone()))
-        .send()
+    set_rules(&c, "cfg", given.clone())
         .await
         .expect("put configuration");
     let got = c
@@ -189,19 +201,15 @@ async fn configurations_are_checked_stored_and_answered_back() {
         (rule("no-action", ""), "InvalidRequest"),
     ];
     for (r, code) in refused {
-        let err = c
-            .put_bucket_lifecycle_configuration()
-            .bucket("cfg")
-            .lifecycle_configuration(config(vec![r.build().expect("rule")]))
-            .send()
+        let err = set_rules(&c, "cfg", vec![r.build().expect("rule")])
             .await
             .expect_err(code);
-        assert_eq!(err.code(), Some(code), "{err:?}");
+        assert_eq!(err, code);
     }
-    let err = c
-        .put_bucket_lifecycle_configuration()
-        .bucket("cfg")
-        .lifecycle_configuration(config(vec![
+    let err = set_rules(
+        &c,
+        "cfg",
+        vec![
             rule("same", "a")
                 .expiration(expire_after(1))
                 .build()
@@ -210,11 +218,11 @@ async fn configurations_are_checked_stored_and_answered_back() {
                 .expiration(expire_after(1))
                 .build()
                 .expect("rule"),
-        ]))
-        .send()
-        .await
-        .expect_err("duplicate ids");
-    assert_eq!(err.code(), Some("InvalidArgument"));
+        ],
+    )
+    .await
+    .expect_err("duplicate ids");
+    assert_eq!(err, "InvalidArgument");
     let got = c
         .get_bucket_lifecycle_configuration()
         .bucket("cfg")
@@ -261,9 +269,10 @@ async fn objects_and_uploads_expire_at_midnight_after_their_days() {
         .send()
         .await
         .expect("upload");
-    c.put_bucket_lifecycle_configuration()
-        .bucket("lcb")
-        .lifecycle_configuration(config(vec![
+    set_rules(
+        &c,
+        "lcb",
+        vec![
             rule("logs", "logs/")
                 .expiration(expire_after(2))
                 .abort_incomplete_multipart_upload(
@@ -273,10 +282,10 @@ async fn objects_and_uploads_expire_at_midnight_after_their_days() {
                 )
                 .build()
                 .expect("rule"),
-        ]))
-        .send()
-        .await
-        .expect("configuration");
+        ],
+    )
+    .await
+    .expect("configuration");
 
     // Two days later at 23:00: not yet (S3 rounds up to the next midnight).
     advance(&g, 2 * DAY_MS + 22 * 3_600_000);
@@ -320,18 +329,19 @@ async fn objects_and_uploads_expire_at_midnight_after_their_days() {
     assert!(exists(&c, "lcb", "logs/a").await);
 
     // A disabled rule does nothing.
-    c.put_bucket_lifecycle_configuration()
-        .bucket("lcb")
-        .lifecycle_configuration(config(vec![
+    set_rules(
+        &c,
+        "lcb",
+        vec![
             rule("logs", "logs/")
                 .status(ExpirationStatus::Disabled)
                 .expiration(expire_after(1))
                 .build()
                 .expect("rule"),
-        ]))
-        .send()
-        .await
-        .expect("configuration");
+        ],
+    )
+    .await
+    .expect("configuration");
     advance(&g, 5 * DAY_MS);
     let r = run_pass(&g);
     assert_eq!(r["buckets"], 0, "{r}");
@@ -373,9 +383,10 @@ async fn versions_expire_noncurrent_ones_go_and_lone_markers_are_removed() {
         .send()
         .await
         .expect("versioning");
-    c.put_bucket_lifecycle_configuration()
-        .bucket("lcv")
-        .lifecycle_configuration(config(vec![
+    set_rules(
+        &c,
+        "lcv",
+        vec![
             rule("expire", "k")
                 .expiration(expire_after(1))
                 .noncurrent_version_expiration(
@@ -411,10 +422,10 @@ async fn versions_expire_noncurrent_ones_go_and_lone_markers_are_removed() {
                 )
                 .build()
                 .expect("rule"),
-        ]))
-        .send()
-        .await
-        .expect("configuration");
+        ],
+    )
+    .await
+    .expect("configuration");
     to_next_midnight_plus(&g, 1);
     let v1 = put(&c, "lcv", "k", "one").await.expect("v1");
     let v2 = put(&c, "lcv", "k", "two").await.expect("v2");
@@ -484,9 +495,10 @@ async fn what_object_lock_holds_is_left_and_counted() {
         .send()
         .await
         .expect("bucket");
-    c.put_bucket_lifecycle_configuration()
-        .bucket("locked")
-        .lifecycle_configuration(config(vec![
+    set_rules(
+        &c,
+        "locked",
+        vec![
             rule("old", "")
                 .noncurrent_version_expiration(
                     NoncurrentVersionExpiration::builder()
@@ -495,10 +507,10 @@ async fn what_object_lock_holds_is_left_and_counted() {
                 )
                 .build()
                 .expect("rule"),
-        ]))
-        .send()
-        .await
-        .expect("configuration");
+        ],
+    )
+    .await
+    .expect("configuration");
     let held = put(&c, "locked", "doc", "v1").await.expect("held");
     let free = put(&c, "locked", "other", "v1").await.expect("free");
     put(&c, "locked", "doc", "v2").await;
@@ -550,17 +562,18 @@ async fn with_versioning_suspended_an_expiry_replaces_the_null_version_by_a_null
         .await
         .expect("suspend");
     put(&c, "lcs", "k", "null version").await;
-    c.put_bucket_lifecycle_configuration()
-        .bucket("lcs")
-        .lifecycle_configuration(config(vec![
+    set_rules(
+        &c,
+        "lcs",
+        vec![
             rule("all", "")
                 .expiration(expire_after(1))
                 .build()
                 .expect("rule"),
-        ]))
-        .send()
-        .await
-        .expect("configuration");
+        ],
+    )
+    .await
+    .expect("configuration");
     advance(&g, 3 * DAY_MS);
     let r = run_pass(&g);
     assert_eq!(r["expired"], 1, "{r}");
